@@ -1,0 +1,81 @@
+# socklab: paired socket servers and clients. `make help` lists the targets.
+#
+# Lesson binaries take HOST, PORT and ARGS, e.g.
+#   make echo-server PORT=7007 ARGS=--upper
+#   make echo-client PORT=7007
+# Leave PORT empty for the lesson's default port.
+
+CARGO ?= cargo
+HOST  ?= 127.0.0.1
+PORT  ?=
+ARGS  ?=
+RUN    = $(CARGO) run --quiet
+ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
+
+.DEFAULT_GOAL := help
+.PHONY: help setup build demo test unit smoke lint fmt \
+        echo-server echo-client chat-server chat-client \
+        shell-server shell-client ftp-server ftp-client passwd users
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+setup: ## install the peers the tests talk to (nc, socat, python3) when missing
+	@bash scripts/setup.sh
+
+build: ## build every binary and example
+	$(CARGO) build --workspace --bins --examples
+
+demo: setup build ## run every lesson end to end on loopback and print the transcript
+	@bash scripts/demo.sh
+
+test: setup lint unit smoke ## everything CI checks: fmt, clippy, cargo tests, smoke
+	@echo "make test: all checks passed"
+
+unit: ## the workspace's cargo tests (real sockets on loopback, real binaries)
+	$(CARGO) test --workspace
+
+smoke: build ## start each server on port 0, talk to it, stop it with SIGTERM
+	@bash scripts/smoke.sh
+
+lint: ## cargo fmt --check and clippy with warnings as errors
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+# ---- Lesson 1: TCP echo ---------------------------------------------------------
+echo-server: ## TCP echo server (ARGS: --upper --iterative --unix PATH --backlog N ...)
+	$(RUN) -p socklab-echo --bin echo-server -- $(ADDR) $(ARGS)
+
+echo-client: ## TCP echo client: a >> prompt, or pipe mode when stdin is not a terminal
+	$(RUN) -p socklab-echo --bin echo-client -- $(ADDR) $(ARGS)
+
+# ---- Lesson 2: UDP chat ---------------------------------------------------------
+chat-server: ## UDP group chat server (ARGS: --filter FILE --expire SECS ...)
+	$(RUN) -p socklab-chat --bin chat-server -- $(ADDR) $(ARGS)
+
+chat-client: ## UDP chat client (ARGS: --nick NAME)
+	$(RUN) -p socklab-chat --bin chat-client -- $(ADDR) $(ARGS)
+
+# ---- Lesson 3: remote shell -----------------------------------------------------
+users: build ## create .socklab/users with user 'demo' and a generated password (once)
+	@bash scripts/ensure-users.sh
+
+shell-server: users ## remote shell server, users from .socklab/users
+	$(RUN) -p socklab-shell --bin shell-server -- $(ADDR) --users .socklab/users $(ARGS)
+
+shell-client: users ## remote shell client logged in as 'demo' (ARGS: -- CMD for one command)
+	$(RUN) -p socklab-shell --bin shell-client -- $(ADDR) --user demo --password-file .socklab/password $(ARGS)
+
+# ---- Lesson 4: file transfer ----------------------------------------------------
+ftp-server: users ## file server for ./.socklab/files (ARGS: --root DIR --read-only ...)
+	@mkdir -p .socklab/files
+	$(RUN) -p socklab-ftp --bin ftp-server -- $(ADDR) --users .socklab/users $(if $(findstring --root,$(ARGS)),,--root .socklab/files) $(ARGS)
+
+ftp-client: users ## file client logged in as 'demo' (ARGS: ls | get NAME | put PATH ...)
+	$(RUN) -p socklab-ftp --bin ftp-client -- $(ADDR) --user demo --password-file .socklab/password $(ARGS)
+
+passwd: ## add a user: make passwd USERS=FILE NAME=alice
+	$(RUN) -p socklab-proto --bin socklab-passwd -- --users $(USERS) $(NAME)

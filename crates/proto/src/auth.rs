@@ -1,0 +1,366 @@
+//! Login: an argon2id users file and the server's side of `{"op":"login"}`.
+//!
+//! The tutorials' "ssh" ran whatever arrived; their login exercise compared a
+//! plaintext password from a dict. Here:
+//!
+//! - the users file holds one `name:$argon2id$…` line per user, never a password;
+//! - verification is argon2's, whose final comparison is constant-time;
+//! - an unknown user is checked against a dummy hash, so it costs the same time as a
+//!   wrong password and gets the same reply: timing does not reveal who exists;
+//! - a password over [`MAX_PASSWORD_LEN`] bytes is refused without hashing;
+//! - each failure is answered after [`LOGIN_FAILURE_DELAY`], the
+//!   [`MAX_LOGIN_FAILURES`]th closes the connection, and the whole login must finish
+//!   within a total deadline ([`LOGIN_DEADLINE`]);
+//! - nothing but login is accepted before login (`auth_required`).
+//!
+//! Passwords still cross the network in clear: use loopback or an ssh tunnel.
+
+use crate::deadline::{DeadlineStream, SetReadTimeout};
+use crate::error::{Error, ErrorCode, Result};
+use crate::limits::{LOGIN_DEADLINE, LOGIN_FAILURE_DELAY, MAX_LOGIN_FAILURES, MAX_PASSWORD_LEN};
+use crate::msg::{read_request, write_error, write_failure, write_ok, Empty, Request};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The longest user name.
+pub const MAX_USERNAME_LEN: usize = 32;
+
+/// Hashes a password with argon2id and a random salt, in PHC string form
+/// (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`).
+pub fn hash_password(password: &str) -> Result<String> {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(Error::Other(format!(
+            "password is longer than {MAX_PASSWORD_LEN} bytes"
+        )));
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Other(format!("hashing the password: {e}")))
+}
+
+/// A user name is 1 to 32 of `A-Z a-z 0-9 . _ -`, so it can never break the users
+/// file's `name:hash` lines or a log line.
+pub fn validate_username(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_USERNAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Other(format!(
+            "invalid user name {:?}: use 1 to {MAX_USERNAME_LEN} letters, digits, '.', '_' or '-'",
+            name
+        )))
+    }
+}
+
+/// The users file, loaded.
+#[derive(Debug, Clone, Default)]
+pub struct Users {
+    hashes: BTreeMap<String, String>,
+}
+
+impl Users {
+    /// Reads `name:$argon2id$…` lines; blank lines and `#` comments are skipped. Any
+    /// other line is an error naming its number, so a typo is not a silent lock-out.
+    pub fn load(path: &Path) -> Result<Users> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::UsersFile {
+            path: path.display().to_string(),
+            reason: format!("{e} (create it with: socklab-passwd --users {} NAME)", path.display()),
+        })?;
+        Self::parse(&text).map_err(|reason| Error::UsersFile {
+            path: path.display().to_string(),
+            reason,
+        })
+    }
+
+    /// Parses the text of a users file.
+    pub fn parse(text: &str) -> std::result::Result<Users, String> {
+        let mut hashes = BTreeMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, hash) = line
+                .split_once(':')
+                .ok_or_else(|| format!("line {}: expected name:$argon2id$…", i + 1))?;
+            validate_username(name).map_err(|e| format!("line {}: {e}", i + 1))?;
+            let parsed = PasswordHash::new(hash)
+                .map_err(|e| format!("line {}: not a password hash: {e}", i + 1))?;
+            if parsed.algorithm.as_str() != "argon2id" {
+                return Err(format!(
+                    "line {}: hash algorithm {} is not argon2id",
+                    i + 1,
+                    parsed.algorithm
+                ));
+            }
+            hashes.insert(name.to_owned(), hash.to_owned());
+        }
+        Ok(Users { hashes })
+    }
+
+    /// Number of users.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// True when the file has no users: nobody can log in.
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Checks a password. An unknown user is verified against a dummy hash, so both
+    /// failures take the same time.
+    pub fn verify(&self, user: &str, password: &str) -> bool {
+        let (hash, known) = match self.hashes.get(user) {
+            Some(h) => (h.as_str(), true),
+            None => (dummy_hash(), false),
+        };
+        let ok = PasswordHash::new(hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        ok && known
+    }
+
+    /// Adds or replaces `name` in the users file at `path`, atomically (a temp file
+    /// renamed over it), readable by its owner only.
+    pub fn set_password(path: &Path, name: &str, password: &str) -> Result<()> {
+        validate_username(name)?;
+        let hash = hash_password(password)?;
+        let old = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        // Validate what is there, so we never rewrite a file we do not understand.
+        Users::parse(&old).map_err(|reason| Error::UsersFile {
+            path: path.display().to_string(),
+            reason,
+        })?;
+        let mut out = String::new();
+        let mut replaced = false;
+        for line in old.lines() {
+            if line.trim().split_once(':').map(|(n, _)| n) == Some(name) {
+                out.push_str(&format!("{name}:{hash}\n"));
+                replaced = true;
+            } else {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        if !replaced {
+            out.push_str(&format!("{name}:{hash}\n"));
+        }
+        write_private_file(path, out.as_bytes())
+    }
+}
+
+/// Writes `data` to `path` through a temp file in the same directory, mode 0600.
+fn write_private_file(path: &Path, data: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("users"),
+        std::process::id()
+    ));
+    let ctx = |what: &str| format!("{what} {}", tmp.display());
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::io(ctx("creating"), e))?;
+    f.write_all(data).map_err(|e| Error::io(ctx("writing"), e))?;
+    f.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(format!("replacing {}", path.display()), e)
+    })
+}
+
+/// A hash of a random password nobody knows, made once per process.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let random = SaltString::generate(&mut OsRng);
+        hash_password(random.as_str()).unwrap_or_default()
+    })
+}
+
+/// How strict the server's login is. The defaults are the documented limits; tests
+/// shorten them.
+#[derive(Debug, Clone)]
+pub struct LoginPolicy {
+    /// The whole login must be done within this time from accept.
+    pub deadline: Duration,
+    /// Failures before the connection is closed.
+    pub max_failures: u32,
+    /// Wait before answering a failure.
+    pub failure_delay: Duration,
+}
+
+impl Default for LoginPolicy {
+    fn default() -> Self {
+        LoginPolicy {
+            deadline: LOGIN_DEADLINE,
+            max_failures: MAX_LOGIN_FAILURES,
+            failure_delay: LOGIN_FAILURE_DELAY,
+        }
+    }
+}
+
+/// Runs the server side of login on a fresh connection. Returns the user name once a
+/// login succeeds; any error means the caller should close the connection (the peer
+/// has already been told why, where it could be).
+pub fn server_login<S>(stream: &mut S, users: &Users, policy: &LoginPolicy) -> Result<String>
+where
+    S: Read + Write + SetReadTimeout,
+{
+    let deadline = Instant::now() + policy.deadline;
+    let mut failures = 0;
+    loop {
+        let request = {
+            let mut timed = DeadlineStream::new(stream, deadline);
+            read_request(&mut timed)
+        };
+        let request = match request {
+            Ok(Some(r)) => r,
+            Ok(None) => return Err(Error::UnexpectedEof("login")),
+            Err(Error::Timeout(_)) => {
+                let secs = policy.deadline.as_secs_f64();
+                let _ = write_failure(
+                    stream,
+                    ErrorCode::Timeout,
+                    &format!("no login within {secs} s; closing"),
+                );
+                return Err(Error::Timeout(format!("waiting {secs} s for a login")));
+            }
+            Err(e) => {
+                let _ = write_error(stream, &e);
+                return Err(e);
+            }
+        };
+        let (user, password) = match request {
+            Request::Login { user, password } => (user, password),
+            other => {
+                log::info!("refused {:?} before login", op_name(&other));
+                write_error(stream, &Error::AuthRequired)?;
+                continue;
+            }
+        };
+        // Refuse an oversized password without hashing it; it still counts as a
+        // failure and still waits, so it is no faster than a wrong password.
+        let ok = password.len() <= MAX_PASSWORD_LEN && users.verify(&user, &password);
+        drop(password);
+        if ok {
+            write_ok(stream, &Empty {})?;
+            return Ok(user);
+        }
+        failures += 1;
+        log::warn!("failed login for user {user:?} ({failures}/{})", policy.max_failures);
+        std::thread::sleep(policy.failure_delay);
+        write_error(stream, &Error::AuthFailed)?;
+        if failures >= policy.max_failures {
+            return Err(Error::AuthFailed);
+        }
+    }
+}
+
+/// Runs the client side of login. `Ok(())` once the server accepted it.
+pub fn client_login<S: Read + Write>(stream: &mut S, user: &str, password: &str) -> Result<()> {
+    crate::msg::write_header(
+        stream,
+        &Request::Login {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        },
+    )?;
+    crate::msg::read_reply::<_, Empty>(stream).map(|_| ())
+}
+
+fn op_name(r: &Request) -> &'static str {
+    match r {
+        Request::Login { .. } => "login",
+        Request::Exec { .. } => "exec",
+        Request::List => "list",
+        Request::Stat { .. } => "stat",
+        Request::Get { .. } => "get",
+        Request::Put { .. } => "put",
+    }
+}
+
+/// Where a client's password comes from, in order: a file, the `SOCKLAB_PASSWORD`
+/// environment variable, or a prompt on the terminal without echo.
+pub fn client_password(password_file: Option<&Path>, prompt: &str) -> Result<String> {
+    if let Some(path) = password_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading password file {}", path.display()), e))?;
+        return Ok(text.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    if let Ok(pw) = std::env::var("SOCKLAB_PASSWORD") {
+        return Ok(pw);
+    }
+    rpassword::prompt_password(prompt).map_err(|e| {
+        Error::Other(format!(
+            "cannot read a password from the terminal ({e}); use --password-file or SOCKLAB_PASSWORD"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_argon2id_and_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        Users::set_password(&path, "alice", "correct horse").unwrap();
+        Users::set_password(&path, "bob", "battery").unwrap();
+        Users::set_password(&path, "alice", "staple").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("staple") && !text.contains("battery"), "{text}");
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.lines().all(|l| l.contains(":$argon2id$")), "{text}");
+        let users = Users::load(&path).unwrap();
+        assert!(users.verify("alice", "staple"));
+        assert!(!users.verify("alice", "correct horse"));
+        assert!(users.verify("bob", "battery"));
+        assert!(!users.verify("carol", "battery"));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn rejects_bad_lines_with_their_number() {
+        let err = Users::parse("# users\n\nalice:plaintext\n").unwrap_err();
+        assert!(err.starts_with("line 3:"), "{err}");
+        let err = Users::parse("bad name:$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA\n").unwrap_err();
+        assert!(err.contains("invalid user name"), "{err}");
+    }
+
+    #[test]
+    fn rejects_usernames_that_could_break_the_file() {
+        for bad in ["", "a:b", "a b", "a\nb", &"x".repeat(33)] {
+            assert!(validate_username(bad).is_err(), "{bad:?}");
+        }
+        validate_username("alice.smith-2_x").unwrap();
+    }
+}

@@ -1,0 +1,187 @@
+//! The one error type of socklab, and the stable codes that travel on the wire.
+//!
+//! Messages share one voice: lower case, no final period, saying what happened and,
+//! where it helps, what to do. Binaries print them as `error: …`.
+
+use serde::{Deserialize, Serialize};
+use std::{fmt, io};
+
+/// Every way a socklab operation can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An operating-system error, with what we were doing when it happened.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing, e.g. "connecting to 127.0.0.1:7007".
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The peer announced a header longer than [`crate::MAX_HEADER_LEN`].
+    #[error("header of {len} bytes is longer than the limit of {max} bytes")]
+    HeaderTooLarge {
+        /// The length the peer sent.
+        len: u64,
+        /// The limit it broke.
+        max: usize,
+    },
+
+    /// The connection closed in the middle of a frame, body or trailer.
+    #[error("connection closed in the middle of {0}")]
+    UnexpectedEof(&'static str),
+
+    /// A header that is not valid UTF-8 JSON, not an object, or has missing or mistyped
+    /// fields, or an unknown `op`.
+    #[error("malformed header: {0}")]
+    BadHeader(String),
+
+    /// A request that is well-formed but not allowed (a bad argument, wrong state).
+    #[error("{0}")]
+    BadRequest(String),
+
+    /// A name that is not a single, printable path component.
+    #[error("invalid file name {name}: {reason}")]
+    InvalidName {
+        /// The name, escaped so it is safe to print.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+
+    /// The md5 computed while streaming differs from the one the sender announced.
+    #[error("checksum mismatch: expected md5 {expected}, received data has md5 {actual}")]
+    ChecksumMismatch {
+        /// What the sender said.
+        expected: String,
+        /// What arrived.
+        actual: String,
+    },
+
+    /// Wrong user name or password (never says which).
+    #[error("invalid username or password")]
+    AuthFailed,
+
+    /// A request other than login before login.
+    #[error("log in first")]
+    AuthRequired,
+
+    /// A deadline passed.
+    #[error("timed out {0}")]
+    Timeout(String),
+
+    /// A users file that cannot be used.
+    #[error("users file {path}: {reason}")]
+    UsersFile {
+        /// Its path.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The peer answered `{"ok":false,…}`.
+    #[error("{message} ({code})")]
+    Remote {
+        /// The stable machine word.
+        code: ErrorCode,
+        /// The server's sentence for people.
+        message: String,
+    },
+
+    /// Anything else that is the caller's or the user's to fix, said in a sentence.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with what we were doing. Timeouts and unexpected EOFs are
+    /// turned into their own variants so callers can tell them apart.
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        let context = context.into();
+        match source.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(context),
+            _ => Error::Io { context, source },
+        }
+    }
+
+    /// The wire code a server answers this error with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::HeaderTooLarge { .. } | Error::BadHeader(_) | Error::BadRequest(_) => {
+                ErrorCode::BadRequest
+            }
+            Error::UnexpectedEof(_) => ErrorCode::BadRequest,
+            Error::InvalidName { .. } => ErrorCode::InvalidName,
+            Error::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
+            Error::AuthFailed => ErrorCode::AuthFailed,
+            Error::AuthRequired => ErrorCode::AuthRequired,
+            Error::Timeout(_) => ErrorCode::Timeout,
+            Error::Remote { code, .. } => *code,
+            Error::Io { .. } | Error::UsersFile { .. } | Error::Other(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// True when this error means the peer went away or stopped talking, so there is
+    /// nobody left to answer.
+    pub fn is_disconnect(&self) -> bool {
+        match self {
+            Error::UnexpectedEof(_) | Error::Timeout(_) => true,
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::UnexpectedEof
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// The stable machine words of `{"ok":false,"code":…}` replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Malformed header, wrong type, missing field, unknown op, bad body length.
+    BadRequest,
+    /// Anything but login before login.
+    AuthRequired,
+    /// Wrong user or password.
+    AuthFailed,
+    /// No such file.
+    NotFound,
+    /// The name is taken and overwrite was not asked for.
+    Exists,
+    /// Not a single printable path component.
+    InvalidName,
+    /// Over a size limit.
+    TooLarge,
+    /// The md5 trailer does not match the data.
+    ChecksumMismatch,
+    /// A deadline passed.
+    Timeout,
+    /// The server is at its connection cap, or the name is being written by another.
+    Busy,
+    /// The operation is not allowed here (read-only server, anonymous user).
+    Forbidden,
+    /// The server failed; its log says why.
+    Internal,
+    /// A code this version does not know (sent by a newer peer).
+    #[serde(other)]
+    Unknown,
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The wire spelling, so messages and logs match what a packet capture shows.
+        let word = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into());
+        f.write_str(&word)
+    }
+}

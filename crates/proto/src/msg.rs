@@ -1,0 +1,322 @@
+//! Messages: a JSON header in a frame, then an optional raw body.
+//!
+//! ```text
+//! message = header [body]
+//! header  = frame whose payload is one UTF-8 JSON object      (see `frame`)
+//! body    = exactly `size` raw bytes, present when the header carries "size"
+//! ```
+//!
+//! Requests carry `"op"`; replies carry `"ok"`. A failed reply is
+//! `{"ok":false,"code":"not_found","error":"no such file: a.bin"}`. The tutorials'
+//! `json.loads` of whatever arrived could raise anywhere; here every malformed header
+//! becomes [`Error::BadHeader`] and the server answers `bad_request`.
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::frame::{read_frame, write_frame};
+use crate::MAX_HEADER_LEN;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::io::{Read, Write};
+
+/// Every request a client may send to the shell or file server.
+///
+/// `serde` does the checking: an unknown `op`, a missing field, a wrong type or an
+/// unknown field all fail to parse, and the server answers `bad_request`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Log in. The server answers `{"ok":true}` or `auth_failed`.
+    Login {
+        /// User name from the users file.
+        user: String,
+        /// Password in clear; the transport is not encrypted (see docs/security.md).
+        password: String,
+    },
+    /// Run a shell command in the session's directory.
+    Exec {
+        /// Passed to `/bin/sh -c`.
+        cmd: String,
+    },
+    /// List the served files.
+    List,
+    /// Size and mtime of one file.
+    Stat {
+        /// A single path component.
+        name: String,
+    },
+    /// Download a file from `offset` on.
+    Get {
+        /// A single path component.
+        name: String,
+        /// Where to start; non-zero when resuming.
+        #[serde(default)]
+        offset: u64,
+    },
+    /// Upload a file of `size` bytes.
+    Put {
+        /// A single path component.
+        name: String,
+        /// The whole file's size.
+        size: u64,
+        /// Continue an interrupted upload of the same name and size.
+        #[serde(default)]
+        resume: bool,
+        /// Replace an existing file of that name.
+        #[serde(default)]
+        overwrite: bool,
+    },
+}
+
+impl std::fmt::Debug for Request {
+    // Hand-written so that a password never reaches a log line through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Request::Login { user, .. } => f
+                .debug_struct("Login")
+                .field("user", user)
+                .field("password", &"<redacted>")
+                .finish(),
+            Request::Exec { cmd } => f.debug_struct("Exec").field("cmd", cmd).finish(),
+            Request::List => f.write_str("List"),
+            Request::Stat { name } => f.debug_struct("Stat").field("name", name).finish(),
+            Request::Get { name, offset } => f
+                .debug_struct("Get")
+                .field("name", name)
+                .field("offset", offset)
+                .finish(),
+            Request::Put { name, size, resume, overwrite } => f
+                .debug_struct("Put")
+                .field("name", name)
+                .field("size", size)
+                .field("resume", resume)
+                .field("overwrite", overwrite)
+                .finish(),
+        }
+    }
+}
+
+/// The body of a failed reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Always false.
+    pub ok: bool,
+    /// The stable machine word.
+    pub code: ErrorCode,
+    /// A sentence for people.
+    pub error: String,
+}
+
+/// Encodes `value` as a JSON header frame.
+pub fn write_header<W: Write, T: Serialize + ?Sized>(w: &mut W, value: &T) -> Result<()> {
+    let json = serde_json::to_vec(value).map_err(|e| Error::Other(format!("encoding a header: {e}")))?;
+    write_frame(w, &json, MAX_HEADER_LEN)
+}
+
+/// Reads one header frame and parses it as a JSON object. `Ok(None)` on a clean close.
+pub fn read_object<R: Read>(r: &mut R) -> Result<Option<Map<String, Value>>> {
+    let Some(payload) = read_frame(r, MAX_HEADER_LEN)? else {
+        return Ok(None);
+    };
+    match serde_json::from_slice::<Value>(&payload) {
+        Ok(Value::Object(map)) => Ok(Some(map)),
+        Ok(other) => Err(Error::BadHeader(format!(
+            "expected a JSON object, got {}",
+            json_kind(&other)
+        ))),
+        Err(e) => Err(Error::BadHeader(e.to_string())),
+    }
+}
+
+/// Reads and parses one header into `T`. `Ok(None)` on a clean close.
+pub fn read_header<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<Option<T>> {
+    match read_object(r)? {
+        None => Ok(None),
+        Some(map) => from_object(map).map(Some),
+    }
+}
+
+/// Reads the next request. `Ok(None)` when the client closed cleanly.
+pub fn read_request<R: Read>(r: &mut R) -> Result<Option<Request>> {
+    read_header(r)
+}
+
+/// Converts a parsed header into a typed struct, turning serde's complaint into
+/// [`Error::BadHeader`].
+pub fn from_object<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T> {
+    serde_json::from_value(Value::Object(map)).map_err(|e| Error::BadHeader(e.to_string()))
+}
+
+/// Sends a successful reply: `value`'s fields plus `"ok": true`.
+pub fn write_ok<W: Write, T: Serialize>(w: &mut W, value: &T) -> Result<()> {
+    let mut map = match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        Ok(Value::Null) => Map::new(),
+        Ok(other) => {
+            return Err(Error::Other(format!(
+                "a reply must be a JSON object, not {}",
+                json_kind(&other)
+            )))
+        }
+        Err(e) => return Err(Error::Other(format!("encoding a reply: {e}"))),
+    };
+    map.insert("ok".into(), Value::Bool(true));
+    write_header(w, &map)
+}
+
+/// Sends `{"ok":false,"code":…,"error":…}`.
+pub fn write_failure<W: Write>(w: &mut W, code: ErrorCode, message: &str) -> Result<()> {
+    write_header(
+        w,
+        &Failure {
+            ok: false,
+            code,
+            error: message.to_owned(),
+        },
+    )
+}
+
+/// Sends the failed reply that describes `err`.
+pub fn write_error<W: Write>(w: &mut W, err: &Error) -> Result<()> {
+    let message = match err {
+        // The peer sees its own words back without our "(code)" suffix.
+        Error::Remote { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    write_failure(w, err.code(), &message)
+}
+
+/// Reads one reply. `{"ok":true,…}` is parsed into `T`; `{"ok":false,…}` becomes
+/// [`Error::Remote`]; a close before any reply is [`Error::UnexpectedEof`].
+pub fn read_reply<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<T> {
+    let map = read_object(r)?.ok_or(Error::UnexpectedEof("waiting for a reply"))?;
+    reply_from_object(map)
+}
+
+/// The second half of [`read_reply`], for callers that looked at the object first.
+pub fn reply_from_object<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T> {
+    match map.get("ok") {
+        Some(Value::Bool(true)) => from_object(map),
+        Some(Value::Bool(false)) => {
+            let failure: Failure = from_object(map)?;
+            Err(Error::Remote {
+                code: failure.code,
+                message: failure.error,
+            })
+        }
+        _ => Err(Error::BadHeader("a reply needs \"ok\": true or false".into())),
+    }
+}
+
+/// An empty successful reply, `{"ok":true}`, for [`write_ok`] and [`read_reply`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn frame(json: &str) -> Cursor<Vec<u8>> {
+        let mut wire = Vec::new();
+        write_frame(&mut wire, json.as_bytes(), MAX_HEADER_LEN).unwrap();
+        Cursor::new(wire)
+    }
+
+    fn bad(json: &str) -> String {
+        match read_request(&mut frame(json)) {
+            Err(Error::BadHeader(msg)) => msg,
+            other => panic!("{json}: expected BadHeader, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_every_request() {
+        let cases = [
+            (r#"{"op":"list"}"#, Request::List),
+            (r#"{"op":"exec","cmd":"ls"}"#, Request::Exec { cmd: "ls".into() }),
+            (r#"{"op":"get","name":"a"}"#, Request::Get { name: "a".into(), offset: 0 }),
+            (
+                r#"{"op":"put","name":"a","size":5,"resume":true}"#,
+                Request::Put { name: "a".into(), size: 5, resume: true, overwrite: false },
+            ),
+            (r#"{"op":"stat","name":"a"}"#, Request::Stat { name: "a".into() }),
+        ];
+        for (json, want) in cases {
+            assert_eq!(read_request(&mut frame(json)).unwrap(), Some(want), "{json}");
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_op_missing_field_wrong_type() {
+        assert!(bad(r#"{"op":"format_disk"}"#).contains("unknown variant"));
+        assert!(bad(r#"{"op":"get"}"#).contains("missing field `name`"));
+        assert!(bad(r#"{"op":"put","name":"a","size":"big"}"#).contains("invalid type"));
+        assert!(bad(r#"{"op":"put","name":"a","size":-1}"#).contains("invalid value"));
+        assert!(bad(r#"{"cmd":"ls"}"#).contains("missing field `op`"));
+    }
+
+    #[test]
+    fn rejects_non_objects_and_invalid_json() {
+        assert!(bad("[1,2]").contains("an array"));
+        assert!(bad("\"list\"").contains("a string"));
+        bad("{not json");
+        // Invalid UTF-8 inside a JSON string.
+        let mut wire = Vec::new();
+        write_frame(&mut wire, b"{\"op\":\"\xff\"}", MAX_HEADER_LEN).unwrap();
+        assert!(matches!(read_request(&mut Cursor::new(wire)), Err(Error::BadHeader(_))));
+    }
+
+    #[test]
+    fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
+        let json = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        bad(&json);
+        let json = format!("{{\"op\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
+        bad(&json);
+    }
+
+    #[test]
+    fn reply_round_trip_and_failure_becomes_remote_error() {
+        #[derive(Serialize, Deserialize, Debug, PartialEq)]
+        struct Offset {
+            offset: u64,
+        }
+        let mut wire = Vec::new();
+        write_ok(&mut wire, &Offset { offset: 7 }).unwrap();
+        write_failure(&mut wire, ErrorCode::NotFound, "no such file: a").unwrap();
+        let mut r = Cursor::new(wire);
+        assert_eq!(read_reply::<_, Offset>(&mut r).unwrap(), Offset { offset: 7 });
+        match read_reply::<_, Offset>(&mut r) {
+            Err(Error::Remote { code: ErrorCode::NotFound, message }) => {
+                assert_eq!(message, "no such file: a")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_error_code_from_newer_peer_is_tolerated() {
+        let mut r = frame(r#"{"ok":false,"code":"quota_exceeded","error":"over quota"}"#);
+        match read_reply::<_, Empty>(&mut r) {
+            Err(Error::Remote { code: ErrorCode::Unknown, message }) => assert_eq!(message, "over quota"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_password() {
+        let req = Request::Login { user: "alice".into(), password: "hunter2".into() };
+        assert!(!format!("{req:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,231 @@
+//! # socklab-testkit
+//!
+//! Test support shared by the lesson crates: spawn a real server binary on port 0, read
+//! the address from its first stdout line (`listening on ADDR`), collect its log for
+//! failure messages, and stop it by PID when the test ends, whatever happens.
+//!
+//! It is a dev-dependency only; nothing here ships in a binary.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to print `listening on ADDR`.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running server process, stopped (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    /// The address from `listening on ADDR`: `127.0.0.1:PORT`, `[::]:PORT` or a path.
+    pub addr: String,
+    stderr: Arc<Mutex<String>>,
+    stdout_rest: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Spawns `bin` with `args` and waits for its `listening on` line.
+    pub fn spawn(bin: &str, args: &[&str]) -> Server {
+        Self::spawn_with(Command::new(bin).args(args))
+    }
+
+    /// Spawns a prepared command (for env vars, working directory, stdin).
+    pub fn spawn_with(cmd: &mut Command) -> Server {
+        let desc = format!("{cmd:?}");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {desc}: {e}"));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        drain(child.stderr.take().expect("stderr is piped"), Arc::clone(&stderr));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stdout_rest = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let rest = Arc::clone(&stdout_rest);
+        thread::spawn(move || first_line_then_drain(stdout, tx, rest));
+        match rx.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(line) if line.starts_with("listening on ") => Server {
+                addr: line["listening on ".len()..].trim().to_owned(),
+                child,
+                stderr,
+                stdout_rest,
+            },
+            other => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                thread::sleep(Duration::from_millis(100));
+                panic!(
+                    "{desc} did not print `listening on ADDR` (got {other:?}, exit {status:?});\nstderr:\n{}",
+                    stderr.lock().map(|s| s.clone()).unwrap_or_default()
+                );
+            }
+        }
+    }
+
+    /// The port of a TCP/UDP address.
+    pub fn port(&self) -> u16 {
+        self.addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {}", self.addr))
+    }
+
+    /// `127.0.0.1:PORT` (or `[::1]:PORT` for a server bound to an IPv6 address).
+    pub fn connect_addr(&self) -> String {
+        if self.addr.starts_with('[') {
+            format!("[::1]:{}", self.port())
+        } else {
+            format!("127.0.0.1:{}", self.port())
+        }
+    }
+
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the server wrote to stderr so far: print it when an assertion fails.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Everything the server wrote to stdout after its first line.
+    pub fn stdout(&self) -> String {
+        self.stdout_rest.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`, `KILL`, `STOP`, `CONT`) with kill(1).
+    pub fn signal(&self, name: &str) {
+        signal(self.pid(), name);
+    }
+
+    /// Waits up to `limit` for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        wait_child(&mut self.child, limit)
+    }
+
+    /// Waits until `needle` appears in the server's stderr, up to `limit`.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) -> bool {
+        wait_until(limit, || self.stderr().contains(needle))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends signal `name` to `pid` through kill(1) (socklab forbids `unsafe`, so no libc).
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill(1) runs");
+    assert!(status.success() || name == "KILL", "kill -{name} {pid} failed");
+}
+
+/// Waits up to `limit` for `child` to exit.
+pub fn wait_child(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `cond` every 20 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// Panics with a clear message when a peer tool (nc, socat, python3) is missing.
+/// `make test` and `.ci/run` install them through `scripts/setup.sh`.
+pub fn require_tool(name: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{name} is not installed; run scripts/setup.sh (make test does) to install the test peers"
+    );
+}
+
+/// `n` random bytes.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    use rand::RngCore;
+    let mut v = vec![0u8; n];
+    rand::thread_rng().fill_bytes(&mut v);
+    v
+}
+
+/// Resident set size of `pid` in KiB, from /proc (VmRSS), or 0 if it has gone.
+pub fn rss_kib(pid: u32) -> u64 {
+    proc_status_field(pid, "VmRSS:")
+}
+
+/// Peak resident set size of `pid` in KiB (VmHWM).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    proc_status_field(pid, "VmHWM:")
+}
+
+fn proc_status_field(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn drain<R: Read + Send + 'static>(r: R, into: Arc<Mutex<String>>) {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(r);
+        let mut line = String::new();
+        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+            if let Ok(mut s) = into.lock() {
+                s.push_str(&line);
+            }
+            line.clear();
+        }
+    });
+}
+
+fn first_line_then_drain(stdout: ChildStdout, tx: mpsc::Sender<String>, rest: Arc<Mutex<String>>) {
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    let _ = reader.read_line(&mut line);
+    let _ = tx.send(line.clone());
+    line.clear();
+    while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+        if let Ok(mut s) = rest.lock() {
+            s.push_str(&line);
+        }
+        line.clear();
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Used by `make shell-server` and `make ftp-server`: on first use, creates a local
+# users file .socklab/users with the user `demo` and a generated password kept in
+# .socklab/password (mode 0600), then says how to log in. There is no fixed default
+# password anywhere in socklab.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=.socklab
+mkdir -p "$dir"
+chmod 700 "$dir"
+if [[ ! -s $dir/users || ! -s $dir/password ]]; then
+    umask 077
+    head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 20 >"$dir/password"
+    target/debug/socklab-passwd --users "$dir/users" demo <"$dir/password"
+    echo "created $dir/users with user 'demo'; its password is in $dir/password" >&2
+fi
+echo "log in as 'demo' with the password in $dir/password (make shell-client / make ftp-client use it)" >&2

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the peers socklab's tests, demo and benchmarks talk to, when they are
+# missing: netcat-openbsd (nc), socat, ncat, iperf3 and python3. Idempotent: it does
+# nothing when they are all there. Needs root (or sudo) only when it must install.
+set -euo pipefail
+
+need=()
+command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q -- '-N' || need+=(netcat-openbsd)
+command -v socat >/dev/null 2>&1 || need+=(socat)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+if [[ ${BENCH:-0} == 1 ]]; then
+    command -v ncat >/dev/null 2>&1 || need+=(ncat)
+    command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
+fi
+[[ ${#need[@]} -eq 0 ]] && exit 0
+
+echo "setup: installing ${need[*]}" >&2
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || {
+        echo "setup: need root to install ${need[*]}; install them and run again" >&2
+        exit 1
+    }
+    sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
