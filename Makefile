@@ -14,11 +14,11 @@ ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help
 .PHONY: help setup build demo test unit smoke lint fmt \
-        echo-server echo-client chat-server chat-client \
+        echo-server echo-client example-sticky example-reuseaddr chat-server chat-client \
         shell-server shell-client ftp-server ftp-client passwd users
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-18s %s\n", $$1, $$2 }'
 
 setup: ## install the peers the tests talk to (nc, socat, python3) when missing
 	@bash scripts/setup.sh
@@ -51,6 +51,12 @@ echo-server: ## TCP echo server (ARGS: --upper --iterative --unix PATH --backlog
 
 echo-client: ## TCP echo client: a >> prompt, or pipe mode when stdin is not a terminal
 	$(RUN) -p socklab-echo --bin echo-client -- $(ADDR) $(ARGS)
+
+example-sticky: ## 粘包: two sends glued into one recv, then the framed fix
+	$(RUN) -p socklab-echo --example sticky
+
+example-reuseaddr: ## SO_REUSEADDR: restarting on a port in TIME_WAIT, without and with it
+	$(RUN) -p socklab-echo --example reuseaddr
 
 # ---- Lesson 2: UDP chat ---------------------------------------------------------
 chat-server: ## UDP group chat server (ARGS: --filter FILE --expire SECS ...)

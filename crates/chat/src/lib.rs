@@ -1,0 +1,1 @@
+//! socklab-chat (stub; being written)

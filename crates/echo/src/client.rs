@@ -1,0 +1,196 @@
+//! The echo client: a `>> ` prompt for people, pipe mode for scripts.
+//!
+//! The tutorials' client sent a line and called `recv(1024)` once. A reply longer than
+//! 1024 bytes, or one that TCP delivered in two pieces, came out wrong, and the next
+//! prompt printed the leftovers of the last. Here the prompt reads back exactly as many
+//! bytes as it sent, and pipe mode streams stdin to the server on one thread while it
+//! reads the echo on another, so `echo-client < big.bin > out.bin` works at any size:
+//! neither side waits for the other to drain a full socket buffer.
+
+use socklab_proto::net::{connect, connect_error, set_nodelay};
+use socklab_proto::{Error, Result, IO_BUFFER};
+use std::io::{self, BufRead, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the server is.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `--host` and `--port`.
+    Tcp {
+        /// A name or address.
+        host: String,
+        /// The port.
+        port: u16,
+    },
+    /// `--unix PATH`.
+    Unix(PathBuf),
+}
+
+/// A connected stream of either family.
+#[derive(Debug)]
+pub enum Connection {
+    /// TCP over IPv4 or IPv6.
+    Tcp(TcpStream),
+    /// AF_UNIX stream socket.
+    Unix(UnixStream),
+}
+
+impl Connection {
+    /// Connects to `target`, giving up after `timeout` (TCP only; a Unix connect
+    /// either succeeds or fails at once).
+    pub fn open(target: &Target, timeout: Duration) -> Result<Connection> {
+        match target {
+            Target::Tcp { host, port } => {
+                let stream = connect(host, *port, timeout)?;
+                // Prompt mode sends one short line and waits: don't let Nagle hold it.
+                set_nodelay(&stream)?;
+                Ok(Connection::Tcp(stream))
+            }
+            Target::Unix(path) => UnixStream::connect(path)
+                .map(Connection::Unix)
+                .map_err(|e| connect_error(&path.display().to_string(), e)),
+        }
+    }
+}
+
+/// The interactive loop: print `>> `, send the line, print exactly the echo of it.
+/// Ends at EOF on `input` (Ctrl-D) or when the server closes.
+pub fn prompt<S, R, W>(stream: &mut S, input: R, mut output: W) -> Result<()>
+where
+    S: Read + Write,
+    R: BufRead,
+    W: Write,
+{
+    let out_err = |e| Error::io("writing to stdout", e);
+    let mut lines = input.lines();
+    loop {
+        write!(output, ">> ").and_then(|()| output.flush()).map_err(out_err)?;
+        let Some(line) = lines.next() else {
+            writeln!(output).map_err(out_err)?;
+            return Ok(());
+        };
+        let line = line.map_err(|e| Error::io("reading stdin", e))?;
+        if line.is_empty() {
+            // The tutorial's client sent an empty string here and then blocked in
+            // recv forever: zero bytes sent means zero bytes will ever come back.
+            continue;
+        }
+        let mut message = line.into_bytes();
+        message.push(b'\n');
+        stream
+            .write_all(&message)
+            .map_err(|e| Error::io("sending to the server", e))?;
+        // Read exactly what we sent: an echo is the same length, however TCP splits it.
+        let mut reply = vec![0u8; message.len()];
+        match socklab_proto::frame::read_full(stream, &mut reply) {
+            Ok(n) if n == reply.len() => {}
+            Ok(_) => return Err(Error::Other("the server closed the connection".into())),
+            Err(e) => return Err(Error::io("reading the echo", e)),
+        }
+        output.write_all(&reply).map_err(out_err)?;
+    }
+}
+
+/// Pipe mode over an already connected stream: copies `input` to the server on a
+/// second thread while this one copies the echo to `output`. Returns bytes sent and
+/// received; fails if the server closed before echoing everything it was sent.
+pub fn pipe<S, R, W>(stream: S, input: R, output: &mut W) -> Result<(u64, u64)>
+where
+    S: Read + Write + Send + 'static + TryCloneShutdown,
+    R: Read + Send + 'static,
+    W: Write,
+{
+    let mut to_server = stream
+        .try_clone_stream()
+        .map_err(|e| Error::io("cloning the socket", e))?;
+    let sender = std::thread::spawn(move || -> Result<u64> {
+        let mut input = input;
+        let sent = copy(&mut input, &mut to_server).map_err(|e| match e {
+            CopyError::Read(e) => Error::io("reading stdin", e),
+            CopyError::Write(e) => Error::io("sending to the server", e),
+        })?;
+        // Half-close: tell the server we are done sending, so it can finish echoing
+        // and close its side, which ends our read loop with a clean EOF.
+        let _ = to_server.shutdown_write();
+        Ok(sent)
+    });
+    let mut from_server = stream;
+    let received = copy(&mut from_server, output).map_err(|e| match e {
+        CopyError::Read(e) => Error::io("reading from the server", e),
+        CopyError::Write(e) => Error::io("writing to stdout", e),
+    });
+    output.flush().map_err(|e| Error::io("writing to stdout", e))?;
+    if received.is_err() {
+        // Unblock the sender if it is stuck writing to a server that stopped reading.
+        from_server.shutdown_both();
+    }
+    let sent = sender
+        .join()
+        .map_err(|_| Error::Other("the sending thread panicked".into()))?;
+    let received = received?;
+    let sent = sent?;
+    if received != sent {
+        return Err(Error::Other(format!(
+            "the server closed after echoing {received} of {sent} bytes"
+        )));
+    }
+    Ok((sent, received))
+}
+
+enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// `io::copy` with a bigger buffer, telling read errors from write errors.
+fn copy<R: Read + ?Sized, W: Write + ?Sized>(r: &mut R, w: &mut W) -> std::result::Result<u64, CopyError> {
+    let mut buf = vec![0u8; IO_BUFFER];
+    let mut total = 0;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        w.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        total += n as u64;
+    }
+}
+
+/// What pipe mode needs of a socket beyond `Read + Write`.
+pub trait TryCloneShutdown: Sized {
+    /// `dup(2)`.
+    fn try_clone_stream(&self) -> io::Result<Self>;
+    /// `shutdown(SHUT_WR)`: send FIN, keep reading.
+    fn shutdown_write(&self) -> io::Result<()>;
+    /// `shutdown(SHUT_RDWR)`.
+    fn shutdown_both(&self);
+}
+
+impl TryCloneShutdown for TcpStream {
+    fn try_clone_stream(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+    fn shutdown_both(&self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+impl TryCloneShutdown for UnixStream {
+    fn try_clone_stream(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+    fn shutdown_both(&self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}

@@ -1,0 +1,1 @@
+//! socklab-ftp (stub; being written)

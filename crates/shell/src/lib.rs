@@ -1,0 +1,1 @@
+//! socklab-shell (stub; being written)
