@@ -402,3 +402,31 @@ fn no_reuse_addr_flag_is_accepted_and_serves() {
     let srv = server(&["--no-reuse-addr"]);
     assert_eq!(round_trip(&srv.connect_addr(), b"ok"), b"ok");
 }
+
+/// The Python client in docs/protocol.md's echo section, as a user would copy it.
+fn protocol_doc_echo_snippet() -> String {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol.md"))
+        .expect("docs/protocol.md");
+    let section = doc.split("<!-- BEGIN echo").nth(1).expect("echo section");
+    let code = section.split("```python\n").nth(1).expect("python block in the echo section");
+    code.split("```").next().unwrap().to_owned()
+}
+
+#[test]
+fn python_client_from_protocol_doc_talks_to_the_server() {
+    require_tool("python3");
+    let srv = server(&[]);
+    let code = protocol_doc_echo_snippet().replace("port: int = 7007", &format!("port: int = {}", srv.port()));
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(format!("{code}\nprint(echo(bytes(range(256)) * 100) == bytes(range(256)) * 100)"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}\nserver: {}",
+        String::from_utf8_lossy(&out.stderr),
+        srv.stderr()
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "True\n");
+}

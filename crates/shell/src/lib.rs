@@ -1,1 +1,45 @@
-//! socklab-shell (stub; being written)
+//! # socklab-shell: lesson 3, login and the remote shell
+//!
+//! The tutorials' "ssh": a server that runs whatever text arrives and sends back what
+//! it printed. Run it in two terminals:
+//!
+//! ```text
+//! terminal 1$ make shell-server           # listening on 127.0.0.1:7022
+//! terminal 2$ make shell-client           # >> ls -l
+//!             make shell-client ARGS='-- uname -a'   # one command, ssh style
+//! ```
+//!
+//! or, by hand, with a users file made by `socklab-passwd`:
+//!
+//! ```text
+//! terminal 1$ socklab-passwd --users users.txt alice
+//! terminal 1$ shell-server --users users.txt
+//! terminal 2$ shell-client --user alice -- 'echo out; echo err >&2; exit 3'; echo $?
+//! ```
+//!
+//! What the tutorials' version got wrong, and what this one does instead:
+//!
+//! - It ran `os.popen(data)` for anyone who connected. Here a client must log in
+//!   first (argon2id users file, [`socklab_proto::auth`]), and the server listens on
+//!   127.0.0.1 unless told otherwise, warning loudly when it is not.
+//! - It glued stderr to stdout and lost the exit code. Here the two streams travel as
+//!   separate chunks and the final reply carries the exit code, or the signal, the way
+//!   ssh reports them ([`wire`]).
+//! - It read the whole output, then sent its length, then the output, and the client
+//!   assumed one `recv` got it all. Here output is streamed in framed chunks while the
+//!   command runs, so `ping` shows its lines live and a gigabyte never sits in memory.
+//! - A command that never ended held the connection forever, and a client that went
+//!   away left its command running. Here each command has a wall-clock limit and runs
+//!   in its own process group, which is killed whole on timeout or disconnect
+//!   ([`exec`]).
+//!
+//! The library holds everything; the binaries in `src/bin/` only parse arguments.
+
+pub mod client;
+pub mod exec;
+pub mod server;
+pub mod wire;
+
+pub use client::Client;
+pub use server::{run, ServerConfig};
+pub use wire::{ExitStatus, StreamName};
