@@ -22,11 +22,15 @@
 //!   here each connection copies through one fixed buffer, so a client that does not
 //!   read simply stops being read (TCP flow control does the rest).
 //!
+//! `--event-loop` serves every client from one thread with non-blocking sockets and
+//! `epoll` instead (see [`event_loop`]): the `select()` lesson the tutorials end with.
+//!
 //! The echo byte stream has no framing: it is the one lesson where the server never
 //! needs to know where a message ends. `examples/sticky.rs` shows why every other
 //! lesson does.
 
 pub mod client;
+pub mod event_loop;
 pub mod server;
 
 pub use client::{Connection, Target};

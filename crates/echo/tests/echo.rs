@@ -12,11 +12,49 @@ use std::time::Duration;
 const SERVER: &str = env!("CARGO_BIN_EXE_echo-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_echo-client");
 
+/// Which server mode a test runs against: every server-side test runs in both.
+type Mode = &'static [&'static str];
+const THREADED: Mode = &[];
+const EVENT_LOOP: Mode = &["--event-loop"];
+
 fn server(args: &[&str]) -> Server {
+    server_in(THREADED, args)
+}
+
+fn server_in(mode: Mode, args: &[&str]) -> Server {
     let mut all = vec!["--port", "0"];
+    all.extend_from_slice(mode);
     all.extend_from_slice(args);
     Server::spawn(SERVER, &all)
 }
+
+/// Runs each named test body once per server mode, as `threaded::NAME` and
+/// `event_loop::NAME`.
+macro_rules! in_both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod threaded {
+            $(#[test] fn $name() { super::$name(super::THREADED) })*
+        }
+        mod event_loop {
+            $(#[test] fn $name() { super::$name(super::EVENT_LOOP) })*
+        }
+    };
+}
+
+in_both_modes!(
+    nc_gets_its_line_back,
+    upper_uppercases_ascii_and_keeps_utf8_intact,
+    socat_works_as_a_client,
+    pipe_mode_is_byte_exact_for_one_gibibyte,
+    serves_two_hundred_concurrent_clients,
+    dual_stack_server_on_ipv6_any_serves_ipv4_and_ipv6,
+    serves_af_unix_and_removes_the_socket_file_on_stop,
+    refuses_clients_over_max_conns_at_once_and_keeps_serving_the_others,
+    idle_client_is_closed_after_idle_timeout,
+    client_that_writes_without_reading_neither_grows_memory_nor_blocks_others,
+    vanishing_clients_do_not_hurt_the_server,
+    sigterm_stops_the_server_with_exit_zero,
+);
 
 /// Sends `data`, half-closes, and returns everything the server sent back.
 fn round_trip(addr: &str, data: &[u8]) -> Vec<u8> {
@@ -38,10 +76,9 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-#[test]
-fn nc_gets_its_line_back() {
+fn nc_gets_its_line_back(mode: Mode) {
     require_tool("nc");
-    let srv = server(&[]);
+    let srv = server_in(mode, &[]);
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!("printf 'hello\\n' | nc -N 127.0.0.1 {}", srv.port()))
@@ -50,10 +87,9 @@ fn nc_gets_its_line_back() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n", "stderr: {}", srv.stderr());
 }
 
-#[test]
-fn upper_uppercases_ascii_and_keeps_utf8_intact() {
+fn upper_uppercases_ascii_and_keeps_utf8_intact(mode: Mode) {
     require_tool("nc");
-    let srv = server(&["--upper"]);
+    let srv = server_in(mode, &["--upper"]);
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!("printf 'hello, wörld ñ 日本\\n' | nc -N 127.0.0.1 {}", srv.port()))
@@ -67,10 +103,9 @@ fn upper_uppercases_ascii_and_keeps_utf8_intact() {
     assert_eq!(got, want);
 }
 
-#[test]
-fn socat_works_as_a_client() {
+fn socat_works_as_a_client(mode: Mode) {
     require_tool("socat");
-    let srv = server(&[]);
+    let srv = server_in(mode, &[]);
     let mut child = Command::new("socat")
         .args(["-t", "5", "-", &format!("TCP:127.0.0.1:{}", srv.port())])
         .stdin(Stdio::piped())
@@ -129,14 +164,13 @@ fn pipe_through_client(args: &[&str], data: &[u8]) -> (std::process::ExitStatus,
     (out.status, out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-#[test]
-fn pipe_mode_is_byte_exact_for_one_gibibyte() {
+fn pipe_mode_is_byte_exact_for_one_gibibyte(mode: Mode) {
     // Streams 1 GiB through echo-client and the server and compares every byte as it
     // comes back, without holding the data in memory: a 1 MiB random block, each
     // copy tagged with its index so a dropped or repeated block is caught.
     const BLOCK: usize = 1 << 20;
     const BLOCKS: usize = 1024;
-    let srv = server(&[]);
+    let srv = server_in(mode, &[]);
     let block = random_bytes(BLOCK);
     let tagged = |i: usize| {
         let mut b = block.clone();
@@ -174,9 +208,8 @@ fn pipe_mode_is_byte_exact_for_one_gibibyte() {
     assert!(status.success());
 }
 
-#[test]
-fn serves_two_hundred_concurrent_clients() {
-    let srv = server(&[]);
+fn serves_two_hundred_concurrent_clients(mode: Mode) {
+    let srv = server_in(mode, &[]);
     let addr = srv.connect_addr();
     // Connect them all first, so they really are connected at the same time.
     let mut conns: Vec<TcpStream> = (0..200)
@@ -203,13 +236,12 @@ fn serves_two_hundred_concurrent_clients() {
     }
 }
 
-#[test]
-fn dual_stack_server_on_ipv6_any_serves_ipv4_and_ipv6() {
+fn dual_stack_server_on_ipv6_any_serves_ipv4_and_ipv6(mode: Mode) {
     if TcpListener::bind("[::1]:0").is_err() {
         eprintln!("skipping: this machine has no IPv6 loopback");
         return;
     }
-    let srv = server(&["--host", "::"]);
+    let srv = server_in(mode, &["--host", "::"]);
     assert!(srv.addr.starts_with("[::]:"), "bound {}", srv.addr);
     let port = srv.port();
     assert_eq!(round_trip(&format!("127.0.0.1:{port}"), b"v4\n"), b"v4\n");
@@ -218,11 +250,10 @@ fn dual_stack_server_on_ipv6_any_serves_ipv4_and_ipv6() {
     assert!(log.contains("[::ffff:127.0.0.1]"), "v4 client not seen as mapped: {log}");
 }
 
-#[test]
-fn serves_af_unix_and_removes_the_socket_file_on_stop() {
+fn serves_af_unix_and_removes_the_socket_file_on_stop(mode: Mode) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("echo.sock");
-    let mut srv = Server::spawn(SERVER, &["--unix", path.to_str().unwrap()]);
+    let mut srv = Server::spawn(SERVER, &[mode, &["--unix", path.to_str().unwrap()]].concat());
     assert_eq!(srv.addr, path.display().to_string());
     let mut s = UnixStream::connect(&path).unwrap();
     s.write_all(b"over unix\n").unwrap();
@@ -240,9 +271,8 @@ fn serves_af_unix_and_removes_the_socket_file_on_stop() {
     assert!(!path.exists(), "socket file left behind");
 }
 
-#[test]
-fn refuses_clients_over_max_conns_at_once_and_keeps_serving_the_others() {
-    let srv = server(&["--max-conns", "2"]);
+fn refuses_clients_over_max_conns_at_once_and_keeps_serving_the_others(mode: Mode) {
+    let srv = server_in(mode, &["--max-conns", "2"]);
     let addr = srv.connect_addr();
     let mut a = TcpStream::connect(&addr).unwrap();
     let mut b = TcpStream::connect(&addr).unwrap();
@@ -293,9 +323,8 @@ fn iterative_mode_makes_the_second_client_wait_in_the_backlog() {
     assert_eq!(&one, b"2");
 }
 
-#[test]
-fn idle_client_is_closed_after_idle_timeout() {
-    let srv = server(&["--idle-timeout", "1"]);
+fn idle_client_is_closed_after_idle_timeout(mode: Mode) {
+    let srv = server_in(mode, &["--idle-timeout", "1"]);
     let mut s = TcpStream::connect(srv.connect_addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let n = s.read(&mut [0u8; 1]).unwrap_or(0);
@@ -303,9 +332,8 @@ fn idle_client_is_closed_after_idle_timeout() {
     assert!(srv.wait_for_log("dropped after 0 bytes", Duration::from_secs(5)), "{}", srv.stderr());
 }
 
-#[test]
-fn client_that_writes_without_reading_neither_grows_memory_nor_blocks_others() {
-    let srv = server(&[]);
+fn client_that_writes_without_reading_neither_grows_memory_nor_blocks_others(mode: Mode) {
+    let srv = server_in(mode, &[]);
     let addr = srv.connect_addr();
     let before = rss_kib(srv.pid());
     // A hostile client pushes 256 MiB without reading a byte of the echo. Its writes
@@ -338,9 +366,8 @@ fn client_that_writes_without_reading_neither_grows_memory_nor_blocks_others() {
     drop(hog);
 }
 
-#[test]
-fn vanishing_clients_do_not_hurt_the_server() {
-    let srv = server(&[]);
+fn vanishing_clients_do_not_hurt_the_server(mode: Mode) {
+    let srv = server_in(mode, &[]);
     let addr = srv.connect_addr();
     for _ in 0..20 {
         // Connect, send half a line, and vanish (RST if unread data remains).
@@ -351,9 +378,8 @@ fn vanishing_clients_do_not_hurt_the_server() {
     assert_eq!(round_trip(&addr, b"alive\n"), b"alive\n", "{}", srv.stderr());
 }
 
-#[test]
-fn sigterm_stops_the_server_with_exit_zero() {
-    let mut srv = server(&[]);
+fn sigterm_stops_the_server_with_exit_zero(mode: Mode) {
+    let mut srv = server_in(mode, &[]);
     assert_eq!(round_trip(&srv.connect_addr(), b"hi"), b"hi");
     srv.signal("TERM");
     let status = srv.wait_exit(Duration::from_secs(10)).expect("stops within 10 s");
@@ -429,4 +455,45 @@ fn python_client_from_protocol_doc_talks_to_the_server() {
         srv.stderr()
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "True\n");
+}
+
+#[test]
+fn event_loop_holds_ten_thousand_connections_in_under_64_mib() {
+    const CLIENTS: usize = 10_000;
+    // This test process holds the client ends, so it needs the descriptors too.
+    let limit = rlimit::increase_nofile_limit(CLIENTS as u64 + 1_000).unwrap_or(0);
+    if limit < CLIENTS as u64 + 500 {
+        eprintln!("skipping: the open-file hard limit here is {limit}, below {CLIENTS} sockets");
+        return;
+    }
+    let srv = server_in(
+        EVENT_LOOP,
+        &["--max-conns", &CLIENTS.to_string(), "--backlog", "4096"],
+    );
+    let addr = srv.connect_addr();
+    let mut conns = Vec::with_capacity(CLIENTS);
+    for i in 0..CLIENTS {
+        let s = TcpStream::connect(&addr)
+            .unwrap_or_else(|e| panic!("connect #{i}: {e}; server: {}", tail(&srv.stderr())));
+        conns.push(s);
+    }
+    // Every connection open at once; now each gets a round trip.
+    for (i, s) in conns.iter_mut().enumerate() {
+        s.write_all(&(i as u32).to_be_bytes()).unwrap();
+    }
+    for (i, s) in conns.iter_mut().enumerate() {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut got = [0u8; 4];
+        s.read_exact(&mut got)
+            .unwrap_or_else(|e| panic!("reply #{i}: {e}; server: {}", tail(&srv.stderr())));
+        assert_eq!(u32::from_be_bytes(got), i as u32, "client {i} got another's echo");
+    }
+    let rss = rss_kib(srv.pid());
+    assert!(rss < 64 * 1024, "event-loop server RSS {rss} KiB with {CLIENTS} connections");
+    eprintln!("event loop: {CLIENTS} connections, server RSS {rss} KiB");
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }

@@ -151,7 +151,7 @@ where
         // setpgid(0, 0) in the child: a new group whose ID is the child's PID.
         .process_group(0)
         .spawn()
-        .map_err(|e| Error::io(format!("starting /bin/sh in {}", cwd.display()), e))?;
+        .map_err(|e| Error::Other(format!("cannot start /bin/sh in {}: {e}", cwd.display())))?;
     let pgid = child.id();
     let mut group = Group { child, pgid, armed: true };
     let child = &mut group.child;

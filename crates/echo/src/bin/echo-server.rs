@@ -8,9 +8,11 @@
 //!
 //! `--upper` uppercases ASCII as the tutorial's server did, `--unix PATH` serves an
 //! AF_UNIX socket instead, `--iterative` serves one client at a time to show what the
-//! backlog is for. SIGINT or SIGTERM stops it gracefully.
+//! backlog is for, `--event-loop` serves every client from one thread with epoll.
+//! SIGINT or SIGTERM stops it gracefully.
 
 use clap::Parser;
+use socklab_echo::event_loop::{raise_open_file_limit, run_tcp, run_unix};
 use socklab_echo::{run, ServerConfig};
 use socklab_proto::net::{announce, bind_addr, tcp_listener, unix_listener, ListenOptions};
 use socklab_proto::server::{ServeOptions, Shutdown};
@@ -41,8 +43,11 @@ struct Args {
     #[arg(long, default_value_t = socklab_proto::DEFAULT_BACKLOG)]
     backlog: i32,
     /// Serve one client at a time, as the tutorial did; others wait in the backlog.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "event_loop")]
     iterative: bool,
+    /// Serve every client from one thread with non-blocking sockets and epoll.
+    #[arg(long)]
+    event_loop: bool,
     /// Close a connection idle (or not reading) for this many seconds; 0 = never.
     #[arg(long, value_name = "SECS", default_value_t = socklab_proto::IDLE_TIMEOUT.as_secs())]
     idle_timeout: u64,
@@ -68,10 +73,16 @@ fn main() -> ExitCode {
             backlog: args.backlog,
             reuse_addr: !args.no_reuse_addr,
         };
+        // A socket is a file descriptor: holding --max-conns of them needs the limit.
+        raise_open_file_limit(args.max_conns);
         if let Some(path) = &args.unix {
             let listener = unix_listener(path, args.backlog)?;
             announce(path.display());
-            let result = run(listener, config);
+            let result = if args.event_loop {
+                run_unix(listener, config)
+            } else {
+                run(listener, config)
+            };
             let _ = std::fs::remove_file(path);
             result
         } else {
@@ -80,7 +91,11 @@ fn main() -> ExitCode {
                 .local_addr()
                 .map_err(|e| socklab_proto::Error::io("reading the bound address", e))?;
             announce(addr);
-            run(listener, config)
+            if args.event_loop {
+                run_tcp(listener, config)
+            } else {
+                run(listener, config)
+            }
         }
     })
 }

@@ -1,0 +1,157 @@
+//! The shell client: connect, log in, then run commands, one-shot or in a `>> ` loop.
+
+use crate::wire::{read_incoming, ExitStatus, Incoming, StreamName};
+use socklab_proto::auth::client_login;
+use socklab_proto::msg::write_header;
+use socklab_proto::net::{connect, set_nodelay};
+use socklab_proto::{Error, Request, Result};
+use std::borrow::Cow;
+use std::io::{BufRead, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// A logged-in connection to a shell server.
+#[derive(Debug)]
+pub struct Client {
+    stream: TcpStream,
+}
+
+impl Client {
+    /// Connects to `host:port` (each resolved address in turn, `timeout` each) and logs
+    /// in as `user`.
+    pub fn connect(host: &str, port: u16, timeout: Duration, user: &str, password: &str) -> Result<Client> {
+        let stream = connect(host, port, timeout)?;
+        Self::login(stream, user, password)
+    }
+
+    /// Logs in on an already connected stream.
+    pub fn login(mut stream: TcpStream, user: &str, password: &str) -> Result<Client> {
+        set_nodelay(&stream)?;
+        client_login(&mut stream, user, password)?;
+        Ok(Client { stream })
+    }
+
+    /// Runs `cmd` on the server, copying its stdout to `out` and its stderr to `err`
+    /// as the chunks arrive (flushed after each, so output shows live), and returns
+    /// how it ended. A failed reply (`cd` to a missing directory) is an
+    /// [`Error::Remote`]; the session goes on.
+    pub fn exec(&mut self, cmd: &str, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus> {
+        write_header(&mut self.stream, &Request::Exec { cmd: cmd.to_owned() })?;
+        loop {
+            match read_incoming(&mut self.stream)? {
+                Incoming::Chunk(which, data) => {
+                    let sink: &mut dyn Write = match which {
+                        StreamName::Stdout => &mut *out,
+                        StreamName::Stderr => &mut *err,
+                    };
+                    // A closed local stdout (`shell-client -- yes | head`) is the
+                    // user's choice, not a reason to stop reading the server's reply.
+                    let _ = sink.write_all(&data).and_then(|()| sink.flush());
+                }
+                Incoming::Done(status) => return Ok(status),
+            }
+        }
+    }
+}
+
+/// Quotes `word` for `/bin/sh` when it needs it: `a b` becomes `'a b'`, `it's`
+/// becomes `'it'\''s'`; plain words are left alone.
+pub fn shell_quote(word: &str) -> Cow<'_, str> {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./_-".contains(&b));
+    if plain {
+        Cow::Borrowed(word)
+    } else {
+        Cow::Owned(format!("'{}'", word.replace('\'', r"'\''")))
+    }
+}
+
+/// Turns `shell-client -- ARGS…` into one command line. One argument is sent as it
+/// is, so `-- 'ls | wc -l'` runs a pipeline as with ssh; several are quoted word by
+/// word, so `-- ls -l 'a b'` lists the one file named `a b`.
+pub fn join_command(args: &[String]) -> String {
+    match args {
+        [one] => one.clone(),
+        many => many.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// The `>> ` loop of the tutorial: reads a command per line from `input`, runs it,
+/// and prints its output. `exit` or end of input leaves. `prompt` is false when input
+/// is not a terminal, so piped use prints only the commands' output. Returns the last
+/// command's local exit code, as an interactive ssh session does.
+pub fn repl(
+    client: &mut Client,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    prompt: bool,
+) -> Result<u8> {
+    let mut last = 0;
+    let mut line = String::new();
+    loop {
+        if prompt {
+            let _ = write!(out, ">> ");
+            let _ = out.flush();
+        }
+        line.clear();
+        let n = input
+            .read_line(&mut line)
+            .map_err(|e| Error::io("reading a command", e))?;
+        let cmd = line.trim();
+        if n == 0 || cmd == "exit" || cmd == "quit" {
+            if n == 0 && prompt {
+                let _ = writeln!(out);
+            }
+            return Ok(last);
+        }
+        if cmd.is_empty() {
+            continue;
+        }
+        match client.exec(cmd, out, err) {
+            Ok(status) => {
+                last = status.local_code();
+                if let Some(cwd) = &status.cwd {
+                    if prompt {
+                        let _ = writeln!(err, "[{cwd}]");
+                    }
+                }
+                if let Some(what) = status.describe() {
+                    let _ = writeln!(err, "[{what}]");
+                } else if last != 0 && prompt {
+                    let _ = writeln!(err, "[exit {last}]");
+                }
+            }
+            Err(e @ Error::Remote { .. }) => {
+                // The server refused this one command (`cd nowhere`); the session lives.
+                let _ = writeln!(err, "error: {e}");
+                last = 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_what_needs_quoting() {
+        assert_eq!(shell_quote("ls"), "ls");
+        assert_eq!(shell_quote("-l"), "-l");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+    }
+
+    #[test]
+    fn joins_like_ssh() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(join_command(&v(&["ls | wc -l"])), "ls | wc -l");
+        assert_eq!(join_command(&v(&["ls", "-l", "a b"])), "ls -l 'a b'");
+    }
+}
