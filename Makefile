@@ -9,11 +9,12 @@ CARGO ?= cargo
 HOST  ?= 127.0.0.1
 PORT  ?=
 ARGS  ?=
+QUICK ?= 0
 RUN    = $(CARGO) run --quiet
 ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build demo test unit smoke lint fmt \
+.PHONY: help setup build demo test unit smoke lint fmt bench \
         echo-server echo-client example-sticky example-reuseaddr chat-server chat-client \
         shell-server shell-client ftp-server ftp-client passwd users
 
@@ -41,6 +42,9 @@ smoke: build ## start each server on port 0, talk to it, stop it with SIGTERM
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: ## benchmarks beside socat, nc, iperf3, md5sum; writes docs/benchmarks.md (QUICK=1: a fast check)
+	@QUICK=$(QUICK) bash scripts/bench.sh $(ARGS)
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -53,6 +53,8 @@ impl EvListener for TcpListener {
     type Stream = TcpStream;
     fn accept_nb(&self) -> io::Result<(TcpStream, String)> {
         let (s, peer) = self.accept()?;
+        // Replies leave at once instead of waiting on Nagle's algorithm.
+        s.set_nodelay(true)?;
         Ok((s, peer.to_string()))
     }
 }

@@ -357,6 +357,19 @@ mod tests {
     }
 
     #[test]
+    fn dummy_hash_costs_the_same_as_a_real_one() {
+        // An unknown user must take as long as a wrong password: the dummy hash must
+        // use the same algorithm and the same memory, time and parallelism costs.
+        let real = hash_password("some password").unwrap();
+        let params = |h: &str| {
+            let parsed = PasswordHash::new(h).unwrap();
+            (parsed.algorithm.to_string(), parsed.version, parsed.params.to_string())
+        };
+        assert_eq!(params(dummy_hash()), params(&real));
+        assert!(!Users::default().verify("nobody", ""), "empty password matched the dummy");
+    }
+
+    #[test]
     fn rejects_usernames_that_could_break_the_file() {
         for bad in ["", "a:b", "a b", "a\nb", &"x".repeat(33)] {
             assert!(validate_username(bad).is_err(), "{bad:?}");

@@ -92,6 +92,16 @@ pub enum Error {
     /// Anything else that is the caller's or the user's to fix, said in a sentence.
     #[error("{0}")]
     Other(String),
+
+    /// A request this side refuses with a specific wire code (`not_found`, `exists`,
+    /// `busy`, `too_large`, `forbidden`, …) and a sentence for people.
+    #[error("{message}")]
+    Refused {
+        /// The stable machine word the peer receives.
+        code: ErrorCode,
+        /// The sentence for people.
+        message: String,
+    },
 }
 
 /// The crate's result type.
@@ -120,7 +130,7 @@ impl Error {
             Error::AuthFailed => ErrorCode::AuthFailed,
             Error::AuthRequired => ErrorCode::AuthRequired,
             Error::Timeout(_) => ErrorCode::Timeout,
-            Error::Remote { code, .. } => *code,
+            Error::Remote { code, .. } | Error::Refused { code, .. } => *code,
             Error::Io { .. } | Error::UsersFile { .. } | Error::Other(_) => ErrorCode::Internal,
         }
     }

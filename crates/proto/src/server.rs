@@ -97,6 +97,9 @@ impl Listener for TcpListener {
         // Accepted sockets inherit nothing we want from the listener's SO_RCVTIMEO
         // (Linux does not copy it), but say so explicitly: they start blocking.
         s.set_read_timeout(None)?;
+        // Every socklab protocol is request/reply: send replies at once (TCP_NODELAY).
+        // Bulk transfers write 64 KiB at a time, so they lose nothing by it.
+        crate::net::set_nodelay(&s).map_err(|e| io::Error::other(e.to_string()))?;
         Ok((s, peer.to_string()))
     }
 }

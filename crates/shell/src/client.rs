@@ -19,7 +19,13 @@ pub struct Client {
 impl Client {
     /// Connects to `host:port` (each resolved address in turn, `timeout` each) and logs
     /// in as `user`.
-    pub fn connect(host: &str, port: u16, timeout: Duration, user: &str, password: &str) -> Result<Client> {
+    pub fn connect(
+        host: &str,
+        port: u16,
+        timeout: Duration,
+        user: &str,
+        password: &str,
+    ) -> Result<Client> {
         let stream = connect(host, port, timeout)?;
         Self::login(stream, user, password)
     }
@@ -35,8 +41,18 @@ impl Client {
     /// as the chunks arrive (flushed after each, so output shows live), and returns
     /// how it ended. A failed reply (`cd` to a missing directory) is an
     /// [`Error::Remote`]; the session goes on.
-    pub fn exec(&mut self, cmd: &str, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus> {
-        write_header(&mut self.stream, &Request::Exec { cmd: cmd.to_owned() })?;
+    pub fn exec(
+        &mut self,
+        cmd: &str,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<ExitStatus> {
+        write_header(
+            &mut self.stream,
+            &Request::Exec {
+                cmd: cmd.to_owned(),
+            },
+        )?;
         loop {
             match read_incoming(&mut self.stream)? {
                 Incoming::Chunk(which, data) => {
@@ -74,7 +90,11 @@ pub fn shell_quote(word: &str) -> Cow<'_, str> {
 pub fn join_command(args: &[String]) -> String {
     match args {
         [one] => one.clone(),
-        many => many.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" "),
+        many => many
+            .iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" "),
     }
 }
 

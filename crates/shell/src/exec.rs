@@ -139,7 +139,9 @@ where
     F: FnMut(StreamName, &[u8]) -> Result<()>,
 {
     if cmd.contains('\0') {
-        return Err(Error::BadRequest("a command cannot contain a NUL byte".into()));
+        return Err(Error::BadRequest(
+            "a command cannot contain a NUL byte".into(),
+        ));
     }
     let child = Command::new("/bin/sh")
         .arg("-c")
@@ -153,7 +155,11 @@ where
         .spawn()
         .map_err(|e| Error::Other(format!("cannot start /bin/sh in {}: {e}", cwd.display())))?;
     let pgid = child.id();
-    let mut group = Group { child, pgid, armed: true };
+    let mut group = Group {
+        child,
+        pgid,
+        armed: true,
+    };
     let child = &mut group.child;
 
     let (tx, rx) = sync_channel::<Event>(CHANNEL_DEPTH);
@@ -180,8 +186,7 @@ where
         if status.is_none() {
             status = leader_exit(child, pgid)?;
         }
-        let drained = open_pipes == 0
-            || killed_at.is_some_and(|t| t.elapsed() > KILL_DRAIN);
+        let drained = open_pipes == 0 || killed_at.is_some_and(|t| t.elapsed() > KILL_DRAIN);
         if status.is_some() && drained {
             break;
         }
@@ -190,7 +195,11 @@ where
             kill_group(pgid);
             killed_at = Some(Instant::now());
         }
-        let mut wait = if open_pipes == 0 { EXIT_POLL_AFTER_EOF } else { EXIT_POLL };
+        let mut wait = if open_pipes == 0 {
+            EXIT_POLL_AFTER_EOF
+        } else {
+            EXIT_POLL
+        };
         if killed_at.is_none() {
             wait = wait.min(deadline.saturating_duration_since(Instant::now()));
         }
@@ -338,8 +347,17 @@ mod tests {
     #[test]
     fn separates_streams_and_reports_exit_code() {
         let (st, out, err) = run("echo out; echo err >&2; exit 3", Duration::from_secs(20));
-        assert_eq!((out.as_slice(), err.as_slice()), (&b"out\n"[..], &b"err\n"[..]));
-        assert_eq!(st, ExitStatus { exit: Some(3), ..Default::default() });
+        assert_eq!(
+            (out.as_slice(), err.as_slice()),
+            (&b"out\n"[..], &b"err\n"[..])
+        );
+        assert_eq!(
+            st,
+            ExitStatus {
+                exit: Some(3),
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
@@ -359,7 +377,13 @@ mod tests {
 
     #[test]
     fn refuses_a_nul_byte() {
-        let r = run_command("echo a\0b", Path::new("/"), Duration::from_secs(5), None, |_, _| Ok(()));
+        let r = run_command(
+            "echo a\0b",
+            Path::new("/"),
+            Duration::from_secs(5),
+            None,
+            |_, _| Ok(()),
+        );
         assert!(matches!(r, Err(Error::BadRequest(_))));
     }
 }

@@ -34,7 +34,8 @@ pub struct ServerConfig {
 pub fn run(listener: TcpListener, config: ServerConfig) -> Result<()> {
     if config.users.is_empty() {
         return Err(Error::Other(
-            "the users file has no users, so nobody could log in; add one with socklab-passwd".into(),
+            "the users file has no users, so nobody could log in; add one with socklab-passwd"
+                .into(),
         ));
     }
     let opts = config.serve.clone();
@@ -84,7 +85,11 @@ fn session(mut stream: TcpStream, peer: &str, config: &ServerConfig) -> Result<(
             Ok(None) => return Ok(()),
             Err(Error::Timeout(_)) => {
                 let secs = config.idle_timeout.as_secs();
-                let _ = write_failure(&mut stream, ErrorCode::Timeout, &format!("idle for {secs} s; closing"));
+                let _ = write_failure(
+                    &mut stream,
+                    ErrorCode::Timeout,
+                    &format!("idle for {secs} s; closing"),
+                );
                 return Err(Error::Timeout(format!("idle for {secs} s")));
             }
             Err(e) if e.is_disconnect() => return Err(e),
@@ -121,7 +126,13 @@ fn exec(
     config: &ServerConfig,
 ) -> Result<()> {
     if cmd.trim().is_empty() {
-        return write_ok(stream, &ExitStatus { exit: Some(0), ..Default::default() });
+        return write_ok(
+            stream,
+            &ExitStatus {
+                exit: Some(0),
+                ..Default::default()
+            },
+        );
     }
     if let Some(target) = parse_cd(cmd) {
         return match change_dir(cwd, target, &config.workdir) {
@@ -148,9 +159,13 @@ fn exec(
     let mut out = stream
         .try_clone()
         .map_err(|e| Error::io("cloning the client socket", e))?;
-    let result = run_command(cmd, cwd, config.command_timeout, Some(&watcher), |which, data| {
-        write_chunk(&mut out, which, data)
-    });
+    let result = run_command(
+        cmd,
+        cwd,
+        config.command_timeout,
+        Some(&watcher),
+        |which, data| write_chunk(&mut out, which, data),
+    );
     match result {
         Ok((status, watch)) => {
             log::info!(
@@ -179,7 +194,8 @@ fn exec(
 /// `cd a && ls`): such commands go to `/bin/sh`, where `cd` only affects that one
 /// command, as it would in `sh -c`.
 const SHELL_SPECIAL: &[char] = &[
-    ';', '&', '|', '<', '>', '(', ')', '$', '`', '\\', '"', '\'', '*', '?', '[', ']', '#', '{', '}', '!',
+    ';', '&', '|', '<', '>', '(', ')', '$', '`', '\\', '"', '\'', '*', '?', '[', ']', '#', '{',
+    '}', '!',
 ];
 
 /// Recognises the session's own `cd`: `cd` alone, or `cd DIR` with one plain word.
@@ -206,10 +222,12 @@ pub fn change_dir(cwd: &Path, target: Option<&str>, workdir: &Path) -> Result<Pa
     let path = match target.strip_prefix('~') {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => match home() {
             Some(h) => h.join(rest.trim_start_matches('/')),
-            None => return Err(Error::Remote {
-                code: ErrorCode::NotFound,
-                message: "cd: the server has no HOME".into(),
-            }),
+            None => {
+                return Err(Error::Remote {
+                    code: ErrorCode::NotFound,
+                    message: "cd: the server has no HOME".into(),
+                })
+            }
         },
         _ => cwd.join(target),
     };
@@ -250,12 +268,22 @@ mod tests {
         let root = dir.path().canonicalize().unwrap();
         std::fs::create_dir(root.join("sub")).unwrap();
         std::fs::write(root.join("file"), b"x").unwrap();
-        assert_eq!(change_dir(&root, Some("sub"), &root).unwrap(), root.join("sub"));
-        assert_eq!(change_dir(&root.join("sub"), Some(".."), &root).unwrap(), root);
+        assert_eq!(
+            change_dir(&root, Some("sub"), &root).unwrap(),
+            root.join("sub")
+        );
+        assert_eq!(
+            change_dir(&root.join("sub"), Some(".."), &root).unwrap(),
+            root
+        );
         assert_eq!(change_dir(&root.join("sub"), None, &root).unwrap(), root);
         let err = change_dir(&root, Some("nope"), &root).unwrap_err();
         assert_eq!(err.code(), ErrorCode::NotFound);
-        assert!(err.to_string().contains("cd: nope: no such file or directory"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("cd: nope: no such file or directory"),
+            "{err}"
+        );
         let err = change_dir(&root, Some("file"), &root).unwrap_err();
         assert!(err.to_string().contains("not a directory"), "{err}");
     }

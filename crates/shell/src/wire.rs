@@ -71,7 +71,9 @@ impl ExitStatus {
     /// A short sentence for people when the command did not simply exit.
     pub fn describe(&self) -> Option<String> {
         match (self.exit, self.signal, self.timed_out) {
-            (_, Some(sig), true) => Some(format!("command timed out and was killed (signal {sig})")),
+            (_, Some(sig), true) => {
+                Some(format!("command timed out and was killed (signal {sig})"))
+            }
             (_, _, true) => Some("command timed out and was killed".into()),
             (None, Some(sig), false) => Some(format!("command killed by signal {sig}")),
             _ => None,
@@ -141,24 +143,50 @@ mod tests {
         let mut wire = Vec::new();
         write_chunk(&mut wire, StreamName::Stdout, b"out").unwrap();
         write_chunk(&mut wire, StreamName::Stderr, b"").unwrap();
-        let done = ExitStatus { exit: None, signal: Some(9), timed_out: true, cwd: None };
+        let done = ExitStatus {
+            exit: None,
+            signal: Some(9),
+            timed_out: true,
+            cwd: None,
+        };
         write_ok(&mut wire, &done).unwrap();
         let mut r = Cursor::new(wire);
-        assert_eq!(read_incoming(&mut r).unwrap(), Incoming::Chunk(StreamName::Stdout, b"out".to_vec()));
-        assert_eq!(read_incoming(&mut r).unwrap(), Incoming::Chunk(StreamName::Stderr, Vec::new()));
+        assert_eq!(
+            read_incoming(&mut r).unwrap(),
+            Incoming::Chunk(StreamName::Stdout, b"out".to_vec())
+        );
+        assert_eq!(
+            read_incoming(&mut r).unwrap(),
+            Incoming::Chunk(StreamName::Stderr, Vec::new())
+        );
         assert_eq!(read_incoming(&mut r).unwrap(), Incoming::Done(done));
     }
 
     #[test]
     fn final_reply_has_the_documented_shape() {
         let mut wire = Vec::new();
-        write_ok(&mut wire, &ExitStatus { exit: Some(0), ..Default::default() }).unwrap();
+        write_ok(
+            &mut wire,
+            &ExitStatus {
+                exit: Some(0),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(&wire[4..], br#"{"exit":0,"ok":true}"#);
         let mut wire = Vec::new();
-        let killed = ExitStatus { exit: None, signal: Some(9), timed_out: true, cwd: None };
+        let killed = ExitStatus {
+            exit: None,
+            signal: Some(9),
+            timed_out: true,
+            cwd: None,
+        };
         write_ok(&mut wire, &killed).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&wire[4..]).unwrap();
-        assert_eq!(json, serde_json::json!({"ok":true,"exit":null,"signal":9,"timed_out":true}));
+        assert_eq!(
+            json,
+            serde_json::json!({"ok":true,"exit":null,"signal":9,"timed_out":true})
+        );
     }
 
     #[test]
@@ -172,7 +200,11 @@ mod tests {
 
     #[test]
     fn local_code_follows_ssh() {
-        let st = |exit, signal| ExitStatus { exit, signal, ..Default::default() };
+        let st = |exit, signal| ExitStatus {
+            exit,
+            signal,
+            ..Default::default()
+        };
         assert_eq!(st(Some(0), None).local_code(), 0);
         assert_eq!(st(Some(2), None).local_code(), 2);
         assert_eq!(st(Some(255), None).local_code(), 255);

@@ -74,7 +74,13 @@ fn run(args: &Args) -> u8 {
     let result = if args.command.is_empty() {
         let stdin = std::io::stdin();
         let interactive = stdin.is_terminal();
-        repl(&mut client, &mut stdin.lock(), &mut out, &mut err, interactive)
+        repl(
+            &mut client,
+            &mut stdin.lock(),
+            &mut out,
+            &mut err,
+            interactive,
+        )
     } else {
         client
             .exec(&join_command(&args.command), &mut out, &mut err)

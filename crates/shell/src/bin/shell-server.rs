@@ -66,13 +66,16 @@ fn main() -> ExitCode {
         let users = Users::load(&args.users)?;
         let workdir = match &args.workdir {
             Some(dir) => dir.clone(),
-            None => std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?,
+            None => std::env::current_dir()
+                .map_err(|e| Error::io("reading the current directory", e))?,
         };
         let workdir = workdir
             .canonicalize()
             .ok()
             .filter(|d| d.is_dir())
-            .ok_or_else(|| Error::Other(format!("--workdir {}: not a directory", workdir.display())))?;
+            .ok_or_else(|| {
+                Error::Other(format!("--workdir {}: not a directory", workdir.display()))
+            })?;
         let config = ServerConfig {
             users,
             workdir,

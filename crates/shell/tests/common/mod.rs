@@ -55,7 +55,13 @@ impl Fixture {
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let server = Server::spawn(env!("CARGO_BIN_EXE_shell-server"), &args);
-        Fixture { server, password, users, work, _dir: dir }
+        Fixture {
+            server,
+            password,
+            users,
+            work,
+            _dir: dir,
+        }
     }
 
     /// A raw connection with a bounded read timeout.
@@ -67,8 +73,12 @@ impl Fixture {
 
     /// A logged-in library client.
     pub fn client(&self) -> Client {
-        Client::login(self.connect(), USER, &self.password)
-            .unwrap_or_else(|e| panic!("login failed: {e}\nserver stderr:\n{}", self.server.stderr()))
+        Client::login(self.connect(), USER, &self.password).unwrap_or_else(|e| {
+            panic!(
+                "login failed: {e}\nserver stderr:\n{}",
+                self.server.stderr()
+            )
+        })
     }
 
     /// Runs shell-client one-shot with `args` after `--`.
@@ -128,14 +138,21 @@ pub fn read_line_of_output(s: &mut TcpStream) -> String {
 pub fn group_members(pgid: u32) -> Vec<u32> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
         // "PID (COMM) STATE PPID PGRP …"
-        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.split_whitespace().collect())
+            .unwrap_or_default();
         if fields.get(2).and_then(|p| p.parse::<u32>().ok()) == Some(pgid) {
             found.push(pid);
         }

@@ -1,0 +1,256 @@
+//! `socklab-bench`: measures each lesson beside the tools a user would otherwise reach
+//! for, in the same run, and writes `docs/benchmarks.md`.
+//!
+//! ```text
+//! make bench            # release build, every case 3 times, ~10 minutes
+//! make bench QUICK=1    # tiny sizes, well under a minute: checks the harness runs
+//! ```
+//!
+//! Everything runs on loopback. Servers are the release binaries next to this one,
+//! started on port 0 and stopped by PID; peers (socat, iperf3, ncat, nc, md5sum) are
+//! started on a free port and killed when their case ends. Each case is bounded in
+//! bytes and round trips, so the whole run stops by itself.
+
+mod echo;
+mod peers;
+mod report;
+mod stats;
+
+use clap::Parser;
+use socklab_testkit::{peak_rss_kib, rss_kib, Server};
+use stats::{percentile, Figure, Ratio, Target};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Run socklab's benchmarks and write docs/benchmarks.md.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Tiny sizes and one run per case: checks that every case runs.
+    #[arg(long)]
+    quick: bool,
+    /// Runs per case (the report gives the median and the min–max).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Where to write the report.
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    out: PathBuf,
+    /// Only cases whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+}
+
+/// What a run collects.
+#[derive(Debug, Default)]
+pub struct Results {
+    /// Every figure measured.
+    pub figures: Vec<Figure>,
+    /// Every ratio against a peer.
+    pub ratios: Vec<Ratio>,
+    /// Sentences for the report (sizes, skipped peers).
+    pub notes: Vec<String>,
+    /// Hard failures: mismatches, lost data.
+    pub failures: Vec<String>,
+}
+
+impl Results {
+    fn figure(&mut self, case: &str, subject: &str, metric: &str, unit: &str, samples: Vec<f64>) -> f64 {
+        let f = Figure {
+            case: case.into(),
+            subject: subject.into(),
+            metric: metric.into(),
+            unit: unit.into(),
+            samples,
+        };
+        let m = f.median();
+        eprintln!("  {case} | {subject} | {metric}: {m:.2} {unit}");
+        self.figures.push(f);
+        m
+    }
+
+    fn ratio(&mut self, what: &str, ours: f64, peer: f64, target: Target) {
+        self.ratios.push(Ratio { what: what.into(), ours, peer, target });
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runs = if args.quick { 1 } else { args.runs.max(1) };
+    let bin_dir = match std::env::current_exe() {
+        Ok(p) => p.parent().map(PathBuf::from).unwrap_or_default(),
+        Err(e) => {
+            eprintln!("error: cannot find my own path: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The 10,000-connection case holds the client ends here.
+    let _ = rlimit::increase_nofile_limit(30_000);
+    let mut results = Results::default();
+    let wants = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
+    let ctx = Ctx { bin_dir, quick: args.quick, runs };
+    let mut ok = true;
+    for (name, case) in CASES {
+        if !wants(name) {
+            continue;
+        }
+        eprintln!("case: {name}");
+        if let Err(e) = case(&ctx, &mut results) {
+            eprintln!("error: case {name}: {e}");
+            results.failures.push(format!("{name}: {e}"));
+            ok = false;
+        }
+    }
+    if let Err(e) = report::write(&args.out, &results, &ctx) {
+        eprintln!("error: writing {}: {e}", args.out.display());
+        return ExitCode::FAILURE;
+    }
+    eprintln!("wrote {}", args.out.display());
+    for r in &results.ratios {
+        eprintln!("  {}: {:.2}x {}", r.what, r.value(), if r.met() { "(target met)" } else { "(TARGET MISSED)" });
+    }
+    if !results.failures.is_empty() {
+        ok = false;
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// What every case gets.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Where the release binaries are.
+    pub bin_dir: PathBuf,
+    /// Tiny sizes.
+    pub quick: bool,
+    /// Runs per case.
+    pub runs: usize,
+}
+
+impl Ctx {
+    fn server(&self, bin: &str, args: &[&str]) -> Server {
+        let path = self.bin_dir.join(bin);
+        let mut all = vec!["--port", "0"];
+        all.extend_from_slice(args);
+        Server::spawn_with(std::process::Command::new(path).args(&all).env("RUST_LOG", "warn"))
+    }
+
+    fn pick<T>(&self, quick: T, full: T) -> T {
+        if self.quick {
+            quick
+        } else {
+            full
+        }
+    }
+}
+
+type Case = fn(&Ctx, &mut Results) -> Result<(), String>;
+
+const CASES: &[(&str, Case)] = &[
+    ("echo bulk", echo_bulk),
+    ("echo round trip", echo_round_trip),
+    ("echo under load", echo_load),
+    ("echo 10,000 connections", echo_hold),
+];
+
+const ECHO_MODES: [(&str, &[&str]); 2] = [
+    ("echo-server (threads)", &[]),
+    ("echo-server --event-loop", &["--event-loop"]),
+];
+
+fn repeat<T>(runs: usize, mut f: impl FnMut() -> Result<T, String>) -> Result<Vec<T>, String> {
+    (0..runs).map(|_| f()).collect()
+}
+
+fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
+    let bytes: u64 = ctx.pick(16 << 20, 1 << 30);
+    r.notes.push(format!("echo bulk: {} MiB each way per run", bytes >> 20));
+    let mut ours = 0.0;
+    for (name, mode) in ECHO_MODES {
+        let srv = ctx.server("echo-server", mode);
+        let addr = srv.connect_addr();
+        let rates = repeat(ctx.runs, || echo::bulk(&addr, bytes))?;
+        let m = r.figure("echo bulk", name, "throughput", "MB/s", rates);
+        if ours == 0.0 {
+            ours = m;
+        }
+        r.figure("echo bulk", name, "peak RSS", "MiB", vec![peak_rss_kib(srv.pid()) as f64 / 1024.0]);
+    }
+    let socat = peers::socat_echo()?;
+    let addr = format!("127.0.0.1:{}", socat.port);
+    let peer = r.figure("echo bulk", "socat fork PIPE", "throughput", "MB/s", repeat(ctx.runs, || echo::bulk(&addr, bytes))?);
+    drop(socat);
+    r.ratio("echo bulk throughput, echo-server / socat", ours, peer, Target::AtLeast(2.4));
+    match repeat(ctx.runs, || peers::iperf3_rate(bytes)) {
+        Ok(rates) => {
+            let ceiling = r.figure("echo bulk", "iperf3 (one way, the ceiling)", "throughput", "MB/s", rates);
+            r.ratio("echo bulk throughput, echo-server / iperf3", ours, ceiling, Target::None);
+        }
+        Err(e) => r.notes.push(format!("iperf3 skipped: {e}")),
+    }
+    Ok(())
+}
+
+fn echo_round_trip(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
+    let count = ctx.pick(500, 10_000);
+    r.notes.push(format!("echo round trip: {count} sequential 64-byte round trips per run, TCP_NODELAY"));
+    let measure = |r: &mut Results, name: &str, addr: &str| -> Result<f64, String> {
+        let runs = repeat(ctx.runs, || echo::round_trips(addr, count, 64))?;
+        let medians = runs.iter().map(|t| percentile(t, 50.0)).collect();
+        let p99s = runs.iter().map(|t| percentile(t, 99.0)).collect();
+        let m = r.figure("echo round trip", name, "median", "µs", medians);
+        r.figure("echo round trip", name, "p99", "µs", p99s);
+        Ok(m)
+    };
+    let mut ours = 0.0;
+    for (name, mode) in ECHO_MODES {
+        let srv = ctx.server("echo-server", mode);
+        let m = measure(r, name, &srv.connect_addr())?;
+        if ours == 0.0 {
+            ours = m;
+        }
+    }
+    let socat = peers::socat_echo()?;
+    let peer = measure(r, "socat fork PIPE", &format!("127.0.0.1:{}", socat.port))?;
+    r.ratio("echo round trip median, echo-server / socat", ours, peer, Target::AtMost(0.75));
+    Ok(())
+}
+
+fn echo_load(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
+    let rounds = ctx.pick(10, 100);
+    for clients in ctx.pick(vec![20, 50], vec![200, 1000]) {
+        let case = format!("echo under load, {clients} clients × {rounds} round trips");
+        for (name, mode) in ECHO_MODES {
+            let max = (clients + 10).to_string();
+            let srv = ctx.server("echo-server", &[mode, &["--max-conns", &max, "--backlog", "4096"]].concat());
+            let loads = repeat(ctx.runs, || echo::load(&srv.connect_addr(), clients, rounds))?;
+            let bad: u64 = loads.iter().map(|l| l.mismatches + l.errors).sum();
+            if bad > 0 {
+                r.failures.push(format!("{case}, {name}: {bad} mismatched or failed round trips"));
+            }
+            r.figure(&case, name, "throughput", "round trips/s", loads.iter().map(|l| l.per_sec).collect());
+            r.figure(&case, name, "p99", "µs", loads.iter().map(|l| l.p99_us).collect());
+            r.figure(&case, name, "mismatches + errors", "", vec![bad as f64]);
+            r.figure(&case, name, "peak RSS", "MiB", vec![peak_rss_kib(srv.pid()) as f64 / 1024.0]);
+        }
+    }
+    Ok(())
+}
+
+fn echo_hold(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
+    let clients: usize = ctx.pick(500, 10_000);
+    let case = format!("echo, {clients} connections held at once");
+    for (name, mode) in ECHO_MODES {
+        let max = (clients + 10).to_string();
+        let srv = ctx.server("echo-server", &[mode, &["--max-conns", &max, "--backlog", "4096"]].concat());
+        let t = std::time::Instant::now();
+        let conns = echo::hold(&srv.connect_addr(), clients)?;
+        let secs = t.elapsed().as_secs_f64();
+        let rss = rss_kib(srv.pid()) as f64 / 1024.0;
+        r.figure(&case, name, "RSS while holding them", "MiB", vec![rss]);
+        r.figure(&case, name, "connect + one round trip each", "s", vec![secs]);
+        drop(conns);
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! Starting the peers socklab is compared with (socat, iperf3, ncat, nc), on loopback.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A peer process, killed when dropped.
+#[derive(Debug)]
+pub struct Peer {
+    child: Child,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free a moment ago (socat and iperf3 cannot report port 0).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Starts `program args…` (where `{port}` in an argument is replaced by a free port)
+/// and waits until the port accepts connections. Tries a few ports.
+pub fn start(program: &str, args: &[&str]) -> Result<Peer, String> {
+    for _ in 0..5 {
+        let port = free_port();
+        let args: Vec<String> = args.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
+        let mut child = Command::new(program)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {program}: {e} (make bench installs it)"))?;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(Peer { child, port });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    Err(format!("{program} did not start listening"))
+}
+
+/// Starts `socat` as an echo server: a forked `PIPE` per connection.
+pub fn socat_echo() -> Result<Peer, String> {
+    start("socat", &["TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", "PIPE"])
+}
+
+/// iperf3's loopback rate for `bytes`, in MB/s: the ceiling for a TCP byte stream.
+pub fn iperf3_rate(bytes: u64) -> Result<f64, String> {
+    // The server survives `start`'s connect probe and serves the real test after it.
+    let server = start("iperf3", &["-s", "-B", "127.0.0.1", "-p", "{port}"])?;
+    let out = Command::new("iperf3")
+        .args(["-c", "127.0.0.1", "-p", &server.port.to_string(), "-n", &bytes.to_string(), "-J"])
+        .output()
+        .map_err(|e| format!("iperf3 client: {e}"))?;
+    drop(server);
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("iperf3 output: {e}"))?;
+    json["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .map(|bps| bps / 8.0 / 1e6)
+        .ok_or_else(|| format!("iperf3 gave no rate: {}", String::from_utf8_lossy(&out.stdout)))
+}

@@ -1,0 +1,96 @@
+//! Writes docs/benchmarks.md.
+
+use crate::stats::Target;
+use crate::{Ctx, Results};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+fn sh(cmd: &str) -> String {
+    Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn num(v: f64) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Renders the results as Markdown into `path`.
+pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
+    let mut md = String::new();
+    let _ = writeln!(md, "# socklab benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Written by `make bench{}` (crates/bench, scripts/bench.sh). Every figure is the median of {} run(s), with the min–max; \
+         every ratio compares medians measured in this same run. Everything ran on loopback.\n",
+        if ctx.quick { " QUICK=1" } else { "" },
+        ctx.runs
+    );
+    if ctx.quick {
+        let _ = writeln!(md, "**Quick mode**: tiny sizes, one run. These numbers only show that the harness works; run `make bench` for real figures.\n");
+    }
+    let _ = writeln!(md, "## Machine\n");
+    let _ = writeln!(md, "- date: {}", sh("date -u '+%Y-%m-%d %H:%M UTC'"));
+    let _ = writeln!(md, "- cores: {}", sh("nproc"));
+    let _ = writeln!(md, "- CPU: {}", sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"));
+    let _ = writeln!(md, "- kernel: {}", sh("uname -sr"));
+    let _ = writeln!(md, "- memory: {}", sh("free -h | awk '/Mem:/ {print $2}'"));
+    let _ = writeln!(md, "- peers: {}", sh("(socat -V | grep 'socat version'; iperf3 --version | head -1; ncat --version 2>&1 | head -1) | tr '\\n' ';'"));
+    let _ = writeln!(md, "\n## Ratios against peers\n");
+    let _ = writeln!(md, "| comparison | socklab | peer | ratio | target | |\n|---|---|---|---|---|---|");
+    for x in &r.ratios {
+        let target = match x.target {
+            Target::AtLeast(t) => format!("≥ {t}x"),
+            Target::AtMost(t) => format!("≤ {t}x"),
+            Target::None => "(context)".into(),
+        };
+        let verdict = match (x.target, x.met()) {
+            (Target::None, _) => "",
+            (_, true) => "met",
+            (_, false) => "**missed**",
+        };
+        let _ = writeln!(md, "| {} | {} | {} | {:.2}x | {} | {} |", x.what, num(x.ours), num(x.peer), x.value(), target, verdict);
+    }
+    let mut case = "";
+    for f in &r.figures {
+        if f.case != case {
+            case = &f.case;
+            let _ = writeln!(md, "\n## {case}\n\n| subject | metric | median | min–max |\n|---|---|---|---|");
+        }
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} {} | {}–{} |",
+            f.subject,
+            f.metric,
+            num(f.median()),
+            f.unit,
+            num(f.min()),
+            num(f.max())
+        );
+    }
+    if !r.notes.is_empty() {
+        let _ = writeln!(md, "\n## Notes\n");
+        for n in &r.notes {
+            let _ = writeln!(md, "- {n}");
+        }
+    }
+    if !r.failures.is_empty() {
+        let _ = writeln!(md, "\n## Failures\n");
+        for n in &r.failures {
+            let _ = writeln!(md, "- {n}");
+        }
+    }
+    std::fs::write(path, md)
+}
