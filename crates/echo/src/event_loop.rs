@@ -118,6 +118,9 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
     // One read buffer for every connection: the loop serves one at a time.
     let mut buf = vec![0u8; MAX_PENDING.min(IO_BUFFER)];
     let mut accepting = true;
+    // Set when accept failed for want of descriptors (EMFILE): the queued clients will
+    // not raise another edge, so we retry on every wake (at least every ACCEPT_POLL).
+    let mut accept_blocked = false;
     let mut stop_deadline = None;
     let mut last_idle_scan = Instant::now();
 
@@ -142,7 +145,7 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
         for event in events.iter() {
             if event.token() == LISTENER {
                 if accepting {
-                    accept_all(&listener, &poll, &mut conns, &mut next_token, &config);
+                    accept_blocked = accept_all(&listener, &poll, &mut conns, &mut next_token, &config);
                 }
                 continue;
             }
@@ -153,6 +156,9 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
             } else if let Err(e) = update_interest(&poll, token, conn) {
                 close(&poll, conns.remove(&token), Some(e));
             }
+        }
+        if accepting && accept_blocked {
+            accept_blocked = accept_all(&listener, &poll, &mut conns, &mut next_token, &config);
         }
         if let Some(idle) = config.idle_timeout {
             // Scanning every connection is O(n); once a second is cheap even at 10,000.
@@ -177,24 +183,25 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
     Ok(())
 }
 
-/// Accepts every pending connection (edge-triggered: until `WouldBlock`).
+/// Accepts every pending connection (edge-triggered: until `WouldBlock`). Returns
+/// true when it had to stop early on an error such as EMFILE.
 fn accept_all<L: EvListener>(
     listener: &L,
     poll: &Poll,
     conns: &mut HashMap<Token, Connection<L::Stream>>,
     next_token: &mut usize,
     config: &ServerConfig,
-) {
+) -> bool {
     loop {
         let (mut stream, peer) = match listener.accept_nb() {
             Ok(pair) => pair,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                // EMFILE and friends: the connection stays in the backlog. The next
-                // poll reports the listener readable again; nothing spins here.
+                // EMFILE and friends: the connection stays in the backlog, and the
+                // caller retries on its next wake, not in a tight loop.
                 log::warn!("accept: {e}");
-                return;
+                return true;
             }
         };
         if conns.len() >= config.serve.max_conns {

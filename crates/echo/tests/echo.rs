@@ -54,6 +54,7 @@ in_both_modes!(
     client_that_writes_without_reading_neither_grows_memory_nor_blocks_others,
     vanishing_clients_do_not_hurt_the_server,
     sigterm_stops_the_server_with_exit_zero,
+    survives_running_out_of_file_descriptors_without_spinning,
 );
 
 /// Sends `data`, half-closes, and returns everything the server sent back.
@@ -496,4 +497,46 @@ fn event_loop_holds_ten_thousand_connections_in_under_64_mib() {
 fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// CPU time (user + system) of `pid` so far, in clock ticks (1/100 s on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the ")" that ends the command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    field(14) + field(15)
+}
+
+fn survives_running_out_of_file_descriptors_without_spinning(mode: Mode) {
+    require_tool("prlimit");
+    // 64 descriptors: about 55 connections, then accept fails with EMFILE.
+    let mut cmd = Command::new("prlimit");
+    cmd.args(["--nofile=64:64", SERVER, "--port", "0", "--max-conns", "1000"]).args(mode);
+    let srv = Server::spawn_with(&mut cmd);
+    let addr: std::net::SocketAddr = srv.connect_addr().parse().unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..200 {
+        // Past the backlog the kernel drops SYNs, so some connects time out: fine.
+        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            clients.push(s);
+        }
+    }
+    assert!(clients.len() > 60, "only {} connects completed", clients.len());
+    assert!(srv.wait_for_log("Too many open files", Duration::from_secs(5)), "{}", tail(&srv.stderr()));
+    // Saturated: the server must wait, not spin. 2 s of wall time, < 10% of a core.
+    let before = cpu_ticks(srv.pid());
+    thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(srv.pid()) - before;
+    assert!(used < 20, "server used {used} ticks (1/100 s) of CPU in 2 s while out of descriptors");
+    // Once the clients leave, it accepts and serves again.
+    drop(clients);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            try_round_trip(&srv.connect_addr(), b"back").is_ok_and(|got| got == b"back")
+        }),
+        "not serving after clients left: {}",
+        tail(&srv.stderr())
+    );
 }

@@ -27,7 +27,10 @@ fn socklab_passwd_adds_and_updates_users_from_a_pipe_without_storing_the_passwor
     let users = dir.path().join("users");
     let out = passwd(&users, "alice", b"first secret\n");
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("saved user alice"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("saved user alice"),
+        "{out:?}"
+    );
     let out = passwd(&users, "bob", b"bobs secret");
     assert!(out.status.success(), "{out:?}");
     let out = passwd(&users, "alice", b"second secret\r\n");
@@ -36,13 +39,19 @@ fn socklab_passwd_adds_and_updates_users_from_a_pipe_without_storing_the_passwor
     let text = std::fs::read_to_string(&users).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.lines().all(|l| l.contains(":$argon2id$")), "{text}");
-    assert!(!text.contains("secret"), "a password is in the file:\n{text}");
+    assert!(
+        !text.contains("secret"),
+        "a password is in the file:\n{text}"
+    );
     let loaded = Users::load(&users).unwrap();
     assert!(loaded.verify("alice", "second secret"));
     assert!(!loaded.verify("alice", "first secret"));
     assert!(loaded.verify("bob", "bobs secret"));
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&users).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&users).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 #[test]
@@ -51,14 +60,21 @@ fn socklab_passwd_refuses_empty_overlong_passwords_and_bad_names_and_changes_not
     let users = dir.path().join("users");
     let cases: [(&str, Vec<u8>, &str); 3] = [
         ("alice", b"\n".to_vec(), "empty"),
-        ("alice", [vec![b'x'; 1025], b"\n".to_vec()].concat(), "longer than 1024"),
+        (
+            "alice",
+            [vec![b'x'; 1025], b"\n".to_vec()].concat(),
+            "longer than 1024",
+        ),
         ("bad:name", b"pw\n".to_vec(), "invalid user name"),
     ];
     for (name, stdin, why) in cases {
         let out = passwd(&users, name, &stdin);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{why}: {out:?}");
-        assert!(err.starts_with("error: ") && err.contains(why), "{why}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(why),
+            "{why}: {err}"
+        );
         assert!(!users.exists(), "{why}: the users file was created");
     }
 }
