@@ -10,11 +10,12 @@ HOST  ?= 127.0.0.1
 PORT  ?=
 ARGS  ?=
 QUICK ?= 0
+FUZZ_SECS ?= 60
 RUN    = $(CARGO) run --quiet
 ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build demo test unit smoke lint fmt bench \
+.PHONY: help setup build demo test unit smoke lint fmt bench fuzz \
         echo-server echo-client example-sticky example-reuseaddr chat-server chat-client \
         shell-server shell-client ftp-server ftp-client passwd users
 
@@ -45,6 +46,9 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 
 bench: ## benchmarks beside socat, nc, iperf3, md5sum; writes docs/benchmarks.md (QUICK=1: a fast check)
 	@QUICK=$(QUICK) bash scripts/bench.sh $(ARGS)
+
+fuzz: ## run every cargo-fuzz target for FUZZ_SECS seconds each (default 60)
+	@FUZZ_SECS=$(FUZZ_SECS) bash scripts/fuzz.sh
 
 fmt: ## format the code
 	$(CARGO) fmt --all

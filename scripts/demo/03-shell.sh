@@ -47,7 +47,7 @@ printf 'pwd\ncd /\npwd\ncd\nls\n' | shell-client --port "$P" --user alice
 step "a command past --timeout (2 s here) is killed with its whole process group"
 code=0
 echo "\$ shell-client --port $P --user alice -- 'sleep 1000 & sleep 1000'"
-shell-client --port "$P" --user alice -- 'sleep 1000 & sleep 1000' || code=$?
+shell-client --port "$P" --user alice -- 'sleep 1000 & sleep 1000' 2>&1 || code=$?
 echo "exit code: $code (128 + SIGKILL)"
 [[ $code -eq 137 ]] || die "expected 137 after the timeout, got $code"
 

@@ -1,1 +1,33 @@
-//! socklab-ftp (stub; being written)
+//! # socklab-ftp
+//!
+//! Lesson 4, FTP-style file transfer: `ftp-server` serves the files of one directory
+//! to logged-in users, `ftp-client` lists, downloads and uploads them.
+//!
+//! ```text
+//! terminal 1$ ftp-server --root ./files --users users.txt     # listening on 127.0.0.1:7021
+//! terminal 2$ ftp-client --user alice put report.pdf
+//! terminal 2$ ftp-client --user alice ls
+//! terminal 2$ ftp-client --user alice get report.pdf -o copy.pdf
+//! ```
+//!
+//! The tutorials sent a JSON header (`filename`, `md5`, `size`) behind a
+//! native-endian length, never checked the md5, used the peer's filename as a path
+//! and left half-written files behind. Here the protocol is the framed JSON of
+//! `socklab_proto::msg` (see `docs/protocol.md`), and:
+//!
+//! - [`wire`]: the replies, the md5 trailer, and the fixed-buffer copy loop;
+//! - [`store`]: the served root: single-component names, symlinks confined to the
+//!   root, uploads written aside and published atomically, resumable partials;
+//! - [`server`]: the session (login, then list/stat/get/put);
+//! - [`client`]: the client's side, its prompt and its error hints.
+//!
+//! Both ends hash while they stream: the md5 rides in a trailer after the body, so
+//! nobody reads a file twice to learn its checksum first.
+
+pub mod client;
+pub mod server;
+pub mod store;
+pub mod wire;
+
+pub use client::{ClientConfig, Command, Session};
+pub use server::{run, ServerConfig};

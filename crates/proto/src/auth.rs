@@ -377,3 +377,113 @@ mod tests {
         validate_username("alice.smith-2_x").unwrap();
     }
 }
+
+#[cfg(test)]
+mod login_tests {
+    use super::*;
+    use crate::frame::write_frame;
+    use crate::msg::{read_reply, write_header};
+    use std::io;
+
+    /// A scripted peer: reads from `input`, collects what the server writes.
+    struct Peer {
+        input: io::Cursor<Vec<u8>>,
+        output: Vec<u8>,
+    }
+
+    impl Read for Peer {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.input.read(buf)
+        }
+    }
+
+    impl Write for Peer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.output.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl SetReadTimeout for Peer {
+        fn set_read_timeout(&self, _: Option<Duration>) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// alice / "pw", with tiny argon2 parameters (the fuzz target uses the same).
+    const USERS: &str = "alice:$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$oLR5MAEGfpggpujVlakg8jrOLGnE2ouxEqlNfMbANDc\n";
+
+    fn fast() -> LoginPolicy {
+        LoginPolicy { failure_delay: Duration::ZERO, ..LoginPolicy::default() }
+    }
+
+    fn login(user: &str, password: &str) -> Vec<u8> {
+        let mut wire = Vec::new();
+        write_header(&mut wire, &Request::Login { user: user.into(), password: password.into() }).unwrap();
+        wire
+    }
+
+    fn run(input: Vec<u8>) -> (Result<String>, Vec<Result<Empty>>) {
+        let users = Users::parse(USERS).unwrap();
+        let mut peer = Peer { input: io::Cursor::new(input), output: Vec::new() };
+        let result = server_login(&mut peer, &users, &fast());
+        let mut replies = Vec::new();
+        let mut r = peer.output.as_slice();
+        while !r.is_empty() {
+            replies.push(read_reply::<_, Empty>(&mut r));
+        }
+        (result, replies)
+    }
+
+    #[test]
+    fn wrong_password_then_right_one_logs_in() {
+        let input = [login("alice", "nope"), login("alice", "pw")].concat();
+        let (result, replies) = run(input);
+        assert_eq!(result.unwrap(), "alice");
+        assert!(matches!(replies[0], Err(Error::Remote { code: ErrorCode::AuthFailed, .. })), "{replies:?}");
+        assert!(replies[1].is_ok());
+    }
+
+    #[test]
+    fn third_failure_closes_and_fourth_try_is_never_read() {
+        let input = [login("alice", "a"), login("bob", "b"), login("alice", "c"), login("alice", "pw")].concat();
+        let (result, replies) = run(input);
+        assert!(matches!(result, Err(Error::AuthFailed)), "{result:?}");
+        assert_eq!(replies.len(), 3, "{replies:?}");
+    }
+
+    #[test]
+    fn unknown_user_gets_the_same_reply_as_a_wrong_password() {
+        let (_, unknown) = run(login("mallory", "pw"));
+        let (_, wrong) = run(login("alice", "wrong"));
+        assert_eq!(format!("{:?}", unknown[0]), format!("{:?}", wrong[0]));
+    }
+
+    #[test]
+    fn oversized_password_is_refused() {
+        let (result, replies) = run(login("alice", &"p".repeat(MAX_PASSWORD_LEN + 1)));
+        assert!(result.is_err());
+        assert!(matches!(replies[0], Err(Error::Remote { code: ErrorCode::AuthFailed, .. })));
+    }
+
+    #[test]
+    fn other_requests_before_login_get_auth_required() {
+        let mut input = Vec::new();
+        write_header(&mut input, &Request::Exec { cmd: "id".into() }).unwrap();
+        input.extend(login("alice", "pw"));
+        let (result, replies) = run(input);
+        assert!(matches!(replies[0], Err(Error::Remote { code: ErrorCode::AuthRequired, .. })), "{replies:?}");
+        assert_eq!(result.unwrap(), "alice");
+    }
+
+    #[test]
+    fn malformed_header_gets_bad_request_and_ends_login() {
+        let mut input = Vec::new();
+        write_frame(&mut input, b"[1,2,3]", 100).unwrap();
+        let (result, replies) = run(input);
+        assert!(matches!(result, Err(Error::BadHeader(_))), "{result:?}");
+        assert!(matches!(replies[0], Err(Error::Remote { code: ErrorCode::BadRequest, .. })));
+    }
+}

@@ -7,7 +7,10 @@
 //! md5 finds accidental corruption only. Anyone who can change the data in flight can
 //! change the trailer too; see docs/security.md.
 
-use md5::{Digest, Md5};
+use md5::Digest;
+/// The md5 state a resume carries over (see [`hash_prefix`]); re-exported so callers
+/// can hold one without depending on `md-5` themselves.
+pub use md5::Md5;
 use std::io::{self, Read, Write};
 
 /// Lower-case hex of an md5 digest, as `md5sum` prints it.

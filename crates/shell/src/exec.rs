@@ -45,9 +45,10 @@ pub const WATCH_POLL: Duration = Duration::from_millis(50);
 /// output pipes are still open.
 const EXIT_POLL: Duration = Duration::from_millis(50);
 
-/// Once both pipes are closed the command is nearly always about to exit; poll faster
-/// so a short command's reply is not held back.
-const EXIT_POLL_AFTER_EOF: Duration = Duration::from_millis(2);
+/// Once both pipes are closed the command is nearly always about to exit; poll from
+/// this interval, doubling up to [`EXIT_POLL`], so a short command's reply is not
+/// held back and a long one that closed its output does not spin a core.
+const EXIT_POLL_AFTER_EOF: Duration = Duration::from_millis(1);
 
 /// After killing a group, how long to wait for its pipes to close. A process that left
 /// the group (`setsid`) and kept the pipes would otherwise hold the session forever.
@@ -182,6 +183,7 @@ where
     let mut open_pipes = 2;
     let mut status: Option<std::process::ExitStatus> = None;
     let mut killed_at: Option<Instant> = None;
+    let mut eof_poll = EXIT_POLL_AFTER_EOF;
     loop {
         if status.is_none() {
             status = leader_exit(child, pgid)?;
@@ -196,7 +198,8 @@ where
             killed_at = Some(Instant::now());
         }
         let mut wait = if open_pipes == 0 {
-            EXIT_POLL_AFTER_EOF
+            eof_poll = (eof_poll * 2).min(EXIT_POLL);
+            eof_poll / 2
         } else {
             EXIT_POLL
         };
@@ -212,7 +215,12 @@ where
                 return Err(Error::UnexpectedEof("a command: the client disconnected"));
             }
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => open_pipes = 0,
+            Err(RecvTimeoutError::Disconnected) => {
+                // Readers done and the watcher gone: nothing can wake us, so sleep
+                // instead of spinning until the shell exits.
+                open_pipes = 0;
+                std::thread::sleep(wait);
+            }
         }
     }
     let status = match status {
@@ -373,6 +381,16 @@ mod tests {
         let (st, out, _) = run("sleep 1000 & echo started", Duration::from_secs(30));
         assert_eq!(out, b"started\n");
         assert_eq!((st.exit, st.timed_out), (Some(0), false));
+    }
+
+    #[test]
+    fn command_that_closes_its_output_early_is_still_waited_for() {
+        let (st, out, _) = run(
+            "echo before; exec >&- 2>&-; sleep 0.3; exit 4",
+            Duration::from_secs(20),
+        );
+        assert_eq!(out, b"before\n");
+        assert_eq!((st.exit, st.timed_out), (Some(4), false));
     }
 
     #[test]

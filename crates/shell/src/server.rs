@@ -168,12 +168,14 @@ fn exec(
     );
     match result {
         Ok((status, watch)) => {
+            let how = match (status.exit, status.describe()) {
+                (Some(code), _) => format!("exit {code}"),
+                (None, Some(what)) => what,
+                (None, None) => "no exit code".into(),
+            };
             log::info!(
-                "{peer} ({user}): command ended after {:.3} s: exit {:?}, signal {:?}{}",
-                started.elapsed().as_secs_f64(),
-                status.exit,
-                status.signal,
-                if status.timed_out { ", timed out" } else { "" }
+                "{peer} ({user}): command ended after {:.3} s: {how}",
+                started.elapsed().as_secs_f64()
             );
             let sent = write_ok(stream, &status);
             // Stop the watcher before the next read, so it no longer touches the socket.

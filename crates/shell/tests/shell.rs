@@ -426,3 +426,77 @@ fn python_client_in_protocol_md_runs_against_the_server() {
         "{out:?}"
     );
 }
+
+#[test]
+fn idle_session_is_closed_after_idle_timeout() {
+    let fx = Fixture::start(&["--idle-timeout", "1"]);
+    let mut s = fx.connect();
+    client_login(&mut s, USER, &fx.password).unwrap();
+    let reply = read_reply(&mut s).unwrap_or_else(|| fx.fail("closed without a timeout reply"));
+    assert_eq!(reply["code"], "timeout", "{reply:?}");
+    assert_eq!(read_reply(&mut s), None, "idle session left open");
+}
+
+#[test]
+fn sigterm_stops_the_server_and_kills_commands_still_running() {
+    let mut fx = Fixture::start(&["--timeout", "120"]);
+    let mut s = fx.connect();
+    client_login(&mut s, USER, &fx.password).unwrap();
+    write_header(
+        &mut s,
+        &Request::Exec {
+            cmd: "echo $$; sleep 1000".into(),
+        },
+    )
+    .unwrap();
+    let pgid: u32 = read_line_of_output(&mut s).trim().parse().unwrap();
+    fx.server.signal("TERM");
+    // The grace period is 5 s; then the connection is cut and its command killed.
+    let status = fx
+        .server
+        .wait_exit(Duration::from_secs(20))
+        .unwrap_or_else(|| fx.fail("no exit after SIGTERM"));
+    assert_eq!(status.code(), Some(0), "{status:?}\n{}", fx.server.stderr());
+    let gone = wait_until(Duration::from_secs(3), || group_members(pgid).is_empty());
+    assert!(
+        gone,
+        "group {pgid} outlived the server: {:?}",
+        group_members(pgid)
+    );
+}
+
+#[test]
+fn a_request_sent_while_a_command_runs_is_answered_after_it() {
+    // The disconnect watcher peeks at the socket; it must not swallow the bytes of a
+    // request the client pipelined behind the running command.
+    let fx = Fixture::start(&["--timeout", "30"]);
+    let mut s = fx.connect();
+    client_login(&mut s, USER, &fx.password).unwrap();
+    write_header(
+        &mut s,
+        &Request::Exec {
+            cmd: "sleep 0.3; echo one".into(),
+        },
+    )
+    .unwrap();
+    write_header(
+        &mut s,
+        &Request::Exec {
+            cmd: "echo two".into(),
+        },
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        match read_incoming(&mut s).unwrap() {
+            Incoming::Chunk(_, data) => seen.extend_from_slice(&data),
+            Incoming::Done(st) => {
+                assert_eq!(st.exit, Some(0));
+                if seen.ends_with(b"two\n") {
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(seen, b"one\ntwo\n", "{}", fx.server.stderr());
+}

@@ -28,22 +28,33 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    /// Starts shell-server with a fast failure delay (50 ms) plus `extra` flags.
+    /// Starts shell-server with a fast failure delay (50 ms) plus `extra` flags, and a
+    /// users file whose hash uses argon2id's minimum cost, so that the many logins of
+    /// the shell tests do not each spend half a second of unoptimised argon2.
     pub fn start(extra: &[&str]) -> Fixture {
         let mut args = vec!["--login-delay-ms", "50"];
         args.extend_from_slice(extra);
-        Self::start_exact(&args)
+        Self::spawn(&args, false)
     }
 
-    /// Starts shell-server with exactly `extra` flags besides users, port and workdir.
+    /// Starts shell-server with exactly `extra` flags besides users, port and workdir,
+    /// and a users file written by `Users::set_password` at the real argon2 cost.
     pub fn start_exact(extra: &[&str]) -> Fixture {
+        Self::spawn(extra, true)
+    }
+
+    fn spawn(extra: &[&str], real_cost: bool) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let users = dir.path().join("users");
         let work = dir.path().join("work");
         std::fs::create_dir(&work).unwrap();
         let work = work.canonicalize().unwrap();
         let password = format!("pw-{}", hex(&socklab_testkit::random_bytes(9)));
-        Users::set_password(&users, USER, &password).unwrap();
+        if real_cost {
+            Users::set_password(&users, USER, &password).unwrap();
+        } else {
+            std::fs::write(&users, format!("{USER}:{}\n", cheap_hash(&password))).unwrap();
+        }
         let mut args = vec![
             "--users".to_owned(),
             users.display().to_string(),
@@ -162,4 +173,15 @@ pub fn group_members(pgid: u32) -> Vec<u32> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An argon2id hash at the minimum cost (8 KiB, 1 pass): for tests only. Real users
+/// files get the crate's defaults from `socklab-passwd`.
+fn cheap_hash(password: &str) -> String {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let params = argon2::Params::new(argon2::Params::MIN_M_COST, 1, 1, None).unwrap();
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string()
 }

@@ -1,0 +1,217 @@
+//! The chat client: one thread reads what you type and sends it, another prints what
+//! arrives, so neither waits for the other (the tutorial's `input()` blocked all
+//! incoming messages until you pressed Enter).
+
+use crate::protocol::{self, PING, PONG};
+use socklab_proto::{Error, Result};
+use std::io::{self, BufRead, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The client pads its first datagram with spaces to this many bytes (the server
+/// trims them). The server never answers a new address with more bytes than it sent,
+/// so that spoofed datagrams cannot turn it into an amplifier; padding the join lets
+/// it answer with the welcome line or "the chat is full". QUIC pads its first packet
+/// to 1,200 bytes for the same reason.
+pub const JOIN_PAD: usize = 128;
+
+/// How often the receiving thread wakes to send a heartbeat or notice the end.
+const TICK: Duration = Duration::from_millis(200);
+
+/// How the client runs. Every field has a flag in `chat-client`.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The server.
+    pub server: SocketAddr,
+    /// Join with this nick instead of the address.
+    pub nick: Option<String>,
+    /// Refuse to send longer messages (the server's `--max-message`).
+    pub max_message: usize,
+    /// Send `/ping` this often so the server does not expire an idle member.
+    pub heartbeat: Duration,
+    /// After stdin ends, keep printing incoming messages this long before leaving.
+    pub linger: Duration,
+    /// stdin is a terminal: keep a `> ` prompt under incoming lines.
+    pub prompt: bool,
+}
+
+impl ClientConfig {
+    /// Defaults for `server`.
+    pub fn new(server: SocketAddr) -> Self {
+        ClientConfig {
+            server,
+            nick: None,
+            max_message: socklab_proto::MAX_CHAT_MESSAGE,
+            heartbeat: socklab_proto::CHAT_HEARTBEAT,
+            linger: Duration::ZERO,
+            prompt: false,
+        }
+    }
+}
+
+/// A UDP socket `connect`ed to the server. UDP `connect` sends nothing: it fixes the
+/// destination of `send`, makes the kernel drop datagrams from anyone else, and lets
+/// ICMP "port unreachable" come back as `ECONNREFUSED`, so the client can say that no
+/// server is listening.
+pub fn connect(server: SocketAddr) -> Result<UdpSocket> {
+    let local: SocketAddr = if server.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local).map_err(|e| Error::io("binding a UDP socket", e))?;
+    socket
+        .connect(server)
+        .map_err(|e| socklab_proto::net::connect_error(&server.to_string(), e))?;
+    Ok(socket)
+}
+
+/// Chats through `server` until `input` ends or says `/quit`: lines from `input` are
+/// sent, incoming lines are written to `output`.
+pub fn run<R: BufRead, W: Write + Send + 'static>(
+    config: &ClientConfig,
+    input: R,
+    output: W,
+) -> Result<()> {
+    if let Some(nick) = &config.nick {
+        protocol::validate_nick(nick)
+            .map_err(|why| Error::Other(format!("--nick {nick}: {why}")))?;
+    }
+    let socket = connect(config.server)?;
+    let join = match &config.nick {
+        Some(nick) => format!("/nick {nick}"),
+        None => PING.to_owned(),
+    };
+    send(&socket, format!("{join:<JOIN_PAD$}").as_bytes())?;
+    eprintln!(
+        "joined {} as {}; type a message, /who, /nick NAME, /me ACTION; /quit or Ctrl-D leaves",
+        config.server,
+        config.nick.as_deref().unwrap_or("your address")
+    );
+
+    let done = Arc::new(AtomicBool::new(false));
+    let output = Arc::new(Mutex::new(output));
+    let receiver = {
+        let socket = socket
+            .try_clone()
+            .map_err(|e| Error::io("cloning the UDP socket", e))?;
+        let done = Arc::clone(&done);
+        let output = Arc::clone(&output);
+        let config = config.clone();
+        std::thread::Builder::new()
+            .name("receive".into())
+            .spawn(move || receive(&socket, &config, &done, &output))
+            .map_err(|e| Error::io("starting the receiving thread", e))?
+    };
+    if config.prompt {
+        show_prompt(&output);
+    }
+
+    let mut quit = false;
+    for line in input.lines() {
+        let line = line.map_err(|e| Error::io("reading stdin", e))?;
+        let message = protocol::trim_end(line.as_bytes());
+        if message.is_empty() {
+            if config.prompt {
+                show_prompt(&output);
+            }
+            continue;
+        }
+        if message.len() > config.max_message {
+            eprintln!(
+                "error: message too long ({} bytes, max {} bytes); not sent",
+                message.len(),
+                config.max_message
+            );
+        } else {
+            send(&socket, message)?;
+            if message == b"/quit" {
+                quit = true;
+                break;
+            }
+        }
+        if config.prompt {
+            show_prompt(&output);
+        }
+    }
+    if !quit {
+        // Ctrl-D: leave as /quit would, so the others see "left" at once instead of
+        // an expiry a minute later.
+        send(&socket, b"/quit")?;
+    }
+    std::thread::sleep(config.linger);
+    done.store(true, Ordering::SeqCst);
+    let _ = receiver.join();
+    Ok(())
+}
+
+fn send(socket: &UdpSocket, datagram: &[u8]) -> Result<()> {
+    match socket.send(datagram) {
+        Ok(_) => Ok(()),
+        // An earlier datagram hit a closed port; the receiving thread already said so.
+        // The server may come back, and UDP does not mind: keep going.
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
+        Err(e) => Err(Error::io("sending a datagram", e)),
+    }
+}
+
+fn show_prompt<W: Write>(output: &Mutex<W>) {
+    let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = write!(out, "> ");
+    let _ = out.flush();
+}
+
+/// The receiving thread: prints each datagram as a line and sends the heartbeat.
+fn receive<W: Write>(
+    socket: &UdpSocket,
+    config: &ClientConfig,
+    done: &AtomicBool,
+    output: &Mutex<W>,
+) {
+    if let Err(e) = socket.set_read_timeout(Some(TICK)) {
+        eprintln!("warning: cannot set a receive timeout ({e}); heartbeats may stop");
+    }
+    let mut buf = vec![0u8; socklab_proto::MAX_DATAGRAM];
+    let mut last_ping = Instant::now();
+    let mut warned = false;
+    while !done.load(Ordering::SeqCst) {
+        if last_ping.elapsed() >= config.heartbeat {
+            let _ = socket.send(PING.as_bytes());
+            last_ping = Instant::now();
+        }
+        let n = match socket.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                if !warned {
+                    eprintln!(
+                        "warning: nothing listens at {} (ICMP port unreachable): is chat-server running?",
+                        config.server
+                    );
+                    warned = true;
+                }
+                continue;
+            }
+            Err(_) => continue, // the tick: time to check the heartbeat and `done`
+        };
+        warned = false;
+        let line = protocol::decode(protocol::trim_end(&buf[..n]));
+        if line == PONG {
+            continue;
+        }
+        let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
+        let written = if config.prompt {
+            // Clear the prompt line, print the message, and put the prompt back. What
+            // you had typed stays in the terminal's line buffer and Enter still sends
+            // it; a production client would use raw mode (rustyline) to redraw it too.
+            write!(out, "\r\x1b[2K{line}\n> ")
+        } else {
+            writeln!(out, "{line}")
+        };
+        if written.and_then(|()| out.flush()).is_err() {
+            // stdout closed (the reader of our pipe left): nothing more to show.
+            break;
+        }
+    }
+}

@@ -1,0 +1,509 @@
+//! The file client: one connection, then `ls`, `stat`, `get` and `put`, as one-shot
+//! commands or in a `ftp> ` prompt.
+//!
+//! Downloads land in `PATH.socklab-part` next to the target, are hashed as they are
+//! written, and are renamed into place only after the trailer's md5 matches; an
+//! interrupted one stays there for `get --resume`. The target is never replaced
+//! unless `--overwrite` says so.
+
+use crate::wire::{copy_exact, FileInfo, GetReply, Listing, PutDone, PutReady, Trailer};
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use socklab_proto::auth::client_login;
+use socklab_proto::checksum::{hash_prefix, HashingReader, HashingWriter};
+use socklab_proto::msg::{read_header, read_reply, write_header};
+use socklab_proto::names::{escape, validate_name};
+use socklab_proto::net::{connect, set_nodelay};
+use socklab_proto::{Error, ErrorCode, Request, Result, IO_BUFFER};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The suffix of a download in progress, next to its target.
+pub const PART_SUFFIX: &str = ".socklab-part";
+
+/// One client command, from the command line or the `ftp> ` prompt.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// List the served files.
+    Ls,
+    /// Show the size and modification time of one file.
+    Stat {
+        /// The file's name on the server.
+        name: String,
+    },
+    /// Download a file.
+    Get {
+        /// The file's name on the server.
+        name: String,
+        /// Where to write it (default: NAME in the current directory).
+        #[arg(short = 'o', long = "output", value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Continue an interrupted download from PATH.socklab-part.
+        #[arg(long)]
+        resume: bool,
+        /// Replace PATH if it exists.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Upload a file.
+    Put {
+        /// The local file.
+        path: PathBuf,
+        /// The name to store it under (default: PATH's file name).
+        #[arg(long = "as", value_name = "NAME")]
+        as_name: Option<String>,
+        /// Continue an interrupted upload from where the server stopped.
+        #[arg(long)]
+        resume: bool,
+        /// Replace a file of that name on the server.
+        #[arg(long)]
+        overwrite: bool,
+    },
+}
+
+/// How to reach and log in to the server.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// `(user, password)`, or `None` for anonymous access.
+    pub login: Option<(String, String)>,
+    /// Give up on `connect` after this long.
+    pub connect_timeout: Duration,
+    /// Give up on a transfer that moves no byte for this long.
+    pub stall_timeout: Duration,
+    /// Draw a progress bar (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// A connected, logged-in client.
+#[derive(Debug)]
+pub struct Session {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    progress: bool,
+}
+
+impl Session {
+    /// Connects and logs in (or not, for anonymous access).
+    pub fn connect(config: &ClientConfig) -> Result<Session> {
+        let mut stream = connect(&config.host, config.port, config.connect_timeout)?;
+        set_nodelay(&stream)?;
+        stream
+            .set_read_timeout(Some(config.stall_timeout))
+            .and_then(|()| stream.set_write_timeout(Some(config.stall_timeout)))
+            .map_err(|e| Error::io("setting socket timeouts", e))?;
+        if let Some((user, password)) = &config.login {
+            client_login(&mut stream, user, password)?;
+        }
+        Ok(Session { stream, buf: vec![0u8; IO_BUFFER], progress: config.progress })
+    }
+
+    /// `list`. Names that are not safe single components are dropped and returned
+    /// apart, escaped, so a hostile server cannot smuggle `../x` or terminal escapes.
+    pub fn list(&mut self) -> Result<(Vec<FileInfo>, Vec<String>, bool)> {
+        write_header(&mut self.stream, &Request::List)?;
+        let listing: Listing = read_reply(&mut self.stream)?;
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for f in listing.files {
+            match validate_name(&f.name) {
+                Ok(()) => good.push(f),
+                Err(_) => bad.push(escape(&f.name)),
+            }
+        }
+        Ok((good, bad, listing.truncated))
+    }
+
+    /// `stat NAME`.
+    pub fn stat(&mut self, name: &str) -> Result<FileInfo> {
+        validate_name(name)?;
+        write_header(&mut self.stream, &Request::Stat { name: name.to_owned() })?;
+        let info: FileInfo = read_reply(&mut self.stream)?;
+        if info.name != name {
+            return Err(Error::BadRequest(format!(
+                "the server answered about {} instead of {}",
+                escape(&info.name),
+                escape(name)
+            )));
+        }
+        Ok(info)
+    }
+
+    /// `get NAME` into `dest`. Returns the size, md5 and the offset it resumed from.
+    pub fn get(&mut self, name: &str, dest: &Path, resume: bool, overwrite: bool) -> Result<(u64, String, u64)> {
+        validate_name(name)?;
+        if !overwrite && fs::symlink_metadata(dest).is_ok() {
+            return Err(Error::Refused {
+                code: ErrorCode::Exists,
+                message: format!("{} already exists here", dest.display()),
+            });
+        }
+        let part = part_path(dest);
+        let mut offset = 0;
+        if resume {
+            if let Ok(meta) = fs::metadata(&part) {
+                // A partial longer than the remote file cannot be its prefix.
+                let remote = self.stat(name)?;
+                offset = if meta.len() <= remote.size { meta.len() } else { 0 };
+            }
+        }
+        write_header(&mut self.stream, &Request::Get { name: name.to_owned(), offset })?;
+        let reply: GetReply = read_reply(&mut self.stream)?;
+        if reply.name != name || validate_name(&reply.name).is_err() {
+            return Err(Error::BadRequest(format!(
+                "the server sent {} when asked for {}",
+                escape(&reply.name),
+                escape(name)
+            )));
+        }
+        if offset > reply.size {
+            return Err(Error::BadRequest("the server's file is shorter than the resume offset".into()));
+        }
+        let (mut file, hasher) = if offset > 0 {
+            let mut f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&part)
+                .map_err(|e| Error::io(format!("opening {}", part.display()), e))?;
+            let h = hash_prefix(&mut f, offset).map_err(|e| Error::io(format!("reading {}", part.display()), e))?;
+            eprintln!("resuming {} at byte {offset} of {}", escape(name), reply.size);
+            (f, h)
+        } else {
+            let f = File::create(&part).map_err(|e| Error::io(format!("creating {}", part.display()), e))?;
+            let h = hash_prefix(io::empty(), 0).map_err(|e| Error::io("starting a hash", e))?;
+            (f, h)
+        };
+        let bar = progress_bar(self.progress, reply.size, offset, name);
+        let mut writer = HashingWriter::with_hasher(&mut file, hasher);
+        let body = copy_exact(
+            &mut self.stream,
+            &mut writer,
+            reply.size - offset,
+            &mut self.buf,
+            |n| bar.inc(n),
+            "the download",
+        );
+        let (md5, _) = writer.finish();
+        bar.finish_and_clear();
+        if let Err(e) = body {
+            let _ = file.sync_data();
+            return Err(Error::Other(format!(
+                "{e}; the partial download is kept in {} (run the same get with --resume to continue)",
+                part.display()
+            )));
+        }
+        let trailer: Trailer = read_header(&mut self.stream)?.ok_or(Error::UnexpectedEof("the md5 trailer"))?;
+        if !trailer.md5.eq_ignore_ascii_case(&md5) {
+            let _ = fs::remove_file(&part);
+            return Err(Error::ChecksumMismatch { expected: trailer.md5, actual: md5 });
+        }
+        file.sync_all().map_err(|e| Error::io(format!("syncing {}", part.display()), e))?;
+        drop(file);
+        publish(&part, dest, overwrite)?;
+        Ok((reply.size, md5, offset))
+    }
+
+    /// `put PATH` as `name`. Returns the server's confirmation and the offset it
+    /// resumed from.
+    pub fn put(&mut self, path: &Path, name: &str, resume: bool, overwrite: bool) -> Result<(PutDone, u64)> {
+        validate_name(name)?;
+        let file = File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let meta = file.metadata().map_err(|e| Error::io(format!("checking {}", path.display()), e))?;
+        if !meta.is_file() {
+            return Err(Error::Other(format!("{} is not a regular file", path.display())));
+        }
+        let size = meta.len();
+        let request = Request::Put { name: name.to_owned(), size, resume, overwrite };
+        write_header(&mut self.stream, &request)?;
+        let ready: PutReady = read_reply(&mut self.stream)?;
+        if ready.offset > size {
+            return Err(Error::BadRequest(format!("the server asked to resume at {} of {size} bytes", ready.offset)));
+        }
+        if ready.offset > 0 {
+            eprintln!("resuming upload of {} at byte {} of {size}", escape(name), ready.offset);
+        }
+        let mut reader_file = &file;
+        let hasher = hash_prefix(&mut reader_file, ready.offset)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let mut reader = HashingReader::with_hasher(&file, hasher);
+        let bar = progress_bar(self.progress, size, ready.offset, name);
+        let body = copy_exact(
+            &mut reader,
+            &mut self.stream,
+            size - ready.offset,
+            &mut self.buf,
+            |n| bar.inc(n),
+            "the local file",
+        );
+        bar.finish_and_clear();
+        body?;
+        let (md5, _) = reader.finish();
+        write_header(&mut self.stream, &Trailer { md5: md5.clone() })?;
+        let done: PutDone = read_reply(&mut self.stream)?;
+        if !done.md5.eq_ignore_ascii_case(&md5) || done.size != size {
+            return Err(Error::ChecksumMismatch { expected: md5, actual: done.md5 });
+        }
+        Ok((done, ready.offset))
+    }
+}
+
+/// Where a download of `dest` is written until it is verified.
+pub fn part_path(dest: &Path) -> PathBuf {
+    let mut s = dest.as_os_str().to_owned();
+    s.push(PART_SUFFIX);
+    PathBuf::from(s)
+}
+
+/// Moves a verified download into place: rename with `overwrite`, otherwise link(2),
+/// which fails rather than replace a file that appeared meanwhile.
+fn publish(part: &Path, dest: &Path, overwrite: bool) -> Result<()> {
+    if overwrite {
+        fs::rename(part, dest).map_err(|e| Error::io(format!("renaming to {}", dest.display()), e))?;
+    } else {
+        fs::hard_link(part, dest).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => Error::Refused {
+                code: ErrorCode::Exists,
+                message: format!(
+                    "{} appeared while downloading; the verified data is in {}",
+                    dest.display(),
+                    part.display()
+                ),
+            },
+            _ => Error::io(format!("creating {}", dest.display()), e),
+        })?;
+        let _ = fs::remove_file(part);
+    }
+    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+fn progress_bar(enabled: bool, len: u64, pos: u64, name: &str) -> ProgressBar {
+    if !enabled || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(shown(name));
+    bar.set_position(pos);
+    bar.reset_eta();
+    bar
+}
+
+/// A name as the user sees it: plain when it is harmless, escaped and quoted when it
+/// holds anything a terminal could interpret.
+pub fn shown(name: &str) -> String {
+    let quoted = escape(name);
+    if quoted == format!("\"{name}\"") && !name.contains(' ') {
+        name.to_owned()
+    } else {
+        quoted
+    }
+}
+
+/// Adds what the user can do about an error to its message.
+pub fn explain(e: Error) -> Error {
+    let (code, text) = match &e {
+        Error::Remote { code, message } | Error::Refused { code, message } => (*code, message.clone()),
+        Error::ChecksumMismatch { .. } => (ErrorCode::ChecksumMismatch, e.to_string()),
+        Error::InvalidName { .. } => (ErrorCode::InvalidName, e.to_string()),
+        _ => return e,
+    };
+    let hint = match code {
+        ErrorCode::AuthFailed => "check --user and the password",
+        ErrorCode::AuthRequired => "this server needs a login: pass --user NAME",
+        ErrorCode::NotFound => "`ls` shows what the server has",
+        ErrorCode::Exists => "pass --overwrite to replace it",
+        ErrorCode::InvalidName => {
+            "a name is one path component: no / or \\, no control characters, at most 255 bytes of UTF-8"
+        }
+        ErrorCode::TooLarge => "the server's --max-file-size is smaller than this file",
+        ErrorCode::ChecksumMismatch => {
+            "the data was damaged on the way, or the partial copy was of another file; nothing was kept under the final name, try again without --resume"
+        }
+        ErrorCode::Timeout => "the transfer stalled; run the same command with --resume to continue",
+        ErrorCode::Busy => "the server is at its connection limit or another client is uploading that name; try again shortly",
+        ErrorCode::Forbidden => "the server is read-only for you (--read-only, or anonymous access)",
+        ErrorCode::BadRequest => "the client and server disagree about the protocol",
+        ErrorCode::Internal => "the server failed; its log says why",
+        ErrorCode::Unknown => "the server is newer than this client",
+    };
+    Error::Other(format!("{text} ({code}): {hint}"))
+}
+
+/// Runs one command on a session, printing results to stdout.
+pub fn run_command(session: &mut Session, command: &Command, out: &mut dyn Write) -> Result<()> {
+    let w = |e: io::Error| Error::io("writing to stdout", e);
+    match command {
+        Command::Ls => {
+            let (files, bad, truncated) = session.list()?;
+            for f in &files {
+                writeln!(out, "{:>14}  {}  {}", f.size, f.mtime, shown(&f.name)).map_err(w)?;
+            }
+            for name in &bad {
+                eprintln!("warning: the server listed an invalid name {name}; ignored");
+            }
+            if truncated {
+                eprintln!("warning: the listing was cut to fit one message");
+            }
+        }
+        Command::Stat { name } => {
+            let f = session.stat(name)?;
+            writeln!(out, "{}: {} bytes, mtime {}", shown(&f.name), f.size, f.mtime).map_err(w)?;
+        }
+        Command::Get { name, output, resume, overwrite } => {
+            validate_name(name)?;
+            let dest = output.clone().unwrap_or_else(|| PathBuf::from(name));
+            let (size, md5, _) = session.get(name, &dest, *resume, *overwrite)?;
+            writeln!(out, "got {}: {size} bytes, md5 {md5} -> {}", shown(name), dest.display()).map_err(w)?;
+        }
+        Command::Put { path, as_name, resume, overwrite } => {
+            let name = match as_name {
+                Some(n) => n.clone(),
+                None => match path.file_name().map(|n| n.to_str()) {
+                    Some(Some(n)) => n.to_owned(),
+                    Some(None) => {
+                        return Err(Error::InvalidName {
+                            name: format!("{:?}", path.file_name().unwrap_or_default()),
+                            reason: "it is not UTF-8; pick a name with --as NAME",
+                        })
+                    }
+                    None => return Err(Error::Other(format!("{} has no file name", path.display()))),
+                },
+            };
+            let (done, _) = session.put(path, &name, *resume, *overwrite)?;
+            writeln!(out, "put {}: {} bytes, md5 {}", shown(&done.name), done.size, done.md5).map_err(w)?;
+        }
+    }
+    Ok(())
+}
+
+/// True when an error leaves the connection in an unknown state (a broken stream, a
+/// half-sent body): the prompt reconnects before the next command.
+fn breaks_session(e: &Error) -> bool {
+    !matches!(e, Error::Remote { .. } | Error::Refused { .. } | Error::InvalidName { .. })
+}
+
+/// Splits a prompt line into words; double or single quotes keep spaces in a name.
+pub fn split_words(line: &str) -> Result<Vec<String>> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote = None;
+    let mut in_word = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(Error::BadRequest("unterminated quote".into()));
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+#[derive(Debug, clap::Parser)]
+#[command(name = "ftp>", no_binary_name = true, disable_version_flag = true)]
+struct PromptLine {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The `ftp> ` prompt: reads commands from `input` until `quit` or end of input.
+/// Returns an error when the last command failed, so a script's exit code means
+/// something.
+pub fn repl(config: &ClientConfig, input: &mut dyn BufRead) -> Result<()> {
+    use clap::Parser;
+    let interactive = io::stdin().is_terminal();
+    let mut session = Some(Session::connect(config)?);
+    let mut last = Ok(());
+    let mut line = String::new();
+    loop {
+        if interactive {
+            eprint!("ftp> ");
+            let _ = io::stderr().flush();
+        }
+        line.clear();
+        if input.read_line(&mut line).map_err(|e| Error::io("reading a command", e))? == 0 {
+            return last;
+        }
+        let words = match split_words(&line) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("error: {e}");
+                continue;
+            }
+        };
+        match words.first().map(String::as_str) {
+            None => continue,
+            Some("quit" | "exit" | "bye") => return last,
+            _ => {}
+        }
+        let parsed = match PromptLine::try_parse_from(&words) {
+            Ok(p) => p,
+            Err(e) => {
+                // clap's own text: usage for `help`, an error for a typo.
+                let _ = e.print();
+                continue;
+            }
+        };
+        let s = match session.take() {
+            Some(s) => s,
+            None => match Session::connect(config) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {}", explain(e));
+                    last = Err(Error::Other("not connected".into()));
+                    continue;
+                }
+            },
+        };
+        let mut s = s;
+        let mut out = io::stdout().lock();
+        match run_command(&mut s, &parsed.command, &mut out) {
+            Ok(()) => {
+                last = Ok(());
+                session = Some(s);
+            }
+            Err(e) => {
+                let broken = breaks_session(&e);
+                eprintln!("error: {}", explain(e));
+                last = Err(Error::Other("the last command failed".into()));
+                if !broken {
+                    session = Some(s);
+                }
+            }
+        }
+    }
+}

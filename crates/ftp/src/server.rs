@@ -1,0 +1,356 @@
+//! The file server: log in (or browse anonymously), then `list`, `stat`, `get` and
+//! `put` until the client leaves.
+
+use crate::store::{refused, Root};
+use crate::wire::{copy_exact, GetReply, Listing, PutDone, PutReady, Trailer};
+use socklab_proto::auth::{server_login, LoginPolicy, Users};
+use socklab_proto::checksum::{HashingReader, HashingWriter};
+use socklab_proto::msg::{read_header, read_request, write_error, write_failure, write_header, write_ok, Empty};
+use socklab_proto::names::{escape, validate_name};
+use socklab_proto::net::set_nodelay;
+use socklab_proto::server::{serve, ServeOptions};
+use socklab_proto::{Error, ErrorCode, Request, Result, IO_BUFFER, MAX_HEADER_LEN};
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the file server behaves. Each default is the documented limit in
+/// `socklab_proto::limits` (or [`crate::store`]); tests shorten them.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The directory served (`--root`).
+    pub root: PathBuf,
+    /// Who may log in (`--users`); `None` only with `anonymous`.
+    pub users: Option<Users>,
+    /// Serve `list`, `stat` and `get` without login (`--anonymous`). Anonymous clients
+    /// can never write.
+    pub anonymous: bool,
+    /// Refuse every `put`, even from logged-in users (`--read-only`).
+    pub read_only: bool,
+    /// The largest upload accepted (`--max-file-size`).
+    pub max_file_size: u64,
+    /// A transfer that moves no byte for this long is abandoned (`--stall-timeout`).
+    pub stall_timeout: Duration,
+    /// A session with no request for this long is closed (`--idle-timeout`).
+    pub idle_timeout: Duration,
+    /// How long interrupted uploads are kept for `--resume` (`--partial-ttl`).
+    pub partial_ttl: Duration,
+    /// Login deadline, failures allowed, delay per failure.
+    pub login: LoginPolicy,
+    /// The accept loop's cap and stop flag.
+    pub serve: ServeOptions,
+}
+
+impl ServerConfig {
+    /// A configuration with every documented default, serving `root`.
+    pub fn new(root: PathBuf, users: Option<Users>) -> Self {
+        ServerConfig {
+            root,
+            users,
+            anonymous: false,
+            read_only: false,
+            max_file_size: socklab_proto::MAX_FILE_SIZE,
+            stall_timeout: socklab_proto::STALL_TIMEOUT,
+            idle_timeout: socklab_proto::IDLE_TIMEOUT,
+            partial_ttl: crate::store::PARTIAL_TTL,
+            login: LoginPolicy::default(),
+            serve: ServeOptions::default(),
+        }
+    }
+}
+
+struct Shared {
+    config: ServerConfig,
+    root: Root,
+}
+
+/// Serves the files of `config.root` on `listener` until `config.serve.shutdown` is
+/// raised.
+pub fn run(listener: TcpListener, config: ServerConfig) -> Result<()> {
+    let has_users = config.users.as_ref().is_some_and(|u| !u.is_empty());
+    if !has_users && !config.anonymous {
+        return Err(Error::Other(
+            "nobody could log in: give --users FILE with at least one user (add one with \
+             socklab-passwd), or --anonymous for read-only access"
+                .into(),
+        ));
+    }
+    let root = Root::open(&config.root, config.partial_ttl)?;
+    log::info!(
+        "serving {}{}{}",
+        root.dir().display(),
+        if config.read_only { " read-only" } else { "" },
+        if config.anonymous { ", anonymous read access allowed" } else { "" }
+    );
+    let opts = config.serve.clone();
+    let shared = Arc::new(Shared { config, root });
+    serve(
+        listener,
+        &opts,
+        move |stream, peer| {
+            log::info!("{peer}: connected");
+            match session(stream, peer, &shared) {
+                Ok(()) => log::info!("{peer}: closed"),
+                Err(e) if e.is_disconnect() => log::info!("{peer}: dropped: {e}"),
+                Err(e) => log::warn!("{peer}: closed: {e}"),
+            }
+        },
+        |mut stream, _peer| {
+            let _ = write_failure(
+                &mut stream,
+                ErrorCode::Busy,
+                "the server is at its connection limit; try again later",
+            );
+        },
+    )
+}
+
+fn set_timeouts(stream: &TcpStream, read: Duration, write: Duration) -> Result<()> {
+    stream
+        .set_read_timeout(Some(read))
+        .and_then(|()| stream.set_write_timeout(Some(write)))
+        .map_err(|e| Error::io("setting socket timeouts", e))
+}
+
+/// One client's session.
+fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
+    let config = &shared.config;
+    set_nodelay(&stream)?;
+    let mut user = None;
+    if !config.anonymous {
+        let users = config.users.as_ref().ok_or(Error::AuthRequired)?;
+        let name = server_login(&mut stream, users, &config.login)?;
+        log::info!("{peer}: logged in as {name}");
+        user = Some(name);
+    }
+    let mut failures = 0;
+    // One buffer per connection, reused by every transfer on it: memory per client
+    // is fixed, whatever the file sizes.
+    let mut buf = vec![0u8; IO_BUFFER];
+    loop {
+        set_timeouts(&stream, config.idle_timeout, config.stall_timeout)?;
+        let request = match read_request(&mut stream) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(()),
+            Err(Error::Timeout(_)) => {
+                let secs = config.idle_timeout.as_secs();
+                let _ = write_failure(&mut stream, ErrorCode::Timeout, &format!("idle for {secs} s; closing"));
+                return Err(Error::Timeout(format!("idle for {secs} s")));
+            }
+            Err(e) if e.is_disconnect() => return Err(e),
+            Err(e) => {
+                // After a bad header we no longer know where the next message starts.
+                let _ = write_error(&mut stream, &e);
+                return Err(e);
+            }
+        };
+        let who = user.as_deref().unwrap_or("anonymous");
+        set_timeouts(&stream, config.stall_timeout, config.stall_timeout)?;
+        match request {
+            Request::Login { user: name, password } => {
+                if let Some(current) = &user {
+                    write_failure(&mut stream, ErrorCode::BadRequest, &format!("already logged in as {current}"))?;
+                    continue;
+                }
+                // Only an anonymous session gets here: it may log in to gain writes.
+                let ok = password.len() <= socklab_proto::MAX_PASSWORD_LEN
+                    && config.users.as_ref().is_some_and(|u| u.verify(&name, &password));
+                if ok {
+                    log::info!("{peer}: logged in as {name}");
+                    user = Some(name);
+                    write_ok(&mut stream, &Empty {})?;
+                } else {
+                    failures += 1;
+                    log::warn!("{peer}: failed login for user {name:?} ({failures}/{})", config.login.max_failures);
+                    std::thread::sleep(config.login.failure_delay);
+                    write_error(&mut stream, &Error::AuthFailed)?;
+                    if failures >= config.login.max_failures {
+                        return Err(Error::AuthFailed);
+                    }
+                }
+            }
+            Request::List => {
+                let reply = shared.root.list().map(fit_listing);
+                match reply {
+                    Ok(listing) => write_ok(&mut stream, &listing)?,
+                    Err(e) => reply_error(&mut stream, peer, &e)?,
+                }
+            }
+            Request::Stat { name } => match shared.root.stat(&name) {
+                Ok(info) => write_ok(&mut stream, &info)?,
+                Err(e) => reply_error(&mut stream, peer, &e)?,
+            },
+            Request::Get { name, offset } => get(&mut stream, peer, shared, &name, offset, &mut buf)?,
+            Request::Put { name, size, resume, overwrite } => {
+                if config.read_only || user.is_none() {
+                    let why = if config.read_only {
+                        "this server is read-only (--read-only)"
+                    } else {
+                        "anonymous users may only list and download; log in to upload"
+                    };
+                    write_failure(&mut stream, ErrorCode::Forbidden, why)?;
+                    // The client may already be streaming the body (it should wait for
+                    // our reply, but a careless one will not): we cannot skip it
+                    // safely, so hang up.
+                    return Ok(());
+                }
+                log::info!("{peer} ({who}): put {} ({size} bytes)", escape(&name));
+                put(&mut stream, peer, shared, &name, size, resume, overwrite, &mut buf)?;
+            }
+            Request::Exec { .. } => write_failure(
+                &mut stream,
+                ErrorCode::BadRequest,
+                "the file server does not run commands (that is shell-server's job)",
+            )?,
+        }
+    }
+}
+
+/// Answers a refused request; the connection stays in step, so the session goes on.
+fn reply_error(stream: &mut TcpStream, peer: &str, e: &Error) -> Result<()> {
+    match e.code() {
+        ErrorCode::Internal => log::error!("{peer}: {e}"),
+        _ => log::info!("{peer}: refused: {e}"),
+    }
+    write_error(stream, e)
+}
+
+/// Cuts a listing so its JSON fits in one header; a huge directory says `truncated`
+/// rather than failing. A production server would page through it instead.
+fn fit_listing(files: Vec<crate::wire::FileInfo>) -> Listing {
+    // Room for `{"ok":true,"files":[],"truncated":true}` and some slack.
+    let budget = MAX_HEADER_LEN - 128;
+    let mut used = 0;
+    let mut kept = Vec::new();
+    let total = files.len();
+    for f in files {
+        // Escaped names can be up to six times longer in JSON than on disk.
+        let cost = serde_json::to_string(&f).map_or(budget, |s| s.len() + 1);
+        if used + cost > budget {
+            break;
+        }
+        used += cost;
+        kept.push(f);
+    }
+    let truncated = kept.len() < total;
+    Listing { files: kept, truncated }
+}
+
+/// `get`: the header, the bytes from `offset`, and the whole file's md5 in a trailer.
+fn get(stream: &mut TcpStream, peer: &str, shared: &Shared, name: &str, offset: u64, buf: &mut [u8]) -> Result<()> {
+    let (file, size) = match shared.root.open_read(name) {
+        Ok(pair) => pair,
+        Err(e) => return reply_error(stream, peer, &e),
+    };
+    if offset > size {
+        let msg = format!("offset {offset} is past the end of {} ({size} bytes)", escape(name));
+        return write_failure(stream, ErrorCode::BadRequest, &msg);
+    }
+    write_ok(stream, &GetReply { name: name.to_owned(), size })?;
+    // The trailer's md5 covers the whole file, so the part the client already holds
+    // is hashed too (read from disk, not sent).
+    let mut reader = HashingReader::new(&file);
+    copy_exact(&mut reader, &mut io::sink(), offset, buf, |_| {}, "the file being sent")?;
+    // If the file shrinks under us we cannot send `size` bytes: copy_exact fails and
+    // we hang up, and the client's length check catches it.
+    copy_exact(&mut reader, stream, size - offset, buf, |_| {}, "the file being sent")?;
+    let (md5, _) = reader.finish();
+    write_header(stream, &Trailer { md5: md5.clone() })?;
+    log::info!("{peer}: sent {} ({size} bytes from {offset}, md5 {md5})", escape(name));
+    Ok(())
+}
+
+/// `put`: claim the name, tell the client where to start, stream the body into the
+/// partial file while hashing it, check the trailer, then publish atomically.
+#[allow(clippy::too_many_arguments)]
+fn put(
+    stream: &mut TcpStream,
+    peer: &str,
+    shared: &Shared,
+    name: &str,
+    size: u64,
+    resume: bool,
+    overwrite: bool,
+    buf: &mut [u8],
+) -> Result<()> {
+    let root = &shared.root;
+    let max = shared.config.max_file_size;
+    // Every refusal here comes before the client sends a body byte, so the
+    // connection stays in step and the session goes on.
+    let checks = validate_name(name)
+        .and_then(|()| {
+            if size > max {
+                Err(refused(ErrorCode::TooLarge, format!("{size} bytes is over this server's limit of {max} bytes")))
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| root.claim(name));
+    let _claim = match checks {
+        Ok(claim) => claim,
+        Err(e) => return reply_error(stream, peer, &e),
+    };
+    if let Err(e) = root.check_free(name, overwrite) {
+        return reply_error(stream, peer, &e);
+    }
+    let mut upload = match root.begin_upload(name, size, resume) {
+        Ok(u) => u,
+        Err(e) => return reply_error(stream, peer, &e),
+    };
+    let offset = upload.offset;
+    if offset > 0 {
+        log::info!("{peer}: resuming {} at byte {offset} of {size}", escape(name));
+    }
+    write_ok(stream, &PutReady { offset })?;
+
+    let mut writer = HashingWriter::with_hasher(&mut upload.file, upload.hasher.clone());
+    let body = copy_exact(stream, &mut writer, size - offset, buf, |_| {}, "the upload body");
+    let (md5, _) = writer.finish();
+    if let Err(e) = body {
+        // A disconnect, a stall or a full disk: keep what arrived for a resume.
+        let held = upload.keep();
+        log::info!("{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume", escape(name));
+        if !e.is_disconnect() {
+            let _ = write_error(stream, &e);
+        } else if matches!(e, Error::Timeout(_)) {
+            let _ = write_failure(stream, ErrorCode::Timeout, "the upload stalled; closing (resume it with --resume)");
+        }
+        return Err(e);
+    }
+    let trailer = match read_header::<_, Trailer>(stream) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            let held = upload.keep();
+            log::info!("{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume", escape(name));
+            return Err(Error::UnexpectedEof("the trailer"));
+        }
+        Err(e) if e.is_disconnect() => {
+            let held = upload.keep();
+            log::info!("{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume", escape(name));
+            return Err(e);
+        }
+        Err(e) => {
+            // Not a trailer where one must be: the body was longer than announced
+            // (or garbage). Nothing of it can be trusted.
+            upload.discard();
+            let e = Error::BadHeader(format!("expected the md5 trailer after {size} body bytes: {e}"));
+            let _ = write_error(stream, &e);
+            return Err(e);
+        }
+    };
+    if !trailer.md5.eq_ignore_ascii_case(&md5) {
+        upload.discard();
+        let e = Error::ChecksumMismatch { expected: trailer.md5, actual: md5 };
+        log::warn!("{peer}: put {}: {e}; nothing stored", escape(name));
+        return write_error(stream, &e);
+    }
+    match upload.commit(overwrite) {
+        Ok(()) => {
+            log::info!("{peer}: stored {} ({size} bytes, md5 {md5})", escape(name));
+            write_ok(stream, &PutDone { name: name.to_owned(), size, md5 })
+        }
+        Err(e) => reply_error(stream, peer, &e),
+    }
+}

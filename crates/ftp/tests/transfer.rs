@@ -1,0 +1,250 @@
+//! Round trips through the real ftp-server and ftp-client binaries.
+
+mod common;
+
+use common::*;
+use socklab_testkit::{peak_rss_kib, random_bytes};
+use std::time::Duration;
+
+fn round_trip(size: usize) {
+    let fx = Fixture::new();
+    let server = fx.server(&[]);
+    let data = random_bytes(size);
+    write(&fx.local().join("in.bin"), &data);
+    let out = fx.client(&server, &["--no-progress", "put", "in.bin", "--as", "data.bin"]);
+    assert_ok(&out, &server);
+    assert!(stdout(&out).contains(&md5_of(&data)), "{}", describe(&out, &server));
+    assert_eq!(std::fs::read(fx.root().join("data.bin")).unwrap(), data);
+
+    let out = fx.client(&server, &["get", "data.bin", "-o", "back.bin"]);
+    assert_ok(&out, &server);
+    let back = std::fs::read(fx.local().join("back.bin")).unwrap();
+    assert_eq!(back.len(), data.len());
+    assert_eq!(md5_of(&back), md5_of(&data));
+    assert!(back == data, "downloaded bytes differ");
+    assert_eq!(fx.root_names(), ["data.bin"]);
+    assert!(fx.partials().is_empty(), "{:?}", fx.partials());
+    assert!(!fx.local().join("back.bin.socklab-part").exists());
+}
+
+#[test]
+fn round_trips_an_empty_file() {
+    round_trip(0);
+}
+
+#[test]
+fn round_trips_one_byte() {
+    round_trip(1);
+}
+
+#[test]
+fn round_trips_tens_of_mib_with_bounded_server_memory() {
+    let fx = Fixture::new();
+    let server = fx.server(&[]);
+    let data = random_bytes(40 << 20);
+    write(&fx.local().join("big.bin"), &data);
+    let out = fx.client(&server, &["put", "big.bin"]);
+    assert_ok(&out, &server);
+    let out = fx.client(&server, &["get", "big.bin", "-o", "copy.bin"]);
+    assert_ok(&out, &server);
+    let back = std::fs::read(fx.local().join("copy.bin")).unwrap();
+    assert!(back == data, "40 MiB round trip differs");
+    assert!(stdout(&out).contains(&md5_of(&data)));
+    // A server that buffered the file would hold 40 MiB; a fixed buffer per transfer
+    // keeps its peak far below that.
+    let peak = peak_rss_kib(server.pid());
+    assert!(peak < 28 * 1024, "server peak RSS {peak} KiB for a 40 MiB file");
+}
+
+#[test]
+fn ls_and_stat_show_size_and_mtime() {
+    let fx = Fixture::new();
+    write(&fx.root().join("a.txt"), b"hello");
+    write(&fx.root().join("b.txt"), b"");
+    std::fs::create_dir(fx.root().join("subdir")).unwrap();
+    let server = fx.server(&[]);
+    let out = fx.client(&server, &["ls"]);
+    assert_ok(&out, &server);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "directories and the partial dir are not listed: {text}");
+    assert!(lines[0].trim_start().starts_with("5 ") && lines[0].ends_with("a.txt"), "{text}");
+    let out = fx.client(&server, &["stat", "a.txt"]);
+    assert_ok(&out, &server);
+    assert!(stdout(&out).starts_with("a.txt: 5 bytes, mtime "), "{}", stdout(&out));
+    let out = fx.client(&server, &["stat", "missing"]);
+    assert_fails_with(&out, &server, "not_found");
+}
+
+#[test]
+fn put_onto_existing_name_is_refused_unless_overwrite() {
+    let fx = Fixture::new();
+    write(&fx.root().join("x"), b"old");
+    write(&fx.local().join("x"), b"new contents");
+    let server = fx.server(&[]);
+    let out = fx.client(&server, &["put", "x"]);
+    assert_fails_with(&out, &server, "exists");
+    assert_eq!(std::fs::read(fx.root().join("x")).unwrap(), b"old");
+    let out = fx.client(&server, &["put", "x", "--overwrite"]);
+    assert_ok(&out, &server);
+    assert_eq!(std::fs::read(fx.root().join("x")).unwrap(), b"new contents");
+}
+
+#[test]
+fn get_never_clobbers_a_local_file_unless_overwrite() {
+    let fx = Fixture::new();
+    write(&fx.root().join("x"), b"remote");
+    write(&fx.local().join("x"), b"local");
+    let server = fx.server(&[]);
+    let out = fx.client(&server, &["get", "x"]);
+    assert_fails_with(&out, &server, "exists");
+    assert_eq!(std::fs::read(fx.local().join("x")).unwrap(), b"local");
+    let out = fx.client(&server, &["get", "x", "--overwrite"]);
+    assert_ok(&out, &server);
+    assert_eq!(std::fs::read(fx.local().join("x")).unwrap(), b"remote");
+}
+
+#[test]
+fn two_clients_putting_the_same_name_leave_exactly_one_complete_file() {
+    let fx = Fixture::new();
+    let server = fx.server(&[]);
+    let a = random_bytes(6 << 20);
+    let b = random_bytes(6 << 20);
+    write(&fx.local().join("a"), &a);
+    write(&fx.local().join("b"), &b);
+    let (ra, rb) = std::thread::scope(|s| {
+        let ta = s.spawn(|| fx.client(&server, &["put", "a", "--as", "same"]));
+        let tb = s.spawn(|| fx.client(&server, &["put", "b", "--as", "same"]));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    let oks = [&ra, &rb].iter().filter(|o| o.status.success()).count();
+    assert_eq!(oks, 1, "exactly one upload wins:\n{}\n{}", describe(&ra, &server), describe(&rb, &server));
+    let loser = if ra.status.success() { &rb } else { &ra };
+    let why = stderr(loser);
+    assert!(why.contains("(busy)") || why.contains("(exists)"), "{why}");
+    let got = std::fs::read(fx.root().join("same")).unwrap();
+    assert!(got == a || got == b, "the stored file is neither upload");
+    assert_eq!(fx.root_names(), ["same"]);
+    assert!(fx.partials().is_empty(), "{:?}", fx.partials());
+}
+
+#[test]
+fn anonymous_server_allows_reading_without_login_and_refuses_put() {
+    let fx = Fixture::new();
+    write(&fx.root().join("pub.txt"), b"public");
+    write(&fx.local().join("up.txt"), b"nope");
+    let server = fx.server(&["--anonymous"]);
+    let port = server.port().to_string();
+    let out = fx.run_client(&["--port", &port, "--anonymous", "ls"], None);
+    assert_ok(&out, &server);
+    assert!(stdout(&out).contains("pub.txt"));
+    let out = fx.run_client(&["--port", &port, "--anonymous", "get", "pub.txt"], None);
+    assert_ok(&out, &server);
+    assert_eq!(std::fs::read(fx.local().join("pub.txt")).unwrap(), b"public");
+    let out = fx.run_client(&["--port", &port, "--anonymous", "put", "up.txt"], None);
+    assert_fails_with(&out, &server, "forbidden");
+    assert_eq!(fx.root_names(), ["pub.txt"]);
+    // A logged-in user may still upload to an anonymous server.
+    let out = fx.client(&server, &["put", "up.txt"]);
+    assert_ok(&out, &server);
+}
+
+#[test]
+fn login_is_required_without_anonymous() {
+    let fx = Fixture::new();
+    let server = fx.server(&[]);
+    let port = server.port().to_string();
+    let out = fx.run_client(&["--port", &port, "--anonymous", "ls"], None);
+    assert_fails_with(&out, &server, "auth_required");
+    let bad = fx.path("bad-password");
+    write(&bad, b"wrong\n");
+    let out = fx.run_client(
+        &["--port", &port, "--user", USER, "--password-file", bad.to_str().unwrap(), "ls"],
+        None,
+    );
+    assert_fails_with(&out, &server, "auth_failed");
+}
+
+#[test]
+fn read_only_server_refuses_put_from_logged_in_users() {
+    let fx = Fixture::new();
+    write(&fx.local().join("f"), b"data");
+    let server = fx.server(&["--read-only"]);
+    let out = fx.client(&server, &["put", "f"]);
+    assert_fails_with(&out, &server, "forbidden");
+    assert!(fx.root_names().is_empty());
+}
+
+#[test]
+fn upload_over_max_file_size_is_refused_before_any_byte() {
+    let fx = Fixture::new();
+    write(&fx.local().join("f"), &[7u8; 2000]);
+    let server = fx.server(&["--max-file-size", "1000"]);
+    let out = fx.client(&server, &["put", "f"]);
+    assert_fails_with(&out, &server, "too_large");
+    assert!(fx.root_names().is_empty());
+    assert!(fx.partials().is_empty());
+}
+
+#[test]
+fn prompt_runs_several_commands_on_one_connection() {
+    let fx = Fixture::new();
+    write(&fx.local().join("one.txt"), b"1");
+    let server = fx.server(&[]);
+    let pw = fx.path("password");
+    let port = server.port().to_string();
+    let script = "put one.txt\nls\nstat one.txt\nget one.txt -o \"two words.txt\"\nquit\n";
+    let out = fx.run_client(
+        &["--port", &port, "--user", USER, "--password-file", pw.to_str().unwrap()],
+        Some(script),
+    );
+    assert_ok(&out, &server);
+    let text = stdout(&out);
+    assert!(text.contains("put one.txt: 1 bytes"), "{text}");
+    assert!(text.contains("one.txt: 1 bytes, mtime"), "{text}");
+    assert_eq!(std::fs::read(fx.local().join("two words.txt")).unwrap(), b"1");
+    assert_eq!(server.stderr().matches("logged in as alice").count(), 1, "{}", server.stderr());
+}
+
+#[test]
+fn prompt_exits_non_zero_when_the_last_command_failed() {
+    let fx = Fixture::new();
+    let server = fx.server(&[]);
+    let pw = fx.path("password");
+    let port = server.port().to_string();
+    let out = fx.run_client(
+        &["--port", &port, "--user", USER, "--password-file", pw.to_str().unwrap()],
+        Some("get nothing-here\n"),
+    );
+    assert_fails_with(&out, &server, "not_found");
+}
+
+#[test]
+fn server_over_max_conns_answers_busy() {
+    let fx = Fixture::new();
+    let server = fx.server(&["--max-conns", "1"]);
+    let _held = raw(&server);
+    let out = fx.client(&server, &["ls"]);
+    assert!(!out.status.success(), "{}", describe(&out, &server));
+    assert!(stderr(&out).contains("connection limit"), "{}", describe(&out, &server));
+}
+
+#[test]
+fn sigterm_stops_the_server_with_exit_zero() {
+    let fx = Fixture::new();
+    let mut server = fx.server(&[]);
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(10)).expect("server exits after SIGTERM");
+    assert!(status.success(), "{status:?}\n{}", server.stderr());
+}
+
+#[test]
+fn server_without_users_or_anonymous_refuses_to_start() {
+    let fx = Fixture::new();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ftp-server"))
+        .args(["--port", "0", "--root", fx.root().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--users"), "{out:?}");
+}
