@@ -97,8 +97,8 @@ fn main() {
             Err(e) => println!("client {n}: connect failed: {e}"),
         }
     }
-    // Linux lets the queue hold backlog + 1 connections; other systems differ (BSDs
-    // allow about 1.5 x backlog), so never rely on the exact number.
+    // Linux lets the queue hold backlog + 1 connections; other systems differ
+    // (classic BSD allowed about 1.5 x backlog), so never rely on the exact number.
     println!(
         "{} clients queued with backlog {BACKLOG} (Linux queues backlog + 1), {timed_out} timed out",
         queued.len()

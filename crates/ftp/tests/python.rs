@@ -1,0 +1,64 @@
+//! The Python 3 client in docs/protocol.md, extracted from the doc and run against
+//! the Rust server, so the doc can never drift from the protocol.
+
+mod common;
+
+use common::*;
+use socklab_testkit::{random_bytes, require_tool};
+use std::process::{Command, Output};
+
+fn python_client(fx: &Fixture) -> std::path::PathBuf {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol.md")).unwrap();
+    let start = doc
+        .find("```python\n# ftp_client.py")
+        .expect("docs/protocol.md has the ftp_client.py block")
+        + "```python\n".len();
+    let len = doc[start..].find("\n```").expect("the block ends");
+    let path = fx.path("ftp_client.py");
+    std::fs::write(&path, &doc[start..start + len]).unwrap();
+    path
+}
+
+fn run(fx: &Fixture, script: &std::path::Path, port: u16, password: &str, args: &[&str]) -> Output {
+    Command::new("python3")
+        .arg(script)
+        .args(["127.0.0.1", &port.to_string(), USER])
+        .args(args)
+        .current_dir(fx.local())
+        .env("SOCKLAB_PASSWORD", password)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn python_client_in_protocol_md_logs_in_lists_gets_and_puts() {
+    require_tool("python3");
+    let fx = Fixture::new();
+    let script = python_client(&fx);
+    let data = random_bytes(1 << 20);
+    write(&fx.local().join("up.bin"), &data);
+    let server = fx.server(&[]);
+    let port = server.port();
+
+    let out = run(&fx, &script, port, PASSWORD, &["put", "up.bin"]);
+    assert!(out.status.success(), "{}", describe(&out, &server));
+    assert!(stdout(&out).contains(&md5_of(&data)), "{}", describe(&out, &server));
+    assert!(std::fs::read(fx.root().join("up.bin")).unwrap() == data);
+
+    let out = run(&fx, &script, port, PASSWORD, &["ls"]);
+    assert!(out.status.success(), "{}", describe(&out, &server));
+    assert!(stdout(&out).contains("1048576") && stdout(&out).contains("up.bin"), "{}", stdout(&out));
+
+    std::fs::remove_file(fx.local().join("up.bin")).unwrap();
+    let out = run(&fx, &script, port, PASSWORD, &["get", "up.bin"]);
+    assert!(out.status.success(), "{}", describe(&out, &server));
+    assert!(std::fs::read(fx.local().join("up.bin")).unwrap() == data);
+
+    // Refusals reach the Python user as the server's sentence and code.
+    let out = run(&fx, &script, port, PASSWORD, &["get", "missing"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("(not_found)"), "{}", describe(&out, &server));
+    let out = run(&fx, &script, port, "wrong", &["ls"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("(auth_failed)"), "{}", describe(&out, &server));
+}
