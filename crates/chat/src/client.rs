@@ -35,6 +35,8 @@ pub struct ClientConfig {
     pub linger: Duration,
     /// stdin is a terminal: keep a `> ` prompt under incoming lines.
     pub prompt: bool,
+    /// The terminal's width, to know how many rows an incoming line takes.
+    pub columns: usize,
 }
 
 impl ClientConfig {
@@ -47,6 +49,7 @@ impl ClientConfig {
             heartbeat: socklab_proto::CHAT_HEARTBEAT,
             linger: Duration::ZERO,
             prompt: false,
+            columns: 80,
         }
     }
 }
@@ -202,10 +205,7 @@ fn receive<W: Write>(
         }
         let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
         let written = if config.prompt {
-            // Clear the prompt line, print the message, and put the prompt back. What
-            // you had typed stays in the terminal's line buffer and Enter still sends
-            // it; a production client would use raw mode (rustyline) to redraw it too.
-            write!(out, "\r\x1b[2K{line}\n> ")
+            write!(out, "{}", above_input(&line, config.columns))
         } else {
             writeln!(out, "{line}")
         };
@@ -214,4 +214,50 @@ fn receive<W: Write>(
             break;
         }
     }
+}
+
+/// The escape sequences that print `line` above the line being typed, leaving what you
+/// typed, and the cursor, where they were. The terminal echoes your typing itself (it
+/// is in "cooked" mode), so the client does not know that text and cannot redraw it;
+/// instead it makes room above it:
+///
+/// ```text
+/// ESC 7        save the cursor (row r, column c)
+/// ESC [k S     scroll the screen up k rows: the typed line moves to row r-k
+/// ESC [k A     cursor up k rows, onto the typed line
+/// ESC [k L     insert k blank rows there: the typed line moves back down to row r
+/// CR line      print the message in the k rows made free
+/// ESC 8        restore the cursor to (r, c): the end of what you typed
+/// ```
+///
+/// k is the number of rows the message needs at `columns` wide. A production client
+/// would put the terminal in raw mode (rustyline, crossterm) and redraw the input line
+/// itself, which also copes with typed text longer than a row and with resizes.
+pub fn above_input(line: &str, columns: usize) -> String {
+    // East Asian wide characters take two columns; this rough rule (everything from
+    // U+1100 up) over-counts some, which only costs a blank row.
+    let width: usize = line
+        .chars()
+        .map(|c| if u32::from(c) >= 0x1100 { 2 } else { 1 })
+        .sum();
+    let rows = width.max(1).div_ceil(columns.max(1));
+    format!("\x1b7\x1b[{rows}S\x1b[{rows}A\x1b[{rows}L\r{line}\x1b8")
+}
+
+/// The terminal's width, from `stty size` on our stdin, or 80.
+pub fn terminal_columns() -> usize {
+    std::process::Command::new("stty")
+        .arg("size")
+        .stdin(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .and_then(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+        })
+        .filter(|c: &usize| *c > 0)
+        .unwrap_or(80)
 }

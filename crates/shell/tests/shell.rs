@@ -500,3 +500,23 @@ fn a_request_sent_while_a_command_runs_is_answered_after_it() {
     }
     assert_eq!(seen, b"one\ntwo\n", "{}", fx.server.stderr());
 }
+
+#[test]
+fn server_refuses_to_start_without_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("users");
+    std::fs::write(&empty, "# nobody yet\n").unwrap();
+    for (file, why) in [
+        (empty.clone(), "has no users"),
+        (dir.path().join("missing"), "create it with: socklab-passwd"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_shell-server"))
+            .args(["--port", "0", "--users", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(err.contains("error: ") && err.contains(why), "{err}");
+        assert!(out.stdout.is_empty(), "listened anyway: {out:?}");
+    }
+}

@@ -6,6 +6,8 @@
 //!
 //! It is a dev-dependency only; nothing here ships in a binary.
 
+pub mod hostile;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;

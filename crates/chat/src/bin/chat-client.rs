@@ -55,6 +55,7 @@ fn main() -> ExitCode {
             heartbeat: args.heartbeat.max(Duration::from_millis(100)),
             linger: args.linger,
             prompt: stdin.is_terminal(),
+            columns: if stdin.is_terminal() { client::terminal_columns() } else { 80 },
             ..ClientConfig::new(server)
         };
         client::run(&config, stdin.lock(), std::io::stdout())

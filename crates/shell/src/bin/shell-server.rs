@@ -64,6 +64,13 @@ fn main() -> ExitCode {
     let args = Args::parse();
     socklab_proto::cli::run_main(|| {
         let users = Users::load(&args.users)?;
+        if users.is_empty() {
+            return Err(Error::Other(format!(
+                "{} has no users, so nobody could log in; add one with: socklab-passwd --users {} NAME",
+                args.users.display(),
+                args.users.display()
+            )));
+        }
         let workdir = match &args.workdir {
             Some(dir) => dir.clone(),
             None => std::env::current_dir()
