@@ -16,7 +16,9 @@ ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help
 .PHONY: help setup build demo test unit smoke lint fmt bench fuzz \
-        echo-server echo-client example-sticky example-reuseaddr chat-server chat-client \
+        echo-server echo-client example-sticky example-reuseaddr \
+        example-numbered example-blocking example-backlog example-reuseport \
+        example-v6only example-unix example-create-connection chat-server chat-client \
         shell-server shell-client ftp-server ftp-client passwd users
 
 help: ## list the targets
@@ -53,7 +55,7 @@ fuzz: ## run every cargo-fuzz target for FUZZ_SECS seconds each (default 60)
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-# ---- Lesson 1: TCP echo ---------------------------------------------------------
+# ---- Lesson 0 and 1: the socket API, TCP echo -------------------------------------
 echo-server: ## TCP echo server (ARGS: --upper --iterative --unix PATH --backlog N ...)
 	$(RUN) -p socklab-echo --bin echo-server -- $(ADDR) $(ARGS)
 
@@ -65,6 +67,27 @@ example-sticky: ## 粘包: two sends glued into one recv, then the framed fix
 
 example-reuseaddr: ## SO_REUSEADDR: restarting on a port in TIME_WAIT, without and with it
 	$(RUN) -p socklab-echo --example reuseaddr
+
+example-numbered: ## the numbered stream: read until EOF instead of sleeping and polling
+	$(RUN) -p socklab-echo --example numbered
+
+example-blocking: ## blocking vs timeout vs non-blocking (WouldBlock) vs waiting in poll
+	$(RUN) -p socklab-echo --example blocking
+
+example-backlog: ## listen(backlog): a busy --iterative server, queued clients, the overflow
+	$(RUN) -p socklab-echo --example backlog
+
+example-reuseport: ## SO_REUSEPORT: two listeners on one port share the clients
+	$(RUN) -p socklab-echo --example reuseport
+
+example-v6only: ## IPV6_V6ONLY on and off: does an IPv4 client reach a :: listener?
+	$(RUN) -p socklab-echo --example v6only
+
+example-unix: ## AF_UNIX stream and datagram sockets, and socketpair between threads
+	$(RUN) -p socklab-echo --example unix
+
+example-create-connection: ## create_connection: resolve a name, try each address in turn
+	$(RUN) -p socklab-echo --example create_connection
 
 # ---- Lesson 2: UDP chat ---------------------------------------------------------
 chat-server: ## UDP group chat server (ARGS: --filter FILE --expire SECS ...)

@@ -169,7 +169,7 @@ mod tests {
     #[test]
     fn accepts_header_exactly_at_limit() {
         let payload = vec![b'x'; MAX_HEADER_LEN];
-        let wire = encode(&[payload.clone()]);
+        let wire = encode(std::slice::from_ref(&payload));
         assert_eq!(read_frame(&mut Cursor::new(wire), MAX_HEADER_LEN).unwrap(), Some(payload));
     }
 
