@@ -12,8 +12,10 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 fn connect(addr: &str) -> Result<TcpStream, String> {
     let s = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
     s.set_nodelay(true).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(TIMEOUT))
+        .map_err(|e| e.to_string())?;
     Ok(s)
 }
 
@@ -28,7 +30,9 @@ pub fn bulk(addr: &str, bytes: u64) -> Result<f64, String> {
         let mut left = bytes;
         while left > 0 {
             let n = left.min(CHUNK as u64) as usize;
-            writer.write_all(&chunk[..n]).map_err(|e| format!("send: {e}"))?;
+            writer
+                .write_all(&chunk[..n])
+                .map_err(|e| format!("send: {e}"))?;
             left -= n as u64;
         }
         writer.shutdown(Shutdown::Write).map_err(|e| e.to_string())
@@ -60,7 +64,8 @@ pub fn round_trips(addr: &str, count: usize, size: usize) -> Result<Vec<f64>, St
     for _ in 0..count {
         let t = Instant::now();
         s.write_all(&out).map_err(|e| format!("send: {e}"))?;
-        s.read_exact(&mut back).map_err(|e| format!("receive: {e}"))?;
+        s.read_exact(&mut back)
+            .map_err(|e| format!("receive: {e}"))?;
         times.push(t.elapsed().as_secs_f64() * 1e6);
     }
     if back != out {
@@ -154,9 +159,11 @@ pub fn hold(addr: &str, clients: usize) -> Result<Vec<TcpStream>, String> {
         s.write_all(b"ping").map_err(|e| format!("send: {e}"))?;
     }
     for (i, s) in conns.iter_mut().enumerate() {
-        s.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(TIMEOUT))
+            .map_err(|e| e.to_string())?;
         let mut b = [0u8; 4];
-        s.read_exact(&mut b).map_err(|e| format!("reply #{i}: {e}"))?;
+        s.read_exact(&mut b)
+            .map_err(|e| format!("reply #{i}: {e}"))?;
         if &b != b"ping" {
             return Err(format!("client {i} got {b:?}"));
         }

@@ -53,7 +53,14 @@ pub struct Results {
 }
 
 impl Results {
-    fn figure(&mut self, case: &str, subject: &str, metric: &str, unit: &str, samples: Vec<f64>) -> f64 {
+    fn figure(
+        &mut self,
+        case: &str,
+        subject: &str,
+        metric: &str,
+        unit: &str,
+        samples: Vec<f64>,
+    ) -> f64 {
         let f = Figure {
             case: case.into(),
             subject: subject.into(),
@@ -68,7 +75,12 @@ impl Results {
     }
 
     fn ratio(&mut self, what: &str, ours: f64, peer: f64, target: Target) {
-        self.ratios.push(Ratio { what: what.into(), ours, peer, target });
+        self.ratios.push(Ratio {
+            what: what.into(),
+            ours,
+            peer,
+            target,
+        });
     }
 }
 
@@ -86,7 +98,11 @@ fn main() -> ExitCode {
     let _ = rlimit::increase_nofile_limit(30_000);
     let mut results = Results::default();
     let wants = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
-    let ctx = Ctx { bin_dir, quick: args.quick, runs };
+    let ctx = Ctx {
+        bin_dir,
+        quick: args.quick,
+        runs,
+    };
     let mut ok = true;
     for (name, case) in CASES {
         if !wants(name) {
@@ -105,7 +121,16 @@ fn main() -> ExitCode {
     }
     eprintln!("wrote {}", args.out.display());
     for r in &results.ratios {
-        eprintln!("  {}: {:.2}x {}", r.what, r.value(), if r.met() { "(target met)" } else { "(TARGET MISSED)" });
+        eprintln!(
+            "  {}: {:.2}x {}",
+            r.what,
+            r.value(),
+            if r.met() {
+                "(target met)"
+            } else {
+                "(TARGET MISSED)"
+            }
+        );
     }
     if !results.failures.is_empty() {
         ok = false;
@@ -133,7 +158,11 @@ impl Ctx {
         let path = self.bin_dir.join(bin);
         let mut all = vec!["--port", "0"];
         all.extend_from_slice(args);
-        Server::spawn_with(std::process::Command::new(path).args(&all).env("RUST_LOG", "warn"))
+        Server::spawn_with(
+            std::process::Command::new(path)
+                .args(&all)
+                .env("RUST_LOG", "warn"),
+        )
     }
 
     fn pick<T>(&self, quick: T, full: T) -> T {
@@ -165,7 +194,8 @@ fn repeat<T>(runs: usize, mut f: impl FnMut() -> Result<T, String>) -> Result<Ve
 
 fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let bytes: u64 = ctx.pick(16 << 20, 1 << 30);
-    r.notes.push(format!("echo bulk: {} MiB each way per run", bytes >> 20));
+    r.notes
+        .push(format!("echo bulk: {} MiB each way per run", bytes >> 20));
     let mut ours = 0.0;
     for (name, mode) in ECHO_MODES {
         let srv = ctx.server("echo-server", mode);
@@ -175,17 +205,45 @@ fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         if ours == 0.0 {
             ours = m;
         }
-        r.figure("echo bulk", name, "peak RSS", "MiB", vec![peak_rss_kib(srv.pid()) as f64 / 1024.0]);
+        r.figure(
+            "echo bulk",
+            name,
+            "peak RSS",
+            "MiB",
+            vec![peak_rss_kib(srv.pid()) as f64 / 1024.0],
+        );
     }
     let socat = peers::socat_echo()?;
     let addr = format!("127.0.0.1:{}", socat.port);
-    let peer = r.figure("echo bulk", "socat fork PIPE", "throughput", "MB/s", repeat(ctx.runs, || echo::bulk(&addr, bytes))?);
+    let peer = r.figure(
+        "echo bulk",
+        "socat fork PIPE",
+        "throughput",
+        "MB/s",
+        repeat(ctx.runs, || echo::bulk(&addr, bytes))?,
+    );
     drop(socat);
-    r.ratio("echo bulk throughput, echo-server / socat", ours, peer, Target::AtLeast(2.4));
+    r.ratio(
+        "echo bulk throughput, echo-server / socat",
+        ours,
+        peer,
+        Target::AtLeast(2.4),
+    );
     match repeat(ctx.runs, || peers::iperf3_rate(bytes)) {
         Ok(rates) => {
-            let ceiling = r.figure("echo bulk", "iperf3 (one way, the ceiling)", "throughput", "MB/s", rates);
-            r.ratio("echo bulk throughput, echo-server / iperf3", ours, ceiling, Target::None);
+            let ceiling = r.figure(
+                "echo bulk",
+                "iperf3 (one way, the ceiling)",
+                "throughput",
+                "MB/s",
+                rates,
+            );
+            r.ratio(
+                "echo bulk throughput, echo-server / iperf3",
+                ours,
+                ceiling,
+                Target::None,
+            );
         }
         Err(e) => r.notes.push(format!("iperf3 skipped: {e}")),
     }
@@ -194,7 +252,9 @@ fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
 
 fn echo_round_trip(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let count = ctx.pick(500, 10_000);
-    r.notes.push(format!("echo round trip: {count} sequential 64-byte round trips per run, TCP_NODELAY"));
+    r.notes.push(format!(
+        "echo round trip: {count} sequential 64-byte round trips per run, TCP_NODELAY"
+    ));
     let measure = |r: &mut Results, name: &str, addr: &str| -> Result<f64, String> {
         let runs = repeat(ctx.runs, || echo::round_trips(addr, count, 64))?;
         let medians = runs.iter().map(|t| percentile(t, 50.0)).collect();
@@ -213,7 +273,12 @@ fn echo_round_trip(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     }
     let socat = peers::socat_echo()?;
     let peer = measure(r, "socat fork PIPE", &format!("127.0.0.1:{}", socat.port))?;
-    r.ratio("echo round trip median, echo-server / socat", ours, peer, Target::AtMost(0.75));
+    r.ratio(
+        "echo round trip median, echo-server / socat",
+        ours,
+        peer,
+        Target::AtMost(0.75),
+    );
     Ok(())
 }
 
@@ -223,16 +288,41 @@ fn echo_load(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         let case = format!("echo under load, {clients} clients × {rounds} round trips");
         for (name, mode) in ECHO_MODES {
             let max = (clients + 10).to_string();
-            let srv = ctx.server("echo-server", &[mode, &["--max-conns", &max, "--backlog", "4096"]].concat());
-            let loads = repeat(ctx.runs, || echo::load(&srv.connect_addr(), clients, rounds))?;
+            let srv = ctx.server(
+                "echo-server",
+                &[mode, &["--max-conns", &max, "--backlog", "4096"]].concat(),
+            );
+            let loads = repeat(ctx.runs, || {
+                echo::load(&srv.connect_addr(), clients, rounds)
+            })?;
             let bad: u64 = loads.iter().map(|l| l.mismatches + l.errors).sum();
             if bad > 0 {
-                r.failures.push(format!("{case}, {name}: {bad} mismatched or failed round trips"));
+                r.failures.push(format!(
+                    "{case}, {name}: {bad} mismatched or failed round trips"
+                ));
             }
-            r.figure(&case, name, "throughput", "round trips/s", loads.iter().map(|l| l.per_sec).collect());
-            r.figure(&case, name, "p99", "µs", loads.iter().map(|l| l.p99_us).collect());
+            r.figure(
+                &case,
+                name,
+                "throughput",
+                "round trips/s",
+                loads.iter().map(|l| l.per_sec).collect(),
+            );
+            r.figure(
+                &case,
+                name,
+                "p99",
+                "µs",
+                loads.iter().map(|l| l.p99_us).collect(),
+            );
             r.figure(&case, name, "mismatches + errors", "", vec![bad as f64]);
-            r.figure(&case, name, "peak RSS", "MiB", vec![peak_rss_kib(srv.pid()) as f64 / 1024.0]);
+            r.figure(
+                &case,
+                name,
+                "peak RSS",
+                "MiB",
+                vec![peak_rss_kib(srv.pid()) as f64 / 1024.0],
+            );
         }
     }
     Ok(())
@@ -243,13 +333,22 @@ fn echo_hold(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let case = format!("echo, {clients} connections held at once");
     for (name, mode) in ECHO_MODES {
         let max = (clients + 10).to_string();
-        let srv = ctx.server("echo-server", &[mode, &["--max-conns", &max, "--backlog", "4096"]].concat());
+        let srv = ctx.server(
+            "echo-server",
+            &[mode, &["--max-conns", &max, "--backlog", "4096"]].concat(),
+        );
         let t = std::time::Instant::now();
         let conns = echo::hold(&srv.connect_addr(), clients)?;
         let secs = t.elapsed().as_secs_f64();
         let rss = rss_kib(srv.pid()) as f64 / 1024.0;
         r.figure(&case, name, "RSS while holding them", "MiB", vec![rss]);
-        r.figure(&case, name, "connect + one round trip each", "s", vec![secs]);
+        r.figure(
+            &case,
+            name,
+            "connect + one round trip each",
+            "s",
+            vec![secs],
+        );
         drop(conns);
     }
     Ok(())

@@ -32,7 +32,10 @@ pub fn free_port() -> u16 {
 pub fn start(program: &str, args: &[&str]) -> Result<Peer, String> {
     for _ in 0..5 {
         let port = free_port();
-        let args: Vec<String> = args.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{port}", &port.to_string()))
+            .collect();
         let mut child = Command::new(program)
             .args(&args)
             .stdin(Stdio::null())
@@ -58,7 +61,10 @@ pub fn start(program: &str, args: &[&str]) -> Result<Peer, String> {
 
 /// Starts `socat` as an echo server: a forked `PIPE` per connection.
 pub fn socat_echo() -> Result<Peer, String> {
-    start("socat", &["TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", "PIPE"])
+    start(
+        "socat",
+        &["TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", "PIPE"],
+    )
 }
 
 /// iperf3's loopback rate for `bytes`, in MB/s: the ceiling for a TCP byte stream.
@@ -66,7 +72,15 @@ pub fn iperf3_rate(bytes: u64) -> Result<f64, String> {
     // The server survives `start`'s connect probe and serves the real test after it.
     let server = start("iperf3", &["-s", "-B", "127.0.0.1", "-p", "{port}"])?;
     let out = Command::new("iperf3")
-        .args(["-c", "127.0.0.1", "-p", &server.port.to_string(), "-n", &bytes.to_string(), "-J"])
+        .args([
+            "-c",
+            "127.0.0.1",
+            "-p",
+            &server.port.to_string(),
+            "-n",
+            &bytes.to_string(),
+            "-J",
+        ])
         .output()
         .map_err(|e| format!("iperf3 client: {e}"))?;
     drop(server);
@@ -75,5 +89,10 @@ pub fn iperf3_rate(bytes: u64) -> Result<f64, String> {
     json["end"]["sum_received"]["bits_per_second"]
         .as_f64()
         .map(|bps| bps / 8.0 / 1e6)
-        .ok_or_else(|| format!("iperf3 gave no rate: {}", String::from_utf8_lossy(&out.stdout)))
+        .ok_or_else(|| {
+            format!(
+                "iperf3 gave no rate: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
 }

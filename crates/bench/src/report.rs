@@ -44,12 +44,19 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
     let _ = writeln!(md, "## Machine\n");
     let _ = writeln!(md, "- date: {}", sh("date -u '+%Y-%m-%d %H:%M UTC'"));
     let _ = writeln!(md, "- cores: {}", sh("nproc"));
-    let _ = writeln!(md, "- CPU: {}", sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"));
+    let _ = writeln!(
+        md,
+        "- CPU: {}",
+        sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
+    );
     let _ = writeln!(md, "- kernel: {}", sh("uname -sr"));
     let _ = writeln!(md, "- memory: {}", sh("free -h | awk '/Mem:/ {print $2}'"));
     let _ = writeln!(md, "- peers: {}", sh("(socat -V | grep 'socat version'; iperf3 --version | head -1; ncat --version 2>&1 | head -1) | tr '\\n' ';'"));
     let _ = writeln!(md, "\n## Ratios against peers\n");
-    let _ = writeln!(md, "| comparison | socklab | peer | ratio | target | |\n|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| comparison | socklab | peer | ratio | target | |\n|---|---|---|---|---|---|"
+    );
     for x in &r.ratios {
         let target = match x.target {
             Target::AtLeast(t) => format!("≥ {t}x"),
@@ -61,13 +68,25 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
             (_, true) => "met",
             (_, false) => "**missed**",
         };
-        let _ = writeln!(md, "| {} | {} | {} | {:.2}x | {} | {} |", x.what, num(x.ours), num(x.peer), x.value(), target, verdict);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.2}x | {} | {} |",
+            x.what,
+            num(x.ours),
+            num(x.peer),
+            x.value(),
+            target,
+            verdict
+        );
     }
     let mut case = "";
     for f in &r.figures {
         if f.case != case {
             case = &f.case;
-            let _ = writeln!(md, "\n## {case}\n\n| subject | metric | median | min–max |\n|---|---|---|---|");
+            let _ = writeln!(
+                md,
+                "\n## {case}\n\n| subject | metric | median | min–max |\n|---|---|---|---|"
+            );
         }
         let _ = writeln!(
             md,

@@ -26,7 +26,10 @@ impl Figure {
     }
     /// The largest run.
     pub fn max(&self) -> f64 {
-        self.samples.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        self.samples
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max)
     }
 }
 
@@ -99,9 +102,19 @@ mod tests {
 
     #[test]
     fn ratio_targets() {
-        let r = Ratio { what: "x".into(), ours: 3.0, peer: 1.0, target: Target::AtLeast(2.4) };
+        let r = Ratio {
+            what: "x".into(),
+            ours: 3.0,
+            peer: 1.0,
+            target: Target::AtLeast(2.4),
+        };
         assert!(r.met());
-        let r = Ratio { what: "x".into(), ours: 1.0, peer: 1.0, target: Target::AtMost(0.75) };
+        let r = Ratio {
+            what: "x".into(),
+            ours: 1.0,
+            peer: 1.0,
+            target: Target::AtMost(0.75),
+        };
         assert!(!r.met());
     }
 }

@@ -34,7 +34,10 @@ fn main() {
     for m in &got {
         println!("  server recv -> {:?}", String::from_utf8_lossy(m));
     }
-    println!("  {} recv for 2 sends: the messages stuck together", got.len());
+    println!(
+        "  {} recv for 2 sends: the messages stuck together",
+        got.len()
+    );
 
     println!("part 2: the same two messages, framed with a u32 big-endian length");
     let got = exchange(
@@ -54,7 +57,10 @@ fn main() {
     for m in &got {
         println!("  server read_frame -> {:?}", String::from_utf8_lossy(m));
     }
-    println!("  {} messages for 2 sends: framing keeps them apart", got.len());
+    println!(
+        "  {} messages for 2 sends: framing keeps them apart",
+        got.len()
+    );
 }
 
 /// Runs `client` against a fresh loopback server that runs `server` on its connection.

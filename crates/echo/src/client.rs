@@ -67,7 +67,9 @@ where
     let out_err = |e| Error::io("writing to stdout", e);
     let mut lines = input.lines();
     loop {
-        write!(output, ">> ").and_then(|()| output.flush()).map_err(out_err)?;
+        write!(output, ">> ")
+            .and_then(|()| output.flush())
+            .map_err(out_err)?;
         let Some(line) = lines.next() else {
             writeln!(output).map_err(out_err)?;
             return Ok(());
@@ -122,7 +124,9 @@ where
         CopyError::Read(e) => Error::io("reading from the server", e),
         CopyError::Write(e) => Error::io("writing to stdout", e),
     });
-    output.flush().map_err(|e| Error::io("writing to stdout", e))?;
+    output
+        .flush()
+        .map_err(|e| Error::io("writing to stdout", e))?;
     if received.is_err() {
         // Unblock the sender if it is stuck writing to a server that stopped reading.
         from_server.shutdown_both();
@@ -146,7 +150,10 @@ enum CopyError {
 }
 
 /// `io::copy` with a bigger buffer, telling read errors from write errors.
-fn copy<R: Read + ?Sized, W: Write + ?Sized>(r: &mut R, w: &mut W) -> std::result::Result<u64, CopyError> {
+fn copy<R: Read + ?Sized, W: Write + ?Sized>(
+    r: &mut R,
+    w: &mut W,
+) -> std::result::Result<u64, CopyError> {
     let mut buf = vec![0u8; IO_BUFFER];
     let mut total = 0;
     loop {

@@ -130,7 +130,11 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
             accepting = false;
             let _ = poll.registry().deregister(&mut listener);
             stop_deadline = Some(Instant::now() + config.serve.grace);
-            log::info!("stopping: waiting up to {:?} for {} connection(s)", config.serve.grace, conns.len());
+            log::info!(
+                "stopping: waiting up to {:?} for {} connection(s)",
+                config.serve.grace,
+                conns.len()
+            );
         }
         if let Some(deadline) = stop_deadline {
             if conns.is_empty() || Instant::now() >= deadline {
@@ -145,12 +149,15 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
         for event in events.iter() {
             if event.token() == LISTENER {
                 if accepting {
-                    accept_blocked = accept_all(&listener, &poll, &mut conns, &mut next_token, &config);
+                    accept_blocked =
+                        accept_all(&listener, &poll, &mut conns, &mut next_token, &config);
                 }
                 continue;
             }
             let token = event.token();
-            let Some(conn) = conns.get_mut(&token) else { continue };
+            let Some(conn) = conns.get_mut(&token) else {
+                continue;
+            };
             if let Next::Close(err) = serve(conn, &mut buf, config.upper) {
                 close(&poll, conns.remove(&token), err);
             } else if let Err(e) = update_interest(&poll, token, conn) {
@@ -177,7 +184,11 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
         }
     }
     for (_, conn) in conns.drain() {
-        log::info!("{}: cut at shutdown after {} bytes in", conn.peer, conn.bytes_in);
+        log::info!(
+            "{}: cut at shutdown after {} bytes in",
+            conn.peer,
+            conn.bytes_in
+        );
     }
     log::info!("stopped");
     Ok(())
@@ -205,12 +216,19 @@ fn accept_all<L: EvListener>(
             }
         };
         if conns.len() >= config.serve.max_conns {
-            log::warn!("{peer}: refused, {} connections already (max {})", conns.len(), config.serve.max_conns);
+            log::warn!(
+                "{peer}: refused, {} connections already (max {})",
+                conns.len(),
+                config.serve.max_conns
+            );
             continue; // Dropping the stream closes it.
         }
         let token = Token(*next_token);
         *next_token += 1;
-        if let Err(e) = poll.registry().register(&mut stream, token, Interest::READABLE) {
+        if let Err(e) = poll
+            .registry()
+            .register(&mut stream, token, Interest::READABLE)
+        {
             log::warn!("{peer}: cannot register: {e}");
             continue;
         }
@@ -285,7 +303,11 @@ fn serve<S: Read + Write>(conn: &mut Connection<S>, buf: &mut [u8], upper: bool)
 
 /// Asks for WRITABLE while an echo is stuck (and stops reading: backpressure), and
 /// READABLE otherwise.
-fn update_interest<S: Source>(poll: &Poll, token: Token, conn: &mut Connection<S>) -> io::Result<()> {
+fn update_interest<S: Source>(
+    poll: &Poll,
+    token: Token,
+    conn: &mut Connection<S>,
+) -> io::Result<()> {
     let want = if conn.pending_from < conn.pending.len() {
         Interest::WRITABLE
     } else {
@@ -302,8 +324,18 @@ fn close<S: Source>(poll: &Poll, conn: Option<Connection<S>>, err: Option<io::Er
     let Some(mut conn) = conn else { return };
     let _ = poll.registry().deregister(&mut conn.stream);
     match err {
-        None => log::info!("{}: closed after {} bytes in, {} bytes out", conn.peer, conn.bytes_in, conn.bytes_out),
-        Some(e) => log::info!("{}: dropped after {} bytes in, {} bytes out: {e}", conn.peer, conn.bytes_in, conn.bytes_out),
+        None => log::info!(
+            "{}: closed after {} bytes in, {} bytes out",
+            conn.peer,
+            conn.bytes_in,
+            conn.bytes_out
+        ),
+        Some(e) => log::info!(
+            "{}: dropped after {} bytes in, {} bytes out: {e}",
+            conn.peer,
+            conn.bytes_in,
+            conn.bytes_out
+        ),
     }
 }
 

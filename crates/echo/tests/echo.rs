@@ -74,7 +74,11 @@ fn try_round_trip(addr: &str, data: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// A port that was free a moment ago, for peers (socat) that cannot report port 0.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn nc_gets_its_line_back(mode: Mode) {
@@ -82,10 +86,18 @@ fn nc_gets_its_line_back(mode: Mode) {
     let srv = server_in(mode, &[]);
     let out = Command::new("sh")
         .arg("-c")
-        .arg(format!("printf 'hello\\n' | nc -N 127.0.0.1 {}", srv.port()))
+        .arg(format!(
+            "printf 'hello\\n' | nc -N 127.0.0.1 {}",
+            srv.port()
+        ))
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n", "stderr: {}", srv.stderr());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello\n",
+        "stderr: {}",
+        srv.stderr()
+    );
 }
 
 fn upper_uppercases_ascii_and_keeps_utf8_intact(mode: Mode) {
@@ -93,10 +105,16 @@ fn upper_uppercases_ascii_and_keeps_utf8_intact(mode: Mode) {
     let srv = server_in(mode, &["--upper"]);
     let out = Command::new("sh")
         .arg("-c")
-        .arg(format!("printf 'hello, wörld ñ 日本\\n' | nc -N 127.0.0.1 {}", srv.port()))
+        .arg(format!(
+            "printf 'hello, wörld ñ 日本\\n' | nc -N 127.0.0.1 {}",
+            srv.port()
+        ))
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "HELLO, WöRLD ñ 日本\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "HELLO, WöRLD ñ 日本\n"
+    );
     // Every byte value other than a-z comes back unchanged.
     let all: Vec<u8> = (0..=255u8).collect();
     let got = round_trip(&srv.connect_addr(), &all);
@@ -113,9 +131,19 @@ fn socat_works_as_a_client(mode: Mode) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"via socat\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"via socat\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "via socat\n", "server log: {}", srv.stderr());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "via socat\n",
+        "server log: {}",
+        srv.stderr()
+    );
 }
 
 #[test]
@@ -126,11 +154,16 @@ fn echo_client_works_against_socat_echo_server() {
     for _ in 0..5 {
         let port = free_port();
         let mut child = Command::new("socat")
-            .args([&format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"), "PIPE"])
+            .args([
+                &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
+                "PIPE",
+            ])
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        if wait_until(Duration::from_secs(5), || TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+        if wait_until(Duration::from_secs(5), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }) {
             socat = Some((child, port));
             break;
         }
@@ -144,7 +177,12 @@ fn echo_client_works_against_socat_echo_server() {
     let _ = socat.wait();
     let (status, out, err) = result;
     assert!(status.success(), "echo-client failed: {err}");
-    assert!(out == data, "echo through socat differs ({} of {} bytes)", out.len(), data.len());
+    assert!(
+        out == data,
+        "echo through socat differs ({} of {} bytes)",
+        out.len(),
+        data.len()
+    );
 }
 
 /// Runs echo-client in pipe mode with `data` on stdin; returns (status, stdout, stderr).
@@ -162,7 +200,11 @@ fn pipe_through_client(args: &[&str], data: &[u8]) -> (std::process::ExitStatus,
     let feeder = thread::spawn(move || stdin.write_all(&data));
     let out = child.wait_with_output().unwrap();
     feeder.join().unwrap().unwrap();
-    (out.status, out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status,
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn pipe_mode_is_byte_exact_for_one_gibibyte(mode: Mode) {
@@ -203,7 +245,11 @@ fn pipe_mode_is_byte_exact_for_one_gibibyte(mode: Mode) {
             .unwrap_or_else(|e| panic!("block {i}: {e}; server log: {}", srv.stderr()));
         assert!(got == tagged(i), "block {i} of {BLOCKS} differs");
     }
-    assert_eq!(stdout.read(&mut got).unwrap(), 0, "more bytes than were sent");
+    assert_eq!(
+        stdout.read(&mut got).unwrap(),
+        0,
+        "more bytes than were sent"
+    );
     feeder.join().unwrap().unwrap();
     let status = wait_child(&mut child, Duration::from_secs(30)).expect("client exits");
     assert!(status.success());
@@ -248,13 +294,19 @@ fn dual_stack_server_on_ipv6_any_serves_ipv4_and_ipv6(mode: Mode) {
     assert_eq!(round_trip(&format!("127.0.0.1:{port}"), b"v4\n"), b"v4\n");
     assert_eq!(round_trip(&format!("[::1]:{port}"), b"v6\n"), b"v6\n");
     let log = srv.stderr();
-    assert!(log.contains("[::ffff:127.0.0.1]"), "v4 client not seen as mapped: {log}");
+    assert!(
+        log.contains("[::ffff:127.0.0.1]"),
+        "v4 client not seen as mapped: {log}"
+    );
 }
 
 fn serves_af_unix_and_removes_the_socket_file_on_stop(mode: Mode) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("echo.sock");
-    let mut srv = Server::spawn(SERVER, &[mode, &["--unix", path.to_str().unwrap()]].concat());
+    let mut srv = Server::spawn(
+        SERVER,
+        &[mode, &["--unix", path.to_str().unwrap()]].concat(),
+    );
     assert_eq!(srv.addr, path.display().to_string());
     let mut s = UnixStream::connect(&path).unwrap();
     s.write_all(b"over unix\n").unwrap();
@@ -267,7 +319,9 @@ fn serves_af_unix_and_removes_the_socket_file_on_stop(mode: Mode) {
     assert!(status.success(), "{err}");
     assert_eq!(out, b"client\n");
     srv.signal("TERM");
-    let status = srv.wait_exit(Duration::from_secs(10)).expect("server stops");
+    let status = srv
+        .wait_exit(Duration::from_secs(10))
+        .expect("server stops");
     assert!(status.success(), "exit {status:?}: {}", srv.stderr());
     assert!(!path.exists(), "socket file left behind");
 }
@@ -286,8 +340,15 @@ fn refuses_clients_over_max_conns_at_once_and_keeps_serving_the_others(mode: Mod
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut buf = [0u8; 1];
     let n = c.read(&mut buf);
-    assert!(matches!(n, Ok(0)) || n.is_err(), "third client was served: {n:?}");
-    assert!(srv.wait_for_log("refused", Duration::from_secs(5)), "no refusal logged: {}", srv.stderr());
+    assert!(
+        matches!(n, Ok(0)) || n.is_err(),
+        "third client was served: {n:?}"
+    );
+    assert!(
+        srv.wait_for_log("refused", Duration::from_secs(5)),
+        "no refusal logged: {}",
+        srv.stderr()
+    );
     // The first two are still served.
     a.write_all(b"still here").unwrap();
     let mut got = [0u8; 10];
@@ -315,11 +376,18 @@ fn iterative_mode_makes_the_second_client_wait_in_the_backlog() {
     // echo comes back while the first client is being served.
     let mut second = TcpStream::connect(&addr).unwrap();
     second.write_all(b"2").unwrap();
-    second.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let mut one = [0u8; 1];
-    assert!(second.read_exact(&mut one).is_err(), "second client served while the first was connected");
+    assert!(
+        second.read_exact(&mut one).is_err(),
+        "second client served while the first was connected"
+    );
     drop(first);
-    second.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     second.read_exact(&mut one).unwrap();
     assert_eq!(&one, b"2");
 }
@@ -330,7 +398,11 @@ fn idle_client_is_closed_after_idle_timeout(mode: Mode) {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let n = s.read(&mut [0u8; 1]).unwrap_or(0);
     assert_eq!(n, 0, "idle connection not closed");
-    assert!(srv.wait_for_log("dropped after 0 bytes", Duration::from_secs(5)), "{}", srv.stderr());
+    assert!(
+        srv.wait_for_log("dropped after 0 bytes", Duration::from_secs(5)),
+        "{}",
+        srv.stderr()
+    );
 }
 
 fn client_that_writes_without_reading_neither_grows_memory_nor_blocks_others(mode: Mode) {
@@ -356,7 +428,10 @@ fn client_that_writes_without_reading_neither_grows_memory_nor_blocks_others(mod
         })
     };
     let sent = writer.join().unwrap();
-    assert!(sent < 256 << 20, "all 256 MiB were accepted: something buffers without bound");
+    assert!(
+        sent < 256 << 20,
+        "all 256 MiB were accepted: something buffers without bound"
+    );
     // Meanwhile another client is served normally.
     assert_eq!(round_trip(&addr, b"not starved\n"), b"not starved\n");
     let after = rss_kib(srv.pid());
@@ -376,14 +451,21 @@ fn vanishing_clients_do_not_hurt_the_server(mode: Mode) {
         s.write_all(&random_bytes(100_000)).unwrap();
         drop(s);
     }
-    assert_eq!(round_trip(&addr, b"alive\n"), b"alive\n", "{}", srv.stderr());
+    assert_eq!(
+        round_trip(&addr, b"alive\n"),
+        b"alive\n",
+        "{}",
+        srv.stderr()
+    );
 }
 
 fn sigterm_stops_the_server_with_exit_zero(mode: Mode) {
     let mut srv = server_in(mode, &[]);
     assert_eq!(round_trip(&srv.connect_addr(), b"hi"), b"hi");
     srv.signal("TERM");
-    let status = srv.wait_exit(Duration::from_secs(10)).expect("stops within 10 s");
+    let status = srv
+        .wait_exit(Duration::from_secs(10))
+        .expect("stops within 10 s");
     assert!(status.success(), "exit {status:?}: {}", srv.stderr());
     assert!(srv.stderr().contains("stopped"));
 }
@@ -407,7 +489,10 @@ fn prompt_mode_prints_each_echo_after_the_prompt() {
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert_eq!(text, format!(">> HELLO\n>> >> {}\n>> \n", long.to_uppercase()));
+    assert_eq!(
+        text,
+        format!(">> HELLO\n>> >> {}\n>> \n", long.to_uppercase())
+    );
 }
 
 #[test]
@@ -420,7 +505,10 @@ fn client_says_clearly_when_nothing_listens() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr: {err}");
-    assert!(err.starts_with("error: cannot connect to 127.0.0.1:"), "{err}");
+    assert!(
+        err.starts_with("error: cannot connect to 127.0.0.1:"),
+        "{err}"
+    );
     assert!(err.contains("is the server running?"), "{err}");
 }
 
@@ -432,10 +520,16 @@ fn no_reuse_addr_flag_is_accepted_and_serves() {
 
 /// The Python client in docs/protocol.md's echo section, as a user would copy it.
 fn protocol_doc_echo_snippet() -> String {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol.md"))
-        .expect("docs/protocol.md");
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/protocol.md"
+    ))
+    .expect("docs/protocol.md");
     let section = doc.split("<!-- BEGIN echo").nth(1).expect("echo section");
-    let code = section.split("```python\n").nth(1).expect("python block in the echo section");
+    let code = section
+        .split("```python\n")
+        .nth(1)
+        .expect("python block in the echo section");
     code.split("```").next().unwrap().to_owned()
 }
 
@@ -443,10 +537,13 @@ fn protocol_doc_echo_snippet() -> String {
 fn python_client_from_protocol_doc_talks_to_the_server() {
     require_tool("python3");
     let srv = server(&[]);
-    let code = protocol_doc_echo_snippet().replace("port: int = 7007", &format!("port: int = {}", srv.port()));
+    let code = protocol_doc_echo_snippet()
+        .replace("port: int = 7007", &format!("port: int = {}", srv.port()));
     let out = Command::new("python3")
         .arg("-c")
-        .arg(format!("{code}\nprint(echo(bytes(range(256)) * 100) == bytes(range(256)) * 100)"))
+        .arg(format!(
+            "{code}\nprint(echo(bytes(range(256)) * 100) == bytes(range(256)) * 100)"
+        ))
         .output()
         .unwrap();
     assert!(
@@ -487,10 +584,17 @@ fn event_loop_holds_ten_thousand_connections_in_under_64_mib() {
         let mut got = [0u8; 4];
         s.read_exact(&mut got)
             .unwrap_or_else(|e| panic!("reply #{i}: {e}; server: {}", tail(&srv.stderr())));
-        assert_eq!(u32::from_be_bytes(got), i as u32, "client {i} got another's echo");
+        assert_eq!(
+            u32::from_be_bytes(got),
+            i as u32,
+            "client {i} got another's echo"
+        );
     }
     let rss = rss_kib(srv.pid());
-    assert!(rss < 64 * 1024, "event-loop server RSS {rss} KiB with {CLIENTS} connections");
+    assert!(
+        rss < 64 * 1024,
+        "event-loop server RSS {rss} KiB with {CLIENTS} connections"
+    );
     eprintln!("event loop: {CLIENTS} connections, server RSS {rss} KiB");
 }
 
@@ -505,7 +609,12 @@ fn cpu_ticks(pid: u32) -> u64 {
     // Fields after the ")" that ends the command name; utime and stime are 14 and 15.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let field = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     field(14) + field(15)
 }
 
@@ -513,7 +622,15 @@ fn survives_running_out_of_file_descriptors_without_spinning(mode: Mode) {
     require_tool("prlimit");
     // 64 descriptors: about 55 connections, then accept fails with EMFILE.
     let mut cmd = Command::new("prlimit");
-    cmd.args(["--nofile=64:64", SERVER, "--port", "0", "--max-conns", "1000"]).args(mode);
+    cmd.args([
+        "--nofile=64:64",
+        SERVER,
+        "--port",
+        "0",
+        "--max-conns",
+        "1000",
+    ])
+    .args(mode);
     let srv = Server::spawn_with(&mut cmd);
     let addr: std::net::SocketAddr = srv.connect_addr().parse().unwrap();
     let mut clients = Vec::new();
@@ -523,13 +640,24 @@ fn survives_running_out_of_file_descriptors_without_spinning(mode: Mode) {
             clients.push(s);
         }
     }
-    assert!(clients.len() > 60, "only {} connects completed", clients.len());
-    assert!(srv.wait_for_log("Too many open files", Duration::from_secs(5)), "{}", tail(&srv.stderr()));
+    assert!(
+        clients.len() > 60,
+        "only {} connects completed",
+        clients.len()
+    );
+    assert!(
+        srv.wait_for_log("Too many open files", Duration::from_secs(5)),
+        "{}",
+        tail(&srv.stderr())
+    );
     // Saturated: the server must wait, not spin. 2 s of wall time, < 10% of a core.
     let before = cpu_ticks(srv.pid());
     thread::sleep(Duration::from_secs(2));
     let used = cpu_ticks(srv.pid()) - before;
-    assert!(used < 20, "server used {used} ticks (1/100 s) of CPU in 2 s while out of descriptors");
+    assert!(
+        used < 20,
+        "server used {used} ticks (1/100 s) of CPU in 2 s while out of descriptors"
+    );
     // Once the clients leave, it accepts and serves again.
     drop(clients);
     assert!(

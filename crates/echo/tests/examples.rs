@@ -7,10 +7,18 @@ use std::process::Command;
 fn run_example(name: &str) -> String {
     let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_echo-server"));
     let path = bin_dir.parent().unwrap().join("examples").join(name);
-    assert!(path.exists(), "{} not built; run cargo test or cargo build --examples", path.display());
+    assert!(
+        path.exists(),
+        "{} not built; run cargo test or cargo build --examples",
+        path.display()
+    );
     let out = Command::new(&path).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{name} failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
@@ -27,7 +35,9 @@ fn sticky_example_shows_two_sends_glued_then_framed_apart() {
 #[test]
 fn reuseaddr_example_fails_without_the_option_and_binds_with_it() {
     let out = run_example("reuseaddr");
-    let (off, on) = out.split_once("SO_REUSEADDR on:").expect("both runs printed");
+    let (off, on) = out
+        .split_once("SO_REUSEADDR on:")
+        .expect("both runs printed");
     assert!(off.contains("bind failed: Address already in use"), "{out}");
     assert!(on.contains(": bound"), "{out}");
 }

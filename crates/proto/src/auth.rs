@@ -19,7 +19,9 @@ use crate::deadline::{DeadlineStream, SetReadTimeout};
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::{LOGIN_DEADLINE, LOGIN_FAILURE_DELAY, MAX_LOGIN_FAILURES, MAX_PASSWORD_LEN};
 use crate::msg::{read_request, write_error, write_failure, write_ok, Empty, Request};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -75,7 +77,10 @@ impl Users {
     pub fn load(path: &Path) -> Result<Users> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::UsersFile {
             path: path.display().to_string(),
-            reason: format!("{e} (create it with: socklab-passwd --users {} NAME)", path.display()),
+            reason: format!(
+                "{e} (create it with: socklab-passwd --users {} NAME)",
+                path.display()
+            ),
         })?;
         Self::parse(&text).map_err(|reason| Error::UsersFile {
             path: path.display().to_string(),
@@ -172,7 +177,10 @@ impl Users {
 /// Writes `data` to `path` through a temp file in the same directory, mode 0600.
 fn write_private_file(path: &Path, data: &[u8]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("users"),
@@ -186,7 +194,8 @@ fn write_private_file(path: &Path, data: &[u8]) -> Result<()> {
         .mode(0o600)
         .open(&tmp)
         .map_err(|e| Error::io(ctx("creating"), e))?;
-    f.write_all(data).map_err(|e| Error::io(ctx("writing"), e))?;
+    f.write_all(data)
+        .map_err(|e| Error::io(ctx("writing"), e))?;
     f.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
@@ -273,7 +282,10 @@ where
             return Ok(user);
         }
         failures += 1;
-        log::warn!("failed login for user {user:?} ({failures}/{})", policy.max_failures);
+        log::warn!(
+            "failed login for user {user:?} ({failures}/{})",
+            policy.max_failures
+        );
         std::thread::sleep(policy.failure_delay);
         write_error(stream, &Error::AuthFailed)?;
         if failures >= policy.max_failures {
@@ -335,7 +347,10 @@ mod tests {
         Users::set_password(&path, "bob", "battery").unwrap();
         Users::set_password(&path, "alice", "staple").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("staple") && !text.contains("battery"), "{text}");
+        assert!(
+            !text.contains("staple") && !text.contains("battery"),
+            "{text}"
+        );
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(text.lines().all(|l| l.contains(":$argon2id$")), "{text}");
         let users = Users::load(&path).unwrap();
@@ -352,7 +367,8 @@ mod tests {
     fn rejects_bad_lines_with_their_number() {
         let err = Users::parse("# users\n\nalice:plaintext\n").unwrap_err();
         assert!(err.starts_with("line 3:"), "{err}");
-        let err = Users::parse("bad name:$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA\n").unwrap_err();
+        let err =
+            Users::parse("bad name:$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA\n").unwrap_err();
         assert!(err.contains("invalid user name"), "{err}");
     }
 
@@ -363,10 +379,17 @@ mod tests {
         let real = hash_password("some password").unwrap();
         let params = |h: &str| {
             let parsed = PasswordHash::new(h).unwrap();
-            (parsed.algorithm.to_string(), parsed.version, parsed.params.to_string())
+            (
+                parsed.algorithm.to_string(),
+                parsed.version,
+                parsed.params.to_string(),
+            )
         };
         assert_eq!(params(dummy_hash()), params(&real));
-        assert!(!Users::default().verify("nobody", ""), "empty password matched the dummy");
+        assert!(
+            !Users::default().verify("nobody", ""),
+            "empty password matched the dummy"
+        );
     }
 
     #[test]
@@ -416,18 +439,31 @@ mod login_tests {
     const USERS: &str = "alice:$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$oLR5MAEGfpggpujVlakg8jrOLGnE2ouxEqlNfMbANDc\n";
 
     fn fast() -> LoginPolicy {
-        LoginPolicy { failure_delay: Duration::ZERO, ..LoginPolicy::default() }
+        LoginPolicy {
+            failure_delay: Duration::ZERO,
+            ..LoginPolicy::default()
+        }
     }
 
     fn login(user: &str, password: &str) -> Vec<u8> {
         let mut wire = Vec::new();
-        write_header(&mut wire, &Request::Login { user: user.into(), password: password.into() }).unwrap();
+        write_header(
+            &mut wire,
+            &Request::Login {
+                user: user.into(),
+                password: password.into(),
+            },
+        )
+        .unwrap();
         wire
     }
 
     fn run(input: Vec<u8>) -> (Result<String>, Vec<Result<Empty>>) {
         let users = Users::parse(USERS).unwrap();
-        let mut peer = Peer { input: io::Cursor::new(input), output: Vec::new() };
+        let mut peer = Peer {
+            input: io::Cursor::new(input),
+            output: Vec::new(),
+        };
         let result = server_login(&mut peer, &users, &fast());
         let mut replies = Vec::new();
         let mut r = peer.output.as_slice();
@@ -442,13 +478,28 @@ mod login_tests {
         let input = [login("alice", "nope"), login("alice", "pw")].concat();
         let (result, replies) = run(input);
         assert_eq!(result.unwrap(), "alice");
-        assert!(matches!(replies[0], Err(Error::Remote { code: ErrorCode::AuthFailed, .. })), "{replies:?}");
+        assert!(
+            matches!(
+                replies[0],
+                Err(Error::Remote {
+                    code: ErrorCode::AuthFailed,
+                    ..
+                })
+            ),
+            "{replies:?}"
+        );
         assert!(replies[1].is_ok());
     }
 
     #[test]
     fn third_failure_closes_and_fourth_try_is_never_read() {
-        let input = [login("alice", "a"), login("bob", "b"), login("alice", "c"), login("alice", "pw")].concat();
+        let input = [
+            login("alice", "a"),
+            login("bob", "b"),
+            login("alice", "c"),
+            login("alice", "pw"),
+        ]
+        .concat();
         let (result, replies) = run(input);
         assert!(matches!(result, Err(Error::AuthFailed)), "{result:?}");
         assert_eq!(replies.len(), 3, "{replies:?}");
@@ -465,7 +516,13 @@ mod login_tests {
     fn oversized_password_is_refused() {
         let (result, replies) = run(login("alice", &"p".repeat(MAX_PASSWORD_LEN + 1)));
         assert!(result.is_err());
-        assert!(matches!(replies[0], Err(Error::Remote { code: ErrorCode::AuthFailed, .. })));
+        assert!(matches!(
+            replies[0],
+            Err(Error::Remote {
+                code: ErrorCode::AuthFailed,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -474,7 +531,16 @@ mod login_tests {
         write_header(&mut input, &Request::Exec { cmd: "id".into() }).unwrap();
         input.extend(login("alice", "pw"));
         let (result, replies) = run(input);
-        assert!(matches!(replies[0], Err(Error::Remote { code: ErrorCode::AuthRequired, .. })), "{replies:?}");
+        assert!(
+            matches!(
+                replies[0],
+                Err(Error::Remote {
+                    code: ErrorCode::AuthRequired,
+                    ..
+                })
+            ),
+            "{replies:?}"
+        );
         assert_eq!(result.unwrap(), "alice");
     }
 
@@ -484,6 +550,12 @@ mod login_tests {
         write_frame(&mut input, b"[1,2,3]", 100).unwrap();
         let (result, replies) = run(input);
         assert!(matches!(result, Err(Error::BadHeader(_))), "{result:?}");
-        assert!(matches!(replies[0], Err(Error::Remote { code: ErrorCode::BadRequest, .. })));
+        assert!(matches!(
+            replies[0],
+            Err(Error::Remote {
+                code: ErrorCode::BadRequest,
+                ..
+            })
+        ));
     }
 }

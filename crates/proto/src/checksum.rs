@@ -48,7 +48,11 @@ impl<R: Read> HashingReader<R> {
 
     /// Wraps `inner`, continuing a hash that already covers earlier bytes (a resume).
     pub fn with_hasher(inner: R, hasher: Md5) -> Self {
-        HashingReader { inner, hasher, count: 0 }
+        HashingReader {
+            inner,
+            hasher,
+            count: 0,
+        }
     }
 
     /// Bytes read through this adaptor.
@@ -92,7 +96,11 @@ impl<W: Write> HashingWriter<W> {
 
     /// Wraps `inner`, continuing a hash that already covers earlier bytes (a resume).
     pub fn with_hasher(inner: W, hasher: Md5) -> Self {
-        HashingWriter { inner, hasher, count: 0 }
+        HashingWriter {
+            inner,
+            hasher,
+            count: 0,
+        }
     }
 
     /// Bytes written through this adaptor.

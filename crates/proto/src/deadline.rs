@@ -84,7 +84,10 @@ mod tests {
         let err = d.read_exact(&mut buf).unwrap_err();
         let took = start.elapsed();
         assert!(
-            matches!(err.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock),
+            matches!(
+                err.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ),
             "{err:?}"
         );
         assert!(took < Duration::from_millis(700), "took {took:?}");

@@ -108,7 +108,12 @@ mod tests {
 
     impl Read for Chunked {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let want = self.sizes.get(self.next).copied().unwrap_or(usize::MAX).max(1);
+            let want = self
+                .sizes
+                .get(self.next)
+                .copied()
+                .unwrap_or(usize::MAX)
+                .max(1);
             self.next += 1;
             let n = want.min(buf.len()).min(self.data.len() - self.pos);
             buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
@@ -136,13 +141,20 @@ mod tests {
     fn decodes_frames_delivered_one_byte_at_a_time() {
         let frames = vec![b"hello".to_vec(), Vec::new(), b"world!".to_vec()];
         let data = encode(&frames);
-        let mut r = Chunked { sizes: vec![1; data.len()], data, pos: 0, next: 0 };
+        let mut r = Chunked {
+            sizes: vec![1; data.len()],
+            data,
+            pos: 0,
+            next: 0,
+        };
         assert_eq!(decode_all(&mut r), frames);
     }
 
     #[test]
     fn decodes_ten_thousand_frames_from_one_write() {
-        let frames: Vec<Vec<u8>> = (0..10_000).map(|i| format!("frame {i}").into_bytes()).collect();
+        let frames: Vec<Vec<u8>> = (0..10_000)
+            .map(|i| format!("frame {i}").into_bytes())
+            .collect();
         let wire = encode(&frames);
         let decoded = decode_all(&mut Cursor::new(wire));
         assert_eq!(decoded.len(), 10_000);
@@ -170,13 +182,19 @@ mod tests {
     fn accepts_header_exactly_at_limit() {
         let payload = vec![b'x'; MAX_HEADER_LEN];
         let wire = encode(std::slice::from_ref(&payload));
-        assert_eq!(read_frame(&mut Cursor::new(wire), MAX_HEADER_LEN).unwrap(), Some(payload));
+        assert_eq!(
+            read_frame(&mut Cursor::new(wire), MAX_HEADER_LEN).unwrap(),
+            Some(payload)
+        );
     }
 
     #[test]
     fn refuses_to_write_frame_over_limit() {
         let err = write_frame(&mut Vec::new(), &[0; 10], 9).unwrap_err();
-        assert!(matches!(err, Error::HeaderTooLarge { len: 10, max: 9 }), "{err:?}");
+        assert!(
+            matches!(err, Error::HeaderTooLarge { len: 10, max: 9 }),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -188,7 +206,10 @@ mod tests {
     fn eof_inside_length_is_an_error() {
         for cut in 1..LEN_PREFIX {
             let err = read_frame(&mut Cursor::new(vec![0u8; cut]), 16).unwrap_err();
-            assert!(matches!(err, Error::UnexpectedEof("a frame length")), "cut {cut}: {err:?}");
+            assert!(
+                matches!(err, Error::UnexpectedEof("a frame length")),
+                "cut {cut}: {err:?}"
+            );
         }
     }
 

@@ -85,7 +85,12 @@ impl std::fmt::Debug for Request {
                 .field("name", name)
                 .field("offset", offset)
                 .finish(),
-            Request::Put { name, size, resume, overwrite } => f
+            Request::Put {
+                name,
+                size,
+                resume,
+                overwrite,
+            } => f
                 .debug_struct("Put")
                 .field("name", name)
                 .field("size", size)
@@ -109,7 +114,8 @@ pub struct Failure {
 
 /// Encodes `value` as a JSON header frame.
 pub fn write_header<W: Write, T: Serialize + ?Sized>(w: &mut W, value: &T) -> Result<()> {
-    let json = serde_json::to_vec(value).map_err(|e| Error::Other(format!("encoding a header: {e}")))?;
+    let json =
+        serde_json::to_vec(value).map_err(|e| Error::Other(format!("encoding a header: {e}")))?;
     write_frame(w, &json, MAX_HEADER_LEN)
 }
 
@@ -204,7 +210,9 @@ pub fn reply_from_object<T: DeserializeOwned>(map: Map<String, Value>) -> Result
                 message: failure.error,
             })
         }
-        _ => Err(Error::BadHeader("a reply needs \"ok\": true or false".into())),
+        _ => Err(Error::BadHeader(
+            "a reply needs \"ok\": true or false".into(),
+        )),
     }
 }
 
@@ -245,16 +253,37 @@ mod tests {
     fn parses_every_request() {
         let cases = [
             (r#"{"op":"list"}"#, Request::List),
-            (r#"{"op":"exec","cmd":"ls"}"#, Request::Exec { cmd: "ls".into() }),
-            (r#"{"op":"get","name":"a"}"#, Request::Get { name: "a".into(), offset: 0 }),
+            (
+                r#"{"op":"exec","cmd":"ls"}"#,
+                Request::Exec { cmd: "ls".into() },
+            ),
+            (
+                r#"{"op":"get","name":"a"}"#,
+                Request::Get {
+                    name: "a".into(),
+                    offset: 0,
+                },
+            ),
             (
                 r#"{"op":"put","name":"a","size":5,"resume":true}"#,
-                Request::Put { name: "a".into(), size: 5, resume: true, overwrite: false },
+                Request::Put {
+                    name: "a".into(),
+                    size: 5,
+                    resume: true,
+                    overwrite: false,
+                },
             ),
-            (r#"{"op":"stat","name":"a"}"#, Request::Stat { name: "a".into() }),
+            (
+                r#"{"op":"stat","name":"a"}"#,
+                Request::Stat { name: "a".into() },
+            ),
         ];
         for (json, want) in cases {
-            assert_eq!(read_request(&mut frame(json)).unwrap(), Some(want), "{json}");
+            assert_eq!(
+                read_request(&mut frame(json)).unwrap(),
+                Some(want),
+                "{json}"
+            );
         }
     }
 
@@ -275,7 +304,10 @@ mod tests {
         // Invalid UTF-8 inside a JSON string.
         let mut wire = Vec::new();
         write_frame(&mut wire, b"{\"op\":\"\xff\"}", MAX_HEADER_LEN).unwrap();
-        assert!(matches!(read_request(&mut Cursor::new(wire)), Err(Error::BadHeader(_))));
+        assert!(matches!(
+            read_request(&mut Cursor::new(wire)),
+            Err(Error::BadHeader(_))
+        ));
     }
 
     #[test]
@@ -296,9 +328,15 @@ mod tests {
         write_ok(&mut wire, &Offset { offset: 7 }).unwrap();
         write_failure(&mut wire, ErrorCode::NotFound, "no such file: a").unwrap();
         let mut r = Cursor::new(wire);
-        assert_eq!(read_reply::<_, Offset>(&mut r).unwrap(), Offset { offset: 7 });
+        assert_eq!(
+            read_reply::<_, Offset>(&mut r).unwrap(),
+            Offset { offset: 7 }
+        );
         match read_reply::<_, Offset>(&mut r) {
-            Err(Error::Remote { code: ErrorCode::NotFound, message }) => {
+            Err(Error::Remote {
+                code: ErrorCode::NotFound,
+                message,
+            }) => {
                 assert_eq!(message, "no such file: a")
             }
             other => panic!("{other:?}"),
@@ -309,14 +347,20 @@ mod tests {
     fn unknown_error_code_from_newer_peer_is_tolerated() {
         let mut r = frame(r#"{"ok":false,"code":"quota_exceeded","error":"over quota"}"#);
         match read_reply::<_, Empty>(&mut r) {
-            Err(Error::Remote { code: ErrorCode::Unknown, message }) => assert_eq!(message, "over quota"),
+            Err(Error::Remote {
+                code: ErrorCode::Unknown,
+                message,
+            }) => assert_eq!(message, "over quota"),
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
     fn debug_output_never_shows_a_password() {
-        let req = Request::Login { user: "alice".into(), password: "hunter2".into() };
+        let req = Request::Login {
+            user: "alice".into(),
+            password: "hunter2".into(),
+        };
         assert!(!format!("{req:?}").contains("hunter2"));
     }
 }

@@ -38,7 +38,11 @@ pub fn validate_name(name: &str) -> Result<()> {
 /// Quotes a name for a terminal or a log line: control characters (which could move
 /// the cursor or recolour the screen) become escapes, everything else stays readable.
 pub fn escape(name: &str) -> String {
-    let shown: String = name.chars().take(300).flat_map(char::escape_debug).collect();
+    let shown: String = name
+        .chars()
+        .take(300)
+        .flat_map(char::escape_debug)
+        .collect();
     if name.chars().count() > 300 {
         format!("\"{shown}…\"")
     } else {
@@ -54,8 +58,25 @@ mod tests {
     fn refuses_hostile_names() {
         let long = "a".repeat(256);
         let hostile = [
-            "", ".", "..", "/", "/etc/passwd", "../x", "a/b", "a\\b", "..\\x", "a\0b", "\n",
-            "a\nb", "\r", "\t", "\x1b[2J", "x\x07", "\x7f", "\u{85}", &long,
+            "",
+            ".",
+            "..",
+            "/",
+            "/etc/passwd",
+            "../x",
+            "a/b",
+            "a\\b",
+            "..\\x",
+            "a\0b",
+            "\n",
+            "a\nb",
+            "\r",
+            "\t",
+            "\x1b[2J",
+            "x\x07",
+            "\x7f",
+            "\u{85}",
+            &long,
         ];
         for name in hostile {
             match validate_name(name) {
@@ -67,7 +88,14 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_names() {
-        for name in ["a.bin", ".hidden", "..foo", "日本語.txt", "with space", &"a".repeat(255)] {
+        for name in [
+            "a.bin",
+            ".hidden",
+            "..foo",
+            "日本語.txt",
+            "with space",
+            &"a".repeat(255),
+        ] {
             validate_name(name).unwrap();
         }
     }

@@ -239,7 +239,10 @@ mod tests {
         let port = l.local_addr().unwrap().port();
         let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let (mut s, peer) = l.accept().unwrap();
-        assert!(peer.to_string().starts_with("[::ffff:127.0.0.1]"), "peer {peer}");
+        assert!(
+            peer.to_string().starts_with("[::ffff:127.0.0.1]"),
+            "peer {peer}"
+        );
         c.write_all(b"x").unwrap();
         let mut b = [0u8; 1];
         s.read_exact(&mut b).unwrap();
@@ -261,12 +264,18 @@ mod tests {
     fn second_bind_on_a_live_port_names_the_problem() {
         let l = tcp_listener("127.0.0.1:0".parse().unwrap(), ListenOptions::default()).unwrap();
         let err = tcp_listener(l.local_addr().unwrap(), ListenOptions::default()).unwrap_err();
-        assert!(err.to_string().contains("another server is using it"), "{err}");
+        assert!(
+            err.to_string().contains("another server is using it"),
+            "{err}"
+        );
     }
 
     #[test]
     fn resolve_accepts_bracketed_ipv6() {
-        assert_eq!(resolve("[::1]", 7).unwrap(), vec!["[::1]:7".parse().unwrap()]);
+        assert_eq!(
+            resolve("[::1]", 7).unwrap(),
+            vec!["[::1]:7".parse().unwrap()]
+        );
     }
 
     #[test]
@@ -274,7 +283,10 @@ mod tests {
         let l = tcp_listener("127.0.0.1:0".parse().unwrap(), ListenOptions::default()).unwrap();
         let err = l.accept().unwrap_err();
         assert!(
-            matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            matches!(
+                err.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
             "{err:?}"
         );
     }

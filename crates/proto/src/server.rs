@@ -204,7 +204,10 @@ where
         }
         let active = registry.active.load(Ordering::SeqCst);
         if active >= opts.max_conns {
-            log::warn!("{peer}: refused, {active} connections already (max {})", opts.max_conns);
+            log::warn!(
+                "{peer}: refused, {active} connections already (max {})",
+                opts.max_conns
+            );
             // A refusal must not block the accept loop on a peer that does not read.
             let _ = stream.set_write_timeout_conn(Some(Duration::from_secs(1)));
             refuse(stream, &peer);
@@ -236,7 +239,10 @@ where
 
     let active = registry.active.load(Ordering::SeqCst);
     if active > 0 {
-        log::info!("stopping: waiting up to {:?} for {active} connection(s)", opts.grace);
+        log::info!(
+            "stopping: waiting up to {:?} for {active} connection(s)",
+            opts.grace
+        );
     }
     wait_for_idle(&registry, opts.grace);
     if let Ok(conns) = registry.conns.lock() {
@@ -307,6 +313,10 @@ mod tests {
         stop.trigger();
         server.join().unwrap().unwrap();
         // The first client never closed: the stop cut it after the grace period.
-        assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            start.elapsed()
+        );
     }
 }

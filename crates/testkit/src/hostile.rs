@@ -49,7 +49,9 @@ pub fn header_cases() -> Vec<Case> {
         case("length FF FF FF FF", vec![0xff, 0xff, 0xff, 0xff], true),
         case(
             "length one over the limit",
-            ((socklab_proto::MAX_HEADER_LEN + 1) as u32).to_be_bytes().to_vec(),
+            ((socklab_proto::MAX_HEADER_LEN + 1) as u32)
+                .to_be_bytes()
+                .to_vec(),
             true,
         ),
         Case {
@@ -66,9 +68,17 @@ pub fn header_cases() -> Vec<Case> {
         },
         case("invalid UTF-8", frame(b"{\"op\":\"\xff\xfe\"}"), true),
         case("invalid JSON", frame(b"{\"op\": list"), true),
-        case("JSON array instead of an object", frame(b"[\"op\",\"list\"]"), true),
+        case(
+            "JSON array instead of an object",
+            frame(b"[\"op\",\"list\"]"),
+            true,
+        ),
         case("10,000 nested brackets", frame(nested.as_bytes()), true),
-        case("10,000 nested brackets in a field", frame(nested_obj.as_bytes()), true),
+        case(
+            "10,000 nested brackets in a field",
+            frame(nested_obj.as_bytes()),
+            true,
+        ),
         case(
             "wrong types",
             frame(br#"{"op":"login","user":5,"password":["x"]}"#),
@@ -84,10 +94,14 @@ pub fn header_cases() -> Vec<Case> {
 /// Connects, logs in with `login` if given, and returns the stream.
 pub fn connect(addr: &str, login: Option<(&str, &str)>) -> Result<TcpStream, String> {
     let mut s = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-    s.set_read_timeout(Some(REPLY_TIMEOUT)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(REPLY_TIMEOUT))
+        .map_err(|e| e.to_string())?;
     if let Some((user, password)) = login {
-        write_header(&mut s, &json!({"op":"login","user":user,"password":password}))
-            .map_err(|e| format!("send login: {e}"))?;
+        write_header(
+            &mut s,
+            &json!({"op":"login","user":user,"password":password}),
+        )
+        .map_err(|e| format!("send login: {e}"))?;
         let reply = read_object(&mut s)
             .map_err(|e| format!("login reply: {e}"))?
             .ok_or("closed instead of answering login")?;
@@ -111,10 +125,16 @@ pub fn run_case(addr: &str, login: Option<(&str, &str)>, case: &Case) -> Result<
             Ok(Some(reply)) => reply,
             other => return Err(format!("expected a bad_request reply, got {other:?}")),
         };
-        if reply.get("ok") != Some(&Value::Bool(false)) || reply.get("code") != Some(&json!("bad_request")) {
+        if reply.get("ok") != Some(&Value::Bool(false))
+            || reply.get("code") != Some(&json!("bad_request"))
+        {
             return Err(format!("expected bad_request, got {reply:?}"));
         }
-        if !reply.get("error").and_then(Value::as_str).is_some_and(|e| !e.is_empty()) {
+        if reply
+            .get("error")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             return Err(format!("bad_request without a readable error: {reply:?}"));
         }
     }
@@ -122,7 +142,10 @@ pub fn run_case(addr: &str, login: Option<(&str, &str)>, case: &Case) -> Result<
     let mut rest = Vec::new();
     match s.read_to_end(&mut rest) {
         Ok(_) if rest.is_empty() => Ok(()),
-        Ok(_) => Err(format!("server sent {} more bytes instead of closing", rest.len())),
+        Ok(_) => Err(format!(
+            "server sent {} more bytes instead of closing",
+            rest.len()
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(()),
         Err(e) => Err(format!("server did not close: {e}")),
     }
@@ -143,7 +166,10 @@ pub fn run_header_battery(
             failures.push(format!("{}: {e}", case.name));
         }
         if let Err(e) = healthy() {
-            failures.push(format!("after {}: a well-behaved client failed: {e}", case.name));
+            failures.push(format!(
+                "after {}: a well-behaved client failed: {e}",
+                case.name
+            ));
         }
     }
     assert!(

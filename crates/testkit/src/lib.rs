@@ -43,7 +43,10 @@ impl Server {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot spawn {desc}: {e}"));
         let stderr = Arc::new(Mutex::new(String::new()));
-        drain(child.stderr.take().expect("stderr is piped"), Arc::clone(&stderr));
+        drain(
+            child.stderr.take().expect("stderr is piped"),
+            Arc::clone(&stderr),
+        );
         let stdout = child.stdout.take().expect("stdout is piped");
         let stdout_rest = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
@@ -98,7 +101,10 @@ impl Server {
 
     /// Everything the server wrote to stdout after its first line.
     pub fn stdout(&self) -> String {
-        self.stdout_rest.lock().map(|s| s.clone()).unwrap_or_default()
+        self.stdout_rest
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
     }
 
     /// Sends a signal by name (`TERM`, `INT`, `KILL`, `STOP`, `CONT`) with kill(1).
@@ -131,7 +137,10 @@ pub fn signal(pid: u32, name: &str) {
         .arg(pid.to_string())
         .status()
         .expect("kill(1) runs");
-    assert!(status.success() || name == "KILL", "kill -{name} {pid} failed");
+    assert!(
+        status.success() || name == "KILL",
+        "kill -{name} {pid} failed"
+    );
 }
 
 /// Waits up to `limit` for `child` to exit.

@@ -60,8 +60,12 @@ fn main() -> ExitCode {
         let stdout = std::io::stdout();
         // Each arm names the concrete socket type, so the copy loops are monomorphic.
         match (conn, interactive) {
-            (Connection::Tcp(mut s), true) => prompt(&mut s, std::io::stdin().lock(), stdout.lock()),
-            (Connection::Unix(mut s), true) => prompt(&mut s, std::io::stdin().lock(), stdout.lock()),
+            (Connection::Tcp(mut s), true) => {
+                prompt(&mut s, std::io::stdin().lock(), stdout.lock())
+            }
+            (Connection::Unix(mut s), true) => {
+                prompt(&mut s, std::io::stdin().lock(), stdout.lock())
+            }
             (Connection::Tcp(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
             (Connection::Unix(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
         }

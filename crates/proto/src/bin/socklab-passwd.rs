@@ -43,7 +43,9 @@ fn read_password(name: &str) -> Result<String> {
         let again = rpassword::prompt_password("again: ")
             .map_err(|e| Error::Other(format!("reading the password: {e}")))?;
         if first != again {
-            return Err(Error::Other("the passwords differ; nothing was changed".into()));
+            return Err(Error::Other(
+                "the passwords differ; nothing was changed".into(),
+            ));
         }
         first
     } else {
@@ -55,7 +57,9 @@ fn read_password(name: &str) -> Result<String> {
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
     if password.is_empty() {
-        return Err(Error::Other("the password is empty; nothing was changed".into()));
+        return Err(Error::Other(
+            "the password is empty; nothing was changed".into(),
+        ));
     }
     Ok(password)
 }
