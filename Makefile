@@ -97,7 +97,8 @@ chat-client: ## UDP chat client (ARGS: --nick NAME)
 	$(RUN) -p socklab-chat --bin chat-client -- $(ADDR) $(ARGS)
 
 # ---- Lesson 3: remote shell -----------------------------------------------------
-users: build ## create .socklab/users with user 'demo' and a generated password (once)
+users: ## create .socklab/users with user 'demo' and a generated password (once)
+	@$(CARGO) build --quiet -p socklab-proto --bin socklab-passwd
 	@bash scripts/ensure-users.sh
 
 shell-server: users ## remote shell server, users from .socklab/users

@@ -35,8 +35,9 @@ pub struct ClientConfig {
     pub linger: Duration,
     /// stdin is a terminal: keep a `> ` prompt under incoming lines.
     pub prompt: bool,
-    /// The terminal's width, to know how many rows an incoming line takes.
-    pub columns: usize,
+    /// The terminal's size (rows, columns), to keep the prompt on the bottom row and
+    /// to know how many rows an incoming line takes.
+    pub terminal: (usize, usize),
 }
 
 impl ClientConfig {
@@ -49,7 +50,7 @@ impl ClientConfig {
             heartbeat: socklab_proto::CHAT_HEARTBEAT,
             linger: Duration::ZERO,
             prompt: false,
-            columns: 80,
+            terminal: (24, 80),
         }
     }
 }
@@ -109,6 +110,11 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
             .map_err(|e| Error::io("starting the receiving thread", e))?
     };
     if config.prompt {
+        // Start on the bottom row, as chat programs do: new lines then always appear
+        // by scrolling, which is what `above_input` relies on.
+        let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = write!(out, "{}", "\n".repeat(config.terminal.0.saturating_sub(1)));
+        drop(out);
         show_prompt(&output);
     }
 
@@ -205,7 +211,7 @@ fn receive<W: Write>(
         }
         let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
         let written = if config.prompt {
-            write!(out, "{}", above_input(&line, config.columns))
+            write!(out, "{}", above_input(&line, config.terminal.1))
         } else {
             writeln!(out, "{line}")
         };
@@ -244,8 +250,8 @@ pub fn above_input(line: &str, columns: usize) -> String {
     format!("\x1b7\x1b[{rows}S\x1b[{rows}A\x1b[{rows}L\r{line}\x1b8")
 }
 
-/// The terminal's width, from `stty size` on our stdin, or 80.
-pub fn terminal_columns() -> usize {
+/// The terminal's (rows, columns), from `stty size` on our stdin, or (24, 80).
+pub fn terminal_size() -> (usize, usize) {
     std::process::Command::new("stty")
         .arg("size")
         .stdin(std::process::Stdio::inherit())
@@ -253,11 +259,26 @@ pub fn terminal_columns() -> usize {
         .output()
         .ok()
         .and_then(|out| {
-            String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .nth(1)
-                .and_then(|c| c.parse().ok())
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let mut words = text.split_whitespace().map(str::parse::<usize>);
+            match (words.next(), words.next()) {
+                (Some(Ok(rows)), Some(Ok(cols))) if rows > 0 && cols > 0 => Some((rows, cols)),
+                _ => None,
+            }
         })
-        .filter(|c: &usize| *c > 0)
-        .unwrap_or(80)
+        .unwrap_or((24, 80))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn above_input_makes_one_row_per_terminal_width_of_text() {
+        assert_eq!(above_input("hi", 80), "\x1b7\x1b[1S\x1b[1A\x1b[1L\rhi\x1b8");
+        assert!(above_input(&"x".repeat(81), 80).starts_with("\x1b7\x1b[2S\x1b[2A\x1b[2L"));
+        // Wide characters count twice: 41 of them need two rows of 80.
+        assert!(above_input(&"字".repeat(41), 80).contains("\x1b[2L"));
+        assert!(above_input("", 80).contains("\x1b[1L"));
+    }
 }

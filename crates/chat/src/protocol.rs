@@ -180,7 +180,7 @@ impl Filter {
 
     fn flush_word(&self, word: &mut String, out: &mut String) {
         if self.words.contains(&word.to_lowercase()) {
-            out.extend(std::iter::repeat('*').take(word.chars().count()));
+            out.push_str(&"*".repeat(word.chars().count()));
         } else {
             out.push_str(word);
         }

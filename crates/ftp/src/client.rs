@@ -101,7 +101,11 @@ impl Session {
         if let Some((user, password)) = &config.login {
             client_login(&mut stream, user, password)?;
         }
-        Ok(Session { stream, buf: vec![0u8; IO_BUFFER], progress: config.progress })
+        Ok(Session {
+            stream,
+            buf: vec![0u8; IO_BUFFER],
+            progress: config.progress,
+        })
     }
 
     /// `list`. Names that are not safe single components are dropped and returned
@@ -123,7 +127,12 @@ impl Session {
     /// `stat NAME`.
     pub fn stat(&mut self, name: &str) -> Result<FileInfo> {
         validate_name(name)?;
-        write_header(&mut self.stream, &Request::Stat { name: name.to_owned() })?;
+        write_header(
+            &mut self.stream,
+            &Request::Stat {
+                name: name.to_owned(),
+            },
+        )?;
         let info: FileInfo = read_reply(&mut self.stream)?;
         if info.name != name {
             return Err(Error::BadRequest(format!(
@@ -136,7 +145,13 @@ impl Session {
     }
 
     /// `get NAME` into `dest`. Returns the size, md5 and the offset it resumed from.
-    pub fn get(&mut self, name: &str, dest: &Path, resume: bool, overwrite: bool) -> Result<(u64, String, u64)> {
+    pub fn get(
+        &mut self,
+        name: &str,
+        dest: &Path,
+        resume: bool,
+        overwrite: bool,
+    ) -> Result<(u64, String, u64)> {
         validate_name(name)?;
         if !overwrite && fs::symlink_metadata(dest).is_ok() {
             return Err(Error::Refused {
@@ -150,10 +165,20 @@ impl Session {
             if let Ok(meta) = fs::metadata(&part) {
                 // A partial longer than the remote file cannot be its prefix.
                 let remote = self.stat(name)?;
-                offset = if meta.len() <= remote.size { meta.len() } else { 0 };
+                offset = if meta.len() <= remote.size {
+                    meta.len()
+                } else {
+                    0
+                };
             }
         }
-        write_header(&mut self.stream, &Request::Get { name: name.to_owned(), offset })?;
+        write_header(
+            &mut self.stream,
+            &Request::Get {
+                name: name.to_owned(),
+                offset,
+            },
+        )?;
         let reply: GetReply = read_reply(&mut self.stream)?;
         if reply.name != name || validate_name(&reply.name).is_err() {
             return Err(Error::BadRequest(format!(
@@ -163,7 +188,9 @@ impl Session {
             )));
         }
         if offset > reply.size {
-            return Err(Error::BadRequest("the server's file is shorter than the resume offset".into()));
+            return Err(Error::BadRequest(
+                "the server's file is shorter than the resume offset".into(),
+            ));
         }
         let (mut file, hasher) = if offset > 0 {
             let mut f = OpenOptions::new()
@@ -171,11 +198,17 @@ impl Session {
                 .write(true)
                 .open(&part)
                 .map_err(|e| Error::io(format!("opening {}", part.display()), e))?;
-            let h = hash_prefix(&mut f, offset).map_err(|e| Error::io(format!("reading {}", part.display()), e))?;
-            eprintln!("resuming {} at byte {offset} of {}", escape(name), reply.size);
+            let h = hash_prefix(&mut f, offset)
+                .map_err(|e| Error::io(format!("reading {}", part.display()), e))?;
+            eprintln!(
+                "resuming {} at byte {offset} of {}",
+                escape(name),
+                reply.size
+            );
             (f, h)
         } else {
-            let f = File::create(&part).map_err(|e| Error::io(format!("creating {}", part.display()), e))?;
+            let f = File::create(&part)
+                .map_err(|e| Error::io(format!("creating {}", part.display()), e))?;
             let h = hash_prefix(io::empty(), 0).map_err(|e| Error::io("starting a hash", e))?;
             (f, h)
         };
@@ -198,12 +231,17 @@ impl Session {
                 part.display()
             )));
         }
-        let trailer: Trailer = read_header(&mut self.stream)?.ok_or(Error::UnexpectedEof("the md5 trailer"))?;
+        let trailer: Trailer =
+            read_header(&mut self.stream)?.ok_or(Error::UnexpectedEof("the md5 trailer"))?;
         if !trailer.md5.eq_ignore_ascii_case(&md5) {
             let _ = fs::remove_file(&part);
-            return Err(Error::ChecksumMismatch { expected: trailer.md5, actual: md5 });
+            return Err(Error::ChecksumMismatch {
+                expected: trailer.md5,
+                actual: md5,
+            });
         }
-        file.sync_all().map_err(|e| Error::io(format!("syncing {}", part.display()), e))?;
+        file.sync_all()
+            .map_err(|e| Error::io(format!("syncing {}", part.display()), e))?;
         drop(file);
         publish(&part, dest, overwrite)?;
         Ok((reply.size, md5, offset))
@@ -211,22 +249,46 @@ impl Session {
 
     /// `put PATH` as `name`. Returns the server's confirmation and the offset it
     /// resumed from.
-    pub fn put(&mut self, path: &Path, name: &str, resume: bool, overwrite: bool) -> Result<(PutDone, u64)> {
+    pub fn put(
+        &mut self,
+        path: &Path,
+        name: &str,
+        resume: bool,
+        overwrite: bool,
+    ) -> Result<(PutDone, u64)> {
         validate_name(name)?;
-        let file = File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-        let meta = file.metadata().map_err(|e| Error::io(format!("checking {}", path.display()), e))?;
+        let file =
+            File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io(format!("checking {}", path.display()), e))?;
         if !meta.is_file() {
-            return Err(Error::Other(format!("{} is not a regular file", path.display())));
+            return Err(Error::Other(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
         }
         let size = meta.len();
-        let request = Request::Put { name: name.to_owned(), size, resume, overwrite };
+        let request = Request::Put {
+            name: name.to_owned(),
+            size,
+            resume,
+            overwrite,
+        };
         write_header(&mut self.stream, &request)?;
         let ready: PutReady = read_reply(&mut self.stream)?;
         if ready.offset > size {
-            return Err(Error::BadRequest(format!("the server asked to resume at {} of {size} bytes", ready.offset)));
+            return Err(Error::BadRequest(format!(
+                "the server asked to resume at {} of {size} bytes",
+                ready.offset
+            )));
         }
         if ready.offset > 0 {
-            eprintln!("resuming upload of {} at byte {} of {size}", escape(name), ready.offset);
+            eprintln!(
+                "resuming upload of {} at byte {} of {size}",
+                escape(name),
+                ready.offset
+            );
         }
         let mut reader_file = &file;
         let hasher = hash_prefix(&mut reader_file, ready.offset)
@@ -247,7 +309,10 @@ impl Session {
         write_header(&mut self.stream, &Trailer { md5: md5.clone() })?;
         let done: PutDone = read_reply(&mut self.stream)?;
         if !done.md5.eq_ignore_ascii_case(&md5) || done.size != size {
-            return Err(Error::ChecksumMismatch { expected: md5, actual: done.md5 });
+            return Err(Error::ChecksumMismatch {
+                expected: md5,
+                actual: done.md5,
+            });
         }
         Ok((done, ready.offset))
     }
@@ -264,7 +329,8 @@ pub fn part_path(dest: &Path) -> PathBuf {
 /// which fails rather than replace a file that appeared meanwhile.
 fn publish(part: &Path, dest: &Path, overwrite: bool) -> Result<()> {
     if overwrite {
-        fs::rename(part, dest).map_err(|e| Error::io(format!("renaming to {}", dest.display()), e))?;
+        fs::rename(part, dest)
+            .map_err(|e| Error::io(format!("renaming to {}", dest.display()), e))?;
     } else {
         fs::hard_link(part, dest).map_err(|e| match e.kind() {
             io::ErrorKind::AlreadyExists => Error::Refused {
@@ -318,7 +384,9 @@ pub fn shown(name: &str) -> String {
 /// Adds what the user can do about an error to its message.
 pub fn explain(e: Error) -> Error {
     let (code, text) = match &e {
-        Error::Remote { code, message } | Error::Refused { code, message } => (*code, message.clone()),
+        Error::Remote { code, message } | Error::Refused { code, message } => {
+            (*code, message.clone())
+        }
         Error::ChecksumMismatch { .. } => (ErrorCode::ChecksumMismatch, e.to_string()),
         Error::InvalidName { .. } => (ErrorCode::InvalidName, e.to_string()),
         _ => return e,
@@ -363,15 +431,38 @@ pub fn run_command(session: &mut Session, command: &Command, out: &mut dyn Write
         }
         Command::Stat { name } => {
             let f = session.stat(name)?;
-            writeln!(out, "{}: {} bytes, mtime {}", shown(&f.name), f.size, f.mtime).map_err(w)?;
+            writeln!(
+                out,
+                "{}: {} bytes, mtime {}",
+                shown(&f.name),
+                f.size,
+                f.mtime
+            )
+            .map_err(w)?;
         }
-        Command::Get { name, output, resume, overwrite } => {
+        Command::Get {
+            name,
+            output,
+            resume,
+            overwrite,
+        } => {
             validate_name(name)?;
             let dest = output.clone().unwrap_or_else(|| PathBuf::from(name));
             let (size, md5, _) = session.get(name, &dest, *resume, *overwrite)?;
-            writeln!(out, "got {}: {size} bytes, md5 {md5} -> {}", shown(name), dest.display()).map_err(w)?;
+            writeln!(
+                out,
+                "got {}: {size} bytes, md5 {md5} -> {}",
+                shown(name),
+                dest.display()
+            )
+            .map_err(w)?;
         }
-        Command::Put { path, as_name, resume, overwrite } => {
+        Command::Put {
+            path,
+            as_name,
+            resume,
+            overwrite,
+        } => {
             let name = match as_name {
                 Some(n) => n.clone(),
                 None => match path.file_name().map(|n| n.to_str()) {
@@ -382,11 +473,20 @@ pub fn run_command(session: &mut Session, command: &Command, out: &mut dyn Write
                             reason: "it is not UTF-8; pick a name with --as NAME",
                         })
                     }
-                    None => return Err(Error::Other(format!("{} has no file name", path.display()))),
+                    None => {
+                        return Err(Error::Other(format!("{} has no file name", path.display())))
+                    }
                 },
             };
             let (done, _) = session.put(path, &name, *resume, *overwrite)?;
-            writeln!(out, "put {}: {} bytes, md5 {}", shown(&done.name), done.size, done.md5).map_err(w)?;
+            writeln!(
+                out,
+                "put {}: {} bytes, md5 {}",
+                shown(&done.name),
+                done.size,
+                done.md5
+            )
+            .map_err(w)?;
         }
     }
     Ok(())
@@ -395,7 +495,10 @@ pub fn run_command(session: &mut Session, command: &Command, out: &mut dyn Write
 /// True when an error leaves the connection in an unknown state (a broken stream, a
 /// half-sent body): the prompt reconnects before the next command.
 fn breaks_session(e: &Error) -> bool {
-    !matches!(e, Error::Remote { .. } | Error::Refused { .. } | Error::InvalidName { .. })
+    !matches!(
+        e,
+        Error::Remote { .. } | Error::Refused { .. } | Error::InvalidName { .. }
+    )
 }
 
 /// Splits a prompt line into words; double or single quotes keep spaces in a name.
@@ -455,7 +558,11 @@ pub fn repl(config: &ClientConfig, input: &mut dyn BufRead) -> Result<()> {
             let _ = io::stderr().flush();
         }
         line.clear();
-        if input.read_line(&mut line).map_err(|e| Error::io("reading a command", e))? == 0 {
+        if input
+            .read_line(&mut line)
+            .map_err(|e| Error::io("reading a command", e))?
+            == 0
+        {
             return last;
         }
         let words = match split_words(&line) {

@@ -5,7 +5,9 @@ use crate::store::{refused, Root};
 use crate::wire::{copy_exact, GetReply, Listing, PutDone, PutReady, Trailer};
 use socklab_proto::auth::{server_login, LoginPolicy, Users};
 use socklab_proto::checksum::{HashingReader, HashingWriter};
-use socklab_proto::msg::{read_header, read_request, write_error, write_failure, write_header, write_ok, Empty};
+use socklab_proto::msg::{
+    read_header, read_request, write_error, write_failure, write_header, write_ok, Empty,
+};
 use socklab_proto::names::{escape, validate_name};
 use socklab_proto::net::set_nodelay;
 use socklab_proto::server::{serve, ServeOptions};
@@ -82,7 +84,11 @@ pub fn run(listener: TcpListener, config: ServerConfig) -> Result<()> {
         "serving {}{}{}",
         root.dir().display(),
         if config.read_only { " read-only" } else { "" },
-        if config.anonymous { ", anonymous read access allowed" } else { "" }
+        if config.anonymous {
+            ", anonymous read access allowed"
+        } else {
+            ""
+        }
     );
     let opts = config.serve.clone();
     let shared = Arc::new(Shared { config, root });
@@ -136,7 +142,11 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
             Ok(None) => return Ok(()),
             Err(Error::Timeout(_)) => {
                 let secs = config.idle_timeout.as_secs();
-                let _ = write_failure(&mut stream, ErrorCode::Timeout, &format!("idle for {secs} s; closing"));
+                let _ = write_failure(
+                    &mut stream,
+                    ErrorCode::Timeout,
+                    &format!("idle for {secs} s; closing"),
+                );
                 return Err(Error::Timeout(format!("idle for {secs} s")));
             }
             Err(e) if e.is_disconnect() => return Err(e),
@@ -149,21 +159,34 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
         let who = user.as_deref().unwrap_or("anonymous");
         set_timeouts(&stream, config.stall_timeout, config.stall_timeout)?;
         match request {
-            Request::Login { user: name, password } => {
+            Request::Login {
+                user: name,
+                password,
+            } => {
                 if let Some(current) = &user {
-                    write_failure(&mut stream, ErrorCode::BadRequest, &format!("already logged in as {current}"))?;
+                    write_failure(
+                        &mut stream,
+                        ErrorCode::BadRequest,
+                        &format!("already logged in as {current}"),
+                    )?;
                     continue;
                 }
                 // Only an anonymous session gets here: it may log in to gain writes.
                 let ok = password.len() <= socklab_proto::MAX_PASSWORD_LEN
-                    && config.users.as_ref().is_some_and(|u| u.verify(&name, &password));
+                    && config
+                        .users
+                        .as_ref()
+                        .is_some_and(|u| u.verify(&name, &password));
                 if ok {
                     log::info!("{peer}: logged in as {name}");
                     user = Some(name);
                     write_ok(&mut stream, &Empty {})?;
                 } else {
                     failures += 1;
-                    log::warn!("{peer}: failed login for user {name:?} ({failures}/{})", config.login.max_failures);
+                    log::warn!(
+                        "{peer}: failed login for user {name:?} ({failures}/{})",
+                        config.login.max_failures
+                    );
                     std::thread::sleep(config.login.failure_delay);
                     write_error(&mut stream, &Error::AuthFailed)?;
                     if failures >= config.login.max_failures {
@@ -182,8 +205,15 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
                 Ok(info) => write_ok(&mut stream, &info)?,
                 Err(e) => reply_error(&mut stream, peer, &e)?,
             },
-            Request::Get { name, offset } => get(&mut stream, peer, shared, &name, offset, &mut buf)?,
-            Request::Put { name, size, resume, overwrite } => {
+            Request::Get { name, offset } => {
+                get(&mut stream, peer, shared, &name, offset, &mut buf)?
+            }
+            Request::Put {
+                name,
+                size,
+                resume,
+                overwrite,
+            } => {
                 if config.read_only || user.is_none() {
                     let why = if config.read_only {
                         "this server is read-only (--read-only)"
@@ -197,7 +227,16 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
                     return Ok(());
                 }
                 log::info!("{peer} ({who}): put {} ({size} bytes)", escape(&name));
-                put(&mut stream, peer, shared, &name, size, resume, overwrite, &mut buf)?;
+                put(
+                    &mut stream,
+                    peer,
+                    shared,
+                    &name,
+                    size,
+                    resume,
+                    overwrite,
+                    &mut buf,
+                )?;
             }
             Request::Exec { .. } => write_failure(
                 &mut stream,
@@ -235,30 +274,66 @@ fn fit_listing(files: Vec<crate::wire::FileInfo>) -> Listing {
         kept.push(f);
     }
     let truncated = kept.len() < total;
-    Listing { files: kept, truncated }
+    Listing {
+        files: kept,
+        truncated,
+    }
 }
 
 /// `get`: the header, the bytes from `offset`, and the whole file's md5 in a trailer.
-fn get(stream: &mut TcpStream, peer: &str, shared: &Shared, name: &str, offset: u64, buf: &mut [u8]) -> Result<()> {
+fn get(
+    stream: &mut TcpStream,
+    peer: &str,
+    shared: &Shared,
+    name: &str,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<()> {
     let (file, size) = match shared.root.open_read(name) {
         Ok(pair) => pair,
         Err(e) => return reply_error(stream, peer, &e),
     };
     if offset > size {
-        let msg = format!("offset {offset} is past the end of {} ({size} bytes)", escape(name));
+        let msg = format!(
+            "offset {offset} is past the end of {} ({size} bytes)",
+            escape(name)
+        );
         return write_failure(stream, ErrorCode::BadRequest, &msg);
     }
-    write_ok(stream, &GetReply { name: name.to_owned(), size })?;
+    write_ok(
+        stream,
+        &GetReply {
+            name: name.to_owned(),
+            size,
+        },
+    )?;
     // The trailer's md5 covers the whole file, so the part the client already holds
     // is hashed too (read from disk, not sent).
     let mut reader = HashingReader::new(&file);
-    copy_exact(&mut reader, &mut io::sink(), offset, buf, |_| {}, "the file being sent")?;
+    copy_exact(
+        &mut reader,
+        &mut io::sink(),
+        offset,
+        buf,
+        |_| {},
+        "the file being sent",
+    )?;
     // If the file shrinks under us we cannot send `size` bytes: copy_exact fails and
     // we hang up, and the client's length check catches it.
-    copy_exact(&mut reader, stream, size - offset, buf, |_| {}, "the file being sent")?;
+    copy_exact(
+        &mut reader,
+        stream,
+        size - offset,
+        buf,
+        |_| {},
+        "the file being sent",
+    )?;
     let (md5, _) = reader.finish();
     write_header(stream, &Trailer { md5: md5.clone() })?;
-    log::info!("{peer}: sent {} ({size} bytes from {offset}, md5 {md5})", escape(name));
+    log::info!(
+        "{peer}: sent {} ({size} bytes from {offset}, md5 {md5})",
+        escape(name)
+    );
     Ok(())
 }
 
@@ -282,7 +357,10 @@ fn put(
     let checks = validate_name(name)
         .and_then(|()| {
             if size > max {
-                Err(refused(ErrorCode::TooLarge, format!("{size} bytes is over this server's limit of {max} bytes")))
+                Err(refused(
+                    ErrorCode::TooLarge,
+                    format!("{size} bytes is over this server's limit of {max} bytes"),
+                ))
             } else {
                 Ok(())
             }
@@ -301,21 +379,38 @@ fn put(
     };
     let offset = upload.offset;
     if offset > 0 {
-        log::info!("{peer}: resuming {} at byte {offset} of {size}", escape(name));
+        log::info!(
+            "{peer}: resuming {} at byte {offset} of {size}",
+            escape(name)
+        );
     }
     write_ok(stream, &PutReady { offset })?;
 
     let mut writer = HashingWriter::with_hasher(&mut upload.file, upload.hasher.clone());
-    let body = copy_exact(stream, &mut writer, size - offset, buf, |_| {}, "the upload body");
+    let body = copy_exact(
+        stream,
+        &mut writer,
+        size - offset,
+        buf,
+        |_| {},
+        "the upload body",
+    );
     let (md5, _) = writer.finish();
     if let Err(e) = body {
         // A disconnect, a stall or a full disk: keep what arrived for a resume.
         let held = upload.keep();
-        log::info!("{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume", escape(name));
+        log::info!(
+            "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
+            escape(name)
+        );
         if !e.is_disconnect() {
             let _ = write_error(stream, &e);
         } else if matches!(e, Error::Timeout(_)) {
-            let _ = write_failure(stream, ErrorCode::Timeout, "the upload stalled; closing (resume it with --resume)");
+            let _ = write_failure(
+                stream,
+                ErrorCode::Timeout,
+                "the upload stalled; closing (resume it with --resume)",
+            );
         }
         return Err(e);
     }
@@ -323,33 +418,51 @@ fn put(
         Ok(Some(t)) => t,
         Ok(None) => {
             let held = upload.keep();
-            log::info!("{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume", escape(name));
+            log::info!(
+                "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
+                escape(name)
+            );
             return Err(Error::UnexpectedEof("the trailer"));
         }
         Err(e) if e.is_disconnect() => {
             let held = upload.keep();
-            log::info!("{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume", escape(name));
+            log::info!(
+                "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
+                escape(name)
+            );
             return Err(e);
         }
         Err(e) => {
             // Not a trailer where one must be: the body was longer than announced
             // (or garbage). Nothing of it can be trusted.
             upload.discard();
-            let e = Error::BadHeader(format!("expected the md5 trailer after {size} body bytes: {e}"));
+            let e = Error::BadHeader(format!(
+                "expected the md5 trailer after {size} body bytes: {e}"
+            ));
             let _ = write_error(stream, &e);
             return Err(e);
         }
     };
     if !trailer.md5.eq_ignore_ascii_case(&md5) {
         upload.discard();
-        let e = Error::ChecksumMismatch { expected: trailer.md5, actual: md5 };
+        let e = Error::ChecksumMismatch {
+            expected: trailer.md5,
+            actual: md5,
+        };
         log::warn!("{peer}: put {}: {e}; nothing stored", escape(name));
         return write_error(stream, &e);
     }
     match upload.commit(overwrite) {
         Ok(()) => {
             log::info!("{peer}: stored {} ({size} bytes, md5 {md5})", escape(name));
-            write_ok(stream, &PutDone { name: name.to_owned(), size, md5 })
+            write_ok(
+                stream,
+                &PutDone {
+                    name: name.to_owned(),
+                    size,
+                    md5,
+                },
+            )
         }
         Err(e) => reply_error(stream, peer, &e),
     }

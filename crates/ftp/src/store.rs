@@ -68,7 +68,10 @@ impl Root {
         let real = fs::canonicalize(dir)
             .map_err(|e| Error::io(format!("opening the served directory {}", dir.display()), e))?;
         if !real.is_dir() {
-            return Err(Error::Other(format!("{} is not a directory", dir.display())));
+            return Err(Error::Other(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
         }
         let partial = real.join(PARTIAL_DIR);
         match fs::create_dir(&partial) {
@@ -152,23 +155,34 @@ impl Root {
         let shown = escape(name);
         let path = self.dir.join(name);
         let meta = fs::symlink_metadata(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => refused(ErrorCode::NotFound, format!("no such file: {shown}")),
+            io::ErrorKind::NotFound => {
+                refused(ErrorCode::NotFound, format!("no such file: {shown}"))
+            }
             _ => Error::io(format!("checking {shown}"), e),
         })?;
         let path = if meta.file_type().is_symlink() {
             // Resolve every link in the chain, then insist the result is still ours.
             let real = fs::canonicalize(&path).map_err(|_| {
-                refused(ErrorCode::NotFound, format!("{shown} is a dangling symlink"))
+                refused(
+                    ErrorCode::NotFound,
+                    format!("{shown} is a dangling symlink"),
+                )
             })?;
             if !real.starts_with(&self.dir) {
-                log::warn!("refused {shown}: a symlink to {}, outside the root", real.display());
+                log::warn!(
+                    "refused {shown}: a symlink to {}, outside the root",
+                    real.display()
+                );
                 return Err(refused(
                     ErrorCode::Forbidden,
                     format!("{shown} is a symlink that leads outside the served directory"),
                 ));
             }
             if real.starts_with(&self.partial) {
-                return Err(refused(ErrorCode::NotFound, format!("no such file: {shown}")));
+                return Err(refused(
+                    ErrorCode::NotFound,
+                    format!("no such file: {shown}"),
+                ));
             }
             real
         } else {
@@ -176,7 +190,10 @@ impl Root {
         };
         let meta = fs::metadata(&path).map_err(|e| Error::io(format!("checking {shown}"), e))?;
         if !meta.is_file() {
-            return Err(refused(ErrorCode::NotFound, format!("{shown} is not a regular file")));
+            return Err(refused(
+                ErrorCode::NotFound,
+                format!("{shown} is not a regular file"),
+            ));
         }
         Ok(path)
     }
@@ -184,12 +201,16 @@ impl Root {
     /// Opens `name` for reading: the file and its size, taken from the open handle.
     pub fn open_read(&self, name: &str) -> Result<(File, u64)> {
         let path = self.resolve(name)?;
-        let file = File::open(&path).map_err(|e| Error::io(format!("opening {}", escape(name)), e))?;
+        let file =
+            File::open(&path).map_err(|e| Error::io(format!("opening {}", escape(name)), e))?;
         let meta = file
             .metadata()
             .map_err(|e| Error::io(format!("checking {}", escape(name)), e))?;
         if !meta.is_file() {
-            return Err(refused(ErrorCode::NotFound, format!("{} is not a regular file", escape(name))));
+            return Err(refused(
+                ErrorCode::NotFound,
+                format!("{} is not a regular file", escape(name)),
+            ));
         }
         Ok((file, meta.len()))
     }
@@ -197,7 +218,8 @@ impl Root {
     /// Size and mtime of one file.
     pub fn stat(&self, name: &str) -> Result<FileInfo> {
         let path = self.resolve(name)?;
-        let meta = fs::metadata(&path).map_err(|e| Error::io(format!("checking {}", escape(name)), e))?;
+        let meta =
+            fs::metadata(&path).map_err(|e| Error::io(format!("checking {}", escape(name)), e))?;
         Ok(info(name, &meta))
     }
 
@@ -214,9 +236,10 @@ impl Root {
                 log::debug!("not listing {:?}: not UTF-8", entry.file_name());
                 continue;
             };
-            match self.resolve(&name).and_then(|p| {
-                fs::metadata(p).map_err(|e| Error::io("checking a listed file", e))
-            }) {
+            match self
+                .resolve(&name)
+                .and_then(|p| fs::metadata(p).map_err(|e| Error::io("checking a listed file", e)))
+            {
                 Ok(meta) => files.push(info(&name, &meta)),
                 Err(e) => log::debug!("not listing {}: {e}", escape(&name)),
             }
@@ -236,10 +259,16 @@ impl Root {
         if !set.insert(name.to_owned()) {
             return Err(refused(
                 ErrorCode::Busy,
-                format!("another client is uploading {} right now; try again later", escape(name)),
+                format!(
+                    "another client is uploading {} right now; try again later",
+                    escape(name)
+                ),
             ));
         }
-        Ok(Claim { root: self, name: name.to_owned() })
+        Ok(Claim {
+            root: self,
+            name: name.to_owned(),
+        })
     }
 
     /// Refuses with `exists` when `name` is taken and `overwrite` is false. A
@@ -265,7 +294,10 @@ impl Root {
         let key = md5_hex(name.as_bytes());
         let part = self.partial.join(format!("{key}.part"));
         let meta_path = self.partial.join(format!("{key}.meta"));
-        let want = PartialMeta { name: name.to_owned(), size };
+        let want = PartialMeta {
+            name: name.to_owned(),
+            size,
+        };
         let final_path = self.dir.join(name);
         if resume {
             let same = fs::read(&meta_path)
@@ -284,12 +316,19 @@ impl Root {
                     // rest of the upload is written.
                     let hasher = hash_prefix(&mut file, held)
                         .map_err(|e| Error::io("reading a partial upload", e))?;
-                    return Ok(Upload { file, part, meta: meta_path, final_path, offset: held, hasher });
+                    return Ok(Upload {
+                        file,
+                        part,
+                        meta: meta_path,
+                        final_path,
+                        offset: held,
+                        hasher,
+                    });
                 }
             }
         }
-        let meta_json =
-            serde_json::to_vec(&want).map_err(|e| Error::Other(format!("encoding a sidecar: {e}")))?;
+        let meta_json = serde_json::to_vec(&want)
+            .map_err(|e| Error::Other(format!("encoding a sidecar: {e}")))?;
         fs::write(&meta_path, meta_json).map_err(|e| Error::io("writing a partial sidecar", e))?;
         let file = OpenOptions::new()
             .write(true)
@@ -298,7 +337,14 @@ impl Root {
             .open(&part)
             .map_err(|e| Error::io("creating a partial upload", e))?;
         let hasher = hash_prefix(io::empty(), 0).map_err(|e| Error::io("starting a hash", e))?;
-        Ok(Upload { file, part, meta: meta_path, final_path, offset: 0, hasher })
+        Ok(Upload {
+            file,
+            part,
+            meta: meta_path,
+            final_path,
+            offset: 0,
+            hasher,
+        })
     }
 }
 
@@ -337,9 +383,12 @@ impl Upload {
     /// with `overwrite`, rename it over the old file, then fsync the directory so the
     /// new name survives a power cut.
     pub fn commit(self, overwrite: bool) -> Result<()> {
-        self.file.sync_all().map_err(|e| Error::io("syncing an upload", e))?;
+        self.file
+            .sync_all()
+            .map_err(|e| Error::io("syncing an upload", e))?;
         if overwrite {
-            fs::rename(&self.part, &self.final_path).map_err(|e| Error::io("renaming an upload into place", e))?;
+            fs::rename(&self.part, &self.final_path)
+                .map_err(|e| Error::io("renaming an upload into place", e))?;
         } else {
             // link(2) never replaces an existing name: the "no clobber" check and the
             // publish are one atomic step.
@@ -380,5 +429,9 @@ fn info(name: &str, meta: &fs::Metadata) -> FileInfo {
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs());
-    FileInfo { name: name.to_owned(), size: meta.len(), mtime }
+    FileInfo {
+        name: name.to_owned(),
+        size: meta.len(),
+        mtime,
+    }
 }

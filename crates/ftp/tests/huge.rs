@@ -20,8 +20,14 @@ fn file_over_four_gib_round_trips() {
     let server = fx.server(&[]);
     let out = fx.client(&server, &["put", "huge"]);
     assert_ok(&out, &server);
-    assert_eq!(std::fs::metadata(fx.root().join("huge")).unwrap().len(), size);
+    assert_eq!(
+        std::fs::metadata(fx.root().join("huge")).unwrap().len(),
+        size
+    );
     let out = fx.client(&server, &["get", "huge", "-o", "back"]);
     assert_ok(&out, &server);
-    assert_eq!(std::fs::metadata(fx.local().join("back")).unwrap().len(), size);
+    assert_eq!(
+        std::fs::metadata(fx.local().join("back")).unwrap().len(),
+        size
+    );
 }

@@ -65,19 +65,39 @@ fn server_refuses_every_hostile_name_for_every_op() {
     for name in &names {
         let requests = [
             Request::Stat { name: name.clone() },
-            Request::Get { name: name.clone(), offset: 0 },
-            Request::Put { name: name.clone(), size: 4, resume: false, overwrite: true },
+            Request::Get {
+                name: name.clone(),
+                offset: 0,
+            },
+            Request::Put {
+                name: name.clone(),
+                size: 4,
+                resume: false,
+                overwrite: true,
+            },
         ];
         for req in requests {
             write_header(&mut s, &req).unwrap();
             match read_reply::<_, Empty>(&mut s) {
-                Err(Error::Remote { code: ErrorCode::InvalidName, .. }) => {}
-                other => panic!("{req:?}: expected invalid_name, got {other:?}\n{}", server.stderr()),
+                Err(Error::Remote {
+                    code: ErrorCode::InvalidName,
+                    ..
+                }) => {}
+                other => panic!(
+                    "{req:?}: expected invalid_name, got {other:?}\n{}",
+                    server.stderr()
+                ),
             }
         }
     }
     // The connection is still in step, and nothing was written anywhere.
-    write_header(&mut s, &Request::Stat { name: "ok.txt".into() }).unwrap();
+    write_header(
+        &mut s,
+        &Request::Stat {
+            name: "ok.txt".into(),
+        },
+    )
+    .unwrap();
     let info: serde_json::Value = read_reply(&mut s).unwrap();
     assert_eq!(info["size"], 4);
     assert_eq!(fx.root_names(), ["ok.txt"]);
@@ -94,12 +114,20 @@ fn client_refuses_hostile_names_before_sending_them() {
         let out = fx.client(&server, &["stat", name]);
         assert_fails_with(&out, &server, "invalid_name");
         // The error shows the name escaped: no raw control character reaches the terminal.
-        assert!(!stderr(&out).chars().any(|c| c.is_control() && c != '\n'), "{:?}", stderr(&out));
+        assert!(
+            !stderr(&out).chars().any(|c| c.is_control() && c != '\n'),
+            "{:?}",
+            stderr(&out)
+        );
     }
     write(&fx.local().join("f"), b"x");
     let out = fx.client(&server, &["put", "f", "--as", "../f"]);
     assert_fails_with(&out, &server, "invalid_name");
-    assert!(!server.stderr().contains("refused"), "the client must not send them:\n{}", server.stderr());
+    assert!(
+        !server.stderr().contains("refused"),
+        "the client must not send them:\n{}",
+        server.stderr()
+    );
 }
 
 #[test]
@@ -131,16 +159,29 @@ fn client_rejects_hostile_names_a_server_sends_back() {
     let fx = Fixture::new();
     let pw = fx.path("password");
     let port = port.to_string();
-    let base = ["--port", &port, "--user", USER, "--password-file", pw.to_str().unwrap()];
+    let base = [
+        "--port",
+        &port,
+        "--user",
+        USER,
+        "--password-file",
+        pw.to_str().unwrap(),
+    ];
     let mut args = base.to_vec();
     args.push("ls");
     let out = fx.run_client(&args, None);
     assert!(out.status.success(), "{out:?}");
     let text = stdout(&out);
     assert!(text.contains("good.txt"), "{text}");
-    assert!(!text.contains("passwd") && !text.contains('\x1b'), "{text:?}");
+    assert!(
+        !text.contains("passwd") && !text.contains('\x1b'),
+        "{text:?}"
+    );
     let warn = stderr(&out);
-    assert!(warn.contains("invalid name") && !warn.contains('\x1b'), "{warn:?}");
+    assert!(
+        warn.contains("invalid name") && !warn.contains('\x1b'),
+        "{warn:?}"
+    );
     let mut args = base.to_vec();
     args.extend(["get", "good.txt"]);
     let out = fx.run_client(&args, None);
@@ -155,14 +196,20 @@ fn names_on_disk_that_are_unsafe_or_not_utf8_are_not_listed() {
     let fx = Fixture::new();
     write(&fx.root().join("fine.txt"), b"1");
     write(&fx.root().join("esc\x1b[2J"), b"2");
-    write(&fx.root().join(std::ffi::OsStr::from_bytes(b"latin1-\xe9")), b"3");
+    write(
+        &fx.root().join(std::ffi::OsStr::from_bytes(b"latin1-\xe9")),
+        b"3",
+    );
     let server = fx.server(&[]);
     let out = fx.client(&server, &["ls"]);
     assert_ok(&out, &server);
     assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
     assert!(stdout(&out).contains("fine.txt"));
     // A local file whose name is not UTF-8 needs --as NAME.
-    write(&fx.local().join(std::ffi::OsStr::from_bytes(b"caf\xe9")), b"4");
+    write(
+        &fx.local().join(std::ffi::OsStr::from_bytes(b"caf\xe9")),
+        b"4",
+    );
     let out = fx.client(&server, &["put", "caf\u{e9}"]);
     assert!(!out.status.success());
     let local_bad = fx.local().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
@@ -199,8 +246,14 @@ fn symlink_leading_outside_the_root_is_never_followed() {
     assert!(!out.status.success());
     let out = fx.client(&server, &["ls"]);
     let listed = stdout(&out);
-    assert!(!listed.contains("link") && !listed.contains("etc"), "{listed}");
-    assert!(listed.contains("alias") && listed.contains("inside.txt"), "{listed}");
+    assert!(
+        !listed.contains("link") && !listed.contains("etc"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("alias") && listed.contains("inside.txt"),
+        "{listed}"
+    );
     // A symlink that stays inside is served.
     let out = fx.client(&server, &["get", "alias"]);
     assert_ok(&out, &server);
@@ -214,6 +267,12 @@ fn symlink_leading_outside_the_root_is_never_followed() {
     let out = fx.client(&server, &["put", "new", "--as", "link", "--overwrite"]);
     assert_ok(&out, &server);
     assert_eq!(std::fs::read(&secret).unwrap(), b"top secret");
-    assert!(!std::fs::symlink_metadata(fx.root().join("link")).unwrap().file_type().is_symlink());
-    assert_eq!(std::fs::read(fx.root().join("link")).unwrap(), b"replacement");
+    assert!(!std::fs::symlink_metadata(fx.root().join("link"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read(fx.root().join("link")).unwrap(),
+        b"replacement"
+    );
 }

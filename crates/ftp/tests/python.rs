@@ -8,7 +8,11 @@ use socklab_testkit::{random_bytes, require_tool};
 use std::process::{Command, Output};
 
 fn python_client(fx: &Fixture) -> std::path::PathBuf {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol.md")).unwrap();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/protocol.md"
+    ))
+    .unwrap();
     let start = doc
         .find("```python\n# ftp_client.py")
         .expect("docs/protocol.md has the ftp_client.py block")
@@ -42,12 +46,20 @@ fn python_client_in_protocol_md_logs_in_lists_gets_and_puts() {
 
     let out = run(&fx, &script, port, PASSWORD, &["put", "up.bin"]);
     assert!(out.status.success(), "{}", describe(&out, &server));
-    assert!(stdout(&out).contains(&md5_of(&data)), "{}", describe(&out, &server));
+    assert!(
+        stdout(&out).contains(&md5_of(&data)),
+        "{}",
+        describe(&out, &server)
+    );
     assert!(std::fs::read(fx.root().join("up.bin")).unwrap() == data);
 
     let out = run(&fx, &script, port, PASSWORD, &["ls"]);
     assert!(out.status.success(), "{}", describe(&out, &server));
-    assert!(stdout(&out).contains("1048576") && stdout(&out).contains("up.bin"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("1048576") && stdout(&out).contains("up.bin"),
+        "{}",
+        stdout(&out)
+    );
 
     std::fs::remove_file(fx.local().join("up.bin")).unwrap();
     let out = run(&fx, &script, port, PASSWORD, &["get", "up.bin"]);
@@ -57,8 +69,16 @@ fn python_client_in_protocol_md_logs_in_lists_gets_and_puts() {
     // Refusals reach the Python user as the server's sentence and code.
     let out = run(&fx, &script, port, PASSWORD, &["get", "missing"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("(not_found)"), "{}", describe(&out, &server));
+    assert!(
+        stderr(&out).contains("(not_found)"),
+        "{}",
+        describe(&out, &server)
+    );
     let out = run(&fx, &script, port, "wrong", &["ls"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("(auth_failed)"), "{}", describe(&out, &server));
+    assert!(
+        stderr(&out).contains("(auth_failed)"),
+        "{}",
+        describe(&out, &server)
+    );
 }

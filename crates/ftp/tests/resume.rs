@@ -17,7 +17,12 @@ const SIZE: usize = 300_000;
 /// Starts a raw put of `data` as `name`, sends `cut` body bytes, and hangs up.
 fn cut_put(server: &Server, name: &str, data: &[u8], cut: usize) {
     let mut s = raw(server);
-    let req = Request::Put { name: name.into(), size: data.len() as u64, resume: false, overwrite: false };
+    let req = Request::Put {
+        name: name.into(),
+        size: data.len() as u64,
+        resume: false,
+        overwrite: false,
+    };
     write_header(&mut s, &req).unwrap();
     let ready: PutReady = read_reply(&mut s).unwrap();
     assert_eq!(ready.offset, 0);
@@ -35,16 +40,30 @@ fn put_cut_at_any_point_leaves_no_file_and_resume_completes_it() {
         let name = format!("cut-{cut}.bin");
         cut_put(&server, &name, &data, cut);
         let needle = format!("kept partial upload of \"{name}\" ({cut} of {SIZE} bytes)");
-        assert!(server.wait_for_log(&needle, Duration::from_secs(20)), "no {needle:?}:\n{}", server.stderr());
-        assert!(!fx.root().join(&name).exists(), "cut at {cut}: a file exists under the final name");
+        assert!(
+            server.wait_for_log(&needle, Duration::from_secs(20)),
+            "no {needle:?}:\n{}",
+            server.stderr()
+        );
+        assert!(
+            !fx.root().join(&name).exists(),
+            "cut at {cut}: a file exists under the final name"
+        );
 
         let out = fx.client(&server, &["put", "src.bin", "--as", &name, "--resume"]);
         assert_ok(&out, &server);
         if cut > 0 {
             let said = format!("resuming upload of \"{name}\" at byte {cut} of {SIZE}");
-            assert!(stderr(&out).contains(&said), "cut at {cut}:\n{}", describe(&out, &server));
+            assert!(
+                stderr(&out).contains(&said),
+                "cut at {cut}:\n{}",
+                describe(&out, &server)
+            );
         }
-        assert!(std::fs::read(fx.root().join(&name)).unwrap() == data, "cut at {cut}: resumed file differs");
+        assert!(
+            std::fs::read(fx.root().join(&name)).unwrap() == data,
+            "cut at {cut}: resumed file differs"
+        );
     }
     assert!(fx.partials().is_empty(), "{:?}", fx.partials());
 }
@@ -56,7 +75,11 @@ fn put_without_resume_starts_over_and_discards_the_partial() {
     let data = random_bytes(SIZE);
     write(&fx.local().join("f"), &data);
     cut_put(&server, "f", &data, 1000);
-    assert!(server.wait_for_log("kept partial upload", Duration::from_secs(20)), "{}", server.stderr());
+    assert!(
+        server.wait_for_log("kept partial upload", Duration::from_secs(20)),
+        "{}",
+        server.stderr()
+    );
     let out = fx.client(&server, &["put", "f"]);
     assert_ok(&out, &server);
     assert!(!stderr(&out).contains("resuming"));
@@ -72,19 +95,37 @@ fn flipped_byte_is_checksum_mismatch_and_leaves_no_file() {
     let mut bad = data.clone();
     bad[SIZE / 3] ^= 0x01;
     let mut s = raw(&server);
-    let req = Request::Put { name: "x.bin".into(), size: SIZE as u64, resume: false, overwrite: false };
+    let req = Request::Put {
+        name: "x.bin".into(),
+        size: SIZE as u64,
+        resume: false,
+        overwrite: false,
+    };
     write_header(&mut s, &req).unwrap();
     let _: PutReady = read_reply(&mut s).unwrap();
     s.write_all(&bad).unwrap();
     write_header(&mut s, &Trailer { md5: md5_of(&data) }).unwrap();
     match read_reply::<_, PutDone>(&mut s) {
-        Err(Error::Remote { code: ErrorCode::ChecksumMismatch, message }) => {
-            assert!(message.contains(&md5_of(&data)) && message.contains(&md5_of(&bad)), "{message}")
+        Err(Error::Remote {
+            code: ErrorCode::ChecksumMismatch,
+            message,
+        }) => {
+            assert!(
+                message.contains(&md5_of(&data)) && message.contains(&md5_of(&bad)),
+                "{message}"
+            )
         }
-        other => panic!("expected checksum_mismatch, got {other:?}\n{}", server.stderr()),
+        other => panic!(
+            "expected checksum_mismatch, got {other:?}\n{}",
+            server.stderr()
+        ),
     }
     assert!(fx.root_names().is_empty(), "{:?}", fx.root_names());
-    assert!(fx.partials().is_empty(), "a corrupt upload is not kept: {:?}", fx.partials());
+    assert!(
+        fx.partials().is_empty(),
+        "a corrupt upload is not kept: {:?}",
+        fx.partials()
+    );
     // The session goes on: the same connection can upload correctly.
     write_header(&mut s, &req).unwrap();
     let _: PutReady = read_reply(&mut s).unwrap();
@@ -99,12 +140,20 @@ fn body_longer_than_announced_is_refused_and_leaves_no_file() {
     let fx = Fixture::new();
     let server = fx.server(&[]);
     let mut s = raw(&server);
-    let req = Request::Put { name: "long".into(), size: 10, resume: false, overwrite: false };
+    let req = Request::Put {
+        name: "long".into(),
+        size: 10,
+        resume: false,
+        overwrite: false,
+    };
     write_header(&mut s, &req).unwrap();
     let _: PutReady = read_reply(&mut s).unwrap();
     s.write_all(&[b'A'; 5000]).unwrap();
     match read_reply::<_, PutDone>(&mut s) {
-        Err(Error::Remote { code: ErrorCode::BadRequest, .. }) => {}
+        Err(Error::Remote {
+            code: ErrorCode::BadRequest,
+            ..
+        }) => {}
         other => panic!("expected bad_request, got {other:?}\n{}", server.stderr()),
     }
     assert!(fx.root_names().is_empty());
@@ -118,19 +167,31 @@ fn stalled_upload_times_out_and_is_kept_for_resume() {
     let data = random_bytes(SIZE);
     write(&fx.local().join("slow"), &data);
     let mut s = raw(&server);
-    let req = Request::Put { name: "slow".into(), size: SIZE as u64, resume: false, overwrite: false };
+    let req = Request::Put {
+        name: "slow".into(),
+        size: SIZE as u64,
+        resume: false,
+        overwrite: false,
+    };
     write_header(&mut s, &req).unwrap();
     let _: PutReady = read_reply(&mut s).unwrap();
     s.write_all(&data[..1000]).unwrap();
     // Send nothing more: the server gives up after its stall timeout and says why.
     match read_reply::<_, PutDone>(&mut s) {
-        Err(Error::Remote { code: ErrorCode::Timeout, .. }) => {}
+        Err(Error::Remote {
+            code: ErrorCode::Timeout,
+            ..
+        }) => {}
         other => panic!("expected timeout, got {other:?}\n{}", server.stderr()),
     }
     assert!(!fx.root().join("slow").exists());
     let out = fx.client(&server, &["put", "slow", "--resume"]);
     assert_ok(&out, &server);
-    assert!(stderr(&out).contains("at byte 1000"), "{}", describe(&out, &server));
+    assert!(
+        stderr(&out).contains("at byte 1000"),
+        "{}",
+        describe(&out, &server)
+    );
     assert!(std::fs::read(fx.root().join("slow")).unwrap() == data);
 }
 
@@ -142,7 +203,12 @@ fn killed_server_leaves_no_file_and_a_restarted_one_resumes() {
     {
         let server = fx.server(&[]);
         let mut s = raw(&server);
-        let req = Request::Put { name: "k".into(), size: SIZE as u64, resume: false, overwrite: false };
+        let req = Request::Put {
+            name: "k".into(),
+            size: SIZE as u64,
+            resume: false,
+            overwrite: false,
+        };
         write_header(&mut s, &req).unwrap();
         let _: PutReady = read_reply(&mut s).unwrap();
         s.write_all(&data[..SIZE / 2]).unwrap();
@@ -156,17 +222,32 @@ fn killed_server_leaves_no_file_and_a_restarted_one_resumes() {
                 .max()
                 .unwrap_or(0)
         };
-        assert!(wait_until(Duration::from_secs(20), || part_len() == (SIZE / 2) as u64), "{}", server.stderr());
+        assert!(
+            wait_until(Duration::from_secs(20), || part_len() == (SIZE / 2) as u64),
+            "{}",
+            server.stderr()
+        );
         server.signal("KILL");
     }
     assert!(!fx.root().join("k").exists());
     // A stray temp file from the dead run is cleaned at start; the resumable one stays.
-    write(&fx.root().join(".socklab-partial").join("stray.tmp"), b"junk");
+    write(
+        &fx.root().join(".socklab-partial").join("stray.tmp"),
+        b"junk",
+    );
     let server = fx.server(&[]);
-    assert!(!fx.partials().contains(&"stray.tmp".to_string()), "{:?}", fx.partials());
+    assert!(
+        !fx.partials().contains(&"stray.tmp".to_string()),
+        "{:?}",
+        fx.partials()
+    );
     let out = fx.client(&server, &["put", "k", "--resume"]);
     assert_ok(&out, &server);
-    assert!(stderr(&out).contains(&format!("at byte {}", SIZE / 2)), "{}", describe(&out, &server));
+    assert!(
+        stderr(&out).contains(&format!("at byte {}", SIZE / 2)),
+        "{}",
+        describe(&out, &server)
+    );
     assert!(std::fs::read(fx.root().join("k")).unwrap() == data);
 }
 
@@ -176,12 +257,21 @@ fn partials_older_than_the_ttl_are_removed_at_start() {
     let server = fx.server(&[]);
     let data = random_bytes(SIZE);
     cut_put(&server, "old", &data, 500);
-    assert!(server.wait_for_log("kept partial upload", Duration::from_secs(20)), "{}", server.stderr());
+    assert!(
+        server.wait_for_log("kept partial upload", Duration::from_secs(20)),
+        "{}",
+        server.stderr()
+    );
     drop(server);
     assert_eq!(fx.partials().len(), 2, "{:?}", fx.partials());
     std::thread::sleep(Duration::from_millis(1100));
     let server = fx.server(&["--partial-ttl", "1"]);
-    assert!(fx.partials().is_empty(), "{:?}\n{}", fx.partials(), server.stderr());
+    assert!(
+        fx.partials().is_empty(),
+        "{:?}\n{}",
+        fx.partials(),
+        server.stderr()
+    );
 }
 
 #[test]
@@ -192,7 +282,14 @@ fn get_cut_halfway_then_resumed_is_byte_exact() {
     let server = fx.server(&[]);
     // A download cut halfway: the client side's partial file holds what arrived.
     let mut s = raw(&server);
-    write_header(&mut s, &Request::Get { name: "g.bin".into(), offset: 0 }).unwrap();
+    write_header(
+        &mut s,
+        &Request::Get {
+            name: "g.bin".into(),
+            offset: 0,
+        },
+    )
+    .unwrap();
     let reply: GetReply = read_reply(&mut s).unwrap();
     assert_eq!(reply.size, SIZE as u64);
     let mut half = vec![0u8; SIZE / 2];
@@ -202,8 +299,16 @@ fn get_cut_halfway_then_resumed_is_byte_exact() {
 
     let out = fx.client(&server, &["get", "g.bin", "--resume"]);
     assert_ok(&out, &server);
-    assert!(stderr(&out).contains(&format!("at byte {}", SIZE / 2)), "{}", describe(&out, &server));
-    assert!(server.stderr().contains(&format!("from {}", SIZE / 2)), "{}", server.stderr());
+    assert!(
+        stderr(&out).contains(&format!("at byte {}", SIZE / 2)),
+        "{}",
+        describe(&out, &server)
+    );
+    assert!(
+        server.stderr().contains(&format!("from {}", SIZE / 2)),
+        "{}",
+        server.stderr()
+    );
     assert!(std::fs::read(fx.local().join("g.bin")).unwrap() == data);
     assert!(!fx.local().join("g.bin.socklab-part").exists());
 }
@@ -233,9 +338,19 @@ fn get_past_the_end_is_bad_request() {
     write(&fx.root().join("s"), b"short");
     let server = fx.server(&[]);
     let mut s = raw(&server);
-    write_header(&mut s, &Request::Get { name: "s".into(), offset: 6 }).unwrap();
+    write_header(
+        &mut s,
+        &Request::Get {
+            name: "s".into(),
+            offset: 6,
+        },
+    )
+    .unwrap();
     match read_reply::<_, GetReply>(&mut s) {
-        Err(Error::Remote { code: ErrorCode::BadRequest, message }) => assert!(message.contains("past the end"), "{message}"),
+        Err(Error::Remote {
+            code: ErrorCode::BadRequest,
+            message,
+        }) => assert!(message.contains("past the end"), "{message}"),
         other => panic!("{other:?}"),
     }
 }

@@ -11,9 +11,16 @@ fn round_trip(size: usize) {
     let server = fx.server(&[]);
     let data = random_bytes(size);
     write(&fx.local().join("in.bin"), &data);
-    let out = fx.client(&server, &["--no-progress", "put", "in.bin", "--as", "data.bin"]);
+    let out = fx.client(
+        &server,
+        &["--no-progress", "put", "in.bin", "--as", "data.bin"],
+    );
     assert_ok(&out, &server);
-    assert!(stdout(&out).contains(&md5_of(&data)), "{}", describe(&out, &server));
+    assert!(
+        stdout(&out).contains(&md5_of(&data)),
+        "{}",
+        describe(&out, &server)
+    );
     assert_eq!(std::fs::read(fx.root().join("data.bin")).unwrap(), data);
 
     let out = fx.client(&server, &["get", "data.bin", "-o", "back.bin"]);
@@ -53,7 +60,10 @@ fn round_trips_tens_of_mib_with_bounded_server_memory() {
     // A server that buffered the file would hold 40 MiB; a fixed buffer per transfer
     // keeps its peak far below that.
     let peak = peak_rss_kib(server.pid());
-    assert!(peak < 28 * 1024, "server peak RSS {peak} KiB for a 40 MiB file");
+    assert!(
+        peak < 28 * 1024,
+        "server peak RSS {peak} KiB for a 40 MiB file"
+    );
 }
 
 #[test]
@@ -67,11 +77,22 @@ fn ls_and_stat_show_size_and_mtime() {
     assert_ok(&out, &server);
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "directories and the partial dir are not listed: {text}");
-    assert!(lines[0].trim_start().starts_with("5 ") && lines[0].ends_with("a.txt"), "{text}");
+    assert_eq!(
+        lines.len(),
+        2,
+        "directories and the partial dir are not listed: {text}"
+    );
+    assert!(
+        lines[0].trim_start().starts_with("5 ") && lines[0].ends_with("a.txt"),
+        "{text}"
+    );
     let out = fx.client(&server, &["stat", "a.txt"]);
     assert_ok(&out, &server);
-    assert!(stdout(&out).starts_with("a.txt: 5 bytes, mtime "), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("a.txt: 5 bytes, mtime "),
+        "{}",
+        stdout(&out)
+    );
     let out = fx.client(&server, &["stat", "missing"]);
     assert_fails_with(&out, &server, "not_found");
 }
@@ -118,7 +139,13 @@ fn two_clients_putting_the_same_name_leave_exactly_one_complete_file() {
         (ta.join().unwrap(), tb.join().unwrap())
     });
     let oks = [&ra, &rb].iter().filter(|o| o.status.success()).count();
-    assert_eq!(oks, 1, "exactly one upload wins:\n{}\n{}", describe(&ra, &server), describe(&rb, &server));
+    assert_eq!(
+        oks,
+        1,
+        "exactly one upload wins:\n{}\n{}",
+        describe(&ra, &server),
+        describe(&rb, &server)
+    );
     let loser = if ra.status.success() { &rb } else { &ra };
     let why = stderr(loser);
     assert!(why.contains("(busy)") || why.contains("(exists)"), "{why}");
@@ -140,7 +167,10 @@ fn anonymous_server_allows_reading_without_login_and_refuses_put() {
     assert!(stdout(&out).contains("pub.txt"));
     let out = fx.run_client(&["--port", &port, "--anonymous", "get", "pub.txt"], None);
     assert_ok(&out, &server);
-    assert_eq!(std::fs::read(fx.local().join("pub.txt")).unwrap(), b"public");
+    assert_eq!(
+        std::fs::read(fx.local().join("pub.txt")).unwrap(),
+        b"public"
+    );
     let out = fx.run_client(&["--port", &port, "--anonymous", "put", "up.txt"], None);
     assert_fails_with(&out, &server, "forbidden");
     assert_eq!(fx.root_names(), ["pub.txt"]);
@@ -159,7 +189,15 @@ fn login_is_required_without_anonymous() {
     let bad = fx.path("bad-password");
     write(&bad, b"wrong\n");
     let out = fx.run_client(
-        &["--port", &port, "--user", USER, "--password-file", bad.to_str().unwrap(), "ls"],
+        &[
+            "--port",
+            &port,
+            "--user",
+            USER,
+            "--password-file",
+            bad.to_str().unwrap(),
+            "ls",
+        ],
         None,
     );
     assert_fails_with(&out, &server, "auth_failed");
@@ -195,15 +233,30 @@ fn prompt_runs_several_commands_on_one_connection() {
     let port = server.port().to_string();
     let script = "put one.txt\nls\nstat one.txt\nget one.txt -o \"two words.txt\"\nquit\n";
     let out = fx.run_client(
-        &["--port", &port, "--user", USER, "--password-file", pw.to_str().unwrap()],
+        &[
+            "--port",
+            &port,
+            "--user",
+            USER,
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
         Some(script),
     );
     assert_ok(&out, &server);
     let text = stdout(&out);
     assert!(text.contains("put one.txt: 1 bytes"), "{text}");
     assert!(text.contains("one.txt: 1 bytes, mtime"), "{text}");
-    assert_eq!(std::fs::read(fx.local().join("two words.txt")).unwrap(), b"1");
-    assert_eq!(server.stderr().matches("logged in as alice").count(), 1, "{}", server.stderr());
+    assert_eq!(
+        std::fs::read(fx.local().join("two words.txt")).unwrap(),
+        b"1"
+    );
+    assert_eq!(
+        server.stderr().matches("logged in as alice").count(),
+        1,
+        "{}",
+        server.stderr()
+    );
 }
 
 #[test]
@@ -213,7 +266,14 @@ fn prompt_exits_non_zero_when_the_last_command_failed() {
     let pw = fx.path("password");
     let port = server.port().to_string();
     let out = fx.run_client(
-        &["--port", &port, "--user", USER, "--password-file", pw.to_str().unwrap()],
+        &[
+            "--port",
+            &port,
+            "--user",
+            USER,
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
         Some("get nothing-here\n"),
     );
     assert_fails_with(&out, &server, "not_found");
@@ -226,7 +286,11 @@ fn server_over_max_conns_answers_busy() {
     let _held = raw(&server);
     let out = fx.client(&server, &["ls"]);
     assert!(!out.status.success(), "{}", describe(&out, &server));
-    assert!(stderr(&out).contains("connection limit"), "{}", describe(&out, &server));
+    assert!(
+        stderr(&out).contains("connection limit"),
+        "{}",
+        describe(&out, &server)
+    );
 }
 
 #[test]
@@ -234,7 +298,9 @@ fn sigterm_stops_the_server_with_exit_zero() {
     let fx = Fixture::new();
     let mut server = fx.server(&[]);
     server.signal("TERM");
-    let status = server.wait_exit(Duration::from_secs(10)).expect("server exits after SIGTERM");
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("server exits after SIGTERM");
     assert!(status.success(), "{status:?}\n{}", server.stderr());
 }
 
@@ -246,5 +312,8 @@ fn server_without_users_or_anonymous_refuses_to_start() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--users"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--users"),
+        "{out:?}"
+    );
 }

@@ -520,3 +520,25 @@ fn server_refuses_to_start_without_users() {
         assert!(out.stdout.is_empty(), "listened anyway: {out:?}");
     }
 }
+
+#[test]
+fn survives_the_hostile_header_battery_before_and_after_login() {
+    let fx = Fixture::start(&[]);
+    let addr = fx.server.connect_addr();
+    let healthy = || -> Result<(), String> {
+        let mut c = socklab_shell::Client::login(fx.connect(), USER, &fx.password)
+            .map_err(|e| e.to_string())?;
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let st = c
+            .exec("echo ok", &mut out, &mut err)
+            .map_err(|e| e.to_string())?;
+        if st.exit == Some(0) && out == b"ok\n" {
+            Ok(())
+        } else {
+            Err(format!("echo ok gave {st:?} {out:?}"))
+        }
+    };
+    let log = || fx.server.stderr();
+    socklab_testkit::hostile::run_header_battery(&addr, None, healthy, log);
+    socklab_testkit::hostile::run_header_battery(&addr, Some((USER, &fx.password)), healthy, log);
+}

@@ -55,7 +55,11 @@ fn main() -> ExitCode {
             heartbeat: args.heartbeat.max(Duration::from_millis(100)),
             linger: args.linger,
             prompt: stdin.is_terminal(),
-            columns: if stdin.is_terminal() { client::terminal_columns() } else { 80 },
+            terminal: if stdin.is_terminal() {
+                client::terminal_size()
+            } else {
+                (24, 80)
+            },
             ..ClientConfig::new(server)
         };
         client::run(&config, stdin.lock(), std::io::stdout())

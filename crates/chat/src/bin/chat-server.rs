@@ -61,7 +61,9 @@ fn main() -> ExitCode {
             )));
         }
         if !args.rate.is_finite() || args.rate <= 0.0 {
-            return Err(socklab_proto::Error::Other("--rate must be a number above 0".into()));
+            return Err(socklab_proto::Error::Other(
+                "--rate must be a number above 0".into(),
+            ));
         }
         let filter = match &args.filter {
             Some(path) => Filter::load(path)?,

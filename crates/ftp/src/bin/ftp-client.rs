@@ -55,7 +55,10 @@ fn main() -> ExitCode {
     socklab_proto::cli::run_main(|| {
         let login = match &args.user {
             Some(user) if !args.anonymous => {
-                let password = client_password(args.password_file.as_deref(), &format!("password for {user}: "))?;
+                let password = client_password(
+                    args.password_file.as_deref(),
+                    &format!("password for {user}: "),
+                )?;
                 Some((user.clone(), password))
             }
             _ => None,

@@ -78,7 +78,14 @@ impl Fixture {
     pub fn client(&self, server: &Server, args: &[&str]) -> Output {
         let pw = self.path("password");
         let port = server.port().to_string();
-        let mut all = vec!["--port", &port, "--user", USER, "--password-file", pw.to_str().unwrap()];
+        let mut all = vec![
+            "--port",
+            &port,
+            "--user",
+            USER,
+            "--password-file",
+            pw.to_str().unwrap(),
+        ];
         all.extend_from_slice(args);
         self.run_client(&all, None)
     }
@@ -117,7 +124,9 @@ impl Fixture {
     /// Files in the partial directory.
     pub fn partials(&self) -> Vec<String> {
         match std::fs::read_dir(self.root().join(".socklab-partial")) {
-            Ok(rd) => rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect(),
+            Ok(rd) => rd
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect(),
             Err(_) => Vec::new(),
         }
     }
@@ -144,12 +153,20 @@ pub fn stderr(out: &Output) -> String {
 
 #[track_caller]
 pub fn assert_ok(out: &Output, server: &Server) {
-    assert!(out.status.success(), "client failed:\n{}", describe(out, server));
+    assert!(
+        out.status.success(),
+        "client failed:\n{}",
+        describe(out, server)
+    );
 }
 
 #[track_caller]
 pub fn assert_fails_with(out: &Output, server: &Server, code: &str) {
-    assert!(!out.status.success(), "client should have failed:\n{}", describe(out, server));
+    assert!(
+        !out.status.success(),
+        "client should have failed:\n{}",
+        describe(out, server)
+    );
     assert!(
         stderr(out).contains(&format!("({code})")),
         "expected ({code}) in the error:\n{}",
@@ -160,7 +177,14 @@ pub fn assert_fails_with(out: &Output, server: &Server, code: &str) {
 /// A raw connection, logged in, with generous timeouts.
 pub fn raw(server: &Server) -> TcpStream {
     let mut s = raw_anonymous(server);
-    write_header(&mut s, &Request::Login { user: USER.into(), password: PASSWORD.into() }).unwrap();
+    write_header(
+        &mut s,
+        &Request::Login {
+            user: USER.into(),
+            password: PASSWORD.into(),
+        },
+    )
+    .unwrap();
     let _: Empty = read_reply(&mut s).unwrap();
     s
 }
