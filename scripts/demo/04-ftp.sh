@@ -67,8 +67,20 @@ ftp put big.iso --resume
 cmp "$WORK/here/big.iso" "$WORK/served/big.iso" && echo "cmp: the resumed upload is identical"
 
 step "an interrupted download, resumed from the local .socklab-part"
-head -c $((5 << 20)) "$WORK/served/big.iso" >"$WORK/here/again.iso.socklab-part"
-echo "(again.iso.socklab-part holds the first 5 MiB, as a cut download would leave it)"
+echo "\$ ftp-client get big.iso -o again.iso     # killed once some of it has arrived"
+(cd "$WORK/here" && exec "$BIN/ftp-client" --port "$FTP_PORT" --user alice \
+    --password-file "$WORK/password" get big.iso -o again.iso) &
+CLIENT_PID=$!
+STARTED_PIDS+=("$CLIENT_PID")
+for _ in $(seq 1 400); do
+    held=$(stat -c %s "$WORK/here/again.iso.socklab-part" 2>/dev/null || echo 0)
+    [[ $held -ge $((8 << 20)) ]] && break
+    sleep 0.05
+done
+kill -KILL "$CLIENT_PID" 2>/dev/null || true
+wait "$CLIENT_PID" 2>/dev/null || true
+[[ ! -e "$WORK/here/again.iso" ]] || die "a partial download appeared under its final name"
+echo "(client killed; again.iso does not exist, again.iso.socklab-part holds $(($(stat -c %s "$WORK/here/again.iso.socklab-part") >> 20)) MiB)"
 echo "\$ ftp-client get big.iso -o again.iso --resume"
 ftp get big.iso -o again.iso --resume
 cmp "$WORK/here/big.iso" "$WORK/here/again.iso" && echo "cmp: the resumed download is identical"

@@ -202,7 +202,25 @@ fn receive<W: Write>(
                 }
                 continue;
             }
-            Err(_) => continue, // the tick: time to check the heartbeat and `done`
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue; // the tick: time to check the heartbeat and `done`
+            }
+            Err(e) => {
+                if !warned {
+                    eprintln!("warning: receiving from {}: {e}", config.server);
+                    warned = true;
+                }
+                // Do not spin on an error that does not go away.
+                std::thread::sleep(TICK);
+                continue;
+            }
         };
         warned = false;
         let line = protocol::decode(protocol::trim_end(&buf[..n]));

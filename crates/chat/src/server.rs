@@ -440,6 +440,9 @@ impl Room {
             self.send(addr, &format!("error: {why}"), None);
             return;
         }
+        if new == old {
+            return;
+        }
         if self.nick_taken(new, addr) {
             self.send(addr, &format!("error: the nick {new} is taken"), None);
             return;

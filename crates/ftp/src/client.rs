@@ -614,3 +614,68 @@ pub fn repl(config: &ClientConfig, input: &mut dyn BufRead) -> Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_words_keeps_quoted_spaces() {
+        assert_eq!(
+            split_words("get \"two words.txt\" -o 'x y'").unwrap(),
+            ["get", "two words.txt", "-o", "x y"]
+        );
+        assert_eq!(split_words("  ls  ").unwrap(), ["ls"]);
+        assert_eq!(split_words("get \"\"").unwrap(), ["get", ""]);
+        assert!(split_words("get \"open").is_err());
+    }
+
+    #[test]
+    fn shown_escapes_only_what_needs_it() {
+        assert_eq!(shown("a.bin"), "a.bin");
+        assert_eq!(shown("two words"), "\"two words\"");
+        let evil = shown("x\u{1b}[2J\u{202e}");
+        assert!(
+            !evil.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{evil}"
+        );
+    }
+
+    #[test]
+    fn every_error_code_gets_a_hint() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::AuthRequired,
+            ErrorCode::AuthFailed,
+            ErrorCode::NotFound,
+            ErrorCode::Exists,
+            ErrorCode::InvalidName,
+            ErrorCode::TooLarge,
+            ErrorCode::ChecksumMismatch,
+            ErrorCode::Timeout,
+            ErrorCode::Busy,
+            ErrorCode::Forbidden,
+            ErrorCode::Internal,
+            ErrorCode::Unknown,
+        ] {
+            let e = explain(Error::Remote {
+                code,
+                message: "the server said so".into(),
+            });
+            let text = e.to_string();
+            assert!(
+                text.starts_with(&format!("the server said so ({code}): ")),
+                "{text}"
+            );
+            assert!(text.len() > "the server said so (x): ".len() + 10, "{text}");
+        }
+    }
+
+    #[test]
+    fn part_path_sits_next_to_the_target() {
+        assert_eq!(
+            part_path(Path::new("dir/a.bin")),
+            Path::new("dir/a.bin.socklab-part")
+        );
+    }
+}

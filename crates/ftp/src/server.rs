@@ -467,3 +467,32 @@ fn put(
         Err(e) => reply_error(stream, peer, &e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::FileInfo;
+
+    #[test]
+    fn a_huge_listing_is_cut_to_fit_one_header() {
+        let files: Vec<FileInfo> = (0..2000)
+            .map(|i| FileInfo {
+                name: format!("{i:0>200}"),
+                size: i,
+                mtime: 0,
+            })
+            .collect();
+        let listing = fit_listing(files);
+        assert!(listing.truncated);
+        assert!(!listing.files.is_empty());
+        let json = serde_json::to_vec(&listing).unwrap();
+        assert!(json.len() < MAX_HEADER_LEN - 16, "{}", json.len());
+        let small = fit_listing(vec![FileInfo {
+            name: "a".into(),
+            size: 1,
+            mtime: 2,
+        }]);
+        assert!(!small.truncated);
+        assert_eq!(small.files.len(), 1);
+    }
+}

@@ -102,3 +102,61 @@ pub fn copy_exact<R: Read, W: Write>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most 3 bytes per call, as a slow socket might.
+    struct Dribble<'a>(&'a [u8]);
+
+    impl Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(3).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn copy_exact_copies_exactly_len_bytes_whatever_the_chunking() {
+        let data: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let mut out = Vec::new();
+        let mut seen = 0;
+        let mut buf = [0u8; 64];
+        copy_exact(
+            &mut Dribble(&data),
+            &mut out,
+            900,
+            &mut buf,
+            |n| seen += n,
+            "test",
+        )
+        .unwrap();
+        assert_eq!(out, &data[..900]);
+        assert_eq!(seen, 900);
+    }
+
+    #[test]
+    fn copy_exact_reports_a_short_source() {
+        let mut out = Vec::new();
+        let err = copy_exact(
+            &mut &b"abc"[..],
+            &mut out,
+            4,
+            &mut [0u8; 8],
+            |_| {},
+            "the body",
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::UnexpectedEof("the body")), "{err:?}");
+        assert_eq!(out, b"abc");
+    }
+
+    #[test]
+    fn listing_without_truncation_omits_the_field() {
+        let json = serde_json::to_string(&Listing::default()).unwrap();
+        assert_eq!(json, r#"{"files":[]}"#);
+    }
+}

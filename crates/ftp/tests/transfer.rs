@@ -11,11 +11,10 @@ fn round_trip(size: usize) {
     let server = fx.server(&[]);
     let data = random_bytes(size);
     write(&fx.local().join("in.bin"), &data);
-    let out = fx.client(
-        &server,
-        &["--no-progress", "put", "in.bin", "--as", "data.bin"],
-    );
+    let out = fx.client(&server, &["put", "in.bin", "--as", "data.bin"]);
     assert_ok(&out, &server);
+    // Not a terminal: no progress bar, nothing on stderr.
+    assert!(out.stderr.is_empty(), "{}", describe(&out, &server));
     assert!(
         stdout(&out).contains(&md5_of(&data)),
         "{}",
@@ -316,4 +315,64 @@ fn server_without_users_or_anonymous_refuses_to_start() {
         String::from_utf8_lossy(&out.stderr).contains("--users"),
         "{out:?}"
     );
+}
+
+#[test]
+fn binding_beyond_loopback_warns_that_traffic_is_in_clear() {
+    let fx = Fixture::new();
+    let server = fx.server(&["--host", "0.0.0.0"]);
+    assert!(
+        server.wait_for_log("IN CLEAR", Duration::from_secs(10)),
+        "{}",
+        server.stderr()
+    );
+    let local = fx.server(&[]);
+    assert!(local.addr.starts_with("127.0.0.1:"), "{}", local.addr);
+    assert!(!local.stderr().contains("IN CLEAR"), "{}", local.stderr());
+}
+
+#[test]
+fn idle_session_is_closed_with_a_timeout_reply() {
+    use socklab_proto::msg::read_reply;
+    use socklab_proto::{Error, ErrorCode};
+    let fx = Fixture::new();
+    let server = fx.server(&["--idle-timeout", "1"]);
+    let mut s = raw(&server);
+    match read_reply::<_, socklab_proto::msg::Empty>(&mut s) {
+        Err(Error::Remote {
+            code: ErrorCode::Timeout,
+            message,
+        }) => assert!(message.contains("idle"), "{message}"),
+        other => panic!(
+            "expected an idle timeout, got {other:?}\n{}",
+            server.stderr()
+        ),
+    }
+}
+
+#[test]
+fn progress_bar_with_rate_and_eta_is_drawn_only_on_a_terminal() {
+    // script(1) gives the client a pseudo-terminal, as an interactive user has.
+    socklab_testkit::require_tool("script");
+    let fx = Fixture::new();
+    let server = fx.server(&[]);
+    write(&fx.local().join("big.bin"), &random_bytes(24 << 20));
+    let cmd = format!(
+        "{} --port {} --user {USER} --password-file {} put big.bin",
+        env!("CARGO_BIN_EXE_ftp-client"),
+        server.port(),
+        fx.path("password").display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(fx.local())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", server.stderr());
+    assert!(
+        text.contains("/s") && text.contains("eta"),
+        "no progress bar on a terminal: {text:?}"
+    );
+    assert!(text.contains("put big.bin: 25165824 bytes"), "{text:?}");
 }

@@ -19,13 +19,20 @@
 //!   disconnects gets its command killed within [`WATCH_POLL`], not when the command
 //!   next writes.
 //!
-//! socklab forbids `unsafe`, so the group is killed with the `kill(1)` command
-//! (`kill -KILL -- -PGID`) rather than `libc::killpg`. A production server would call
-//! `killpg(2)` directly (the `nix` crate wraps it safely), and would also cap memory
-//! and CPU with cgroups or `setrlimit`, which socklab does not.
+//! - the command's exit is an event, not something we poll for: a waiter thread blocks
+//!   in `waitid(WEXITED | WNOWAIT)`, which says the shell has exited *without* reaping
+//!   it. While the shell is an unreaped zombie its PID, and so its group ID, cannot be
+//!   reused, so killing the rest of the group at that moment can never hit a stranger.
+//!
+//! socklab forbids `unsafe`, so `killpg(2)` and `waitid(2)` come from the `nix` crate,
+//! which wraps them safely. A production server would also cap memory and CPU with
+//! cgroups or `setrlimit`, which socklab does not.
 
 use crate::wire::{ExitStatus, StreamName};
 use socklab_proto::{Error, Result, MAX_CHUNK};
+use nix::sys::signal::{killpg, Signal};
+use nix::sys::wait::{waitid, Id, WaitPidFlag};
+use nix::unistd::Pid;
 use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -41,15 +48,6 @@ use std::time::{Duration, Instant};
 /// the longest a dead client's command keeps running.
 pub const WATCH_POLL: Duration = Duration::from_millis(50);
 
-/// How often the runner checks whether the command's shell has exited while its
-/// output pipes are still open.
-const EXIT_POLL: Duration = Duration::from_millis(50);
-
-/// Once both pipes are closed the command is nearly always about to exit; poll from
-/// this interval, doubling up to [`EXIT_POLL`], so a short command's reply is not
-/// held back and a long one that closed its output does not spin a core.
-const EXIT_POLL_AFTER_EOF: Duration = Duration::from_millis(1);
-
 /// After killing a group, how long to wait for its pipes to close. A process that left
 /// the group (`setsid`) and kept the pipes would otherwise hold the session forever.
 const KILL_DRAIN: Duration = Duration::from_secs(2);
@@ -63,6 +61,8 @@ const CHANNEL_DEPTH: usize = 4;
 enum Event {
     Output(StreamName, Vec<u8>),
     Eof,
+    /// The shell exited (not yet reaped).
+    Exited,
     PeerGone,
 }
 
@@ -102,22 +102,17 @@ impl Drop for Group {
     }
 }
 
-/// Sends SIGKILL to every process in group `pgid` with `kill -KILL -- -PGID`.
+/// Sends SIGKILL to every process in group `pgid` (`killpg(2)`). An empty group
+/// (`ESRCH`) is the usual case once a command is done, and is not an error.
 pub fn kill_group(pgid: u32) {
     // pgid 0 or 1 would mean "my own group" or "everyone": never.
-    if pgid <= 1 {
+    let Ok(raw) = i32::try_from(pgid) else { return };
+    if raw <= 1 {
         return;
     }
-    let result = Command::new("kill")
-        .arg("-KILL")
-        .arg("--")
-        .arg(format!("-{pgid}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if let Err(e) = result {
-        log::error!("cannot run kill(1) to stop process group {pgid}: {e}");
+    match killpg(Pid::from_raw(raw), Signal::SIGKILL) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(e) => log::error!("cannot kill process group {pgid}: {e}"),
     }
 }
 
@@ -164,6 +159,7 @@ where
     let child = &mut group.child;
 
     let (tx, rx) = sync_channel::<Event>(CHANNEL_DEPTH);
+    spawn_waiter(pgid, tx.clone());
     if let Some(out) = child.stdout.take() {
         spawn_reader(out, StreamName::Stdout, tx.clone());
     }
@@ -178,18 +174,13 @@ where
         },
     };
 
-    let started = Instant::now();
-    let deadline = started + timeout;
+    let deadline = Instant::now() + timeout;
     let mut open_pipes = 2;
-    let mut status: Option<std::process::ExitStatus> = None;
+    let mut exited = false;
     let mut killed_at: Option<Instant> = None;
-    let mut eof_poll = EXIT_POLL_AFTER_EOF;
     loop {
-        if status.is_none() {
-            status = leader_exit(child, pgid)?;
-        }
         let drained = open_pipes == 0 || killed_at.is_some_and(|t| t.elapsed() > KILL_DRAIN);
-        if status.is_some() && drained {
+        if exited && drained {
             break;
         }
         if killed_at.is_none() && Instant::now() >= deadline {
@@ -197,38 +188,34 @@ where
             kill_group(pgid);
             killed_at = Some(Instant::now());
         }
-        let mut wait = if open_pipes == 0 {
-            eof_poll = (eof_poll * 2).min(EXIT_POLL);
-            eof_poll / 2
-        } else {
-            EXIT_POLL
+        // Sleep until something happens: output, EOF, the exit, the client leaving, or
+        // the deadline. No polling: a short command's reply goes out the moment it ends.
+        let wait = match killed_at {
+            None => deadline.saturating_duration_since(Instant::now()),
+            Some(t) => KILL_DRAIN.saturating_sub(t.elapsed()),
         };
-        if killed_at.is_none() {
-            wait = wait.min(deadline.saturating_duration_since(Instant::now()));
-        }
         match rx.recv_timeout(wait) {
             Ok(Event::Output(stream, data)) => emit(stream, &data)?,
             Ok(Event::Eof) => open_pipes -= 1,
+            Ok(Event::Exited) => {
+                exited = true;
+                // The shell is done; background jobs it left in its group are not
+                // wanted. It is still unreaped, so the group ID is still its own.
+                kill_group(pgid);
+            }
             Ok(Event::PeerGone) => {
                 // Dropping `group` on the way out kills and reaps.
                 log::info!("client went away while group {pgid} ran; killing it");
                 return Err(Error::UnexpectedEof("a command: the client disconnected"));
             }
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                // Readers done and the watcher gone: nothing can wake us, so sleep
-                // instead of spinning until the shell exits.
-                open_pipes = 0;
-                std::thread::sleep(wait);
-            }
+            // Every sender is gone: the readers and the waiter are done.
+            Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    let status = match status {
-        Some(s) => s,
-        None => child
-            .wait()
-            .map_err(|e| Error::io("waiting for the command", e))?,
-    };
+    let status = child
+        .wait()
+        .map_err(|e| Error::io("waiting for the command", e))?;
     group.armed = false;
     let timed_out = killed_at.is_some() && status.signal().is_some();
     Ok((
@@ -242,34 +229,20 @@ where
     ))
 }
 
-/// Checks whether the command's shell has exited. When it has, the rest of its group
-/// (background jobs it left running) is killed *before* the shell is reaped: while
-/// the shell is a zombie its PID, and so the group ID, cannot be reused by an
-/// unrelated process, so the kill cannot hit a stranger.
-fn leader_exit(child: &mut Child, pgid: u32) -> Result<Option<std::process::ExitStatus>> {
-    match is_zombie(pgid) {
-        Some(false) => return Ok(None),
-        Some(true) => kill_group(pgid),
-        // No /proc (not Linux): reap first, then kill the leftovers. The tiny window
-        // in between is the price of portability.
-        None => {}
-    }
-    let status = child
-        .try_wait()
-        .map_err(|e| Error::io("checking the command's status", e))?;
-    if status.is_some() && is_zombie(pgid).is_none() {
-        kill_group(pgid);
-    }
-    Ok(status)
-}
-
-/// `Some(true)` when /proc says `pid` has exited and waits to be reaped, `Some(false)`
-/// when it is running, `None` when /proc cannot tell.
-fn is_zombie(pid: u32) -> Option<bool> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "PID (COMM) STATE …": COMM may hold spaces and parentheses, so look after the last ')'.
-    let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
-    Some(matches!(state, 'Z' | 'X'))
+/// Blocks in `waitid(WEXITED | WNOWAIT)` until the shell `pid` exits, then says so.
+/// WNOWAIT leaves it unreaped: the runner reaps it after killing the rest of its group.
+fn spawn_waiter(pid: u32, tx: SyncSender<Event>) {
+    std::thread::spawn(move || {
+        let Ok(raw) = i32::try_from(pid) else { return };
+        loop {
+            match waitid(Id::Pid(Pid::from_raw(raw)), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                // Exited, or already reaped by the runner on an early exit (ECHILD).
+                _ => break,
+            }
+        }
+        let _ = tx.send(Event::Exited);
+    });
 }
 
 fn spawn_reader<R: Read + Send + 'static>(mut pipe: R, stream: StreamName, tx: SyncSender<Event>) {

@@ -65,6 +65,11 @@ fn main() -> ExitCode {
                 "--rate must be a number above 0".into(),
             ));
         }
+        if args.expire.is_zero() || args.max_members == 0 {
+            return Err(socklab_proto::Error::Other(
+                "--expire and --max-members must be above 0".into(),
+            ));
+        }
         let filter = match &args.filter {
             Some(path) => Filter::load(path)?,
             None => Filter::none(),

@@ -11,14 +11,10 @@
 //! started on a free port and killed when their case ends. Each case is bounded in
 //! bytes and round trips, so the whole run stops by itself.
 
-mod echo;
-mod peers;
-mod report;
-mod stats;
-
 use clap::Parser;
-use socklab_testkit::{peak_rss_kib, rss_kib, Server};
-use stats::{percentile, Figure, Ratio, Target};
+use socklab_bench::stats::{percentile, Target};
+use socklab_bench::{echo, peers, report, shell, Ctx, Results};
+use socklab_testkit::{peak_rss_kib, rss_kib};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,51 +33,6 @@ struct Args {
     /// Only cases whose name contains this.
     #[arg(long)]
     only: Option<String>,
-}
-
-/// What a run collects.
-#[derive(Debug, Default)]
-pub struct Results {
-    /// Every figure measured.
-    pub figures: Vec<Figure>,
-    /// Every ratio against a peer.
-    pub ratios: Vec<Ratio>,
-    /// Sentences for the report (sizes, skipped peers).
-    pub notes: Vec<String>,
-    /// Hard failures: mismatches, lost data.
-    pub failures: Vec<String>,
-}
-
-impl Results {
-    fn figure(
-        &mut self,
-        case: &str,
-        subject: &str,
-        metric: &str,
-        unit: &str,
-        samples: Vec<f64>,
-    ) -> f64 {
-        let f = Figure {
-            case: case.into(),
-            subject: subject.into(),
-            metric: metric.into(),
-            unit: unit.into(),
-            samples,
-        };
-        let m = f.median();
-        eprintln!("  {case} | {subject} | {metric}: {m:.2} {unit}");
-        self.figures.push(f);
-        m
-    }
-
-    fn ratio(&mut self, what: &str, ours: f64, peer: f64, target: Target) {
-        self.ratios.push(Ratio {
-            what: what.into(),
-            ours,
-            peer,
-            target,
-        });
-    }
 }
 
 fn main() -> ExitCode {
@@ -142,38 +93,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// What every case gets.
-#[derive(Debug)]
-pub struct Ctx {
-    /// Where the release binaries are.
-    pub bin_dir: PathBuf,
-    /// Tiny sizes.
-    pub quick: bool,
-    /// Runs per case.
-    pub runs: usize,
-}
-
-impl Ctx {
-    fn server(&self, bin: &str, args: &[&str]) -> Server {
-        let path = self.bin_dir.join(bin);
-        let mut all = vec!["--port", "0"];
-        all.extend_from_slice(args);
-        Server::spawn_with(
-            std::process::Command::new(path)
-                .args(&all)
-                .env("RUST_LOG", "warn"),
-        )
-    }
-
-    fn pick<T>(&self, quick: T, full: T) -> T {
-        if self.quick {
-            quick
-        } else {
-            full
-        }
-    }
-}
-
 type Case = fn(&Ctx, &mut Results) -> Result<(), String>;
 
 const CASES: &[(&str, Case)] = &[
@@ -181,6 +100,7 @@ const CASES: &[(&str, Case)] = &[
     ("echo round trip", echo_round_trip),
     ("echo under load", echo_load),
     ("echo 10,000 connections", echo_hold),
+    ("remote shell", shell_exec),
 ];
 
 const ECHO_MODES: [(&str, &[&str]); 2] = [
@@ -350,6 +270,30 @@ fn echo_hold(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             vec![secs],
         );
         drop(conns);
+    }
+    Ok(())
+}
+
+fn shell_exec(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
+    let count = ctx.pick(50, 1000);
+    let case = format!("remote shell, {count} × `true`");
+    r.notes.push(format!("remote shell: {count} `exec true` on one logged-in session per run; ncat gets one connection per command"));
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (users, password) = shell::make_users(dir.path())?;
+    let srv = ctx.server("shell-server", &["--users", users.to_str().unwrap_or_default()]);
+    let medians = |runs: Vec<Vec<f64>>| runs.iter().map(|t| percentile(t, 50.0)).collect::<Vec<_>>();
+    let ours = r.figure(&case, "shell-server exec", "median per command", "ms", medians(repeat(ctx.runs, || {
+        shell::exec_loop(srv.port(), &password, "true", count)
+    })?));
+    r.figure(&case, "shell-server", "peak RSS", "MiB", vec![peak_rss_kib(srv.pid()) as f64 / 1024.0]);
+    let local = r.figure(&case, "local sh -c true", "median per command", "ms", medians(repeat(ctx.runs, || shell::local_sh("true", count))?));
+    r.ratio("remote shell exec true, shell-server / local sh -c true", ours, local, Target::AtMost(1.5));
+    match peers::start("ncat", &["-l", "-k", "127.0.0.1", "{port}", "--exec", "/bin/true"]) {
+        Ok(ncat) => {
+            let m = r.figure(&case, "ncat --exec /bin/true", "median per command", "ms", medians(repeat(ctx.runs, || shell::ncat_exec(ncat.port, count))?));
+            r.ratio("remote shell exec true, shell-server / ncat --exec", ours, m, Target::None);
+        }
+        Err(e) => r.notes.push(format!("ncat skipped: {e}")),
     }
     Ok(())
 }

@@ -1,0 +1,100 @@
+//! # socklab-bench
+//!
+//! The benchmark and stress drivers of socklab, and the load patterns they share:
+//!
+//! - `socklab-bench` (`make bench`): each lesson beside the tool a user would reach for
+//!   otherwise, in the same run; writes docs/benchmarks.md.
+//! - `socklab-stress` (`make stress`): many clients at once against every server,
+//!   bounded to a few minutes; fails on any mismatch or lost data.
+
+pub mod echo;
+pub mod peers;
+pub mod report;
+pub mod shell;
+pub mod stats;
+
+use socklab_testkit::Server;
+use stats::{Figure, Ratio, Target};
+use std::path::PathBuf;
+
+/// What a run collects.
+#[derive(Debug, Default)]
+pub struct Results {
+    /// Every figure measured.
+    pub figures: Vec<Figure>,
+    /// Every ratio against a peer.
+    pub ratios: Vec<Ratio>,
+    /// Sentences for the report (sizes, skipped peers).
+    pub notes: Vec<String>,
+    /// Hard failures: mismatches, lost data.
+    pub failures: Vec<String>,
+}
+
+impl Results {
+    /// Records a figure and returns its median.
+    pub fn figure(
+        &mut self,
+        case: &str,
+        subject: &str,
+        metric: &str,
+        unit: &str,
+        samples: Vec<f64>,
+    ) -> f64 {
+        let f = Figure {
+            case: case.into(),
+            subject: subject.into(),
+            metric: metric.into(),
+            unit: unit.into(),
+            samples,
+        };
+        let m = f.median();
+        eprintln!("  {case} | {subject} | {metric}: {m:.2} {unit}");
+        self.figures.push(f);
+        m
+    }
+
+    /// Records a ratio of two medians.
+    pub fn ratio(&mut self, what: &str, ours: f64, peer: f64, target: Target) {
+        self.ratios.push(Ratio {
+            what: what.into(),
+            ours,
+            peer,
+            target,
+        });
+    }
+}
+
+/// What every case gets.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Where the release binaries are.
+    pub bin_dir: PathBuf,
+    /// Tiny sizes.
+    pub quick: bool,
+    /// Runs per case.
+    pub runs: usize,
+}
+
+impl Ctx {
+    /// Starts a release server binary on port 0, logging only warnings.
+    pub fn server(&self, bin: &str, args: &[&str]) -> Server {
+        let path = self.bin_dir.join(bin);
+        let mut all = vec!["--port", "0"];
+        all.extend_from_slice(args);
+        Server::spawn_with(
+            std::process::Command::new(path)
+                .args(&all)
+                .env("RUST_LOG", "warn"),
+        )
+    }
+
+    /// `quick` in quick mode, `full` otherwise.
+    pub fn pick<T>(&self, quick: T, full: T) -> T {
+        if self.quick {
+            quick
+        } else {
+            full
+        }
+    }
+}
+
