@@ -27,10 +27,15 @@ pub fn exec_loop(port: u16, password: &str, cmd: &str, count: usize) -> Result<V
     let (mut out, mut err) = (Vec::new(), Vec::new());
     for i in 0..count {
         let t = Instant::now();
-        let status = client.exec(cmd, &mut out, &mut err).map_err(|e| format!("exec #{i}: {e}"))?;
+        let status = client
+            .exec(cmd, &mut out, &mut err)
+            .map_err(|e| format!("exec #{i}: {e}"))?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
         if status.local_code() != 0 {
-            return Err(format!("exec #{i} of {cmd:?} ended with {}", status.local_code()));
+            return Err(format!(
+                "exec #{i} of {cmd:?} ended with {}",
+                status.local_code()
+            ));
         }
         out.clear();
         err.clear();
@@ -62,10 +67,13 @@ pub fn ncat_exec(port: u16, count: usize) -> Result<Vec<f64>, String> {
     let mut sink = Vec::new();
     for i in 0..count {
         let t = Instant::now();
-        let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect #{i}: {e}"))?;
-        s.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+        let mut s =
+            TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect #{i}: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
         let _ = s.write_all(b"");
-        s.read_to_end(&mut sink).map_err(|e| format!("read #{i}: {e}"))?;
+        s.read_to_end(&mut sink)
+            .map_err(|e| format!("read #{i}: {e}"))?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
         sink.clear();
     }

@@ -60,6 +60,12 @@ pub const LOGIN_DEADLINE: Duration = Duration::from_secs(30);
 /// peer cannot make the server hash megabytes.
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
+/// Password hashes computed at once, across all connections: the size of the hashing
+/// thread pool. Each argon2id verification holds 19 MiB while it runs, so without a cap
+/// 256 clients logging in together would make the server allocate almost 5 GiB.
+/// Others wait their turn (within their login deadline).
+pub const MAX_CONCURRENT_HASHES: usize = 4;
+
 /// A logged-in session with no request for this long is closed (`--idle-timeout`).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 

@@ -29,10 +29,10 @@
 //! cgroups or `setrlimit`, which socklab does not.
 
 use crate::wire::{ExitStatus, StreamName};
-use socklab_proto::{Error, Result, MAX_CHUNK};
 use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use nix::unistd::Pid;
+use socklab_proto::{Error, Result, MAX_CHUNK};
 use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -235,7 +235,10 @@ fn spawn_waiter(pid: u32, tx: SyncSender<Event>) {
     std::thread::spawn(move || {
         let Ok(raw) = i32::try_from(pid) else { return };
         loop {
-            match waitid(Id::Pid(Pid::from_raw(raw)), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            match waitid(
+                Id::Pid(Pid::from_raw(raw)),
+                WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
+            ) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 // Exited, or already reaped by the runner on an early exit (ECHILD).
                 _ => break,

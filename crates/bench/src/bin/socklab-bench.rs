@@ -280,18 +280,59 @@ fn shell_exec(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     r.notes.push(format!("remote shell: {count} `exec true` on one logged-in session per run; ncat gets one connection per command"));
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let (users, password) = shell::make_users(dir.path())?;
-    let srv = ctx.server("shell-server", &["--users", users.to_str().unwrap_or_default()]);
-    let medians = |runs: Vec<Vec<f64>>| runs.iter().map(|t| percentile(t, 50.0)).collect::<Vec<_>>();
-    let ours = r.figure(&case, "shell-server exec", "median per command", "ms", medians(repeat(ctx.runs, || {
-        shell::exec_loop(srv.port(), &password, "true", count)
-    })?));
-    r.figure(&case, "shell-server", "peak RSS", "MiB", vec![peak_rss_kib(srv.pid()) as f64 / 1024.0]);
-    let local = r.figure(&case, "local sh -c true", "median per command", "ms", medians(repeat(ctx.runs, || shell::local_sh("true", count))?));
-    r.ratio("remote shell exec true, shell-server / local sh -c true", ours, local, Target::AtMost(1.5));
-    match peers::start("ncat", &["-l", "-k", "127.0.0.1", "{port}", "--exec", "/bin/true"]) {
+    let srv = ctx.server(
+        "shell-server",
+        &["--users", users.to_str().unwrap_or_default()],
+    );
+    let medians =
+        |runs: Vec<Vec<f64>>| runs.iter().map(|t| percentile(t, 50.0)).collect::<Vec<_>>();
+    let ours = r.figure(
+        &case,
+        "shell-server exec",
+        "median per command",
+        "ms",
+        medians(repeat(ctx.runs, || {
+            shell::exec_loop(srv.port(), &password, "true", count)
+        })?),
+    );
+    r.figure(
+        &case,
+        "shell-server",
+        "peak RSS",
+        "MiB",
+        vec![peak_rss_kib(srv.pid()) as f64 / 1024.0],
+    );
+    let local = r.figure(
+        &case,
+        "local sh -c true",
+        "median per command",
+        "ms",
+        medians(repeat(ctx.runs, || shell::local_sh("true", count))?),
+    );
+    r.ratio(
+        "remote shell exec true, shell-server / local sh -c true",
+        ours,
+        local,
+        Target::AtMost(1.5),
+    );
+    match peers::start(
+        "ncat",
+        &["-l", "-k", "127.0.0.1", "{port}", "--exec", "/bin/true"],
+    ) {
         Ok(ncat) => {
-            let m = r.figure(&case, "ncat --exec /bin/true", "median per command", "ms", medians(repeat(ctx.runs, || shell::ncat_exec(ncat.port, count))?));
-            r.ratio("remote shell exec true, shell-server / ncat --exec", ours, m, Target::None);
+            let m = r.figure(
+                &case,
+                "ncat --exec /bin/true",
+                "median per command",
+                "ms",
+                medians(repeat(ctx.runs, || shell::ncat_exec(ncat.port, count))?),
+            );
+            r.ratio(
+                "remote shell exec true, shell-server / ncat --exec",
+                ours,
+                m,
+                Target::None,
+            );
         }
         Err(e) => r.notes.push(format!("ncat skipped: {e}")),
     }

@@ -1,0 +1,184 @@
+//! `socklab-stress` (`make stress`): many clients at once against every server,
+//! bounded to a few minutes. Each part reports errors, p99 latency and the server's
+//! peak RSS, and the run fails on any mismatch, error or lost file.
+//!
+//! ```text
+//! make stress                 # release build, then every part
+//! make stress ARGS='--only echo'
+//! ```
+
+use clap::Parser;
+use socklab_bench::stats::percentile;
+use socklab_bench::{echo, shell, Ctx};
+use socklab_shell::client::Client;
+use socklab_testkit::peak_rss_kib;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+/// Many clients at once against every socklab server.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Only parts whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+    /// Scale every count down by this factor (2 = half the clients), for a quick look.
+    #[arg(long, default_value_t = 1)]
+    scale: usize,
+}
+
+/// One part's outcome.
+struct Outcome {
+    summary: String,
+    failures: u64,
+}
+
+type Part = fn(&Ctx, usize) -> Result<Outcome, String>;
+
+const PARTS: &[(&str, Part)] = &[("echo", echo_part), ("shell", shell_part)];
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let _ = rlimit::increase_nofile_limit(30_000);
+    let bin_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .unwrap_or_default();
+    let ctx = Ctx {
+        bin_dir,
+        quick: false,
+        runs: 1,
+    };
+    let scale = args.scale.max(1);
+    let mut ok = true;
+    for (name, part) in PARTS {
+        if args.only.as_deref().is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
+        let t = Instant::now();
+        match part(&ctx, scale) {
+            Ok(o) => {
+                let verdict = if o.failures == 0 { "ok  " } else { "FAIL" };
+                println!(
+                    "stress: {verdict} {name:<6} {} ({:.1} s)",
+                    o.summary,
+                    t.elapsed().as_secs_f64()
+                );
+                ok &= o.failures == 0;
+            }
+            Err(e) => {
+                println!("stress: FAIL {name:<6} {e}");
+                ok = false;
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn echo_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
+    let (clients, rounds) = (1000 / scale, 100);
+    let max = (clients + 10).to_string();
+    let mut summary = Vec::new();
+    let mut failures = 0;
+    for (mode, flags) in [("threads", &[][..]), ("event loop", &["--event-loop"][..])] {
+        let srv = ctx.server(
+            "echo-server",
+            &[flags, &["--max-conns", &max, "--backlog", "4096"]].concat(),
+        );
+        let l = echo::load(&srv.connect_addr(), clients, rounds)?;
+        failures += l.mismatches + l.errors;
+        summary.push(format!(
+            "{mode}: {clients} clients × {rounds} round trips of 1–1024 B, {} mismatches, {} errors, \
+             p99 {:.0} µs, {:.0} round trips/s, peak RSS {:.1} MiB",
+            l.mismatches,
+            l.errors,
+            l.p99_us,
+            l.per_sec,
+            peak_rss_kib(srv.pid()) as f64 / 1024.0
+        ));
+    }
+    Ok(Outcome {
+        summary: summary.join("; "),
+        failures,
+    })
+}
+
+fn shell_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
+    let (sessions, commands) = (50 / scale, 20);
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (users, password) = shell::make_users(dir.path())?;
+    let max = (sessions + 10).to_string();
+    let srv = ctx.server(
+        "shell-server",
+        &[
+            "--users",
+            users.to_str().unwrap_or_default(),
+            "--max-conns",
+            &max,
+            "--workdir",
+            dir.path().to_str().unwrap_or_default(),
+        ],
+    );
+    let port = srv.port();
+    let barrier = Arc::new(Barrier::new(sessions));
+    let handles: Vec<_> = (0..sessions)
+        .map(|id| {
+            let (barrier, password) = (Arc::clone(&barrier), password.clone());
+            std::thread::spawn(move || -> (Vec<f64>, u64) {
+                let mut client = match Client::connect(
+                    "127.0.0.1",
+                    port,
+                    Duration::from_secs(10),
+                    shell::USER,
+                    &password,
+                ) {
+                    Ok(c) => c,
+                    Err(_) => return (Vec::new(), commands as u64),
+                };
+                barrier.wait();
+                let (mut times, mut bad) = (Vec::new(), 0);
+                for i in 0..commands {
+                    let cmd = format!(
+                        "printf 'out-{id}-{i}'; printf 'err-{id}-{i}' >&2; exit {}",
+                        i % 3
+                    );
+                    let (mut out, mut err) = (Vec::new(), Vec::new());
+                    let t = Instant::now();
+                    match client.exec(&cmd, &mut out, &mut err) {
+                        Ok(status)
+                            if status.local_code() == (i % 3) as u8
+                                && out == format!("out-{id}-{i}").as_bytes()
+                                && err == format!("err-{id}-{i}").as_bytes() =>
+                        {
+                            times.push(t.elapsed().as_secs_f64() * 1e3)
+                        }
+                        _ => bad += 1,
+                    }
+                }
+                (times, bad)
+            })
+        })
+        .collect();
+    let (mut all, mut failures) = (Vec::new(), 0);
+    for h in handles {
+        let (t, b) = h
+            .join()
+            .map_err(|_| "a session thread panicked".to_string())?;
+        all.extend(t);
+        failures += b;
+    }
+    Ok(Outcome {
+        summary: format!(
+            "{sessions} sessions × {commands} commands at once (stdout, stderr and exit code checked): \
+             {failures} wrong or failed, p99 {:.1} ms, peak RSS {:.1} MiB",
+            percentile(&all, 99.0),
+            peak_rss_kib(srv.pid()) as f64 / 1024.0
+        ),
+        failures,
+    })
+}
