@@ -15,7 +15,7 @@ RUN    = $(CARGO) run --quiet
 ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build demo test unit smoke lint fmt bench fuzz \
+.PHONY: help setup build demo test unit smoke lint fmt bench fuzz stress \
         echo-server echo-client example-sticky example-reuseaddr \
         example-numbered example-blocking example-backlog example-reuseport \
         example-v6only example-unix example-create-connection chat-server chat-client \
@@ -48,6 +48,10 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 
 bench: ## benchmarks beside socat, nc, iperf3, md5sum; writes docs/benchmarks.md (QUICK=1: a fast check)
 	@QUICK=$(QUICK) bash scripts/bench.sh $(ARGS)
+
+stress: ## many clients at once against every server (release build, a few minutes; not in CI)
+	$(CARGO) build --release --workspace --bins
+	target/release/socklab-stress $(ARGS)
 
 fuzz: ## run every cargo-fuzz target for FUZZ_SECS seconds each (default 60)
 	@FUZZ_SECS=$(FUZZ_SECS) bash scripts/fuzz.sh

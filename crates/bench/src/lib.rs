@@ -8,6 +8,7 @@
 //!   bounded to a few minutes; fails on any mismatch or lost data.
 
 pub mod echo;
+pub mod ftp;
 pub mod peers;
 pub mod report;
 pub mod shell;

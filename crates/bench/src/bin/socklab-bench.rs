@@ -13,7 +13,7 @@
 
 use clap::Parser;
 use socklab_bench::stats::{percentile, Target};
-use socklab_bench::{echo, peers, report, shell, Ctx, Results};
+use socklab_bench::{echo, ftp, peers, report, shell, Ctx, Results};
 use socklab_testkit::{peak_rss_kib, rss_kib};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -101,6 +101,7 @@ const CASES: &[(&str, Case)] = &[
     ("echo under load", echo_load),
     ("echo 10,000 connections", echo_hold),
     ("remote shell", shell_exec),
+    ("file transfer", file_transfer),
 ];
 
 const ECHO_MODES: [(&str, &[&str]); 2] = [
@@ -336,5 +337,42 @@ fn shell_exec(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         }
         Err(e) => r.notes.push(format!("ncat skipped: {e}")),
     }
+    Ok(())
+}
+
+fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
+    let size: u64 = ctx.pick(32 << 20, 1 << 30);
+    let case = format!("file transfer, {} MiB", size >> 20);
+    r.notes.push(format!(
+        "file transfer: one {} MiB file of random data on tmpfs (/dev/shm) for every subject, so the disk is not measured; \
+         put and get include connecting, logging in, md5 on both ends and the server's fsync",
+        size >> 20
+    ));
+    let dir = ftp::scratch()?;
+    let src = dir.path().join("src.bin");
+    ftp::make_file(&src, size)?;
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).map_err(|e| e.to_string())?;
+    let (users, password) = shell::make_users(dir.path())?;
+    let srv = ctx.server(
+        "ftp-server",
+        &["--root", root.to_str().unwrap_or_default(), "--users", users.to_str().unwrap_or_default()],
+    );
+    let cfg = ftp::config(srv.port(), &password);
+    let put = r.figure(&case, "ftp-client put (md5 both ends)", "throughput", "MB/s", repeat(ctx.runs, || ftp::put(&cfg, &src, "big.bin", size))?);
+    let out = dir.path().join("got.bin");
+    let get = r.figure(&case, "ftp-client get (md5 both ends)", "throughput", "MB/s", repeat(ctx.runs, || ftp::get(&cfg, "big.bin", &out, size))?);
+    r.figure(&case, "ftp-server", "peak RSS", "MiB", vec![peak_rss_kib(srv.pid()) as f64 / 1024.0]);
+    drop(srv);
+    let md5 = r.figure(&case, "md5sum (one core's hashing rate)", "throughput", "MB/s", repeat(ctx.runs, || ftp::md5sum(&src, size))?);
+    let nc_out = dir.path().join("nc.bin");
+    let nc = r.figure(&case, "nc (no verification)", "throughput", "MB/s", repeat(ctx.runs, || ftp::nc(&src, &nc_out, size))?);
+    let pipe_out = dir.path().join("pipe.bin");
+    let pipeline = r.figure(&case, "md5sum + socat + md5sum pipeline", "throughput", "MB/s", repeat(ctx.runs, || ftp::pipeline(&src, &pipe_out, size))?);
+    r.ratio("file put, ftp / md5sum", put, md5, Target::AtLeast(0.8));
+    r.ratio("file get, ftp / md5sum", get, md5, Target::AtLeast(0.8));
+    r.ratio("file put, ftp / md5sum+socat+md5sum", put, pipeline, Target::AtLeast(2.0));
+    r.ratio("file get, ftp / md5sum+socat+md5sum", get, pipeline, Target::AtLeast(2.0));
+    r.ratio("file put, ftp / plain nc", put, nc, Target::None);
     Ok(())
 }

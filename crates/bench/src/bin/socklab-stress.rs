@@ -9,7 +9,7 @@
 
 use clap::Parser;
 use socklab_bench::stats::percentile;
-use socklab_bench::{echo, shell, Ctx};
+use socklab_bench::{echo, ftp, shell, Ctx};
 use socklab_shell::client::Client;
 use socklab_testkit::peak_rss_kib;
 use std::path::PathBuf;
@@ -36,7 +36,7 @@ struct Outcome {
 
 type Part = fn(&Ctx, usize) -> Result<Outcome, String>;
 
-const PARTS: &[(&str, Part)] = &[("echo", echo_part), ("shell", shell_part)];
+const PARTS: &[(&str, Part)] = &[("echo", echo_part), ("shell", shell_part), ("ftp", ftp_part)];
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -177,6 +177,70 @@ fn shell_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
             "{sessions} sessions × {commands} commands at once (stdout, stderr and exit code checked): \
              {failures} wrong or failed, p99 {:.1} ms, peak RSS {:.1} MiB",
             percentile(&all, 99.0),
+            peak_rss_kib(srv.pid()) as f64 / 1024.0
+        ),
+        failures,
+    })
+}
+
+fn ftp_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
+    let (transfers, size) = (20 / scale, 8u64 << 20);
+    let dir = ftp::scratch()?;
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).map_err(|e| e.to_string())?;
+    let (users, password) = shell::make_users(dir.path())?;
+    let max = (transfers + 10).to_string();
+    let srv = ctx.server(
+        "ftp-server",
+        &["--root", root.to_str().unwrap_or_default(), "--users", users.to_str().unwrap_or_default(), "--max-conns", &max],
+    );
+    let cfg = ftp::config(srv.port(), &password);
+    let barrier = Arc::new(Barrier::new(transfers));
+    let handles: Vec<_> = (0..transfers)
+        .map(|i| {
+            let (cfg, barrier, base) = (cfg.clone(), Arc::clone(&barrier), dir.path().to_owned());
+            std::thread::spawn(move || -> Result<f64, String> {
+                let src = base.join(format!("src-{i}.bin"));
+                let back = base.join(format!("back-{i}.bin"));
+                ftp::make_file(&src, size)?;
+                barrier.wait();
+                let t = Instant::now();
+                ftp::put(&cfg, &src, &format!("f{i}.bin"), size)?;
+                ftp::get(&cfg, &format!("f{i}.bin"), &back, size)?;
+                let same = std::fs::read(&src).map_err(|e| e.to_string())? == std::fs::read(&back).map_err(|e| e.to_string())?;
+                if !same {
+                    return Err(format!("transfer {i}: the file came back different"));
+                }
+                Ok(t.elapsed().as_secs_f64() * 1e3)
+            })
+        })
+        .collect();
+    let (mut times, mut failures, mut first_error) = (Vec::new(), 0, None);
+    for h in handles {
+        match h.join().map_err(|_| "a transfer thread panicked".to_string())? {
+            Ok(t) => times.push(t),
+            Err(e) => {
+                failures += 1;
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    // Every file must be there, complete, under its final name, and nothing else.
+    let stored = std::fs::read_dir(&root)
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with('f') && e.metadata().is_ok_and(|m| m.len() == size))
+        .count();
+    if stored != transfers {
+        failures += 1;
+        first_error.get_or_insert(format!("{stored} of {transfers} files stored complete"));
+    }
+    Ok(Outcome {
+        summary: format!(
+            "{transfers} concurrent put + get of {} MiB each, byte-compared: {failures} failed{}, p99 {:.0} ms, peak RSS {:.1} MiB",
+            size >> 20,
+            first_error.map(|e| format!(" (first: {e})")).unwrap_or_default(),
+            percentile(&times, 99.0),
             peak_rss_kib(srv.pid()) as f64 / 1024.0
         ),
         failures,

@@ -1,0 +1,169 @@
+//! Load patterns for the file transfer, and its peers: md5sum, nc, and the
+//! md5sum + socat + md5sum pipeline a tutorial user would write.
+
+use crate::peers::free_port;
+use socklab_ftp::client::{ClientConfig, Session};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A scratch directory on tmpfs when there is one, so the figures measure the
+/// protocol and the hashing, not the disk (every side writes to the same kind of
+/// place). The server still fsyncs; on tmpfs that costs nothing.
+pub fn scratch() -> Result<tempfile::TempDir, String> {
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() };
+    dir.map_err(|e| format!("scratch dir: {e}"))
+}
+
+/// Writes `size` bytes of varied data to `path` (a repeated random MiB, each copy
+/// tagged, so nothing downstream can deduplicate or compress it away).
+pub fn make_file(path: &Path, size: u64) -> Result<(), String> {
+    let block = socklab_testkit::random_bytes(1 << 20);
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| e.to_string())?);
+    let mut left = size;
+    let mut i = 0u64;
+    while left > 0 {
+        let mut b = block.clone();
+        b[..8].copy_from_slice(&i.to_be_bytes());
+        let n = left.min(b.len() as u64) as usize;
+        f.write_all(&b[..n]).map_err(|e| e.to_string())?;
+        left -= n as u64;
+        i += 1;
+    }
+    f.flush().map_err(|e| e.to_string())
+}
+
+/// A client config logged in as the bench user.
+pub fn config(port: u16, password: &str) -> ClientConfig {
+    ClientConfig {
+        host: "127.0.0.1".into(),
+        port,
+        login: Some((crate::shell::USER.into(), password.into())),
+        connect_timeout: Duration::from_secs(5),
+        stall_timeout: Duration::from_secs(60),
+        progress: false,
+    }
+}
+
+fn rate(bytes: u64, t: Instant) -> f64 {
+    bytes as f64 / 1e6 / t.elapsed().as_secs_f64()
+}
+
+/// `put` of `path` as `name` (overwriting), MB/s including login and the md5 checks.
+pub fn put(cfg: &ClientConfig, path: &Path, name: &str, size: u64) -> Result<f64, String> {
+    let t = Instant::now();
+    let mut s = Session::connect(cfg).map_err(|e| format!("connect: {e}"))?;
+    let (done, _) = s.put(path, name, false, true).map_err(|e| format!("put: {e}"))?;
+    if done.size != size {
+        return Err(format!("server stored {} of {size} bytes", done.size));
+    }
+    Ok(rate(size, t))
+}
+
+/// `get` of `name` into `dest` (overwriting), MB/s including login and the md5 checks.
+pub fn get(cfg: &ClientConfig, name: &str, dest: &Path, size: u64) -> Result<f64, String> {
+    let t = Instant::now();
+    let mut s = Session::connect(cfg).map_err(|e| format!("connect: {e}"))?;
+    let (got, _, _) = s.get(name, dest, false, true).map_err(|e| format!("get: {e}"))?;
+    if got != size {
+        return Err(format!("got {got} of {size} bytes"));
+    }
+    Ok(rate(size, t))
+}
+
+/// `md5sum FILE`: MB/s, the hashing limit of one core.
+pub fn md5sum(path: &Path, size: u64) -> Result<f64, String> {
+    let t = Instant::now();
+    let out = Command::new("md5sum").arg(path).output().map_err(|e| format!("md5sum: {e}"))?;
+    if !out.status.success() {
+        return Err("md5sum failed".into());
+    }
+    Ok(rate(size, t))
+}
+
+/// Runs `receiver` (listening on a free port, writing `dest`), then `sender`; returns
+/// the wall time of the whole transfer. `{port}` in either command is replaced.
+fn transfer(receiver: &str, sender: &str, dest: &Path, size: u64) -> Result<Duration, String> {
+    let port = free_port().to_string();
+    let t = Instant::now();
+    let mut rx = Command::new("sh")
+        .arg("-c")
+        .arg(receiver.replace("{port}", &port))
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    // Wait until the receiver listens: a connect probe would be taken as the transfer,
+    // so look for the socket in the kernel's table instead.
+    let probe = format!("ss -Hltn 'sport = :{port}' | grep -q LISTEN");
+    let listening = (0..250).any(|_| {
+        let up = Command::new("sh").arg("-c").arg(&probe).status().is_ok_and(|s| s.success());
+        if !up {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        up
+    });
+    if !listening {
+        let _ = rx.kill();
+        let _ = rx.wait();
+        return Err(format!("receiver `{receiver}` did not listen"));
+    }
+    let t0 = Instant::now();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(sender.replace("{port}", &port))
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    let rx_status = socklab_testkit::wait_child(&mut rx, Duration::from_secs(300));
+    let elapsed = t0.elapsed();
+    if rx_status.is_none() {
+        let _ = rx.kill();
+        let _ = rx.wait();
+    }
+    let _ = t;
+    let got = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    if !status.success() || got != size {
+        return Err(format!("transfer moved {got} of {size} bytes"));
+    }
+    Ok(elapsed)
+}
+
+/// Plain `nc`, no verification at all: MB/s.
+pub fn nc(path: &Path, dest: &Path, size: u64) -> Result<f64, String> {
+    let d = transfer(
+        &format!("nc -l 127.0.0.1 {{port}} > '{}'", dest.display()),
+        &format!("nc -N 127.0.0.1 {{port}} < '{}'", path.display()),
+        dest,
+        size,
+    )?;
+    Ok(size as f64 / 1e6 / d.as_secs_f64())
+}
+
+/// The tutorial user's pipeline: `md5sum` the file, send it with socat, `md5sum` what
+/// arrived, compare. Three passes, one after another: MB/s over the whole.
+pub fn pipeline(path: &Path, dest: &Path, size: u64) -> Result<f64, String> {
+    let t = Instant::now();
+    let sum = |p: &Path| -> Result<String, String> {
+        let out = Command::new("md5sum").arg(p).output().map_err(|e| e.to_string())?;
+        Ok(String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_owned())
+    };
+    let before = sum(path)?;
+    transfer(
+        &format!("socat -u TCP-LISTEN:{{port}},bind=127.0.0.1,reuseaddr 'OPEN:{},creat,trunc'", dest.display()),
+        &format!("socat -u 'OPEN:{}' TCP:127.0.0.1:{{port}}", path.display()),
+        dest,
+        size,
+    )?;
+    let after = sum(dest)?;
+    if before != after {
+        return Err(format!("pipeline md5 {before} != {after}"));
+    }
+    Ok(rate(size, t))
+}
+
+/// Where a copy of `name` goes in `dir`.
+pub fn dest(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}
