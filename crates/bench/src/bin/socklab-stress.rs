@@ -11,7 +11,7 @@ use clap::Parser;
 use socklab_bench::stats::percentile;
 use socklab_bench::{echo, ftp, shell, Ctx};
 use socklab_shell::client::Client;
-use socklab_testkit::peak_rss_kib;
+use socklab_testkit::{peak_rss_kib, wait_child};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Barrier};
@@ -36,7 +36,12 @@ struct Outcome {
 
 type Part = fn(&Ctx, usize) -> Result<Outcome, String>;
 
-const PARTS: &[(&str, Part)] = &[("echo", echo_part), ("shell", shell_part), ("ftp", ftp_part)];
+const PARTS: &[(&str, Part)] = &[
+    ("echo", echo_part),
+    ("shell", shell_part),
+    ("ftp", ftp_part),
+    ("huge", huge_part),
+];
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -242,6 +247,75 @@ fn ftp_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
             first_error.map(|e| format!(" (first: {e})")).unwrap_or_default(),
             percentile(&times, 99.0),
             peak_rss_kib(srv.pid()) as f64 / 1024.0
+        ),
+        failures,
+    })
+}
+
+/// Runs the release ftp-client with `args` in `dir` and returns (success, its peak RSS
+/// in KiB, sampled from /proc while it runs).
+fn client_with_peak_rss(ctx: &Ctx, dir: &std::path::Path, args: &[&str]) -> Result<(bool, u64), String> {
+    let mut child = std::process::Command::new(ctx.bin_dir.join("ftp-client"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("ftp-client: {e}"))?;
+    let mut peak = 0;
+    let status = loop {
+        peak = peak.max(peak_rss_kib(child.id()));
+        if let Some(status) = wait_child(&mut child, Duration::from_millis(50)) {
+            break status;
+        }
+    };
+    Ok((status.success(), peak))
+}
+
+fn huge_part(ctx: &Ctx, _scale: usize) -> Result<Outcome, String> {
+    use std::io::{Seek, SeekFrom, Write};
+    let size: u64 = (4 << 30) + 1;
+    let dir = ftp::scratch()?;
+    let (root, local) = (dir.path().join("root"), dir.path().join("local"));
+    std::fs::create_dir(&root).map_err(|e| e.to_string())?;
+    std::fs::create_dir(&local).map_err(|e| e.to_string())?;
+    // Sparse but with data at both ends; every byte is still read, sent and hashed.
+    let src = local.join("huge.bin");
+    let mut f = std::fs::File::create(&src).map_err(|e| e.to_string())?;
+    f.write_all(b"head").map_err(|e| e.to_string())?;
+    f.seek(SeekFrom::Start(size - 1)).map_err(|e| e.to_string())?;
+    f.write_all(b"!").map_err(|e| e.to_string())?;
+    drop(f);
+    let (users, password) = shell::make_users(dir.path())?;
+    let pw_file = dir.path().join("password");
+    std::fs::write(&pw_file, &password).map_err(|e| e.to_string())?;
+    let srv = ctx.server(
+        "ftp-server",
+        &["--root", root.to_str().unwrap_or_default(), "--users", users.to_str().unwrap_or_default()],
+    );
+    let port = srv.port().to_string();
+    let base = ["--port", &port, "--user", shell::USER, "--password-file", pw_file.to_str().unwrap_or_default()];
+    let (put_ok, put_rss) = client_with_peak_rss(ctx, &local, &[&base[..], &["put", "huge.bin"]].concat())?;
+    let back = local.join("back.bin");
+    let (get_ok, get_rss) =
+        client_with_peak_rss(ctx, &local, &[&base[..], &["get", "huge.bin", "-o", "back.bin"]].concat())?;
+    let server_rss = peak_rss_kib(srv.pid());
+    drop(srv);
+    let same = put_ok
+        && get_ok
+        && std::process::Command::new("cmp")
+            .arg(&src)
+            .arg(&back)
+            .status()
+            .is_ok_and(|s| s.success());
+    let limit = 64 * 1024;
+    let failures = u64::from(!same) + u64::from(put_rss.max(get_rss) >= limit) + u64::from(server_rss >= limit);
+    Ok(Outcome {
+        summary: format!(
+            "4 GiB + 1 byte put and get: {}; peak RSS server {:.1} MiB, client put {:.1} MiB, client get {:.1} MiB (limit 64 MiB)",
+            if same { "byte-identical" } else { "DIFFERENT or failed" },
+            server_rss as f64 / 1024.0,
+            put_rss as f64 / 1024.0,
+            get_rss as f64 / 1024.0
         ),
         failures,
     })
