@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 /// place). The server still fsyncs; on tmpfs that costs nothing.
 pub fn scratch() -> Result<tempfile::TempDir, String> {
     let shm = Path::new("/dev/shm");
-    let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() };
+    let dir = if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    };
     dir.map_err(|e| format!("scratch dir: {e}"))
 }
 
@@ -55,7 +59,9 @@ fn rate(bytes: u64, t: Instant) -> f64 {
 pub fn put(cfg: &ClientConfig, path: &Path, name: &str, size: u64) -> Result<f64, String> {
     let t = Instant::now();
     let mut s = Session::connect(cfg).map_err(|e| format!("connect: {e}"))?;
-    let (done, _) = s.put(path, name, false, true).map_err(|e| format!("put: {e}"))?;
+    let (done, _) = s
+        .put(path, name, false, true)
+        .map_err(|e| format!("put: {e}"))?;
     if done.size != size {
         return Err(format!("server stored {} of {size} bytes", done.size));
     }
@@ -66,7 +72,9 @@ pub fn put(cfg: &ClientConfig, path: &Path, name: &str, size: u64) -> Result<f64
 pub fn get(cfg: &ClientConfig, name: &str, dest: &Path, size: u64) -> Result<f64, String> {
     let t = Instant::now();
     let mut s = Session::connect(cfg).map_err(|e| format!("connect: {e}"))?;
-    let (got, _, _) = s.get(name, dest, false, true).map_err(|e| format!("get: {e}"))?;
+    let (got, _, _) = s
+        .get(name, dest, false, true)
+        .map_err(|e| format!("get: {e}"))?;
     if got != size {
         return Err(format!("got {got} of {size} bytes"));
     }
@@ -76,7 +84,10 @@ pub fn get(cfg: &ClientConfig, name: &str, dest: &Path, size: u64) -> Result<f64
 /// `md5sum FILE`: MB/s, the hashing limit of one core.
 pub fn md5sum(path: &Path, size: u64) -> Result<f64, String> {
     let t = Instant::now();
-    let out = Command::new("md5sum").arg(path).output().map_err(|e| format!("md5sum: {e}"))?;
+    let out = Command::new("md5sum")
+        .arg(path)
+        .output()
+        .map_err(|e| format!("md5sum: {e}"))?;
     if !out.status.success() {
         return Err("md5sum failed".into());
     }
@@ -98,7 +109,11 @@ fn transfer(receiver: &str, sender: &str, dest: &Path, size: u64) -> Result<Dura
     // so look for the socket in the kernel's table instead.
     let probe = format!("ss -Hltn 'sport = :{port}' | grep -q LISTEN");
     let listening = (0..250).any(|_| {
-        let up = Command::new("sh").arg("-c").arg(&probe).status().is_ok_and(|s| s.success());
+        let up = Command::new("sh")
+            .arg("-c")
+            .arg(&probe)
+            .status()
+            .is_ok_and(|s| s.success());
         if !up {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -146,12 +161,22 @@ pub fn nc(path: &Path, dest: &Path, size: u64) -> Result<f64, String> {
 pub fn pipeline(path: &Path, dest: &Path, size: u64) -> Result<f64, String> {
     let t = Instant::now();
     let sum = |p: &Path| -> Result<String, String> {
-        let out = Command::new("md5sum").arg(p).output().map_err(|e| e.to_string())?;
-        Ok(String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_owned())
+        let out = Command::new("md5sum")
+            .arg(p)
+            .output()
+            .map_err(|e| e.to_string())?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_owned())
     };
     let before = sum(path)?;
     transfer(
-        &format!("socat -u TCP-LISTEN:{{port}},bind=127.0.0.1,reuseaddr 'OPEN:{},creat,trunc'", dest.display()),
+        &format!(
+            "socat -u TCP-LISTEN:{{port}},bind=127.0.0.1,reuseaddr 'OPEN:{},creat,trunc'",
+            dest.display()
+        ),
         &format!("socat -u 'OPEN:{}' TCP:127.0.0.1:{{port}}", path.display()),
         dest,
         size,

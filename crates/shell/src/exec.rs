@@ -234,16 +234,10 @@ where
 fn spawn_waiter(pid: u32, tx: SyncSender<Event>) {
     std::thread::spawn(move || {
         let Ok(raw) = i32::try_from(pid) else { return };
-        loop {
-            match waitid(
-                Id::Pid(Pid::from_raw(raw)),
-                WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                // Exited, or already reaped by the runner on an early exit (ECHILD).
-                _ => break,
-            }
-        }
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+        // Retry only when a signal interrupted the wait. Anything else means the shell
+        // exited, or the runner already reaped it on an early exit (ECHILD).
+        while let Err(nix::errno::Errno::EINTR) = waitid(Id::Pid(Pid::from_raw(raw)), flags) {}
         let _ = tx.send(Event::Exited);
     });
 }

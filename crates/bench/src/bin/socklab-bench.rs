@@ -356,23 +356,74 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let (users, password) = shell::make_users(dir.path())?;
     let srv = ctx.server(
         "ftp-server",
-        &["--root", root.to_str().unwrap_or_default(), "--users", users.to_str().unwrap_or_default()],
+        &[
+            "--root",
+            root.to_str().unwrap_or_default(),
+            "--users",
+            users.to_str().unwrap_or_default(),
+        ],
     );
     let cfg = ftp::config(srv.port(), &password);
-    let put = r.figure(&case, "ftp-client put (md5 both ends)", "throughput", "MB/s", repeat(ctx.runs, || ftp::put(&cfg, &src, "big.bin", size))?);
+    let put = r.figure(
+        &case,
+        "ftp-client put (md5 both ends)",
+        "throughput",
+        "MB/s",
+        repeat(ctx.runs, || ftp::put(&cfg, &src, "big.bin", size))?,
+    );
     let out = dir.path().join("got.bin");
-    let get = r.figure(&case, "ftp-client get (md5 both ends)", "throughput", "MB/s", repeat(ctx.runs, || ftp::get(&cfg, "big.bin", &out, size))?);
-    r.figure(&case, "ftp-server", "peak RSS", "MiB", vec![peak_rss_kib(srv.pid()) as f64 / 1024.0]);
+    let get = r.figure(
+        &case,
+        "ftp-client get (md5 both ends)",
+        "throughput",
+        "MB/s",
+        repeat(ctx.runs, || ftp::get(&cfg, "big.bin", &out, size))?,
+    );
+    r.figure(
+        &case,
+        "ftp-server",
+        "peak RSS",
+        "MiB",
+        vec![peak_rss_kib(srv.pid()) as f64 / 1024.0],
+    );
     drop(srv);
-    let md5 = r.figure(&case, "md5sum (one core's hashing rate)", "throughput", "MB/s", repeat(ctx.runs, || ftp::md5sum(&src, size))?);
+    let md5 = r.figure(
+        &case,
+        "md5sum (one core's hashing rate)",
+        "throughput",
+        "MB/s",
+        repeat(ctx.runs, || ftp::md5sum(&src, size))?,
+    );
     let nc_out = dir.path().join("nc.bin");
-    let nc = r.figure(&case, "nc (no verification)", "throughput", "MB/s", repeat(ctx.runs, || ftp::nc(&src, &nc_out, size))?);
+    let nc = r.figure(
+        &case,
+        "nc (no verification)",
+        "throughput",
+        "MB/s",
+        repeat(ctx.runs, || ftp::nc(&src, &nc_out, size))?,
+    );
     let pipe_out = dir.path().join("pipe.bin");
-    let pipeline = r.figure(&case, "md5sum + socat + md5sum pipeline", "throughput", "MB/s", repeat(ctx.runs, || ftp::pipeline(&src, &pipe_out, size))?);
+    let pipeline = r.figure(
+        &case,
+        "md5sum + socat + md5sum pipeline",
+        "throughput",
+        "MB/s",
+        repeat(ctx.runs, || ftp::pipeline(&src, &pipe_out, size))?,
+    );
     r.ratio("file put, ftp / md5sum", put, md5, Target::AtLeast(0.8));
     r.ratio("file get, ftp / md5sum", get, md5, Target::AtLeast(0.8));
-    r.ratio("file put, ftp / md5sum+socat+md5sum", put, pipeline, Target::AtLeast(2.0));
-    r.ratio("file get, ftp / md5sum+socat+md5sum", get, pipeline, Target::AtLeast(2.0));
+    r.ratio(
+        "file put, ftp / md5sum+socat+md5sum",
+        put,
+        pipeline,
+        Target::AtLeast(2.0),
+    );
+    r.ratio(
+        "file get, ftp / md5sum+socat+md5sum",
+        get,
+        pipeline,
+        Target::AtLeast(2.0),
+    );
     r.ratio("file put, ftp / plain nc", put, nc, Target::None);
     Ok(())
 }

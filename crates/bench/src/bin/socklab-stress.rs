@@ -197,7 +197,14 @@ fn ftp_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
     let max = (transfers + 10).to_string();
     let srv = ctx.server(
         "ftp-server",
-        &["--root", root.to_str().unwrap_or_default(), "--users", users.to_str().unwrap_or_default(), "--max-conns", &max],
+        &[
+            "--root",
+            root.to_str().unwrap_or_default(),
+            "--users",
+            users.to_str().unwrap_or_default(),
+            "--max-conns",
+            &max,
+        ],
     );
     let cfg = ftp::config(srv.port(), &password);
     let barrier = Arc::new(Barrier::new(transfers));
@@ -212,7 +219,8 @@ fn ftp_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
                 let t = Instant::now();
                 ftp::put(&cfg, &src, &format!("f{i}.bin"), size)?;
                 ftp::get(&cfg, &format!("f{i}.bin"), &back, size)?;
-                let same = std::fs::read(&src).map_err(|e| e.to_string())? == std::fs::read(&back).map_err(|e| e.to_string())?;
+                let same = std::fs::read(&src).map_err(|e| e.to_string())?
+                    == std::fs::read(&back).map_err(|e| e.to_string())?;
                 if !same {
                     return Err(format!("transfer {i}: the file came back different"));
                 }
@@ -222,7 +230,10 @@ fn ftp_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
         .collect();
     let (mut times, mut failures, mut first_error) = (Vec::new(), 0, None);
     for h in handles {
-        match h.join().map_err(|_| "a transfer thread panicked".to_string())? {
+        match h
+            .join()
+            .map_err(|_| "a transfer thread panicked".to_string())?
+        {
             Ok(t) => times.push(t),
             Err(e) => {
                 failures += 1;
@@ -234,7 +245,10 @@ fn ftp_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
     let stored = std::fs::read_dir(&root)
         .map_err(|e| e.to_string())?
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with('f') && e.metadata().is_ok_and(|m| m.len() == size))
+        .filter(|e| {
+            e.file_name().to_string_lossy().starts_with('f')
+                && e.metadata().is_ok_and(|m| m.len() == size)
+        })
         .count();
     if stored != transfers {
         failures += 1;
@@ -254,7 +268,11 @@ fn ftp_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
 
 /// Runs the release ftp-client with `args` in `dir` and returns (success, its peak RSS
 /// in KiB, sampled from /proc while it runs).
-fn client_with_peak_rss(ctx: &Ctx, dir: &std::path::Path, args: &[&str]) -> Result<(bool, u64), String> {
+fn client_with_peak_rss(
+    ctx: &Ctx,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> Result<(bool, u64), String> {
     let mut child = std::process::Command::new(ctx.bin_dir.join("ftp-client"))
         .args(args)
         .current_dir(dir)
@@ -282,7 +300,8 @@ fn huge_part(ctx: &Ctx, _scale: usize) -> Result<Outcome, String> {
     let src = local.join("huge.bin");
     let mut f = std::fs::File::create(&src).map_err(|e| e.to_string())?;
     f.write_all(b"head").map_err(|e| e.to_string())?;
-    f.seek(SeekFrom::Start(size - 1)).map_err(|e| e.to_string())?;
+    f.seek(SeekFrom::Start(size - 1))
+        .map_err(|e| e.to_string())?;
     f.write_all(b"!").map_err(|e| e.to_string())?;
     drop(f);
     let (users, password) = shell::make_users(dir.path())?;
@@ -290,14 +309,30 @@ fn huge_part(ctx: &Ctx, _scale: usize) -> Result<Outcome, String> {
     std::fs::write(&pw_file, &password).map_err(|e| e.to_string())?;
     let srv = ctx.server(
         "ftp-server",
-        &["--root", root.to_str().unwrap_or_default(), "--users", users.to_str().unwrap_or_default()],
+        &[
+            "--root",
+            root.to_str().unwrap_or_default(),
+            "--users",
+            users.to_str().unwrap_or_default(),
+        ],
     );
     let port = srv.port().to_string();
-    let base = ["--port", &port, "--user", shell::USER, "--password-file", pw_file.to_str().unwrap_or_default()];
-    let (put_ok, put_rss) = client_with_peak_rss(ctx, &local, &[&base[..], &["put", "huge.bin"]].concat())?;
+    let base = [
+        "--port",
+        &port,
+        "--user",
+        shell::USER,
+        "--password-file",
+        pw_file.to_str().unwrap_or_default(),
+    ];
+    let (put_ok, put_rss) =
+        client_with_peak_rss(ctx, &local, &[&base[..], &["put", "huge.bin"]].concat())?;
     let back = local.join("back.bin");
-    let (get_ok, get_rss) =
-        client_with_peak_rss(ctx, &local, &[&base[..], &["get", "huge.bin", "-o", "back.bin"]].concat())?;
+    let (get_ok, get_rss) = client_with_peak_rss(
+        ctx,
+        &local,
+        &[&base[..], &["get", "huge.bin", "-o", "back.bin"]].concat(),
+    )?;
     let server_rss = peak_rss_kib(srv.pid());
     drop(srv);
     let same = put_ok
@@ -308,7 +343,9 @@ fn huge_part(ctx: &Ctx, _scale: usize) -> Result<Outcome, String> {
             .status()
             .is_ok_and(|s| s.success());
     let limit = 64 * 1024;
-    let failures = u64::from(!same) + u64::from(put_rss.max(get_rss) >= limit) + u64::from(server_rss >= limit);
+    let failures = u64::from(!same)
+        + u64::from(put_rss.max(get_rss) >= limit)
+        + u64::from(server_rss >= limit);
     Ok(Outcome {
         summary: format!(
             "4 GiB + 1 byte put and get: {}; peak RSS server {:.1} MiB, client put {:.1} MiB, client get {:.1} MiB (limit 64 MiB)",
