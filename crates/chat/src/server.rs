@@ -294,7 +294,16 @@ impl Room {
 
         let body = protocol::trim_end(data);
         if truncated || body.len() > self.config.max_message {
-            log::warn!(
+            // Members are rate-capped before this point; strangers are not, so their
+            // refusals are logged at debug level: a flood must not become a flood of
+            // log lines.
+            let level = if was_member {
+                log::Level::Warn
+            } else {
+                log::Level::Debug
+            };
+            log::log!(
+                level,
                 "{who}: refused a datagram of {}{} bytes (max {})",
                 body.len(),
                 if truncated {

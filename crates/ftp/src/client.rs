@@ -6,15 +6,15 @@
 //! interrupted one stays there for `get --resume`. The target is never replaced
 //! unless `--overwrite` says so.
 
-use crate::wire::{copy_exact, FileInfo, GetReply, Listing, PutDone, PutReady, Trailer};
+use crate::wire::{FileInfo, GetReply, Listing, PutDone, PutReady, Trailer};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use socklab_proto::auth::client_login;
-use socklab_proto::checksum::{hash_prefix, HashingReader, HashingWriter};
+use socklab_proto::checksum::{copy_hashed, finish_hex, hash_prefix};
 use socklab_proto::msg::{read_header, read_reply, write_header};
 use socklab_proto::names::{escape, validate_name};
 use socklab_proto::net::{connect, set_nodelay};
-use socklab_proto::{Error, ErrorCode, Request, Result, IO_BUFFER};
+use socklab_proto::{Error, ErrorCode, Request, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::TcpStream;
@@ -85,7 +85,6 @@ pub struct ClientConfig {
 #[derive(Debug)]
 pub struct Session {
     stream: TcpStream,
-    buf: Vec<u8>,
     progress: bool,
 }
 
@@ -103,7 +102,6 @@ impl Session {
         }
         Ok(Session {
             stream,
-            buf: vec![0u8; IO_BUFFER],
             progress: config.progress,
         })
     }
@@ -213,24 +211,25 @@ impl Session {
             (f, h)
         };
         let bar = progress_bar(self.progress, reply.size, offset, name);
-        let mut writer = HashingWriter::with_hasher(&mut file, hasher);
-        let body = copy_exact(
+        let body = copy_hashed(
             &mut self.stream,
-            &mut writer,
+            &mut file,
             reply.size - offset,
-            &mut self.buf,
+            hasher,
             |n| bar.inc(n),
             "the download",
         );
-        let (md5, _) = writer.finish();
         bar.finish_and_clear();
-        if let Err(e) = body {
-            let _ = file.sync_data();
-            return Err(Error::Other(format!(
-                "{e}; the partial download is kept in {} (run the same get with --resume to continue)",
-                part.display()
-            )));
-        }
+        let md5 = match body {
+            Ok(hasher) => finish_hex(hasher),
+            Err(e) => {
+                let _ = file.sync_data();
+                return Err(Error::Other(format!(
+                    "{e}; the partial download is kept in {} (run the same get with --resume to continue)",
+                    part.display()
+                )));
+            }
+        };
         let trailer: Trailer =
             read_header(&mut self.stream)?.ok_or(Error::UnexpectedEof("the md5 trailer"))?;
         if !trailer.md5.eq_ignore_ascii_case(&md5) {
@@ -293,19 +292,18 @@ impl Session {
         let mut reader_file = &file;
         let hasher = hash_prefix(&mut reader_file, ready.offset)
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        let mut reader = HashingReader::with_hasher(&file, hasher);
         let bar = progress_bar(self.progress, size, ready.offset, name);
-        let body = copy_exact(
-            &mut reader,
+        // `&File` reads from the shared position, which the prefix left at the offset.
+        let body = copy_hashed(
+            &mut reader_file,
             &mut self.stream,
             size - ready.offset,
-            &mut self.buf,
+            hasher,
             |n| bar.inc(n),
             "the local file",
         );
         bar.finish_and_clear();
-        body?;
-        let (md5, _) = reader.finish();
+        let md5 = finish_hex(body?);
         write_header(&mut self.stream, &Trailer { md5: md5.clone() })?;
         let done: PutDone = read_reply(&mut self.stream)?;
         if !done.md5.eq_ignore_ascii_case(&md5) || done.size != size {

@@ -2,16 +2,16 @@
 //! `put` until the client leaves.
 
 use crate::store::{refused, Root};
-use crate::wire::{copy_exact, GetReply, Listing, PutDone, PutReady, Trailer};
+use crate::wire::{GetReply, Listing, PutDone, PutReady, Trailer};
 use socklab_proto::auth::{server_login, LoginPolicy, Users};
-use socklab_proto::checksum::{HashingReader, HashingWriter};
+use socklab_proto::checksum::{copy_hashed, finish_hex, Md5};
 use socklab_proto::msg::{
     read_header, read_request, write_error, write_failure, write_header, write_ok, Empty,
 };
 use socklab_proto::names::{escape, validate_name};
 use socklab_proto::net::set_nodelay;
 use socklab_proto::server::{serve, ServeOptions};
-use socklab_proto::{Error, ErrorCode, Request, Result, IO_BUFFER, MAX_HEADER_LEN};
+use socklab_proto::{Error, ErrorCode, Request, Result, MAX_HEADER_LEN};
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -132,9 +132,6 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
         user = Some(name);
     }
     let mut failures = 0;
-    // One buffer per connection, reused by every transfer on it: memory per client
-    // is fixed, whatever the file sizes.
-    let mut buf = vec![0u8; IO_BUFFER];
     loop {
         set_timeouts(&stream, config.idle_timeout, config.stall_timeout)?;
         let request = match read_request(&mut stream) {
@@ -205,9 +202,7 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
                 Ok(info) => write_ok(&mut stream, &info)?,
                 Err(e) => reply_error(&mut stream, peer, &e)?,
             },
-            Request::Get { name, offset } => {
-                get(&mut stream, peer, shared, &name, offset, &mut buf)?
-            }
+            Request::Get { name, offset } => get(&mut stream, peer, shared, &name, offset)?,
             Request::Put {
                 name,
                 size,
@@ -227,16 +222,7 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
                     return Ok(());
                 }
                 log::info!("{peer} ({who}): put {} ({size} bytes)", escape(&name));
-                put(
-                    &mut stream,
-                    peer,
-                    shared,
-                    &name,
-                    size,
-                    resume,
-                    overwrite,
-                    &mut buf,
-                )?;
+                put(&mut stream, peer, shared, &name, size, resume, overwrite)?;
             }
             Request::Exec { .. } => write_failure(
                 &mut stream,
@@ -281,14 +267,7 @@ fn fit_listing(files: Vec<crate::wire::FileInfo>) -> Listing {
 }
 
 /// `get`: the header, the bytes from `offset`, and the whole file's md5 in a trailer.
-fn get(
-    stream: &mut TcpStream,
-    peer: &str,
-    shared: &Shared,
-    name: &str,
-    offset: u64,
-    buf: &mut [u8],
-) -> Result<()> {
+fn get(stream: &mut TcpStream, peer: &str, shared: &Shared, name: &str, offset: u64) -> Result<()> {
     let (file, size) = match shared.root.open_read(name) {
         Ok(pair) => pair,
         Err(e) => return reply_error(stream, peer, &e),
@@ -309,26 +288,20 @@ fn get(
     )?;
     // The trailer's md5 covers the whole file, so the part the client already holds
     // is hashed too (read from disk, not sent).
-    let mut reader = HashingReader::new(&file);
-    copy_exact(
+    let mut reader = &file;
+    let what = "the file being sent";
+    let hasher = copy_hashed(
         &mut reader,
         &mut io::sink(),
         offset,
-        buf,
+        Md5::default(),
         |_| {},
-        "the file being sent",
+        what,
     )?;
-    // If the file shrinks under us we cannot send `size` bytes: copy_exact fails and
+    // If the file shrinks under us we cannot send `size` bytes: copy_hashed fails and
     // we hang up, and the client's length check catches it.
-    copy_exact(
-        &mut reader,
-        stream,
-        size - offset,
-        buf,
-        |_| {},
-        "the file being sent",
-    )?;
-    let (md5, _) = reader.finish();
+    let hasher = copy_hashed(&mut reader, stream, size - offset, hasher, |_| {}, what)?;
+    let md5 = finish_hex(hasher);
     write_header(stream, &Trailer { md5: md5.clone() })?;
     log::info!(
         "{peer}: sent {} ({size} bytes from {offset}, md5 {md5})",
@@ -348,7 +321,6 @@ fn put(
     size: u64,
     resume: bool,
     overwrite: bool,
-    buf: &mut [u8],
 ) -> Result<()> {
     let root = &shared.root;
     let max = shared.config.max_file_size;
@@ -386,34 +358,35 @@ fn put(
     }
     write_ok(stream, &PutReady { offset })?;
 
-    let mut writer = HashingWriter::with_hasher(&mut upload.file, upload.hasher.clone());
-    let body = copy_exact(
+    let body = copy_hashed(
         stream,
-        &mut writer,
+        &mut upload.file,
         size - offset,
-        buf,
+        upload.hasher.clone(),
         |_| {},
         "the upload body",
     );
-    let (md5, _) = writer.finish();
-    if let Err(e) = body {
-        // A disconnect, a stall or a full disk: keep what arrived for a resume.
-        let held = upload.keep();
-        log::info!(
-            "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
-            escape(name)
-        );
-        if !e.is_disconnect() {
-            let _ = write_error(stream, &e);
-        } else if matches!(e, Error::Timeout(_)) {
-            let _ = write_failure(
-                stream,
-                ErrorCode::Timeout,
-                "the upload stalled; closing (resume it with --resume)",
+    let md5 = match body {
+        Ok(hasher) => finish_hex(hasher),
+        Err(e) => {
+            // A disconnect, a stall or a full disk: keep what arrived for a resume.
+            let held = upload.keep();
+            log::info!(
+                "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
+                escape(name)
             );
+            if !e.is_disconnect() {
+                let _ = write_error(stream, &e);
+            } else if matches!(e, Error::Timeout(_)) {
+                let _ = write_failure(
+                    stream,
+                    ErrorCode::Timeout,
+                    "the upload stalled; closing (resume it with --resume)",
+                );
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     let trailer = match read_header::<_, Trailer>(stream) {
         Ok(Some(t)) => t,
         Ok(None) => {

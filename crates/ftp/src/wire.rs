@@ -1,5 +1,6 @@
-//! The file-transfer replies and trailer, and the one copy loop both ends stream
-//! bodies through.
+//! The file-transfer replies and trailer. Bodies stream through
+//! [`socklab_proto::checksum::copy_hashed`], on both ends, which copies and hashes
+//! them on two threads.
 //!
 //! ```text
 //! get:  -> {"op":"get","name":N,"offset":K}
@@ -11,8 +12,6 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use socklab_proto::{Error, Result};
-use std::io::{self, Read, Write};
 
 /// One entry of a `list` reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,88 +70,9 @@ pub struct Trailer {
     pub md5: String,
 }
 
-/// Copies exactly `len` bytes from `from` to `to` through `buf` (one fixed buffer per
-/// transfer, so memory does not grow with the file), calling `progress` after each
-/// chunk. A source that ends early is [`Error::UnexpectedEof`]: the caller decides
-/// what to keep of what was written.
-///
-/// `io::copy` would do, but it cannot report progress, and it stops quietly at EOF
-/// where we must tell a short body from a complete one.
-pub fn copy_exact<R: Read, W: Write>(
-    from: &mut R,
-    to: &mut W,
-    len: u64,
-    buf: &mut [u8],
-    mut progress: impl FnMut(u64),
-    what: &'static str,
-) -> Result<()> {
-    let mut left = len;
-    while left > 0 {
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = match from.read(&mut buf[..want]) {
-            Ok(0) => return Err(Error::UnexpectedEof(what)),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(format!("reading {what}"), e)),
-        };
-        to.write_all(&buf[..n])
-            .map_err(|e| Error::io(format!("writing {what}"), e))?;
-        left -= n as u64;
-        progress(n as u64);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A reader that hands out at most 3 bytes per call, as a slow socket might.
-    struct Dribble<'a>(&'a [u8]);
-
-    impl Read for Dribble<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = buf.len().min(3).min(self.0.len());
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
-
-    #[test]
-    fn copy_exact_copies_exactly_len_bytes_whatever_the_chunking() {
-        let data: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
-        let mut out = Vec::new();
-        let mut seen = 0;
-        let mut buf = [0u8; 64];
-        copy_exact(
-            &mut Dribble(&data),
-            &mut out,
-            900,
-            &mut buf,
-            |n| seen += n,
-            "test",
-        )
-        .unwrap();
-        assert_eq!(out, &data[..900]);
-        assert_eq!(seen, 900);
-    }
-
-    #[test]
-    fn copy_exact_reports_a_short_source() {
-        let mut out = Vec::new();
-        let err = copy_exact(
-            &mut &b"abc"[..],
-            &mut out,
-            4,
-            &mut [0u8; 8],
-            |_| {},
-            "the body",
-        )
-        .unwrap_err();
-        assert!(matches!(err, Error::UnexpectedEof("the body")), "{err:?}");
-        assert_eq!(out, b"abc");
-    }
 
     #[test]
     fn listing_without_truncation_omits_the_field() {

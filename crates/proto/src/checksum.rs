@@ -7,11 +7,14 @@
 //! md5 finds accidental corruption only. Anyone who can change the data in flight can
 //! change the trailer too; see docs/security.md.
 
+use crate::{Error, Result};
 use md5::Digest;
 /// The md5 state a resume carries over (see [`hash_prefix`]); re-exported so callers
 /// can hold one without depending on `md-5` themselves.
 pub use md5::Md5;
 use std::io::{self, Read, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::thread;
 
 /// Lower-case hex of an md5 digest, as `md5sum` prints it.
 pub fn to_hex(digest: &[u8]) -> String {
@@ -25,6 +28,11 @@ pub fn to_hex(digest: &[u8]) -> String {
 /// True for 32 lower- or upper-case hex digits.
 pub fn is_md5_hex(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The hex digest of everything `hasher` has seen, as `md5sum` prints it.
+pub fn finish_hex(hasher: Md5) -> String {
+    to_hex(&hasher.finalize())
 }
 
 /// The md5 of a byte slice, in hex.
@@ -145,6 +153,142 @@ pub fn hash_prefix<R: Read>(r: R, len: u64) -> io::Result<Md5> {
         ));
     }
     Ok(hr.hasher)
+}
+
+/// How many buffers [`copy_hashed`] keeps in flight between its two threads. Two
+/// would already let copying and hashing overlap; a few more absorb the jitter of
+/// socket reads that return unevenly, without letting memory grow with the file.
+pub const PIPELINE_BUFFERS: usize = 4;
+
+/// The size of each of those buffers. Bigger than [`crate::IO_BUFFER`] because each
+/// buffer costs two hand-overs between threads, and at 256 KiB that cost vanishes
+/// beside the hashing; four of them make 1 MiB per transfer, whatever the file size.
+pub const PIPELINE_BUFFER: usize = 256 * 1024;
+
+/// Copies exactly `len` bytes from `reader` to `writer` and hashes them, continuing
+/// `hasher` (a fresh [`Md5::new()`], or the state of a prefix a resume already holds).
+/// Returns the hasher, which now covers those bytes too. `progress` is called with
+/// the size of each chunk once it has been written. A reader that ends early is
+/// [`Error::UnexpectedEof`]`(what)`: the caller decides what to keep of what was written.
+///
+/// md5 runs at about the speed of one core, so a loop that reads, writes and hashes
+/// on one thread is as slow as hashing plus copying added together. Here two threads
+/// share the work as a pipeline: the calling thread moves the bytes (its reader and
+/// writer never leave it), a helper thread hashes each buffer once it has been
+/// written, and while it does the calling thread is already filling the next one.
+/// A small fixed pool of [`PIPELINE_BUFFERS`] buffers of [`PIPELINE_BUFFER`] bytes
+/// goes round between them over two bounded channels, so nothing is allocated per
+/// chunk and memory stays the same for a kilobyte or a terabyte.
+///
+/// The hash covers exactly the bytes that were written, in order: a buffer goes to
+/// the hashing thread only after `write_all` has accepted all of it.
+pub fn copy_hashed<R: Read, W: Write>(
+    reader: &mut R,
+    writer: &mut W,
+    len: u64,
+    hasher: Md5,
+    progress: impl FnMut(u64),
+    what: &'static str,
+) -> Result<Md5> {
+    if len == 0 {
+        // Nothing to hash: not worth a thread.
+        return Ok(hasher);
+    }
+    thread::scope(|scope| {
+        // Full buffers travel to the hasher with the number of bytes they hold; empty
+        // ones come back to be filled again. Each channel can hold the whole pool,
+        // so neither side ever blocks on a send.
+        let (full_tx, full_rx) = sync_channel::<(Vec<u8>, usize)>(PIPELINE_BUFFERS);
+        let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(PIPELINE_BUFFERS);
+        let hashing = thread::Builder::new()
+            .name("md5".into())
+            .spawn_scoped(scope, move || hash_buffers(hasher, full_rx, empty_tx))
+            .map_err(|e| Error::io("starting the hashing thread", e))?;
+        let copied = move_buffers(reader, writer, len, full_tx, empty_rx, progress, what);
+        // `move_buffers` has dropped its sender, so the hasher finishes the buffers
+        // still queued and returns, whether the copy succeeded or not.
+        let hasher = hashing
+            .join()
+            .map_err(|_| Error::Other("the md5 thread failed".into()))?;
+        copied.map(|()| hasher)
+    })
+}
+
+/// The hashing side of [`copy_hashed`]: hashes each full buffer in the order it was
+/// written and sends it back to be refilled, until the copying side hangs up.
+fn hash_buffers(
+    mut hasher: Md5,
+    full: Receiver<(Vec<u8>, usize)>,
+    empty: SyncSender<Vec<u8>>,
+) -> Md5 {
+    for (buf, n) in full {
+        hasher.update(&buf[..n]);
+        // After an error the copying side stops taking buffers back; that is fine.
+        let _ = empty.send(buf);
+    }
+    hasher
+}
+
+/// The copying side of [`copy_hashed`]: fills a buffer from `reader`, writes it to
+/// `writer`, hands it to the hasher, and takes the next free buffer, allocating a
+/// new one only while the pool is not yet full (so a small file costs one buffer).
+#[allow(clippy::too_many_arguments)]
+fn move_buffers<R: Read, W: Write>(
+    reader: &mut R,
+    writer: &mut W,
+    len: u64,
+    full: SyncSender<(Vec<u8>, usize)>,
+    empty: Receiver<Vec<u8>>,
+    mut progress: impl FnMut(u64),
+    what: &'static str,
+) -> Result<()> {
+    let hasher_gone = || Error::Other("the md5 thread stopped".into());
+    let mut allocated = 0;
+    let mut left = len;
+    while left > 0 {
+        let mut buf = match empty.try_recv() {
+            Ok(buf) => buf,
+            Err(TryRecvError::Empty) if allocated < PIPELINE_BUFFERS => {
+                allocated += 1;
+                vec![0u8; PIPELINE_BUFFER]
+            }
+            // Every buffer is with the hasher: wait for the first one it is done with.
+            Err(TryRecvError::Empty) => empty.recv().map_err(|_| hasher_gone())?,
+            Err(TryRecvError::Disconnected) => return Err(hasher_gone()),
+        };
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        // Whatever arrived before a read failed is still written (and hashed), so a
+        // receiver keeps every byte it got for a resume.
+        let (n, failed) = fill(reader, &mut buf[..want], what);
+        writer
+            .write_all(&buf[..n])
+            .map_err(|e| Error::io(format!("writing {what}"), e))?;
+        left -= n as u64;
+        progress(n as u64);
+        full.send((buf, n)).map_err(|_| hasher_gone())?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Reads into `buf` until it is full, so that every hand-over to the hasher carries
+/// a whole buffer even when a socket delivers the bytes in smaller pieces. Returns
+/// how many bytes it read, and the error that stopped it early if one did
+/// ([`Error::UnexpectedEof`] when the reader ended). Each `read` still waits at most
+/// the socket's timeout, so a stalled peer is noticed as before.
+fn fill<R: Read>(reader: &mut R, buf: &mut [u8], what: &'static str) -> (usize, Option<Error>) {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => return (filled, Some(Error::UnexpectedEof(what))),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return (filled, Some(Error::io(format!("reading {what}"), e))),
+        }
+    }
+    (filled, None)
 }
 
 #[cfg(test)]

@@ -55,12 +55,29 @@ impl Member {
     }
 
     /// A new member that joins with `/nick NICK`, padded as chat-client pads it, and
-    /// waits for the welcome line.
+    /// waits for the welcome line. It sends the join again if no welcome comes within
+    /// half a second, as any UDP client must: a datagram may be lost (a busy server's
+    /// receive queue overflows), and a second `/nick` with the same nick is a no-op.
     pub fn join(srv: &Server, nick: &str) -> Member {
         let mut m = Member::new(srv);
-        m.send(&format!("{:<128}", format!("/nick {nick}")));
-        m.expect(srv, |l| l.starts_with(&format!("*** welcome, {nick}")));
-        m
+        let welcome = format!("*** welcome, {nick}");
+        let start = Instant::now();
+        while start.elapsed() < WAIT {
+            m.send(&format!("{:<128}", format!("/nick {nick}")));
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while Instant::now() < deadline {
+                if let Some(l) = m.next_line(Duration::from_millis(100)) {
+                    if l.starts_with(&welcome) {
+                        return m;
+                    }
+                }
+            }
+        }
+        panic!(
+            "{nick} never got a welcome; it saw {:#?}\nserver stderr:\n{}",
+            m.seen,
+            srv.stderr()
+        );
     }
 
     /// This member's address as the server shows it.
