@@ -18,7 +18,7 @@ ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 .PHONY: help setup build demo test unit smoke lint fmt bench fuzz stress \
         echo-server echo-client example-sticky example-reuseaddr \
         example-numbered example-blocking example-backlog example-reuseport \
-        example-v6only example-unix example-create-connection chat-server chat-client \
+        example-v6only example-unix example-create-connection example-datagrams chat-server chat-client \
         shell-server shell-client ftp-server ftp-client passwd users
 
 help: ## list the targets
@@ -99,6 +99,9 @@ chat-server: ## UDP group chat server (ARGS: --filter FILE --expire SECS ...)
 
 chat-client: ## UDP chat client (ARGS: --nick NAME)
 	$(RUN) -p socklab-chat --bin chat-client -- $(ADDR) $(ARGS)
+
+example-datagrams: ## UDP keeps message boundaries, truncates, and loses datagrams silently
+	$(RUN) -p socklab-chat --example datagrams
 
 # ---- Lesson 3: remote shell -----------------------------------------------------
 users: ## create .socklab/users with user 'demo' and a generated password (once)

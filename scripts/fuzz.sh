@@ -17,9 +17,9 @@ for t in $targets; do
     log=$(mktemp)
     if cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -max_len=65536 >"$log" 2>&1; then
         runs=$(grep -Eo 'Done [0-9]+ runs' "$log" | tail -1 | grep -Eo '[0-9]+' || echo '?')
-        printf 'fuzz: %-16s ok     %12s executions in %ss\n' "$t" "$runs" "$secs"
+        printf 'fuzz: %-22s ok     %12s executions in %ss\n' "$t" "$runs" "$secs"
     else
-        printf 'fuzz: %-16s CRASH  see fuzz/artifacts/%s/ and the log:\n' "$t" "$t"
+        printf 'fuzz: %-22s CRASH  see fuzz/artifacts/%s/ and the log:\n' "$t" "$t"
         tail -40 "$log"
         status=1
     fi
