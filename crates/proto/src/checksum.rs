@@ -194,12 +194,25 @@ pub fn copy_hashed<R: Read, W: Write>(
         // Nothing to hash: not worth a thread.
         return Ok(hasher);
     }
+    if tune("SOCKLAB_PIPE_OFF", 0) == 1 {
+        let mut hasher = hasher;
+        let mut buf = vec![0u8; tune("SOCKLAB_PIPE_BUF", PIPELINE_BUFFER)];
+        let mut left = len;
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = match reader.read(&mut buf[..want]) { Ok(0) => return Err(Error::UnexpectedEof(what)), Ok(n) => n, Err(e) => return Err(Error::io("x", e)) };
+            writer.write_all(&buf[..n]).map_err(|e| Error::io("w", e))?;
+            hasher.update(&buf[..n]);
+            left -= n as u64;
+        }
+        return Ok(hasher);
+    }
     thread::scope(|scope| {
         // Full buffers travel to the hasher with the number of bytes they hold; empty
         // ones come back to be filled again. Each channel can hold the whole pool,
         // so neither side ever blocks on a send.
-        let (full_tx, full_rx) = sync_channel::<(Vec<u8>, usize)>(PIPELINE_BUFFERS);
-        let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(PIPELINE_BUFFERS);
+        let (full_tx, full_rx) = sync_channel::<(Vec<u8>, usize)>(64);
+        let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(64);
         let hashing = thread::Builder::new()
             .name("md5".into())
             .spawn_scoped(scope, move || hash_buffers(hasher, full_rx, empty_tx))
@@ -212,6 +225,10 @@ pub fn copy_hashed<R: Read, W: Write>(
             .map_err(|_| Error::Other("the md5 thread failed".into()))?;
         copied.map(|()| hasher)
     })
+}
+
+fn tune(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// The hashing side of [`copy_hashed`]: hashes each full buffer in the order it was
@@ -243,14 +260,17 @@ fn move_buffers<R: Read, W: Write>(
     what: &'static str,
 ) -> Result<()> {
     let hasher_gone = || Error::Other("the md5 thread stopped".into());
+    let nbuf = tune("SOCKLAB_PIPE_N", PIPELINE_BUFFERS);
+    let bsize = tune("SOCKLAB_PIPE_BUF", PIPELINE_BUFFER);
+    let dofill = tune("SOCKLAB_PIPE_FILL", 1) == 1;
     let mut allocated = 0;
     let mut left = len;
     while left > 0 {
         let mut buf = match empty.try_recv() {
             Ok(buf) => buf,
-            Err(TryRecvError::Empty) if allocated < PIPELINE_BUFFERS => {
+            Err(TryRecvError::Empty) if allocated < nbuf => {
                 allocated += 1;
-                vec![0u8; PIPELINE_BUFFER]
+                vec![0u8; bsize]
             }
             // Every buffer is with the hasher: wait for the first one it is done with.
             Err(TryRecvError::Empty) => empty.recv().map_err(|_| hasher_gone())?,
@@ -259,7 +279,7 @@ fn move_buffers<R: Read, W: Write>(
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         // Whatever arrived before a read failed is still written (and hashed), so a
         // receiver keeps every byte it got for a resume.
-        let (n, failed) = fill(reader, &mut buf[..want], what);
+        let (n, failed) = if dofill { fill(reader, &mut buf[..want], what) } else { match reader.read(&mut buf[..want]) { Ok(0) => (0, Some(Error::UnexpectedEof(what))), Ok(n) => (n, None), Err(e) => (0, Some(Error::io("x", e))) } };
         writer
             .write_all(&buf[..n])
             .map_err(|e| Error::io(format!("writing {what}"), e))?;

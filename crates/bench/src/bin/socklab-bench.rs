@@ -13,7 +13,7 @@
 
 use clap::Parser;
 use socklab_bench::stats::{percentile, Target};
-use socklab_bench::{echo, ftp, peers, report, shell, Ctx, Results};
+use socklab_bench::{chat, echo, ftp, peers, report, shell, Ctx, Results};
 use socklab_testkit::{peak_rss_kib, rss_kib};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,6 +102,7 @@ const CASES: &[(&str, Case)] = &[
     ("echo 10,000 connections", echo_hold),
     ("remote shell", shell_exec),
     ("file transfer", file_transfer),
+    ("chat relay", chat_relay),
 ];
 
 const ECHO_MODES: [(&str, &[&str]); 2] = [
@@ -425,5 +426,63 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         Target::AtLeast(2.0),
     );
     r.ratio("file put, ftp / plain nc", put, nc, Target::None);
+    Ok(())
+}
+
+fn chat_relay(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
+    let (members, count) = (4, ctx.pick(2_000u64, 100_000));
+    let case = format!("chat relay, 1 sender → {members} members, {count} messages");
+    r.notes.push(format!(
+        "chat relay: the sender sends {count} messages as fast as it can; the server's rate cap is raised for the run; \
+         deliveries/s counts every copy a member received"
+    ));
+    let srv = ctx.server(
+        "chat-server",
+        &["--rate", "10000000", "--burst", "10000000", "--no-console"],
+    );
+    let addr: std::net::SocketAddr = srv.connect_addr().parse().map_err(|e| format!("{e}"))?;
+    let runs = repeat(ctx.runs, || chat::relay(addr, members, count))?;
+    let ours = r.figure(
+        &case,
+        "chat-server relay",
+        "deliveries",
+        "msg/s",
+        runs.iter().map(|x| x.deliveries_per_sec).collect(),
+    );
+    r.figure(
+        &case,
+        "chat-server relay",
+        "loss",
+        "%",
+        runs.iter().map(|x| x.loss * 100.0).collect(),
+    );
+    r.figure(
+        &case,
+        "chat-server",
+        "peak RSS",
+        "MiB",
+        vec![peak_rss_kib(srv.pid()) as f64 / 1024.0],
+    );
+    let raw = repeat(ctx.runs, || chat::raw_loop(count))?;
+    let ceiling = r.figure(
+        &case,
+        "raw sendto/recvfrom loop",
+        "datagrams",
+        "msg/s",
+        raw.iter().map(|x| x.deliveries_per_sec).collect(),
+    );
+    r.figure(
+        &case,
+        "raw sendto/recvfrom loop",
+        "loss",
+        "%",
+        raw.iter().map(|x| x.loss * 100.0).collect(),
+    );
+    r.ratio(
+        "chat relay deliveries / raw UDP loop datagrams",
+        ours,
+        ceiling,
+        Target::AtLeast(0.5),
+    );
     Ok(())
 }

@@ -9,7 +9,7 @@
 
 use clap::Parser;
 use socklab_bench::stats::percentile;
-use socklab_bench::{echo, ftp, shell, Ctx};
+use socklab_bench::{chat, echo, ftp, shell, Ctx};
 use socklab_shell::client::Client;
 use socklab_testkit::{peak_rss_kib, wait_child};
 use std::path::PathBuf;
@@ -40,6 +40,7 @@ const PARTS: &[(&str, Part)] = &[
     ("echo", echo_part),
     ("shell", shell_part),
     ("ftp", ftp_part),
+    ("chat", chat_part),
     ("huge", huge_part),
 ];
 
@@ -353,6 +354,96 @@ fn huge_part(ctx: &Ctx, _scale: usize) -> Result<Outcome, String> {
             server_rss as f64 / 1024.0,
             put_rss as f64 / 1024.0,
             get_rss as f64 / 1024.0
+        ),
+        failures,
+    })
+}
+
+fn chat_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
+    let (members, messages) = (50 / scale, 20u64);
+    let srv = ctx.server(
+        "chat-server",
+        &["--rate", "100", "--burst", "100", "--no-console"],
+    );
+    let addr: std::net::SocketAddr = srv.connect_addr().parse().map_err(|e| format!("{e}"))?;
+    let sockets: Vec<std::net::UdpSocket> = (0..members)
+        .map(|i| chat::join(addr, &format!("u{i}")))
+        .collect::<Result<_, _>>()?;
+    // Let the join notices settle, then drain them.
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    let barrier = Arc::new(Barrier::new(members));
+    let handles: Vec<_> = sockets
+        .into_iter()
+        .enumerate()
+        .map(|(me, s)| {
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || -> (u64, u64, Vec<f64>) {
+                let mut buf = [0u8; 4096];
+                let _ = s.set_read_timeout(Some(Duration::from_millis(50)));
+                while s.recv_from(&mut buf).is_ok() {}
+                barrier.wait();
+                let (mut received, mut wrong, mut latencies) = (0u64, 0u64, Vec::new());
+                let mut next_send = Instant::now();
+                let mut sent = 0;
+                let quiet_until = |t: Instant| t + Duration::from_secs(1);
+                let mut deadline = quiet_until(Instant::now());
+                while Instant::now() < deadline {
+                    if sent < messages && Instant::now() >= next_send {
+                        let at = start.elapsed().as_micros();
+                        let _ = s.send_to(format!("{me} {sent} {at}").as_bytes(), addr);
+                        sent += 1;
+                        next_send += Duration::from_millis(100);
+                        deadline = quiet_until(Instant::now());
+                    }
+                    let Ok((n, _)) = s.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    let line = String::from_utf8_lossy(&buf[..n]);
+                    let line = line.trim_end();
+                    // "<uK> K I MICROS": the nick must match the sender in the text.
+                    let Some(rest) = line.strip_prefix("<u") else {
+                        continue;
+                    };
+                    let mut words = rest
+                        .split(|c| c == '>' || c == ' ')
+                        .filter(|w| !w.is_empty());
+                    let (nick, from, at) = (words.next(), words.next(), words.nth(1));
+                    match (nick, from, at.and_then(|a| a.parse::<u128>().ok())) {
+                        (Some(n), Some(f), Some(at)) if n == f && f != me.to_string() => {
+                            received += 1;
+                            latencies.push(
+                                (start.elapsed().as_micros().saturating_sub(at)) as f64 / 1e3,
+                            );
+                            deadline = quiet_until(Instant::now());
+                        }
+                        _ => wrong += 1,
+                    }
+                }
+                (received, wrong, latencies)
+            })
+        })
+        .collect();
+    let (mut received, mut wrong, mut latencies) = (0, 0, Vec::new());
+    for h in handles {
+        let (r, w, l) = h
+            .join()
+            .map_err(|_| "a member thread panicked".to_string())?;
+        received += r;
+        wrong += w;
+        latencies.extend(l);
+    }
+    let expected = members as u64 * messages * (members as u64 - 1);
+    let lost = expected.saturating_sub(received);
+    // UDP may drop datagrams, and the lesson says so; on loopback at this rate it
+    // should not. Misattributed or garbled lines are always a failure.
+    let failures = wrong + u64::from(lost * 100 > expected);
+    Ok(Outcome {
+        summary: format!(
+            "{members} members × {messages} messages at 10/s each, fanned out to every other member: \
+             {received} of {expected} delivered ({lost} lost), {wrong} garbled or misattributed, p99 {:.1} ms, peak RSS {:.1} MiB",
+            percentile(&latencies, 99.0),
+            peak_rss_kib(srv.pid()) as f64 / 1024.0
         ),
         failures,
     })

@@ -1,0 +1,120 @@
+//! Load patterns for the UDP chat, and its ceiling: a raw sendto/recvfrom loop.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one relay run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Relay {
+    /// Messages delivered to members per second, all members together.
+    pub deliveries_per_sec: f64,
+    /// Fraction of expected deliveries that never arrived.
+    pub loss: f64,
+}
+
+/// A member socket that has joined `server` under `nick` (retrying the join, since UDP
+/// may drop it) and drained its welcome.
+pub fn join(server: SocketAddr, nick: &str) -> Result<UdpSocket, String> {
+    let s = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 65_536];
+    for _ in 0..25 {
+        // Padded with trailing spaces (which the server trims): it never answers an
+        // unknown address with more bytes than it sent, so a tiny join gets no welcome.
+        let join = format!("{:<128}", format!("/nick {nick}"));
+        s.send_to(join.as_bytes(), server)
+            .map_err(|e| e.to_string())?;
+        if s.recv_from(&mut buf).is_ok() {
+            // Drain the rest of the greeting (welcome, joins of others).
+            while s.recv_from(&mut buf).is_ok() {}
+            return Ok(s);
+        }
+    }
+    Err(format!("{nick} could not join {server}"))
+}
+
+/// One sender sends `count` messages as fast as it can while `members` other members
+/// count what the server relays to them, until nothing more arrives for a moment.
+pub fn relay(server: SocketAddr, members: usize, count: u64) -> Result<Relay, String> {
+    let receivers: Vec<UdpSocket> = (0..members)
+        .map(|i| join(server, &format!("m{i}")))
+        .collect::<Result<_, _>>()?;
+    let sender = join(server, "sender")?;
+    // Members just joined, so the sender's greeting may hold their join notices.
+    let mut buf = [0u8; 2048];
+    while sender.recv_from(&mut buf).is_ok() {}
+    let got = Arc::new(AtomicU64::new(0));
+    let last = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = receivers
+        .into_iter()
+        .map(|s| {
+            let (got, last) = (Arc::clone(&got), Arc::clone(&last));
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 2048];
+                // Stop after a quiet half second: the sender is done or the rest is lost.
+                let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+                while let Ok((n, _)) = s.recv_from(&mut buf) {
+                    if buf[..n].starts_with(b"<sender> ") {
+                        got.fetch_add(1, Ordering::Relaxed);
+                        last.fetch_max(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for i in 0..count {
+        // Sending faster than the server can relay only measures the kernel dropping
+        // datagrams; a failed send is counted as loss by the receivers' totals.
+        let _ = sender.send_to(format!("message {i}").as_bytes(), server);
+    }
+    for h in handles {
+        h.join().map_err(|_| "receiver panicked".to_string())?;
+    }
+    let delivered = got.load(Ordering::Relaxed);
+    let secs = (last.load(Ordering::Relaxed) as f64 / 1e6).max(1e-6);
+    Ok(Relay {
+        deliveries_per_sec: delivered as f64 / secs,
+        loss: 1.0 - delivered as f64 / (count * members as u64) as f64,
+    })
+}
+
+/// The ceiling: one socket sends `count` datagrams straight to another, as fast as it
+/// can; datagrams received per second.
+pub fn raw_loop(count: u64) -> Result<Relay, String> {
+    let rx = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let tx = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let to = rx.local_addr().map_err(|e| e.to_string())?;
+    rx.set_read_timeout(Some(Duration::from_millis(500)))
+        .map_err(|e| e.to_string())?;
+    let done = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let receiver = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            let (mut got, mut last) = (0u64, Duration::ZERO);
+            let mut buf = [0u8; 2048];
+            while let Ok((n, _)) = rx.recv_from(&mut buf) {
+                if n > 0 {
+                    got += 1;
+                    last = start.elapsed();
+                }
+            }
+            done.store(true, Ordering::Relaxed);
+            (got, last)
+        })
+    };
+    for i in 0..count {
+        let _ = tx.send_to(format!("message {i}").as_bytes(), to);
+    }
+    let (got, last) = receiver
+        .join()
+        .map_err(|_| "receiver panicked".to_string())?;
+    Ok(Relay {
+        deliveries_per_sec: got as f64 / last.as_secs_f64().max(1e-6),
+        loss: 1.0 - got as f64 / count as f64,
+    })
+}
