@@ -147,6 +147,34 @@ pub fn read_request<R: Read>(r: &mut R) -> Result<Option<Request>> {
     read_header(r)
 }
 
+/// Reads a logged-in session's next request, and answers the peer where it can still
+/// hear: a session idle past its read timeout gets a `timeout` reply, a malformed or
+/// oversized header gets `bad_request` (after a bad length we no longer know where the
+/// next message starts, so either way the caller closes). `Ok(None)` is a clean close.
+/// `idle` is only for the message: the caller sets the socket's read timeout.
+pub fn next_request<S: Read + Write>(
+    stream: &mut S,
+    idle: std::time::Duration,
+) -> Result<Option<Request>> {
+    match read_request(stream) {
+        Ok(r) => Ok(r),
+        Err(Error::Timeout(_)) => {
+            let secs = idle.as_secs();
+            let _ = write_failure(
+                stream,
+                ErrorCode::Timeout,
+                &format!("idle for {secs} s; closing"),
+            );
+            Err(Error::Timeout(format!("idle for {secs} s")))
+        }
+        Err(e) if e.is_disconnect() => Err(e),
+        Err(e) => {
+            let _ = write_error(stream, &e);
+            Err(e)
+        }
+    }
+}
+
 /// Converts a parsed header into a typed struct, turning serde's complaint into
 /// [`Error::BadHeader`].
 pub fn from_object<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T> {

@@ -3,7 +3,7 @@
 use crate::exec::run_command;
 use crate::wire::{write_chunk, ExitStatus};
 use socklab_proto::auth::{server_login, LoginPolicy, Users};
-use socklab_proto::msg::{read_request, write_error, write_failure, write_ok};
+use socklab_proto::msg::{next_request, write_error, write_failure, write_ok};
 use socklab_proto::net::set_nodelay;
 use socklab_proto::server::{serve, ServeOptions};
 use socklab_proto::{Error, ErrorCode, Request, Result};
@@ -80,25 +80,10 @@ fn session(mut stream: TcpStream, peer: &str, config: &ServerConfig) -> Result<(
         stream
             .set_read_timeout(Some(config.idle_timeout))
             .map_err(|e| Error::io("setting the idle timeout", e))?;
-        let request = match read_request(&mut stream) {
-            Ok(Some(r)) => r,
-            Ok(None) => return Ok(()),
-            Err(Error::Timeout(_)) => {
-                let secs = config.idle_timeout.as_secs();
-                let _ = write_failure(
-                    &mut stream,
-                    ErrorCode::Timeout,
-                    &format!("idle for {secs} s; closing"),
-                );
-                return Err(Error::Timeout(format!("idle for {secs} s")));
-            }
-            Err(e) if e.is_disconnect() => return Err(e),
-            Err(e) => {
-                // A malformed or oversized header: say so, then hang up, because after
-                // a bad length we no longer know where the next message starts.
-                let _ = write_error(&mut stream, &e);
-                return Err(e);
-            }
+        // A malformed header gets `bad_request` and an idle session `timeout`; then
+        // we hang up (the error ends the loop).
+        let Some(request) = next_request(&mut stream, config.idle_timeout)? else {
+            return Ok(());
         };
         match request {
             Request::Exec { cmd } => exec(&mut stream, peer, &user, &cmd, &mut cwd, config)?,
