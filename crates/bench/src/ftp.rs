@@ -39,6 +39,22 @@ pub fn make_file(path: &Path, size: u64) -> Result<(), String> {
     f.flush().map_err(|e| e.to_string())
 }
 
+/// Starts the release ftp-server serving `dir/root` (created here) to the bench user,
+/// with `extra` flags. Returns the server, its root, and the user's password.
+pub fn start_server(
+    ctx: &crate::Ctx,
+    dir: &Path,
+    extra: &[&str],
+) -> Result<(socklab_testkit::Server, PathBuf, String), String> {
+    let root = dir.join("root");
+    std::fs::create_dir(&root).map_err(|e| format!("creating {}: {e}", root.display()))?;
+    let (users, password) = crate::shell::make_users(dir)?;
+    let (root_arg, users_arg) = (root.to_string_lossy(), users.to_string_lossy());
+    let mut args = vec!["--root", &root_arg, "--users", &users_arg];
+    args.extend_from_slice(extra);
+    Ok((ctx.server("ftp-server", &args), root, password))
+}
+
 /// A client config logged in as the bench user.
 pub fn config(port: u16, password: &str) -> ClientConfig {
     ClientConfig {

@@ -8,9 +8,10 @@
 //! neither side waits for the other to drain a full socket buffer.
 
 use socklab_proto::net::{connect, connect_error, set_nodelay};
+use socklab_proto::server::Conn;
 use socklab_proto::{Error, Result, IO_BUFFER};
 use std::io::{self, BufRead, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -101,12 +102,12 @@ where
 /// received; fails if the server closed before echoing everything it was sent.
 pub fn pipe<S, R, W>(stream: S, input: R, output: &mut W) -> Result<(u64, u64)>
 where
-    S: Read + Write + Send + 'static + TryCloneShutdown,
+    S: Conn,
     R: Read + Send + 'static,
     W: Write,
 {
     let mut to_server = stream
-        .try_clone_stream()
+        .try_clone_conn()
         .map_err(|e| Error::io("cloning the socket", e))?;
     let sender = std::thread::spawn(move || -> Result<u64> {
         let mut input = input;
@@ -129,7 +130,7 @@ where
         .map_err(|e| Error::io("writing to stdout", e))?;
     if received.is_err() {
         // Unblock the sender if it is stuck writing to a server that stopped reading.
-        from_server.shutdown_both();
+        from_server.shutdown_conn();
     }
     let sent = sender
         .join()
@@ -165,39 +166,5 @@ fn copy<R: Read + ?Sized, W: Write + ?Sized>(
         };
         w.write_all(&buf[..n]).map_err(CopyError::Write)?;
         total += n as u64;
-    }
-}
-
-/// What pipe mode needs of a socket beyond `Read + Write`.
-pub trait TryCloneShutdown: Sized {
-    /// `dup(2)`.
-    fn try_clone_stream(&self) -> io::Result<Self>;
-    /// `shutdown(SHUT_WR)`: send FIN, keep reading.
-    fn shutdown_write(&self) -> io::Result<()>;
-    /// `shutdown(SHUT_RDWR)`.
-    fn shutdown_both(&self);
-}
-
-impl TryCloneShutdown for TcpStream {
-    fn try_clone_stream(&self) -> io::Result<Self> {
-        self.try_clone()
-    }
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-    fn shutdown_both(&self) {
-        let _ = self.shutdown(Shutdown::Both);
-    }
-}
-
-impl TryCloneShutdown for UnixStream {
-    fn try_clone_stream(&self) -> io::Result<Self> {
-        self.try_clone()
-    }
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-    fn shutdown_both(&self) {
-        let _ = self.shutdown(Shutdown::Both);
     }
 }

@@ -54,6 +54,8 @@ pub trait Conn: Read + Write + Send + Sized + 'static {
     fn try_clone_conn(&self) -> io::Result<Self>;
     /// `shutdown(SHUT_RDWR)`: wakes any thread blocked on this socket.
     fn shutdown_conn(&self);
+    /// `shutdown(SHUT_WR)`: send FIN ("no more data from me"), keep reading.
+    fn shutdown_write(&self) -> io::Result<()>;
     /// `SO_SNDTIMEO`.
     fn set_write_timeout_conn(&self, t: Option<Duration>) -> io::Result<()>;
 }
@@ -73,6 +75,9 @@ impl Conn for TcpStream {
     fn shutdown_conn(&self) {
         let _ = self.shutdown(Both::Both);
     }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Both::Write)
+    }
     fn set_write_timeout_conn(&self, t: Option<Duration>) -> io::Result<()> {
         self.set_write_timeout(t)
     }
@@ -84,6 +89,9 @@ impl Conn for UnixStream {
     }
     fn shutdown_conn(&self) {
         let _ = self.shutdown(Both::Both);
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Both::Write)
     }
     fn set_write_timeout_conn(&self, t: Option<Duration>) -> io::Result<()> {
         self.set_write_timeout(t)

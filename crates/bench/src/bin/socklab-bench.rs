@@ -352,18 +352,7 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let dir = ftp::scratch()?;
     let src = dir.path().join("src.bin");
     ftp::make_file(&src, size)?;
-    let root = dir.path().join("root");
-    std::fs::create_dir(&root).map_err(|e| e.to_string())?;
-    let (users, password) = shell::make_users(dir.path())?;
-    let srv = ctx.server(
-        "ftp-server",
-        &[
-            "--root",
-            root.to_str().unwrap_or_default(),
-            "--users",
-            users.to_str().unwrap_or_default(),
-        ],
-    );
+    let (srv, _root, password) = ftp::start_server(ctx, dir.path(), &[])?;
     let cfg = ftp::config(srv.port(), &password);
     let put = r.figure(
         &case,

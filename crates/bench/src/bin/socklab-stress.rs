@@ -192,21 +192,8 @@ fn shell_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
 fn ftp_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
     let (transfers, size) = (20 / scale, 8u64 << 20);
     let dir = ftp::scratch()?;
-    let root = dir.path().join("root");
-    std::fs::create_dir(&root).map_err(|e| e.to_string())?;
-    let (users, password) = shell::make_users(dir.path())?;
     let max = (transfers + 10).to_string();
-    let srv = ctx.server(
-        "ftp-server",
-        &[
-            "--root",
-            root.to_str().unwrap_or_default(),
-            "--users",
-            users.to_str().unwrap_or_default(),
-            "--max-conns",
-            &max,
-        ],
-    );
+    let (srv, root, password) = ftp::start_server(ctx, dir.path(), &["--max-conns", &max])?;
     let cfg = ftp::config(srv.port(), &password);
     let barrier = Arc::new(Barrier::new(transfers));
     let handles: Vec<_> = (0..transfers)
@@ -294,8 +281,7 @@ fn huge_part(ctx: &Ctx, _scale: usize) -> Result<Outcome, String> {
     use std::io::{Seek, SeekFrom, Write};
     let size: u64 = (4 << 30) + 1;
     let dir = ftp::scratch()?;
-    let (root, local) = (dir.path().join("root"), dir.path().join("local"));
-    std::fs::create_dir(&root).map_err(|e| e.to_string())?;
+    let local = dir.path().join("local");
     std::fs::create_dir(&local).map_err(|e| e.to_string())?;
     // Sparse but with data at both ends; every byte is still read, sent and hashed.
     let src = local.join("huge.bin");
@@ -305,18 +291,9 @@ fn huge_part(ctx: &Ctx, _scale: usize) -> Result<Outcome, String> {
         .map_err(|e| e.to_string())?;
     f.write_all(b"!").map_err(|e| e.to_string())?;
     drop(f);
-    let (users, password) = shell::make_users(dir.path())?;
+    let (srv, _root, password) = ftp::start_server(ctx, dir.path(), &[])?;
     let pw_file = dir.path().join("password");
     std::fs::write(&pw_file, &password).map_err(|e| e.to_string())?;
-    let srv = ctx.server(
-        "ftp-server",
-        &[
-            "--root",
-            root.to_str().unwrap_or_default(),
-            "--users",
-            users.to_str().unwrap_or_default(),
-        ],
-    );
     let port = srv.port().to_string();
     let base = [
         "--port",
@@ -405,9 +382,7 @@ fn chat_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
                     let Some(rest) = line.strip_prefix("<u") else {
                         continue;
                     };
-                    let mut words = rest
-                        .split(|c| c == '>' || c == ' ')
-                        .filter(|w| !w.is_empty());
+                    let mut words = rest.split(['>', ' ']).filter(|w| !w.is_empty());
                     let (nick, from, at) = (words.next(), words.next(), words.nth(1));
                     match (nick, from, at.and_then(|a| a.parse::<u128>().ok())) {
                         (Some(n), Some(f), Some(at)) if n == f && f != me.to_string() => {
