@@ -1,8 +1,10 @@
 //! Streaming md5: hash bytes as they pass, so a transfer reads its data once.
 //!
 //! The tutorials put an `md5` field in the header and never checked it; computing it
-//! up front would also mean reading the whole file twice. socklab wraps the socket or
-//! file in one of these adaptors and sends the digest in a trailer after the body.
+//! up front would also mean reading the whole file twice. socklab hashes the body as
+//! it is copied, with [`copy_hashed`] (which hashes on a second thread while the
+//! first moves the bytes), and sends the digest in a trailer after the body. The
+//! `Read`/`Write` adaptors below do the same on one thread, for small jobs.
 //!
 //! md5 finds accidental corruption only. Anyone who can change the data in flight can
 //! change the trailer too; see docs/security.md.
@@ -166,7 +168,8 @@ pub const PIPELINE_BUFFERS: usize = 4;
 pub const PIPELINE_BUFFER: usize = 256 * 1024;
 
 /// Copies exactly `len` bytes from `reader` to `writer` and hashes them, continuing
-/// `hasher` (a fresh [`Md5::new()`], or the state of a prefix a resume already holds).
+/// `hasher` (`Md5::default()` for a fresh hash, or the state of a prefix a resume
+/// already holds, from [`hash_prefix`]).
 /// Returns the hasher, which now covers those bytes too. `progress` is called with
 /// the size of each chunk once it has been written. A reader that ends early is
 /// [`Error::UnexpectedEof`]`(what)`: the caller decides what to keep of what was written.
@@ -182,6 +185,12 @@ pub const PIPELINE_BUFFER: usize = 256 * 1024;
 ///
 /// The hash covers exactly the bytes that were written, in order: a buffer goes to
 /// the hashing thread only after `write_all` has accepted all of it.
+///
+/// The second thread pays off when its end of the transfer has a core to spare, as
+/// a client and a server on different machines each do. When every core is already
+/// busy (both ends on one two-core machine, both hashing) the total work is the
+/// same either way, and so is the speed; docs/lessons/04-file-transfer.md has the
+/// figures.
 pub fn copy_hashed<R: Read, W: Write>(
     reader: &mut R,
     writer: &mut W,
@@ -194,25 +203,12 @@ pub fn copy_hashed<R: Read, W: Write>(
         // Nothing to hash: not worth a thread.
         return Ok(hasher);
     }
-    if tune("SOCKLAB_PIPE_OFF", 0) == 1 {
-        let mut hasher = hasher;
-        let mut buf = vec![0u8; tune("SOCKLAB_PIPE_BUF", PIPELINE_BUFFER)];
-        let mut left = len;
-        while left > 0 {
-            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            let n = match reader.read(&mut buf[..want]) { Ok(0) => return Err(Error::UnexpectedEof(what)), Ok(n) => n, Err(e) => return Err(Error::io("x", e)) };
-            writer.write_all(&buf[..n]).map_err(|e| Error::io("w", e))?;
-            hasher.update(&buf[..n]);
-            left -= n as u64;
-        }
-        return Ok(hasher);
-    }
     thread::scope(|scope| {
         // Full buffers travel to the hasher with the number of bytes they hold; empty
         // ones come back to be filled again. Each channel can hold the whole pool,
         // so neither side ever blocks on a send.
-        let (full_tx, full_rx) = sync_channel::<(Vec<u8>, usize)>(64);
-        let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(64);
+        let (full_tx, full_rx) = sync_channel::<(Vec<u8>, usize)>(PIPELINE_BUFFERS);
+        let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(PIPELINE_BUFFERS);
         let hashing = thread::Builder::new()
             .name("md5".into())
             .spawn_scoped(scope, move || hash_buffers(hasher, full_rx, empty_tx))
@@ -225,10 +221,6 @@ pub fn copy_hashed<R: Read, W: Write>(
             .map_err(|_| Error::Other("the md5 thread failed".into()))?;
         copied.map(|()| hasher)
     })
-}
-
-fn tune(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// The hashing side of [`copy_hashed`]: hashes each full buffer in the order it was
@@ -246,10 +238,10 @@ fn hash_buffers(
     hasher
 }
 
-/// The copying side of [`copy_hashed`]: fills a buffer from `reader`, writes it to
-/// `writer`, hands it to the hasher, and takes the next free buffer, allocating a
-/// new one only while the pool is not yet full (so a small file costs one buffer).
-#[allow(clippy::too_many_arguments)]
+/// The copying side of [`copy_hashed`]: reads a chunk from `reader` into a free
+/// buffer, writes it to `writer`, and hands it to the hasher. A free buffer is one
+/// the hasher has sent back, or a new one while the pool is not yet full, so a small
+/// file costs a single buffer and a big one never more than [`PIPELINE_BUFFERS`].
 fn move_buffers<R: Read, W: Write>(
     reader: &mut R,
     writer: &mut W,
@@ -260,55 +252,37 @@ fn move_buffers<R: Read, W: Write>(
     what: &'static str,
 ) -> Result<()> {
     let hasher_gone = || Error::Other("the md5 thread stopped".into());
-    let nbuf = tune("SOCKLAB_PIPE_N", PIPELINE_BUFFERS);
-    let bsize = tune("SOCKLAB_PIPE_BUF", PIPELINE_BUFFER);
-    let dofill = tune("SOCKLAB_PIPE_FILL", 1) == 1;
     let mut allocated = 0;
     let mut left = len;
     while left > 0 {
         let mut buf = match empty.try_recv() {
             Ok(buf) => buf,
-            Err(TryRecvError::Empty) if allocated < nbuf => {
+            Err(TryRecvError::Empty) if allocated < PIPELINE_BUFFERS => {
                 allocated += 1;
-                vec![0u8; bsize]
+                vec![0u8; PIPELINE_BUFFER]
             }
             // Every buffer is with the hasher: wait for the first one it is done with.
             Err(TryRecvError::Empty) => empty.recv().map_err(|_| hasher_gone())?,
             Err(TryRecvError::Disconnected) => return Err(hasher_gone()),
         };
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        // Whatever arrived before a read failed is still written (and hashed), so a
-        // receiver keeps every byte it got for a resume.
-        let (n, failed) = if dofill { fill(reader, &mut buf[..want], what) } else { match reader.read(&mut buf[..want]) { Ok(0) => (0, Some(Error::UnexpectedEof(what))), Ok(n) => (n, None), Err(e) => (0, Some(Error::io("x", e))) } };
+        let n = loop {
+            match reader.read(&mut buf[..want]) {
+                Ok(0) => return Err(Error::UnexpectedEof(what)),
+                Ok(n) => break n,
+                // A signal arrived before any byte moved: just read again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(format!("reading {what}"), e)),
+            }
+        };
         writer
             .write_all(&buf[..n])
             .map_err(|e| Error::io(format!("writing {what}"), e))?;
         left -= n as u64;
         progress(n as u64);
         full.send((buf, n)).map_err(|_| hasher_gone())?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
     }
     Ok(())
-}
-
-/// Reads into `buf` until it is full, so that every hand-over to the hasher carries
-/// a whole buffer even when a socket delivers the bytes in smaller pieces. Returns
-/// how many bytes it read, and the error that stopped it early if one did
-/// ([`Error::UnexpectedEof`] when the reader ended). Each `read` still waits at most
-/// the socket's timeout, so a stalled peer is noticed as before.
-fn fill<R: Read>(reader: &mut R, buf: &mut [u8], what: &'static str) -> (usize, Option<Error>) {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => return (filled, Some(Error::UnexpectedEof(what))),
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return (filled, Some(Error::io(format!("reading {what}"), e))),
-        }
-    }
-    (filled, None)
 }
 
 #[cfg(test)]
@@ -340,6 +314,143 @@ mod tests {
     #[test]
     fn hash_prefix_of_short_file_is_an_error() {
         assert!(hash_prefix(&b"abc"[..], 4).is_err());
+    }
+
+    /// A reader that hands out at most 3 bytes per call, as a slow socket might.
+    struct Dribble<'a>(&'a [u8]);
+
+    impl Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(3).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// A writer that accepts `room` bytes, then fails like a full disk.
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::other("no space left"));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn sample(len: usize) -> Vec<u8> {
+        (0..len as u32).map(|i| (i * 31 + i / 7) as u8).collect()
+    }
+
+    #[test]
+    fn copy_hashed_copies_and_hashes_exactly_len_bytes_whatever_the_chunking() {
+        let data = sample(1000);
+        let mut out = Vec::new();
+        let mut seen = 0;
+        let hasher = copy_hashed(
+            &mut Dribble(&data),
+            &mut out,
+            900,
+            Md5::default(),
+            |n| seen += n,
+            "test",
+        )
+        .unwrap();
+        assert_eq!(out, &data[..900]);
+        assert_eq!(seen, 900);
+        assert_eq!(finish_hex(hasher), md5_hex(&data[..900]));
+    }
+
+    #[test]
+    fn copy_hashed_recycles_its_buffers_through_a_long_copy() {
+        // Many times the pool, and not a multiple of the buffer size.
+        let data = sample(PIPELINE_BUFFERS * PIPELINE_BUFFER * 3 + 12_345);
+        let mut out = Vec::new();
+        let hasher = copy_hashed(
+            &mut &data[..],
+            &mut out,
+            data.len() as u64,
+            Md5::default(),
+            |_| {},
+            "test",
+        )
+        .unwrap();
+        assert!(out == data, "the copy differs");
+        assert_eq!(finish_hex(hasher), md5_hex(&data));
+    }
+
+    #[test]
+    fn copy_hashed_continues_a_resumed_hash() {
+        let data = sample(10_000);
+        let hasher = hash_prefix(&data[..], 4321).unwrap();
+        let hasher = copy_hashed(
+            &mut &data[4321..],
+            &mut io::sink(),
+            (data.len() - 4321) as u64,
+            hasher,
+            |_| {},
+            "test",
+        )
+        .unwrap();
+        assert_eq!(finish_hex(hasher), md5_hex(&data));
+    }
+
+    #[test]
+    fn copy_hashed_of_nothing_returns_the_hash_unchanged() {
+        let hasher = copy_hashed(
+            &mut io::empty(),
+            &mut io::sink(),
+            0,
+            Md5::default(),
+            |_| {},
+            "test",
+        )
+        .unwrap();
+        assert_eq!(finish_hex(hasher), md5_hex(b""));
+    }
+
+    #[test]
+    fn copy_hashed_reports_a_short_source_after_writing_what_came() {
+        let mut out = Vec::new();
+        let err = copy_hashed(
+            &mut &b"abc"[..],
+            &mut out,
+            4,
+            Md5::default(),
+            |_| {},
+            "the body",
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::UnexpectedEof("the body")), "{err:?}");
+        assert_eq!(out, b"abc");
+    }
+
+    #[test]
+    fn copy_hashed_reports_a_failing_writer_and_stops() {
+        let data = sample(3 * PIPELINE_BUFFER);
+        let err = copy_hashed(
+            &mut &data[..],
+            &mut Full { room: 1000 },
+            data.len() as u64,
+            Md5::default(),
+            |_| {},
+            "the body",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Io { context, .. } if context == "writing the body"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!   `IPV6_V6ONLY`, `listen(backlog)`, …), and connecting with a timeout;
 //! - [`server`]: the thread-per-connection accept loop with a cap and a graceful stop;
 //! - [`auth`]: the argon2id users file and login;
-//! - [`checksum`]: md5 hashed while bytes stream, as `Read`/`Write` adaptors;
+//! - [`checksum`]: md5 hashed while bytes stream: `Read`/`Write` adaptors, and
+//!   `copy_hashed`, which hashes on a second thread while the first moves the bytes;
 //! - [`names`]: file names from the network, one safe component or nothing;
 //! - [`deadline`]: a total deadline on a stream, not just an idle timer;
 //! - [`Error`]: the one error type, and the wire [`ErrorCode`]s;
