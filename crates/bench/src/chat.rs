@@ -39,10 +39,16 @@ pub fn join(server: SocketAddr, nick: &str) -> Result<UdpSocket, String> {
 /// One sender sends `count` messages as fast as it can while `members` other members
 /// count what the server relays to them, until nothing more arrives for a moment.
 pub fn relay(server: SocketAddr, members: usize, count: u64) -> Result<Relay, String> {
+    // Nicks unique to this run: members of an earlier run may not have left yet, and a
+    // taken nick would not be granted.
+    static RUN: AtomicU64 = AtomicU64::new(0);
+    let run = RUN.fetch_add(1, Ordering::Relaxed);
     let receivers: Vec<UdpSocket> = (0..members)
-        .map(|i| join(server, &format!("m{i}")))
+        .map(|i| join(server, &format!("r{run}m{i}")))
         .collect::<Result<_, _>>()?;
-    let sender = join(server, "sender")?;
+    let sender_nick = format!("r{run}sender");
+    let sender = join(server, &sender_nick)?;
+    let prefix = format!("<{sender_nick}> ");
     // Members just joined, so the sender's greeting may hold their join notices.
     let mut buf = [0u8; 2048];
     while sender.recv_from(&mut buf).is_ok() {}
@@ -52,17 +58,19 @@ pub fn relay(server: SocketAddr, members: usize, count: u64) -> Result<Relay, St
     let handles: Vec<_> = receivers
         .into_iter()
         .map(|s| {
-            let (got, last) = (Arc::clone(&got), Arc::clone(&last));
+            let (got, last, prefix) = (Arc::clone(&got), Arc::clone(&last), prefix.clone());
             std::thread::spawn(move || {
                 let mut buf = [0u8; 2048];
                 // Stop after a quiet half second: the sender is done or the rest is lost.
                 let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
                 while let Ok((n, _)) = s.recv_from(&mut buf) {
-                    if buf[..n].starts_with(b"<sender> ") {
+                    if buf[..n].starts_with(prefix.as_bytes()) {
                         got.fetch_add(1, Ordering::Relaxed);
                         last.fetch_max(start.elapsed().as_micros() as u64, Ordering::Relaxed);
                     }
                 }
+                // Leave, so the next run starts with an empty chat.
+                let _ = s.send_to(b"/quit", server);
             })
         })
         .collect();
@@ -74,6 +82,7 @@ pub fn relay(server: SocketAddr, members: usize, count: u64) -> Result<Relay, St
     for h in handles {
         h.join().map_err(|_| "receiver panicked".to_string())?;
     }
+    let _ = sender.send_to(b"/quit", server);
     let delivered = got.load(Ordering::Relaxed);
     let secs = (last.load(Ordering::Relaxed) as f64 / 1e6).max(1e-6);
     Ok(Relay {
