@@ -11,7 +11,8 @@ PORT  ?=
 ARGS  ?=
 QUICK ?= 0
 FUZZ_SECS ?= 60
-RUN    = $(CARGO) run --quiet
+# Not --quiet: the first run of a target builds it, and a silent build looks hung.
+RUN    = $(CARGO) run
 ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help

@@ -25,8 +25,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Prints a heading in the transcript.
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Prints a heading in the transcript (bold on a terminal, plain in a log file).
+if [[ -t 1 ]]; then
+    step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+    step() { printf '\n== %s\n' "$*"; }
+fi
 
 # Shows a command, then runs it.
 show() { printf '$ %s\n' "$*"; "$@"; }

@@ -467,7 +467,11 @@ fn sigterm_stops_the_server_with_exit_zero(mode: Mode) {
         .wait_exit(Duration::from_secs(10))
         .expect("stops within 10 s");
     assert!(status.success(), "exit {status:?}: {}", srv.stderr());
-    assert!(srv.stderr().contains("stopped"));
+    assert!(
+        srv.wait_for_log("stopped", Duration::from_secs(5)),
+        "{}",
+        srv.stderr()
+    );
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub struct Server {
     pub addr: String,
     stderr: Arc<Mutex<String>>,
     stdout_rest: Arc<Mutex<String>>,
+    drains: Vec<thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -43,21 +44,24 @@ impl Server {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot spawn {desc}: {e}"));
         let stderr = Arc::new(Mutex::new(String::new()));
-        drain(
+        let mut drains = vec![drain(
             child.stderr.take().expect("stderr is piped"),
             Arc::clone(&stderr),
-        );
+        )];
         let stdout = child.stdout.take().expect("stdout is piped");
         let stdout_rest = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
         let rest = Arc::clone(&stdout_rest);
-        thread::spawn(move || first_line_then_drain(stdout, tx, rest));
+        drains.push(thread::spawn(move || {
+            first_line_then_drain(stdout, tx, rest)
+        }));
         match rx.recv_timeout(STARTUP_TIMEOUT) {
             Ok(line) if line.starts_with("listening on ") => Server {
                 addr: line["listening on ".len()..].trim().to_owned(),
                 child,
                 stderr,
                 stdout_rest,
+                drains,
             },
             other => {
                 let _ = child.kill();
@@ -112,9 +116,19 @@ impl Server {
         signal(self.pid(), name);
     }
 
-    /// Waits up to `limit` for the process to exit.
+    /// Waits up to `limit` for the process to exit, then for its last output to be
+    /// collected, so `stderr()` holds everything it wrote.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        wait_child(&mut self.child, limit)
+        let status = wait_child(&mut self.child, limit)?;
+        // The pipes close when the process exits; the readers then finish. A child of
+        // the server that inherited them could keep them open, so wait a bounded time.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5)
+            && !self.drains.iter().all(|d| d.is_finished())
+        {
+            thread::sleep(Duration::from_millis(10));
+        }
+        Some(status)
     }
 
     /// Waits until `needle` appears in the server's stderr, up to `limit`.
@@ -214,7 +228,7 @@ fn proc_status_field(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn drain<R: Read + Send + 'static>(r: R, into: Arc<Mutex<String>>) {
+fn drain<R: Read + Send + 'static>(r: R, into: Arc<Mutex<String>>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut reader = BufReader::new(r);
         let mut line = String::new();
@@ -224,7 +238,7 @@ fn drain<R: Read + Send + 'static>(r: R, into: Arc<Mutex<String>>) {
             }
             line.clear();
         }
-    });
+    })
 }
 
 fn first_line_then_drain(stdout: ChildStdout, tx: mpsc::Sender<String>, rest: Arc<Mutex<String>>) {

@@ -74,7 +74,10 @@ fn main() -> ExitCode {
             reuse_addr: !args.no_reuse_addr,
         };
         // A socket is a file descriptor: holding --max-conns of them needs the limit.
-        raise_open_file_limit(args.max_conns);
+        // The threaded server holds two per connection (a duplicate is kept so that a
+        // stop can cut connections still open after the grace period).
+        let per_conn = if args.event_loop { 1 } else { 2 };
+        raise_open_file_limit(args.max_conns * per_conn);
         if let Some(path) = &args.unix {
             let listener = unix_listener(path, args.backlog)?;
             announce(path.display());
