@@ -38,6 +38,12 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         if ctx.quick { " QUICK=1" } else { "" },
         ctx.runs
     );
+    let _ = writeln!(
+        md,
+        "Compare ratios within one report only. On the 2-core VM these were first measured on, absolute timings \
+         drifted between runs minutes apart (the echo round-trip median was 14 µs in one run and 56–80 µs in \
+         later ones, with nothing else running), and ratios moved by up to ±30% with them.\n"
+    );
     if ctx.quick {
         let _ = writeln!(md, "**Quick mode**: tiny sizes, one run. These numbers only show that the harness works; run `make bench` for real figures.\n");
     }
