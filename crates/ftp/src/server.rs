@@ -6,11 +6,11 @@ use crate::wire::{GetReply, Listing, PutDone, PutReady, Trailer};
 use socklab_proto::auth::{server_login, LoginPolicy, Users};
 use socklab_proto::checksum::{copy_hashed, finish_hex, Md5};
 use socklab_proto::msg::{
-    read_header, read_request, write_error, write_failure, write_header, write_ok, Empty,
+    next_request, read_header, write_error, write_failure, write_header, write_ok, Empty,
 };
 use socklab_proto::names::{escape, validate_name};
 use socklab_proto::net::set_nodelay;
-use socklab_proto::server::{serve, ServeOptions};
+use socklab_proto::server::{serve_framed, ServeOptions};
 use socklab_proto::{Error, ErrorCode, Request, Result, MAX_HEADER_LEN};
 use std::io;
 use std::net::{TcpListener, TcpStream};
@@ -92,25 +92,9 @@ pub fn run(listener: TcpListener, config: ServerConfig) -> Result<()> {
     );
     let opts = config.serve.clone();
     let shared = Arc::new(Shared { config, root });
-    serve(
-        listener,
-        &opts,
-        move |stream, peer| {
-            log::info!("{peer}: connected");
-            match session(stream, peer, &shared) {
-                Ok(()) => log::info!("{peer}: closed"),
-                Err(e) if e.is_disconnect() => log::info!("{peer}: dropped: {e}"),
-                Err(e) => log::warn!("{peer}: closed: {e}"),
-            }
-        },
-        |mut stream, _peer| {
-            let _ = write_failure(
-                &mut stream,
-                ErrorCode::Busy,
-                "the server is at its connection limit; try again later",
-            );
-        },
-    )
+    serve_framed(listener, &opts, move |stream, peer| {
+        session(stream, peer, &shared)
+    })
 }
 
 fn set_timeouts(stream: &TcpStream, read: Duration, write: Duration) -> Result<()> {
@@ -134,24 +118,10 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
     let mut failures = 0;
     loop {
         set_timeouts(&stream, config.idle_timeout, config.stall_timeout)?;
-        let request = match read_request(&mut stream) {
-            Ok(Some(r)) => r,
-            Ok(None) => return Ok(()),
-            Err(Error::Timeout(_)) => {
-                let secs = config.idle_timeout.as_secs();
-                let _ = write_failure(
-                    &mut stream,
-                    ErrorCode::Timeout,
-                    &format!("idle for {secs} s; closing"),
-                );
-                return Err(Error::Timeout(format!("idle for {secs} s")));
-            }
-            Err(e) if e.is_disconnect() => return Err(e),
-            Err(e) => {
-                // After a bad header we no longer know where the next message starts.
-                let _ = write_error(&mut stream, &e);
-                return Err(e);
-            }
+        // A malformed header gets `bad_request` and an idle session `timeout`; then
+        // we hang up (the error ends the loop).
+        let Some(request) = next_request(&mut stream, config.idle_timeout)? else {
+            return Ok(());
         };
         let who = user.as_deref().unwrap_or("anonymous");
         set_timeouts(&stream, config.stall_timeout, config.stall_timeout)?;

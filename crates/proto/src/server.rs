@@ -264,6 +264,35 @@ where
     Ok(())
 }
 
+/// [`serve`] for the framed protocols (shell, ftp): runs `session` on each connection,
+/// logs how it ended (a peer that went away is not a warning), and answers a client
+/// over the cap with a `busy` reply before closing it.
+pub fn serve_framed<L, F>(listener: L, opts: &ServeOptions, session: F) -> Result<()>
+where
+    L: Listener,
+    F: Fn(L::Stream, &str) -> Result<()> + Send + Sync + 'static,
+{
+    serve(
+        listener,
+        opts,
+        move |stream, peer| {
+            log::info!("{peer}: connected");
+            match session(stream, peer) {
+                Ok(()) => log::info!("{peer}: closed"),
+                Err(e) if e.is_disconnect() => log::info!("{peer}: dropped: {e}"),
+                Err(e) => log::warn!("{peer}: closed: {e}"),
+            }
+        },
+        |mut stream, _peer| {
+            let _ = crate::msg::write_failure(
+                &mut stream,
+                crate::ErrorCode::Busy,
+                "the server is at its connection limit; try again later",
+            );
+        },
+    )
+}
+
 fn wait_for_idle<S>(registry: &Registry<S>, limit: Duration) {
     let start = Instant::now();
     while registry.active.load(Ordering::SeqCst) > 0 && start.elapsed() < limit {

@@ -5,7 +5,7 @@ use crate::wire::{write_chunk, ExitStatus};
 use socklab_proto::auth::{server_login, LoginPolicy, Users};
 use socklab_proto::msg::{next_request, write_error, write_failure, write_ok};
 use socklab_proto::net::set_nodelay;
-use socklab_proto::server::{serve, ServeOptions};
+use socklab_proto::server::{serve_framed, ServeOptions};
 use socklab_proto::{Error, ErrorCode, Request, Result};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -40,25 +40,9 @@ pub fn run(listener: TcpListener, config: ServerConfig) -> Result<()> {
     }
     let opts = config.serve.clone();
     let config = Arc::new(config);
-    serve(
-        listener,
-        &opts,
-        move |stream, peer| {
-            log::info!("{peer}: connected");
-            match session(stream, peer, &config) {
-                Ok(()) => log::info!("{peer}: closed"),
-                Err(e) if e.is_disconnect() => log::info!("{peer}: dropped: {e}"),
-                Err(e) => log::warn!("{peer}: closed: {e}"),
-            }
-        },
-        |mut stream, _peer| {
-            let _ = write_failure(
-                &mut stream,
-                ErrorCode::Busy,
-                "the server is at its connection limit; try again later",
-            );
-        },
-    )
+    serve_framed(listener, &opts, move |stream, peer| {
+        session(stream, peer, &config)
+    })
 }
 
 /// One client's session: login, then one command at a time.
