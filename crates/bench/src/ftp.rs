@@ -114,7 +114,6 @@ pub fn md5sum(path: &Path, size: u64) -> Result<f64, String> {
 /// the wall time of the whole transfer. `{port}` in either command is replaced.
 fn transfer(receiver: &str, sender: &str, dest: &Path, size: u64) -> Result<Duration, String> {
     let port = free_port().to_string();
-    let t = Instant::now();
     let mut rx = Command::new("sh")
         .arg("-c")
         .arg(receiver.replace("{port}", &port))
@@ -153,7 +152,6 @@ fn transfer(receiver: &str, sender: &str, dest: &Path, size: u64) -> Result<Dura
         let _ = rx.kill();
         let _ = rx.wait();
     }
-    let _ = t;
     let got = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
     if !status.success() || got != size {
         return Err(format!("transfer moved {got} of {size} bytes"));

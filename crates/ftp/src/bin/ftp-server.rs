@@ -13,7 +13,8 @@
 
 use clap::Parser;
 use socklab_ftp::{run, ServerConfig};
-use socklab_proto::auth::{LoginPolicy, Users};
+use socklab_proto::auth::Users;
+use socklab_proto::cli::LoginArgs;
 use socklab_proto::net::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
 use socklab_proto::server::{ServeOptions, Shutdown};
 use std::path::PathBuf;
@@ -54,15 +55,11 @@ struct Args {
     /// Close a session with no request for this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = socklab_proto::IDLE_TIMEOUT.as_secs())]
     idle_timeout: u64,
-    /// Close a connection that has not logged in within this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = socklab_proto::LOGIN_DEADLINE.as_secs())]
-    login_timeout: u64,
+    #[command(flatten)]
+    login: LoginArgs,
     /// Keep interrupted uploads for `put --resume` this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = socklab_ftp::store::PARTIAL_TTL.as_secs())]
     partial_ttl: u64,
-    /// Wait this many milliseconds before answering a failed login.
-    #[arg(long, value_name = "MS", default_value_t = socklab_proto::LOGIN_FAILURE_DELAY.as_millis() as u64)]
-    login_failure_delay: u64,
 }
 
 fn main() -> ExitCode {
@@ -76,11 +73,7 @@ fn main() -> ExitCode {
         config.stall_timeout = Duration::from_secs(args.stall_timeout.max(1));
         config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
         config.partial_ttl = Duration::from_secs(args.partial_ttl);
-        config.login = LoginPolicy {
-            deadline: Duration::from_secs(args.login_timeout.max(1)),
-            failure_delay: Duration::from_millis(args.login_failure_delay),
-            ..LoginPolicy::default()
-        };
+        config.login = args.login.policy();
         config.serve = ServeOptions {
             max_conns: args.max_conns,
             shutdown: Shutdown::on_signals()?,

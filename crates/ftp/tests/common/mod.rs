@@ -64,7 +64,7 @@ impl Fixture {
             root.to_str().unwrap(),
             "--users",
             users.to_str().unwrap(),
-            "--login-failure-delay",
+            "--login-delay-ms",
             "10",
         ];
         if !extra.contains(&"--stall-timeout") {

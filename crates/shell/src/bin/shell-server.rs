@@ -14,7 +14,8 @@
 //! SIGINT or SIGTERM stops it gracefully.
 
 use clap::Parser;
-use socklab_proto::auth::{LoginPolicy, Users};
+use socklab_proto::auth::Users;
+use socklab_proto::cli::LoginArgs;
 use socklab_proto::net::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
 use socklab_proto::server::{ServeOptions, Shutdown};
 use socklab_proto::Error;
@@ -46,18 +47,12 @@ struct Args {
     /// Connections served at once; one more is answered `busy` and closed.
     #[arg(long, default_value_t = socklab_proto::MAX_CONNS)]
     max_conns: usize,
-    /// A connection that has not logged in within this many seconds is closed.
-    #[arg(long, value_name = "SECS", default_value_t = socklab_proto::LOGIN_DEADLINE.as_secs(),
-          value_parser = clap::value_parser!(u64).range(1..))]
-    login_timeout: u64,
+    #[command(flatten)]
+    login: LoginArgs,
     /// A logged-in session with no command for this many seconds is closed.
     #[arg(long, value_name = "SECS", default_value_t = socklab_proto::IDLE_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
-    /// Delay before answering a failed login, in milliseconds. For tests only: the
-    /// delay is what makes guessing passwords slow.
-    #[arg(long, hide = true, value_name = "MS", default_value_t = socklab_proto::LOGIN_FAILURE_DELAY.as_millis() as u64)]
-    login_delay_ms: u64,
 }
 
 fn main() -> ExitCode {
@@ -88,11 +83,7 @@ fn main() -> ExitCode {
             workdir,
             command_timeout: Duration::from_secs(args.timeout),
             idle_timeout: Duration::from_secs(args.idle_timeout),
-            login: LoginPolicy {
-                deadline: Duration::from_secs(args.login_timeout),
-                failure_delay: Duration::from_millis(args.login_delay_ms),
-                ..LoginPolicy::default()
-            },
+            login: args.login.policy(),
             serve: ServeOptions {
                 max_conns: args.max_conns,
                 shutdown: Shutdown::on_signals()?,
