@@ -10,7 +10,7 @@ use crate::wire::{FileInfo, GetReply, Listing, PutDone, PutReady, Trailer};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use socklab_proto::auth::client_login;
-use socklab_proto::checksum::{copy_hashed, finish_hex, hash_prefix};
+use socklab_proto::checksum::{copy_hashed, finish_hex, hash_prefix, Md5};
 use socklab_proto::msg::{read_header, read_reply, write_header};
 use socklab_proto::names::{escape, validate_name};
 use socklab_proto::net::{connect, set_nodelay};
@@ -207,7 +207,7 @@ impl Session {
         } else {
             let f = File::create(&part)
                 .map_err(|e| Error::io(format!("creating {}", part.display()), e))?;
-            let h = hash_prefix(io::empty(), 0).map_err(|e| Error::io("starting a hash", e))?;
+            let h = Md5::default();
             (f, h)
         };
         let bar = progress_bar(self.progress, reply.size, offset, name);

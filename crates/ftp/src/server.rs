@@ -4,7 +4,7 @@
 use crate::store::{refused, Root};
 use crate::wire::{GetReply, Listing, PutDone, PutReady, Trailer};
 use socklab_proto::auth::{server_login, LoginPolicy, Users};
-use socklab_proto::checksum::{copy_hashed, finish_hex, Md5};
+use socklab_proto::checksum::{copy_hashed, finish_hex, hash_prefix};
 use socklab_proto::msg::{
     next_request, read_header, write_error, write_failure, write_header, write_ok, Empty,
 };
@@ -12,7 +12,6 @@ use socklab_proto::names::{escape, validate_name};
 use socklab_proto::net::set_nodelay;
 use socklab_proto::server::{serve_framed, ServeOptions};
 use socklab_proto::{Error, ErrorCode, Request, Result, MAX_HEADER_LEN};
-use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -185,11 +184,10 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
                     } else {
                         "anonymous users may only list and download; log in to upload"
                     };
+                    // Like every other refusal of a put, the session goes on: a client
+                    // sends the body only after an ok reply, so nothing is in flight.
                     write_failure(&mut stream, ErrorCode::Forbidden, why)?;
-                    // The client may already be streaming the body (it should wait for
-                    // our reply, but a careless one will not): we cannot skip it
-                    // safely, so hang up.
-                    return Ok(());
+                    continue;
                 }
                 log::info!("{peer} ({who}): put {} ({size} bytes)", escape(&name));
                 put(&mut stream, peer, shared, &name, size, resume, overwrite)?;
@@ -260,14 +258,7 @@ fn get(stream: &mut TcpStream, peer: &str, shared: &Shared, name: &str, offset: 
     // is hashed too (read from disk, not sent).
     let mut reader = &file;
     let what = "the file being sent";
-    let hasher = copy_hashed(
-        &mut reader,
-        &mut io::sink(),
-        offset,
-        Md5::default(),
-        |_| {},
-        what,
-    )?;
+    let hasher = hash_prefix(&mut reader, offset).map_err(|e| Error::io(what, e))?;
     // If the file shrinks under us we cannot send `size` bytes: copy_hashed fails and
     // we hang up, and the client's length check catches it.
     let hasher = copy_hashed(&mut reader, stream, size - offset, hasher, |_| {}, what)?;

@@ -376,3 +376,33 @@ fn progress_bar_with_rate_and_eta_is_drawn_only_on_a_terminal() {
     );
     assert!(text.contains("put big.bin: 25165824 bytes"), "{text:?}");
 }
+
+#[test]
+fn refused_anonymous_put_keeps_the_session_for_the_next_request() {
+    let fx = Fixture::new();
+    write(&fx.root().join("a.txt"), b"a");
+    let server = fx.server(&["--anonymous"]);
+    let mut s = raw_anonymous(&server);
+    let put = socklab_proto::Request::Put {
+        name: "x".into(),
+        size: 1,
+        resume: false,
+        overwrite: false,
+    };
+    socklab_proto::msg::write_header(&mut s, &put).unwrap();
+    let refused = socklab_proto::msg::read_reply::<_, socklab_proto::msg::Empty>(&mut s);
+    assert!(
+        matches!(
+            refused,
+            Err(socklab_proto::Error::Remote {
+                code: socklab_proto::ErrorCode::Forbidden,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    socklab_proto::msg::write_header(&mut s, &socklab_proto::Request::List).unwrap();
+    let listing: socklab_ftp::wire::Listing = socklab_proto::msg::read_reply(&mut s)
+        .unwrap_or_else(|e| panic!("session ended after the refusal: {e}\n{}", server.stderr()));
+    assert_eq!(listing.files.len(), 1);
+}

@@ -122,9 +122,6 @@ fn exec(
     // (`mysql -pSECRET`), and the info log is for who did what, not with what.
     log::debug!("{peer} ({user}): exec {cmd:?} in {}", cwd.display());
     let started = Instant::now();
-    let watcher = stream
-        .try_clone()
-        .map_err(|e| Error::io("cloning the client socket", e))?;
     let mut out = stream
         .try_clone()
         .map_err(|e| Error::io("cloning the client socket", e))?;
@@ -132,7 +129,7 @@ fn exec(
         cmd,
         cwd,
         config.command_timeout,
-        Some(&watcher),
+        Some(&*stream),
         |which, data| write_chunk(&mut out, which, data),
     );
     match result {

@@ -11,7 +11,7 @@
 
 use clap::Parser;
 use socklab_chat::{parse_secs, run, Filter, ServerConfig};
-use socklab_proto::net::{announce, bind_addr, udp_socket};
+use socklab_proto::net::{announce, bind_addr, udp_socket, warn_if_exposed};
 use socklab_proto::server::Shutdown;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,9 +65,9 @@ fn main() -> ExitCode {
                 "--rate must be a number above 0".into(),
             ));
         }
-        if args.expire.is_zero() || args.max_members == 0 {
+        if args.expire.is_zero() || args.max_members == 0 || args.burst == 0 {
             return Err(socklab_proto::Error::Other(
-                "--expire and --max-members must be above 0".into(),
+                "--expire, --max-members and --burst must be above 0".into(),
             ));
         }
         let filter = match &args.filter {
@@ -90,6 +90,8 @@ fn main() -> ExitCode {
             .local_addr()
             .map_err(|e| socklab_proto::Error::io("reading the bound address", e))?;
         announce(addr);
+        // No login and no encryption: anyone who can reach the port can read and speak.
+        warn_if_exposed(addr, "chat-server");
         run(socket, config)
     })
 }
