@@ -60,10 +60,19 @@ pub fn start(program: &str, args: &[&str]) -> Result<Peer, String> {
 }
 
 /// Starts `socat` as an echo server: a forked `PIPE` per connection.
+///
+/// `-b 4096`: with its default 8 KiB transfer size, socat's bulk echo can deadlock on
+/// its own pipe (a blocking 8 KiB write into a pipe it has not yet drained), and the
+/// bulk case then fails after its timeout.
 pub fn socat_echo() -> Result<Peer, String> {
     start(
         "socat",
-        &["TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", "PIPE"],
+        &[
+            "-b",
+            "4096",
+            "TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
+            "PIPE",
+        ],
     )
 }
 

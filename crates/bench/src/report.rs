@@ -15,8 +15,18 @@ fn sh(cmd: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A ratio with two decimals, or "–" when either side was not measured.
+pub fn ratio(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.2}")
+    } else {
+        "–".into()
+    }
+}
+
 fn num(v: f64) -> String {
-    if v.is_nan() {
+    // NaN (a peer that failed) and ±inf (the min or max of no samples) have no figure.
+    if !v.is_finite() {
         "–".into()
     } else if v.abs() >= 100.0 {
         format!("{v:.0}")
@@ -71,16 +81,17 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         };
         let verdict = match (x.target, x.met()) {
             (Target::None, _) => "",
+            _ if !x.value().is_finite() => "not measured (see notes)",
             (_, true) => "met",
             (_, false) => "**missed**",
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.2}x | {} | {} |",
+            "| {} | {} | {} | {}x | {} | {} |",
             x.what,
             num(x.ours),
             num(x.peer),
-            x.value(),
+            ratio(x.value()),
             target,
             verdict
         );

@@ -29,6 +29,7 @@
 //! needs to know where a message ends. `examples/sticky.rs` shows why every other
 //! lesson does.
 
+pub mod busy_poll;
 pub mod client;
 pub mod event_loop;
 pub mod server;

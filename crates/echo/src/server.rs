@@ -3,7 +3,9 @@
 use socklab_proto::deadline::SetReadTimeout;
 use socklab_proto::server::{serve, Conn, Listener, ServeOptions};
 use socklab_proto::{Error, Result, IO_BUFFER};
+use crate::busy_poll;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 /// How the echo server behaves.
@@ -14,6 +16,9 @@ pub struct ServerConfig {
     pub upper: bool,
     /// Close a connection that sends nothing, or does not read, for this long.
     pub idle_timeout: Option<Duration>,
+    /// Spin this long for a connection's next message before sleeping in `read`
+    /// (see [`crate::busy_poll`]); zero never spins.
+    pub busy_poll: Duration,
     /// The accept loop's cap, mode and stop flag.
     pub serve: ServeOptions,
 }
@@ -22,16 +27,17 @@ pub struct ServerConfig {
 pub fn run<L>(listener: L, config: ServerConfig) -> Result<()>
 where
     L: Listener,
-    L::Stream: SetReadTimeout,
+    L::Stream: SetReadTimeout + AsRawFd,
 {
     let upper = config.upper;
     let idle = config.idle_timeout;
+    let spin = config.busy_poll;
     serve(
         listener,
         &config.serve,
         move |stream, peer| {
             log::info!("{peer}: connected");
-            match echo(stream, upper, idle) {
+            match echo(stream, upper, idle, spin) {
                 Ok((bytes_in, bytes_out)) => {
                     log::info!("{peer}: closed after {bytes_in} bytes in, {bytes_out} bytes out")
                 }
@@ -48,10 +54,11 @@ where
 
 /// Copies `stream` back to itself until EOF. Returns the byte counts, with the error
 /// that ended the connection if it did not end cleanly.
-fn echo<S: Conn + SetReadTimeout>(
+fn echo<S: Conn + SetReadTimeout + AsRawFd>(
     mut stream: S,
     upper: bool,
     idle: Option<Duration>,
+    spin: Duration,
 ) -> std::result::Result<(u64, u64), (Error, u64, u64)> {
     let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
     // The timeouts bound a client that goes silent (read) and one that stops reading
@@ -66,7 +73,7 @@ fn echo<S: Conn + SetReadTimeout>(
     // small. Memory per connection is this buffer, whatever the client sends.
     let mut buf = vec![0u8; IO_BUFFER];
     loop {
-        let n = match stream.read(&mut buf) {
+        let n = match busy_poll::read(&mut stream, &mut buf, spin) {
             Ok(0) => return Ok((bytes_in, bytes_out)),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

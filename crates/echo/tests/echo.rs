@@ -55,6 +55,7 @@ in_both_modes!(
     vanishing_clients_do_not_hurt_the_server,
     sigterm_stops_the_server_with_exit_zero,
     survives_running_out_of_file_descriptors_without_spinning,
+    busy_polling_stops_once_the_connections_go_quiet,
 );
 
 /// Sends `data`, half-closes, and returns everything the server sent back.
@@ -669,6 +670,31 @@ fn survives_running_out_of_file_descriptors_without_spinning(mode: Mode) {
             try_round_trip(&srv.connect_addr(), b"back").is_ok_and(|got| got == b"back")
         }),
         "not serving after clients left: {}",
+        tail(&srv.stderr())
+    );
+}
+
+/// Busy polling spins only for `BUSY_POLL` (100 µs) after a reply: connections that
+/// have gone quiet must cost no CPU, however many there are.
+fn busy_polling_stops_once_the_connections_go_quiet(mode: Mode) {
+    let srv = server_in(mode, &["--busy-poll-us", "100"]);
+    let addr = srv.connect_addr();
+    let mut conns: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    for s in &mut conns {
+        for _ in 0..50 {
+            s.write_all(b"ping").unwrap();
+            let mut b = [0u8; 4];
+            s.read_exact(&mut b).unwrap();
+            assert_eq!(&b, b"ping");
+        }
+    }
+    let before = cpu_ticks(srv.pid());
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(srv.pid()) - before;
+    // 10 ticks = 10% of one core: spinning through the quiet second would be 100.
+    assert!(
+        used < 10,
+        "server used {used} ticks (1/100 s) in a quiet second with 20 idle connections; log: {}",
         tail(&srv.stderr())
     );
 }

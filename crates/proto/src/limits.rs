@@ -91,6 +91,12 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How often a blocked `accept` wakes up to see whether the server is stopping.
 pub const ACCEPT_POLL: Duration = Duration::from_millis(200);
 
+/// How long the echo server spins for a connection's next message before it sleeps
+/// in `read` (`--busy-poll-us`). Waking a sleeping thread costs tens of µs on a VM,
+/// more than a loopback round trip; spinning only right after a reply, by one thread
+/// per spare core, buys that back for a bounded slice of CPU.
+pub const BUSY_POLL: Duration = Duration::from_micros(100);
+
 /// Default time a client waits for `connect` to complete.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 

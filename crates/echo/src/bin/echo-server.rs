@@ -51,6 +51,10 @@ struct Args {
     /// Close a connection idle (or not reading) for this many seconds; 0 = never.
     #[arg(long, value_name = "SECS", default_value_t = socklab_proto::IDLE_TIMEOUT.as_secs())]
     idle_timeout: u64,
+    /// After each reply, spin this many µs for the connection's next message before
+    /// sleeping: cuts a round trip's wake-up cost; 0 = never spin.
+    #[arg(long, value_name = "MICROS", default_value_t = socklab_proto::BUSY_POLL.as_micros() as u64)]
+    busy_poll_us: u64,
     /// Do not set SO_REUSEADDR, to see "Address already in use" after a restart.
     #[arg(long)]
     no_reuse_addr: bool,
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         let config = ServerConfig {
             upper: args.upper,
             idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
+            busy_poll: Duration::from_micros(args.busy_poll_us),
             serve: ServeOptions {
                 max_conns: args.max_conns,
                 iterative: args.iterative,
