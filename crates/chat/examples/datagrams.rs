@@ -17,8 +17,7 @@
 //! Everything runs on loopback in one process.
 
 use socket2::SockRef;
-use socklab_chat::server::recv_datagram;
-use std::mem::MaybeUninit;
+use socklab_chat::batch::recv_datagram;
 use std::net::UdpSocket;
 use std::time::Duration;
 
@@ -29,7 +28,6 @@ fn main() {
         .unwrap();
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     sender.connect(receiver.local_addr().unwrap()).unwrap();
-    let mut peek = vec![MaybeUninit::uninit(); 64];
     let mut buf = vec![0u8; 64];
 
     println!("part 1: three sends, then three recv_from calls");
@@ -37,7 +35,7 @@ fn main() {
         sender.send(word.as_bytes()).unwrap();
     }
     let mut count = 0;
-    while let Ok(d) = recv_datagram(&receiver, &mut peek, &mut buf) {
+    while let Ok(d) = recv_datagram(&receiver, &mut buf) {
         println!(
             "  recv_from -> {:?}",
             String::from_utf8_lossy(&buf[..d.len])
@@ -48,7 +46,7 @@ fn main() {
 
     println!("part 2: a 100-byte datagram into a 64-byte buffer");
     sender.send(&[b'x'; 100]).unwrap();
-    let d = recv_datagram(&receiver, &mut peek, &mut buf).unwrap();
+    let d = recv_datagram(&receiver, &mut buf).unwrap();
     println!(
         "  recv_from -> {} bytes, truncated: {} (the other {} bytes are gone)",
         d.len,

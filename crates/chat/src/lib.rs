@@ -19,7 +19,7 @@
 //!   address and relays to all of them, and the client sends and receives on two
 //!   threads.
 //! - `recvfrom(1024)` silently cut longer datagrams; here the buffer holds any datagram
-//!   (65,536 bytes), truncation is detected ([`server::recv_datagram`]), and a message
+//!   (65,536 bytes), truncation is detected ([`batch::recv_datagram`]), and a message
 //!   over `--max-message` is refused with an error line, never relayed cut.
 //! - Bytes that are not UTF-8 crashed `decode()`; here they show as U+FFFD.
 //! - Nothing limited who or how much; here members, rate and message size are capped,
@@ -30,6 +30,7 @@
 //! duplicate or reorder datagrams, and the chat does not hide that: it is a lesson in
 //! what a datagram socket gives you, not a reliable messenger.
 
+pub mod batch;
 pub mod client;
 pub mod protocol;
 pub mod server;

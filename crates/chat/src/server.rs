@@ -5,13 +5,13 @@
 //! server seeing a new source address; "leaving" is `/quit`, or silence for longer than
 //! `--expire`, because UDP has no close that would tell the server a member went away.
 
+use crate::batch::{Outbox, Receiver};
 use crate::protocol::{self, Command, Filter, TokenBucket, PONG};
-use socket2::{MaybeUninitSlice, SockRef};
 use socklab_proto::server::Shutdown;
 use socklab_proto::{Error, Result};
 use std::collections::HashMap;
+use std::fmt;
 use std::io::{self, BufRead};
-use std::mem::MaybeUninit;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -61,45 +61,6 @@ impl Default for ServerConfig {
     }
 }
 
-/// One received datagram: who sent it, how many bytes landed in the buffer, and
-/// whether the kernel had to cut it because the buffer was too small.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Datagram {
-    /// The sender's address.
-    pub from: SocketAddr,
-    /// Bytes written into the buffer.
-    pub len: usize,
-    /// The datagram was longer than the buffer (`MSG_TRUNC` in `recvmsg`'s flags).
-    pub truncated: bool,
-}
-
-/// Receives one datagram into `buf`, and tells whether it was truncated.
-///
-/// Python's `recvfrom(1024)` silently drops the end of a longer datagram: the rest is
-/// gone for good, and nothing says so. `recvmsg(2)` reports it with `MSG_TRUNC` in the
-/// returned flags, which socket2 exposes as [`socket2::RecvFlags::is_truncated`].
-///
-/// socket2 receives into `MaybeUninit` buffers, and reading those back needs `unsafe`,
-/// which socklab forbids. So we ask twice: a `MSG_PEEK` `recvmsg` into `peek` (the
-/// same size as `buf`) learns the flags and leaves the datagram queued, then std's
-/// safe `recv_from` takes that same datagram into `buf`. Only this thread reads the
-/// socket, so the datagram peeked is the one taken. A production server would make one
-/// `recvmsg` (or `recvmmsg` for a batch) and one `assume_init`.
-pub fn recv_datagram(
-    socket: &UdpSocket,
-    peek: &mut [MaybeUninit<u8>],
-    buf: &mut [u8],
-) -> io::Result<Datagram> {
-    let (_, flags, _) = SockRef::from(socket)
-        .recv_from_vectored_with_flags(&mut [MaybeUninitSlice::new(peek)], libc::MSG_PEEK)?;
-    let (len, from) = socket.recv_from(buf)?;
-    Ok(Datagram {
-        from,
-        len,
-        truncated: flags.is_truncated(),
-    })
-}
-
 /// Runs the chat on `socket` until `config.shutdown` is raised.
 pub fn run(socket: UdpSocket, config: ServerConfig) -> Result<()> {
     socket
@@ -131,11 +92,16 @@ pub fn run(socket: UdpSocket, config: ServerConfig) -> Result<()> {
 
     // Allocated once, at the largest size a datagram can have: a receive buffer sized
     // from what a peer claims would be the TCP lessons' mistake all over again.
-    let mut peek = vec![MaybeUninit::<u8>::uninit(); recv_buffer];
-    let mut buf = vec![0u8; recv_buffer];
+    let mut receiver = Receiver::new(recv_buffer);
     while !shutdown.is_triggered() {
-        match recv_datagram(&socket, &mut peek, &mut buf) {
-            Ok(d) => lock(&room).handle(d.from, &buf[..d.len], d.truncated, Instant::now()),
+        match receiver.recv(&socket) {
+            Ok(_) => {
+                let now = Instant::now();
+                let mut room = lock(&room);
+                for (d, data) in receiver.datagrams() {
+                    room.handle(d.from, data, d.truncated, now);
+                }
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -144,15 +110,20 @@ pub fn run(socket: UdpSocket, config: ServerConfig) -> Result<()> {
                         | io::ErrorKind::Interrupted
                 ) => {}
             Err(e) => {
-                // Nothing a peer sends can make recv_from fail for good; log it and
+                // Nothing a peer sends can make recvmmsg fail for good; log it and
                 // go on (after a moment, so a persistent error does not spin a core).
-                log::warn!("recv_from: {e}");
+                log::warn!("recvmmsg: {e}");
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        lock(&room).expire(Instant::now());
+        let mut room = lock(&room);
+        room.expire(Instant::now());
+        // Every reply and copy the batch caused, in one sendmmsg per 64.
+        room.flush();
     }
-    lock(&room).broadcast(None, "*** the server is shutting down");
+    let mut room = lock(&room);
+    room.broadcast(None, "*** the server is shutting down");
+    room.flush();
     log::info!("stopped");
     Ok(())
 }
@@ -175,7 +146,7 @@ fn spawn_console(room: Arc<Mutex<Room>>) {
                 if text.is_empty() {
                     continue;
                 }
-                let room = lock(&room);
+                let mut room = lock(&room);
                 if text.len() > room.config.max_message {
                     log::warn!(
                         "console: line of {} bytes not sent (max {})",
@@ -185,6 +156,7 @@ fn spawn_console(room: Arc<Mutex<Room>>) {
                     continue;
                 }
                 room.broadcast(None, &format!("[server] {text}"));
+                room.flush();
             }
             log::debug!("console: stdin closed; no more [server] lines");
         });
@@ -208,6 +180,8 @@ struct Member {
 #[derive(Debug)]
 struct Room {
     socket: UdpSocket,
+    /// Replies and copies queued by `send` and `broadcast`, sent by `flush`.
+    outbox: Outbox,
     config: ServerConfig,
     members: HashMap<SocketAddr, Member>,
     next_join: u64,
@@ -215,14 +189,32 @@ struct Room {
 
 /// A member's address as people read it: `127.0.0.1:5000`, not the dual-stack
 /// socket's `[::ffff:127.0.0.1]:5000`.
-fn show_addr(addr: SocketAddr) -> String {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port()).to_string()
+/// Formatted only when a log line is actually written, not for every datagram.
+fn show_addr(addr: SocketAddr) -> Shown {
+    Shown(addr)
+}
+
+struct Shown(SocketAddr);
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        SocketAddr::new(self.0.ip().to_canonical(), self.0.port()).fmt(f)
+    }
+}
+
+/// A chat line as it goes on the wire: the text and a newline.
+fn datagram(line: &str) -> Vec<u8> {
+    let mut d = Vec::with_capacity(line.len() + 1);
+    d.extend_from_slice(line.as_bytes());
+    d.push(b'\n');
+    d
 }
 
 impl Room {
     fn new(socket: UdpSocket, config: ServerConfig) -> Self {
         Room {
             socket,
+            outbox: Outbox::default(),
             config,
             members: HashMap::new(),
             next_join: 0,
@@ -233,10 +225,8 @@ impl Room {
     /// the sender was not yet a member: then the reply must not be larger. Anyone can
     /// put a victim's address as the source of a UDP datagram; a server that answered
     /// 10 bytes with 1,000 would turn itself into a traffic amplifier aimed at them.
-    fn send(&self, to: SocketAddr, line: &str, bound: Option<usize>) {
-        let mut datagram = Vec::with_capacity(line.len() + 1);
-        datagram.extend_from_slice(line.as_bytes());
-        datagram.push(b'\n');
+    fn send(&mut self, to: SocketAddr, line: &str, bound: Option<usize>) {
+        let datagram = datagram(line);
         if let Some(max) = bound {
             if datagram.len() > max {
                 log::debug!(
@@ -247,19 +237,20 @@ impl Room {
                 return;
             }
         }
-        if let Err(e) = self.socket.send_to(&datagram, to) {
-            // UDP gives no delivery guarantee anyway; one failed send must not stop
-            // the relay to the others.
-            log::warn!("{}: send_to: {e}", show_addr(to));
-        }
+        self.outbox.push(datagram, [to]);
     }
 
-    /// Sends `line` to every member but `except`.
-    fn broadcast(&self, except: Option<SocketAddr>, line: &str) {
-        for addr in self.members.keys() {
-            if Some(*addr) != except {
-                self.send(*addr, line, None);
-            }
+    /// Queues `line` for every member but `except`: one payload, one copy each.
+    fn broadcast(&mut self, except: Option<SocketAddr>, line: &str) {
+        let to = self.members.keys().filter(|a| Some(**a) != except).copied();
+        self.outbox.push(datagram(line), to);
+    }
+
+    /// Sends what `send` and `broadcast` queued. UDP gives no delivery guarantee
+    /// anyway: a copy the kernel refuses is logged and the others still go.
+    fn flush(&mut self) {
+        if !self.outbox.is_empty() {
+            self.outbox.flush(&self.socket);
         }
     }
 
@@ -418,7 +409,7 @@ impl Room {
             self.send(addr, &line, Some(trigger));
             return false;
         }
-        let nick = nick.unwrap_or_else(|| who.clone());
+        let nick = nick.unwrap_or_else(|| who.to_string());
         self.members.insert(
             addr,
             Member {

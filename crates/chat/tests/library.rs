@@ -1,8 +1,8 @@
 //! The library driven directly, for what the binaries cannot show: a receive buffer
 //! smaller than a datagram, where truncation must be detected rather than cut.
 
-use socklab_chat::server::{recv_datagram, run, ServerConfig};
-use std::mem::MaybeUninit;
+use socklab_chat::batch::recv_datagram;
+use socklab_chat::server::{run, ServerConfig};
 use std::net::UdpSocket;
 use std::time::Duration;
 
@@ -23,18 +23,17 @@ fn recv_datagram_reports_truncation_and_keeps_boundaries() {
     client.send(b"first").unwrap();
     client.send(&[b'x'; 100]).unwrap();
     client.send(b"third").unwrap();
-    let mut peek = vec![MaybeUninit::uninit(); 64];
     let mut buf = vec![0u8; 64];
-    let d = recv_datagram(&server, &mut peek, &mut buf).unwrap();
+    let d = recv_datagram(&server, &mut buf).unwrap();
     assert_eq!((&buf[..d.len], d.truncated), (&b"first"[..], false));
-    let d = recv_datagram(&server, &mut peek, &mut buf).unwrap();
+    let d = recv_datagram(&server, &mut buf).unwrap();
     assert_eq!(
         (d.len, d.truncated),
         (64, true),
         "a 100-byte datagram into 64 bytes"
     );
     // The cut end is gone for good: the next receive is the next datagram.
-    let d = recv_datagram(&server, &mut peek, &mut buf).unwrap();
+    let d = recv_datagram(&server, &mut buf).unwrap();
     assert_eq!((&buf[..d.len], d.truncated), (&b"third"[..], false));
     assert_eq!(d.from, client.local_addr().unwrap());
 }
