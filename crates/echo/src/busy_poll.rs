@@ -65,7 +65,11 @@ impl Drop for SpinSlot {
 
 /// `read`, but first spin for up to `budget` with `recv(MSG_DONTWAIT)` if a spin slot
 /// is free. A zero budget is a plain blocking `read`. Errors are `read`'s own.
-pub fn read<S: Read + AsRawFd>(stream: &mut S, buf: &mut [u8], budget: Duration) -> io::Result<usize> {
+pub fn read<S: Read + AsRawFd>(
+    stream: &mut S,
+    buf: &mut [u8],
+    budget: Duration,
+) -> io::Result<usize> {
     if !budget.is_zero() {
         if let Some(_slot) = SpinSlot::claim() {
             let start = Instant::now();
@@ -115,14 +119,23 @@ mod tests {
         let n = read(&mut b, &mut buf, Duration::from_micros(100)).unwrap();
         assert_eq!(&buf[..n], b"later");
         drop(writer.join().unwrap());
-        assert_eq!(read(&mut b, &mut buf, Duration::from_micros(100)).unwrap(), 0);
-        assert_eq!(SPINNING.load(Ordering::Acquire), 0, "a spin slot was not given back");
+        assert_eq!(
+            read(&mut b, &mut buf, Duration::from_micros(100)).unwrap(),
+            0
+        );
+        assert_eq!(
+            SPINNING.load(Ordering::Acquire),
+            0,
+            "a spin slot was not given back"
+        );
     }
 
     #[test]
     fn never_more_spinners_than_slots() {
         let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        let slots: Vec<_> = (0..max_spinners() + 3).filter_map(|_| SpinSlot::claim()).collect();
+        let slots: Vec<_> = (0..max_spinners() + 3)
+            .filter_map(|_| SpinSlot::claim())
+            .collect();
         assert_eq!(slots.len(), max_spinners());
         drop(slots);
         assert!(SpinSlot::claim().is_some());

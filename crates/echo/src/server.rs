@@ -1,9 +1,9 @@
 //! The echo server: accept, then copy every byte back until the client closes.
 
+use crate::busy_poll;
 use socklab_proto::deadline::SetReadTimeout;
 use socklab_proto::server::{serve, Conn, Listener, ServeOptions};
 use socklab_proto::{Error, Result, IO_BUFFER};
-use crate::busy_poll;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;

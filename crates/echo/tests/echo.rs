@@ -679,7 +679,9 @@ fn survives_running_out_of_file_descriptors_without_spinning(mode: Mode) {
 fn busy_polling_stops_once_the_connections_go_quiet(mode: Mode) {
     let srv = server_in(mode, &["--busy-poll-us", "100"]);
     let addr = srv.connect_addr();
-    let mut conns: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    let mut conns: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
     for s in &mut conns {
         for _ in 0..50 {
             s.write_all(b"ping").unwrap();

@@ -10,7 +10,7 @@ use crate::wire::{FileInfo, GetReply, Listing, PutDone, PutReady, Trailer};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use socklab_proto::auth::client_login;
-use socklab_proto::checksum::{copy_hashed, finish_hex, hash_prefix, Md5};
+use socklab_proto::checksum::{copy_hashed, finish_hex, hash_prefix, send_file_hashed, Md5};
 use socklab_proto::msg::{read_header, read_reply, write_header};
 use socklab_proto::names::{escape, validate_name};
 use socklab_proto::net::{connect, set_nodelay};
@@ -293,10 +293,11 @@ impl Session {
         let hasher = hash_prefix(&mut reader_file, ready.offset)
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         let bar = progress_bar(self.progress, size, ready.offset, name);
-        // `&File` reads from the shared position, which the prefix left at the offset.
-        let body = copy_hashed(
-            &mut reader_file,
-            &mut self.stream,
+        // The kernel sends the file (sendfile) while a second thread hashes it.
+        let body = send_file_hashed(
+            &file,
+            ready.offset,
+            &self.stream,
             size - ready.offset,
             hasher,
             |n| bar.inc(n),

@@ -305,7 +305,10 @@ fn echo_hold(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         .map(|(_, hard)| hard)
         .unwrap_or(u64::MAX);
     // Busy polling changes nothing about holding idle connections.
-    for &(name, mode) in ECHO_MODES.iter().filter(|(_, m)| !m.contains(&"--busy-poll-us")) {
+    for &(name, mode) in ECHO_MODES
+        .iter()
+        .filter(|(_, m)| !m.contains(&"--busy-poll-us"))
+    {
         let per_conn = if mode.contains(&"--event-loop") { 1 } else { 2 };
         let n = clients.min((hard.saturating_sub(200) / per_conn) as usize);
         if n < clients {
@@ -406,20 +409,25 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let case = format!("file transfer, {} MiB", size >> 20);
     r.notes.push(format!(
         "file transfer: one {} MiB file of random data on tmpfs (/dev/shm) for every subject, so the disk is not measured; \
-         put and get include connecting, logging in, md5 on both ends and the server's fsync",
+         put and get include connecting, logging in, md5 on both ends and the server's fsync; \
+         every subject's destination file is deleted just before each run writes it (see crates/bench/src/ftp.rs, `fresh`)",
         size >> 20
     ));
     let dir = ftp::scratch()?;
     let src = dir.path().join("src.bin");
     ftp::make_file(&src, size)?;
-    let (srv, _root, password) = ftp::start_server(ctx, dir.path(), &[])?;
+    let (srv, root, password) = ftp::start_server(ctx, dir.path(), &[])?;
     let cfg = ftp::config(srv.port(), &password);
+    // Every subject's destination is deleted before each run: see `ftp::fresh`.
     let put = r.figure(
         &case,
         "ftp-client put (md5 both ends)",
         "throughput",
         "MB/s",
-        repeat(ctx.runs, || ftp::put(&cfg, &src, "big.bin", size))?,
+        repeat(ctx.runs, || {
+            ftp::fresh(&root.join("big.bin"));
+            ftp::put(&cfg, &src, "big.bin", size)
+        })?,
     );
     let out = dir.path().join("got.bin");
     let get = r.figure(
@@ -427,7 +435,10 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         "ftp-client get (md5 both ends)",
         "throughput",
         "MB/s",
-        repeat(ctx.runs, || ftp::get(&cfg, "big.bin", &out, size))?,
+        repeat(ctx.runs, || {
+            ftp::fresh(&out);
+            ftp::get(&cfg, "big.bin", &out, size)
+        })?,
     );
     r.figure(
         &case,
@@ -446,7 +457,10 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         samples,
     );
     let nc_out = dir.path().join("nc.bin");
-    let samples = peer_samples(r, "nc", ctx.runs, || ftp::nc(&src, &nc_out, size));
+    let samples = peer_samples(r, "nc", ctx.runs, || {
+        ftp::fresh(&nc_out);
+        ftp::nc(&src, &nc_out, size)
+    });
     let nc = r.figure(&case, "nc (no verification)", "throughput", "MB/s", samples);
     let pipe_out = dir.path().join("pipe.bin");
     let samples = peer_samples(r, "md5sum + socat + md5sum", ctx.runs, || {
