@@ -15,10 +15,10 @@ fn sh(cmd: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A ratio with two decimals, or "–" when either side was not measured.
+/// A ratio with two decimals and its "x", or "–" when either side was not measured.
 pub fn ratio(v: f64) -> String {
     if v.is_finite() {
-        format!("{v:.2}")
+        format!("{v:.2}x")
     } else {
         "–".into()
     }
@@ -51,8 +51,10 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
     let _ = writeln!(
         md,
         "Compare ratios within one report only. On the 2-core VM these were first measured on, absolute timings \
-         drifted between runs minutes apart (the echo round-trip median was 14 µs in one run and 56–80 µs in \
-         later ones, with nothing else running), and ratios moved by up to ±30% with them.\n"
+         drifted between runs minutes apart, and ratios moved by up to ±30% with them. Two causes were found: waking \
+         a thread on the other (halted) virtual CPU cost about 40 µs, which busy polling avoids for the echo server; \
+         and memory the guest frees goes back to the host, so writing a file into fresh memory ran at 280–650 MB/s \
+         instead of 2 GB/s (which is why every transfer's destination is deleted just before it is written).\n"
     );
     if ctx.quick {
         let _ = writeln!(md, "**Quick mode**: tiny sizes, one run. These numbers only show that the harness works; run `make bench` for real figures.\n");
@@ -87,7 +89,7 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {}x | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             x.what,
             num(x.ours),
             num(x.peer),

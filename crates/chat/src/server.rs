@@ -1,7 +1,7 @@
 //! The chat server: one UDP socket, one loop, a table of members keyed by address.
 //!
 //! There is no `accept` and no connection per client: every member's datagrams arrive
-//! on the same socket, and `recv_from` says who sent each one. "Joining" is simply the
+//! on the same socket, and `recvmmsg` says who sent each one (see [`crate::batch`]). "Joining" is simply the
 //! server seeing a new source address; "leaving" is `/quit`, or silence for longer than
 //! `--expire`, because UDP has no close that would tell the server a member went away.
 
@@ -16,7 +16,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// How long `recv_from` blocks before the loop wakes to expire silent members and to
+/// How long `recvmmsg` blocks before the loop wakes to expire silent members and to
 /// see whether SIGINT/SIGTERM asked it to stop. A production server would sleep in
 /// `poll`/`epoll` until the next expiry instead of waking on a fixed tick.
 pub const POLL: Duration = socklab_proto::ACCEPT_POLL;

@@ -131,6 +131,12 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
     // zero timeout until this instant instead of sleeping, so a quick next message
     // finds the loop awake.
     let mut spin_until: Option<Instant> = None;
+    let spin = if crate::busy_poll::max_spinners() > 0 {
+        config.busy_poll
+    } else {
+        Duration::ZERO
+    };
+    let mut last_accept_retry = Instant::now();
 
     loop {
         if accepting && config.serve.shutdown.is_triggered() {
@@ -167,8 +173,8 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
                 continue;
             }
             let token = event.token();
-            if !config.busy_poll.is_zero() {
-                spin_until = Some(Instant::now() + config.busy_poll);
+            if !spin.is_zero() {
+                spin_until = Instant::now().checked_add(spin);
             }
             let Some(conn) = conns.get_mut(&token) else {
                 continue;
@@ -179,7 +185,10 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
                 close(&poll, conns.remove(&token), Some(e));
             }
         }
-        if accepting && accept_blocked {
+        // At most once per ACCEPT_POLL: while busy polling, the loop wakes far more
+        // often, and each failed retry would log another warning.
+        if accepting && accept_blocked && last_accept_retry.elapsed() >= ACCEPT_POLL {
+            last_accept_retry = Instant::now();
             accept_blocked = accept_all(&listener, &poll, &mut conns, &mut next_token, &config);
         }
         if let Some(idle) = config.idle_timeout {

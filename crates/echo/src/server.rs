@@ -17,7 +17,9 @@ pub struct ServerConfig {
     /// Close a connection that sends nothing, or does not read, for this long.
     pub idle_timeout: Option<Duration>,
     /// Spin this long for a connection's next message before sleeping in `read`
-    /// (see [`crate::busy_poll`]); zero never spins.
+    /// (see [`crate::busy_poll`]); zero never spins. Zero by default here, so tests
+    /// that drive the library do not spin; `echo-server` defaults to
+    /// [`socklab_proto::BUSY_POLL`].
     pub busy_poll: Duration,
     /// The accept loop's cap, mode and stop flag.
     pub serve: ServeOptions,

@@ -523,6 +523,23 @@ fn no_reuse_addr_flag_is_accepted_and_serves() {
     assert_eq!(round_trip(&srv.connect_addr(), b"ok"), b"ok");
 }
 
+#[test]
+fn busy_poll_above_its_limit_is_refused_before_binding() {
+    let out = Command::new(SERVER)
+        .args(["--port", "0", "--busy-poll-us", "10001"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(err.contains("--busy-poll-us"), "stderr: {err}");
+    assert!(
+        out.stdout.is_empty(),
+        "it must not have started: {:?}",
+        out.stdout
+    );
+}
+
 /// The Python client in docs/protocol.md's echo section, as a user would copy it.
 fn protocol_doc_echo_snippet() -> String {
     let doc = std::fs::read_to_string(concat!(

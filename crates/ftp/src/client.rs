@@ -41,7 +41,8 @@ pub enum Command {
         /// Where to write it (default: NAME in the current directory).
         #[arg(short = 'o', long = "output", value_name = "PATH")]
         output: Option<PathBuf>,
-        /// Continue an interrupted download from PATH.socklab-part.
+        /// Continue an interrupted download from PATH.socklab-part (without it, a get
+        /// refuses to start over on top of one, even with --overwrite).
         #[arg(long)]
         resume: bool,
         /// Replace PATH if it exists.
@@ -158,6 +159,18 @@ impl Session {
             });
         }
         let part = part_path(dest);
+        // A partial download is data the user was told to resume: starting over
+        // would silently throw it away.
+        if !resume && fs::symlink_metadata(&part).is_ok() {
+            return Err(Error::Refused {
+                code: ErrorCode::Exists,
+                message: format!(
+                    "a partial download of {} is kept in {}: run the same get with --resume to continue it, or delete it to start over",
+                    escape(name),
+                    part.display()
+                ),
+            });
+        }
         let mut offset = 0;
         if resume {
             if let Ok(meta) = fs::metadata(&part) {

@@ -257,7 +257,7 @@ fn get(stream: &mut TcpStream, peer: &str, shared: &Shared, name: &str, offset: 
     // The trailer's md5 covers the whole file, so the part the client already holds
     // is hashed too (read from disk, not sent).
     let mut reader = &file;
-    let what = "the file being sent";
+    let what = "the file";
     let hasher = hash_prefix(&mut reader, offset).map_err(|e| Error::io(what, e))?;
     // If the file shrinks under us we cannot send `size` bytes: the send fails and we
     // hang up, and the client's length check catches it. The kernel sends the file

@@ -355,3 +355,63 @@ fn get_past_the_end_is_bad_request() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn get_without_resume_keeps_an_existing_partial_and_says_how_to_resume() {
+    let fx = Fixture::new();
+    let data = random_bytes(SIZE);
+    write(&fx.root().join("g.bin"), &data);
+    let server = fx.server(&[]);
+    let part = fx.local().join("g.bin.socklab-part");
+    write(&part, &data[..SIZE / 3]);
+    let out = fx.client(&server, &["get", "g.bin"]);
+    assert_fails_with(&out, &server, "exists");
+    assert!(
+        stderr(&out).contains("--resume"),
+        "{}",
+        describe(&out, &server)
+    );
+    assert!(
+        std::fs::read(&part).unwrap() == data[..SIZE / 3],
+        "the partial was changed: {}",
+        describe(&out, &server)
+    );
+    assert!(!fx.local().join("g.bin").exists());
+    let out = fx.client(&server, &["get", "g.bin", "--resume"]);
+    assert_ok(&out, &server);
+    assert!(std::fs::read(fx.local().join("g.bin")).unwrap() == data);
+}
+
+#[test]
+fn download_the_client_stops_reading_times_out_and_the_server_serves_others() {
+    let fx = Fixture::new();
+    // Far more than the socket buffers hold, so the server's sendfile must block.
+    let big = random_bytes(32 << 20);
+    write(&fx.root().join("big"), &big);
+    write(&fx.root().join("small"), b"still here");
+    let server = fx.server(&["--stall-timeout", "1"]);
+    let mut s = raw(&server);
+    write_header(
+        &mut s,
+        &Request::Get {
+            name: "big".into(),
+            offset: 0,
+        },
+    )
+    .unwrap();
+    let reply: GetReply = read_reply(&mut s).unwrap();
+    assert_eq!(reply.size, big.len() as u64);
+    // Read nothing more: the server's send times out after --stall-timeout.
+    assert!(
+        server.wait_for_log("timed out sending the file", Duration::from_secs(20)),
+        "no timeout in the server log:\n{}",
+        server.stderr()
+    );
+    let out = fx.client(&server, &["get", "small"]);
+    assert_ok(&out, &server);
+    assert_eq!(
+        std::fs::read(fx.local().join("small")).unwrap(),
+        b"still here"
+    );
+    drop(s);
+}

@@ -285,8 +285,8 @@ fn move_buffers<R: Read, W: Write>(
     Ok(())
 }
 
-/// Bytes handed to one `sendfile(2)` call: the progress bar moves, and a stop is
-/// noticed, at least this often.
+/// Bytes handed to one `sendfile(2)` call: the progress bar moves, and a failure of
+/// the hashing thread is noticed, at least this often.
 pub const SENDFILE_CHUNK: usize = 1 << 20;
 
 /// Sends `len` bytes of `file`, starting at `offset`, to `socket` with `sendfile(2)`,
@@ -297,14 +297,17 @@ pub const SENDFILE_CHUNK: usize = 1 << 20;
 /// [`copy_hashed`] reads each chunk into a buffer and writes it to the socket: two
 /// copies through user space. Here the kernel sends straight from the page cache, and
 /// the hashing thread reads the file with `pread` on its own, so the bytes cross into
-/// user space once, to be hashed. `make bench` measured the sending side's CPU time
-/// fall by about a fifth (docs/lessons/04-file-transfer.md).
+/// user space once, to be hashed (docs/lessons/04-file-transfer.md has the figures).
 ///
 /// The file is read twice, so a file changed in place during the transfer could be
 /// sent as one version and hashed as another. The receiver then finds that the
 /// trailer's md5 does not match what it received, and refuses the transfer: the
 /// check that catches corruption catches this too. (A file replaced by `rename`
 /// cannot cause it: the open descriptor keeps the old one.)
+///
+/// `sendfile` cannot pass `MSG_NOSIGNAL` as std's `send` does, so a peer that is gone
+/// raises `SIGPIPE`; Rust programs ignore it from the start, and the call fails with
+/// `EPIPE` instead. A C program would have to ignore it itself.
 pub fn send_file_hashed(
     file: &File,
     offset: u64,
@@ -323,9 +326,11 @@ pub fn send_file_hashed(
             .name("md5".into())
             .spawn_scoped(scope, || hash_range(file, offset, len, hasher, &stop, what))
             .map_err(|e| Error::io("starting the hashing thread", e))?;
-        let sent = send_range(file, offset, socket, len, &mut progress, what);
+        let sent = send_range(file, offset, socket, len, &stop, &mut progress, what);
+        // Either side's failure stops the other: the hash is of no use without the
+        // bytes, nor the bytes without the hash. (A send that succeeded must not stop
+        // the hasher, which may still be behind.)
         if sent.is_err() {
-            // The hash is of no use now; do not make the caller wait for it.
             stop.store(true, Ordering::Relaxed);
         }
         let hashed = hashing
@@ -341,13 +346,15 @@ fn send_range(
     offset: u64,
     socket: &TcpStream,
     len: u64,
+    stop: &AtomicBool,
     progress: &mut impl FnMut(u64),
     what: &'static str,
 ) -> Result<()> {
     let mut pos = i64::try_from(offset)
         .map_err(|_| Error::BadRequest(format!("offset {offset} is too large")))?;
     let mut left = len;
-    while left > 0 {
+    // If hashing failed, stop; its error is the one reported.
+    while left > 0 && !stop.load(Ordering::Relaxed) {
         let want = left.min(SENDFILE_CHUNK as u64) as usize;
         match nix::sys::sendfile::sendfile64(socket, file, Some(&mut pos), want) {
             Ok(0) => return Err(Error::UnexpectedEof(what)),

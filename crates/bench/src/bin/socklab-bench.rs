@@ -73,7 +73,7 @@ fn main() -> ExitCode {
     eprintln!("wrote {}", args.out.display());
     for r in &results.ratios {
         eprintln!(
-            "  {}: {}x {}",
+            "  {}: {} {}",
             r.what,
             report::ratio(r.value()),
             if !r.value().is_finite() {
@@ -437,6 +437,9 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         "MB/s",
         repeat(ctx.runs, || {
             ftp::fresh(&out);
+            // A get cut short in an earlier run would leave a partial that a plain get
+            // refuses to start over on.
+            ftp::fresh(&socklab_ftp::client::part_path(&out));
             ftp::get(&cfg, "big.bin", &out, size)
         })?,
     );

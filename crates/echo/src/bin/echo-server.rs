@@ -51,9 +51,14 @@ struct Args {
     /// Close a connection idle (or not reading) for this many seconds; 0 = never.
     #[arg(long, value_name = "SECS", default_value_t = socklab_proto::IDLE_TIMEOUT.as_secs())]
     idle_timeout: u64,
-    /// After each reply, spin this many µs for the connection's next message before
-    /// sleeping: cuts a round trip's wake-up cost; 0 = never spin.
-    #[arg(long, value_name = "MICROS", default_value_t = socklab_proto::BUSY_POLL.as_micros() as u64)]
+    /// After each reply, spin this many µs (at most 10000) for the connection's next
+    /// message before sleeping: cuts a round trip's wake-up cost; 0 = never spin.
+    #[arg(
+        long,
+        value_name = "MICROS",
+        default_value_t = socklab_proto::BUSY_POLL.as_micros() as u64,
+        value_parser = clap::value_parser!(u64).range(0..=socklab_echo::busy_poll::MAX_BUSY_POLL.as_micros() as u64)
+    )]
     busy_poll_us: u64,
     /// Do not set SO_REUSEADDR, to see "Address already in use" after a restart.
     #[arg(long)]

@@ -30,10 +30,11 @@ struct Args {
     /// Server port.
     #[arg(long, default_value_t = socklab_proto::FTP_PORT)]
     port: u16,
-    /// User name to log in as.
+    /// User name to log in as (required unless --anonymous).
     #[arg(long, required_unless_present = "anonymous")]
     user: Option<String>,
-    /// Read the password from this file (first line) instead of asking.
+    /// Read the password from this file (first line); without it, the SOCKLAB_PASSWORD
+    /// environment variable, or else a prompt.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
     /// Do not log in (the server must allow --anonymous; read-only).
