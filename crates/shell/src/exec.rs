@@ -7,21 +7,25 @@
 //!
 //! - stdin is `/dev/null`, so `cat` with no input ends at once instead of waiting for
 //!   input that can never come;
-//! - stdout and stderr are two pipes, each read by its own thread into chunks of at
-//!   most [`MAX_CHUNK`] bytes that go over one channel to the connection's thread,
-//!   which sends them on as they come (two threads, because reading one pipe while the
-//!   command blocks writing the other would deadlock);
+//! - stdout and stderr are two pipes, read in chunks of at most [`MAX_CHUNK`] bytes
+//!   and sent on as they come. The connection's thread waits on both with `poll(2)`,
+//!   together with the client's socket and the command's exit, and reads whichever is
+//!   ready: blocking on one pipe while the command blocks writing the other would
+//!   deadlock. (The first version read each pipe on its own thread and watched the
+//!   socket on a third; starting three threads per command cost more than `true`
+//!   itself takes to run, see docs/lessons/03-remote-shell.md.)
 //! - the command is the leader of a new process group (`setpgid(0, 0)` through
 //!   `CommandExt::process_group`), so everything it starts, `cmd &` included, can be
 //!   killed in one `kill(-PGID)`: on timeout, when the client goes away, and when the
 //!   command's shell exits while background jobs it left still run;
 //! - the client's socket is watched while the command runs, so a client that
-//!   disconnects gets its command killed within [`WATCH_POLL`], not when the command
-//!   next writes.
+//!   disconnects gets its command killed at once, not when the command next writes.
 //!
-//! - the command's exit is an event, not something we poll for: a waiter thread blocks
-//!   in `waitid(WEXITED | WNOWAIT)`, which says the shell has exited *without* reaping
-//!   it. While the shell is an unreaped zombie its PID, and so its group ID, cannot be
+//! - the command's exit is an event, not something we check on a timer: a waiter
+//!   thread blocks in `waitid(WEXITED | WNOWAIT)`, which says the shell has exited
+//!   *without* reaping it, and then closes a pipe the `poll` watches. (Linux's
+//!   `pidfd_open` would make the exit pollable directly, without the thread; std does
+//!   not offer it yet.) While the shell is an unreaped zombie its PID, and so its group ID, cannot be
 //!   reused, so killing the rest of the group at that moment can never hit a stranger.
 //!
 //! socklab forbids `unsafe`, so `killpg(2)` and `waitid(2)` come from the `nix` crate,
@@ -29,60 +33,24 @@
 //! cgroups or `setrlimit`, which socklab does not.
 
 use crate::wire::{ExitStatus, StreamName};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{killpg, Signal};
+use nix::sys::socket::{recv, MsgFlags};
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use nix::unistd::Pid;
 use socklab_proto::{Error, Result, MAX_CHUNK};
 use std::io::Read;
 use std::net::TcpStream;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// How often the disconnect watcher wakes to see whether the command is over, and so
-/// the longest a dead client's command keeps running.
-pub const WATCH_POLL: Duration = Duration::from_millis(50);
 
 /// After killing a group, how long to wait for its pipes to close. A process that left
 /// the group (`setsid`) and kept the pipes would otherwise hold the session forever.
 const KILL_DRAIN: Duration = Duration::from_secs(2);
-
-/// Chunks buffered between the pipe readers and the connection thread. A small bound
-/// means a client that reads slowly slows the command down (the pipe fills and the
-/// command blocks in `write`) instead of the server buffering without limit.
-const CHANNEL_DEPTH: usize = 4;
-
-/// What the pipe readers and the watcher tell the connection thread.
-enum Event {
-    Output(StreamName, Vec<u8>),
-    Eof,
-    /// The shell exited (not yet reaped).
-    Exited,
-    PeerGone,
-}
-
-/// Stops the disconnect watcher. Dropping it waits (at most [`WATCH_POLL`]) for the
-/// watcher thread to end, so nobody else is reading the socket or changing its
-/// timeout when the connection reads its next request.
-#[derive(Debug)]
-pub struct Watch {
-    done: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        self.done.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
 
 /// Owns the command's shell. If the runner leaves early (an error, the client gone, a
 /// panic), dropping it kills the whole group and reaps the shell, so neither an orphan
@@ -111,26 +79,34 @@ pub fn kill_group(pgid: u32) {
         return;
     }
     match killpg(Pid::from_raw(raw), Signal::SIGKILL) {
-        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Ok(()) | Err(Errno::ESRCH) => {}
         Err(e) => log::error!("cannot kill process group {pgid}: {e}"),
     }
 }
 
-/// Runs `cmd` with `/bin/sh -c` in `cwd` and passes each chunk of output to `emit` as
+/// What one `poll` found ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ready {
+    Pipe(StreamName),
+    Exited,
+    Peer,
+}
+
+/// Runs `cmd` with `/bin/sh -c` in `cwd`, calling `emit` with each chunk of output as
 /// it arrives. Returns how the command ended once it has, and its pipes are closed.
 ///
-/// `peer`, when given, is a clone of the client's socket: if the client closes it (or
-/// it fails) while the command runs, the group is killed and the result is an
-/// [`Error::UnexpectedEof`]. An error from `emit` (the client stopped reading) also
-/// kills the group. Either way no process of the command is left behind. Drop the
-/// returned [`Watch`] after sending the final reply.
+/// `peer`, when given, is the client's socket: if the client closes it (or it fails)
+/// while the command runs, the group is killed and the result is an
+/// [`Error::UnexpectedEof`]. Bytes the client sends meanwhile (its next request) are
+/// left in the socket. An error from `emit` (the client stopped reading) also kills
+/// the group. Either way no process of the command is left behind.
 pub fn run_command<F>(
     cmd: &str,
     cwd: &Path,
     timeout: Duration,
     peer: Option<&TcpStream>,
     mut emit: F,
-) -> Result<(ExitStatus, Watch)>
+) -> Result<ExitStatus>
 where
     F: FnMut(StreamName, &[u8]) -> Result<()>,
 {
@@ -157,30 +133,18 @@ where
         armed: true,
     };
     let child = &mut group.child;
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let mut exit_signal = Some(spawn_waiter(pgid)?);
+    let mut watching = peer.is_some();
 
-    let (tx, rx) = sync_channel::<Event>(CHANNEL_DEPTH);
-    spawn_waiter(pgid, tx.clone());
-    if let Some(out) = child.stdout.take() {
-        spawn_reader(out, StreamName::Stdout, tx.clone());
-    }
-    if let Some(err) = child.stderr.take() {
-        spawn_reader(err, StreamName::Stderr, tx.clone());
-    }
-    let watch = match peer {
-        Some(sock) => start_watch(sock, tx)?,
-        None => Watch {
-            done: Arc::new(AtomicBool::new(true)),
-            handle: None,
-        },
-    };
-
+    let mut buf = vec![0u8; MAX_CHUNK];
     let deadline = Instant::now() + timeout;
-    let mut open_pipes = 2;
-    let mut exited = false;
     let mut killed_at: Option<Instant> = None;
     loop {
-        let drained = open_pipes == 0 || killed_at.is_some_and(|t| t.elapsed() > KILL_DRAIN);
-        if exited && drained {
+        let pipes_open = stdout.is_some() || stderr.is_some();
+        let drained = !pipes_open || killed_at.is_some_and(|t| t.elapsed() > KILL_DRAIN);
+        if exit_signal.is_none() && drained {
             break;
         }
         if killed_at.is_none() && Instant::now() >= deadline {
@@ -189,28 +153,92 @@ where
             killed_at = Some(Instant::now());
         }
         // Sleep until something happens: output, EOF, the exit, the client leaving, or
-        // the deadline. No polling: a short command's reply goes out the moment it ends.
+        // the deadline. No timer: a short command's reply goes out the moment it ends.
         let wait = match killed_at {
             None => deadline.saturating_duration_since(Instant::now()),
             Some(t) => KILL_DRAIN.saturating_sub(t.elapsed()),
         };
-        match rx.recv_timeout(wait) {
-            Ok(Event::Output(stream, data)) => emit(stream, &data)?,
-            Ok(Event::Eof) => open_pipes -= 1,
-            Ok(Event::Exited) => {
-                exited = true;
-                // The shell is done; background jobs it left in its group are not
-                // wanted. It is still unreaped, so the group ID is still its own.
-                kill_group(pgid);
+        let mut ready = [None; 4];
+        {
+            let mut fds = Vec::with_capacity(4);
+            let mut what = Vec::with_capacity(4);
+            if let Some(p) = &stdout {
+                fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+                what.push(Ready::Pipe(StreamName::Stdout));
             }
-            Ok(Event::PeerGone) => {
-                // Dropping `group` on the way out kills and reaps.
-                log::info!("client went away while group {pgid} ran; killing it");
-                return Err(Error::UnexpectedEof("a command: the client disconnected"));
+            if let Some(p) = &stderr {
+                fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+                what.push(Ready::Pipe(StreamName::Stderr));
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            // Every sender is gone: the readers and the waiter are done.
-            Err(RecvTimeoutError::Disconnected) => break,
+            if let Some(fd) = &exit_signal {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                what.push(Ready::Exited);
+            }
+            if let (true, Some(sock)) = (watching, peer) {
+                fds.push(PollFd::new(sock.as_fd(), PollFlags::POLLIN));
+                what.push(Ready::Peer);
+            }
+            // Rounded up, so a wait of 0.4 ms does not become a busy loop of 0 ms polls.
+            let millis = wait.as_micros().div_ceil(1000);
+            let timeout = PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX);
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(Error::io("poll", e.into())),
+            }
+            for ((fd, w), slot) in fds.iter().zip(&what).zip(&mut ready) {
+                if fd.any().unwrap_or(true) {
+                    *slot = Some(*w);
+                }
+            }
+        }
+        for event in ready.into_iter().flatten() {
+            match event {
+                Ready::Pipe(which) => {
+                    let pipe: &mut dyn Read = match which {
+                        StreamName::Stdout => match stdout.as_mut() {
+                            Some(p) => p,
+                            None => continue,
+                        },
+                        StreamName::Stderr => match stderr.as_mut() {
+                            Some(p) => p,
+                            None => continue,
+                        },
+                    };
+                    // `poll` said readable (or closed): this read does not block.
+                    let closed = match pipe.read(&mut buf) {
+                        Ok(0) => true,
+                        Ok(n) => {
+                            emit(which, &buf[..n])?;
+                            false
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => false,
+                        Err(_) => true,
+                    };
+                    if closed {
+                        match which {
+                            StreamName::Stdout => stdout = None,
+                            StreamName::Stderr => stderr = None,
+                        }
+                    }
+                }
+                Ready::Exited => {
+                    exit_signal = None;
+                    // The shell is done; background jobs it left in its group are not
+                    // wanted. It is still unreaped, so the group ID is still its own.
+                    kill_group(pgid);
+                }
+                Ready::Peer => match peer.map(peek_peer) {
+                    Some(PeerState::Gone) => {
+                        // Dropping `group` on the way out kills and reaps.
+                        log::info!("client went away while group {pgid} ran; killing it");
+                        return Err(Error::UnexpectedEof("a command: the client disconnected"));
+                    }
+                    // The client sent its next request: it is evidently still there,
+                    // and the bytes are for the next read. Stop watching.
+                    Some(PeerState::Talking) => watching = false,
+                    Some(PeerState::Quiet) | None => {}
+                },
+            }
         }
     }
     let status = child
@@ -218,91 +246,59 @@ where
         .map_err(|e| Error::io("waiting for the command", e))?;
     group.armed = false;
     let timed_out = killed_at.is_some() && status.signal().is_some();
-    Ok((
-        ExitStatus {
-            exit: status.code(),
-            signal: status.signal(),
-            timed_out,
-            cwd: None,
-        },
-        watch,
-    ))
-}
-
-/// Blocks in `waitid(WEXITED | WNOWAIT)` until the shell `pid` exits, then says so.
-/// WNOWAIT leaves it unreaped: the runner reaps it after killing the rest of its group.
-fn spawn_waiter(pid: u32, tx: SyncSender<Event>) {
-    std::thread::spawn(move || {
-        let Ok(raw) = i32::try_from(pid) else { return };
-        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
-        // Retry only when a signal interrupted the wait. Anything else means the shell
-        // exited, or the runner already reaped it on an early exit (ECHILD).
-        while let Err(nix::errno::Errno::EINTR) = waitid(Id::Pid(Pid::from_raw(raw)), flags) {}
-        let _ = tx.send(Event::Exited);
-    });
-}
-
-fn spawn_reader<R: Read + Send + 'static>(mut pipe: R, stream: StreamName, tx: SyncSender<Event>) {
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; MAX_CHUNK];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if tx.send(Event::Output(stream, buf[..n].to_vec())).is_err() {
-                        // The runner gave up (client gone); nobody wants the rest.
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        let _ = tx.send(Event::Eof);
-    });
-}
-
-/// Watches the client's socket while a command runs. `peek` sees EOF when the client
-/// closed (or half-closed) its side, without taking any bytes a client may already
-/// have sent for its next request; if such bytes arrive the client is evidently still
-/// there, and the watcher stops.
-fn start_watch(sock: &TcpStream, tx: SyncSender<Event>) -> Result<Watch> {
-    let sock = sock
-        .try_clone()
-        .map_err(|e| Error::io("cloning the client socket", e))?;
-    // SO_RCVTIMEO belongs to the socket, not the handle: the connection thread sets
-    // its own timeout again before it next reads.
-    sock.set_read_timeout(Some(WATCH_POLL))
-        .map_err(|e| Error::io("setting the watcher's timeout", e))?;
-    let done = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&done);
-    let handle = std::thread::spawn(move || {
-        let mut byte = [0u8; 1];
-        while !flag.load(Ordering::SeqCst) {
-            match sock.peek(&mut byte) {
-                Ok(0) => {
-                    let _ = tx.send(Event::PeerGone);
-                    return;
-                }
-                Ok(_) => return,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock
-                            | std::io::ErrorKind::TimedOut
-                            | std::io::ErrorKind::Interrupted
-                    ) => {}
-                Err(_) => {
-                    let _ = tx.send(Event::PeerGone);
-                    return;
-                }
-            }
-        }
-    });
-    Ok(Watch {
-        done,
-        handle: Some(handle),
+    Ok(ExitStatus {
+        exit: status.code(),
+        signal: status.signal(),
+        timed_out,
+        cwd: None,
     })
+}
+
+/// What a look at the client's socket found.
+enum PeerState {
+    /// EOF or an error: the client closed its side or the connection broke.
+    Gone,
+    /// Bytes are waiting: the client's next request.
+    Talking,
+    /// Nothing after all.
+    Quiet,
+}
+
+/// `recv(MSG_PEEK | MSG_DONTWAIT)` of one byte: sees EOF without taking any bytes the
+/// client already sent, and never blocks.
+fn peek_peer(sock: &TcpStream) -> PeerState {
+    let mut byte = [0u8; 1];
+    match recv(
+        sock.as_raw_fd(),
+        &mut byte,
+        MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+    ) {
+        Ok(0) => PeerState::Gone,
+        Ok(_) => PeerState::Talking,
+        Err(Errno::EAGAIN | Errno::EINTR) => PeerState::Quiet,
+        Err(_) => PeerState::Gone,
+    }
+}
+
+/// Starts a thread that blocks in `waitid(WEXITED | WNOWAIT)` until the shell `pid`
+/// exits, then closes the write end of a pipe. Returns the read end: it becomes
+/// readable (end of file) when the shell has exited. WNOWAIT leaves the shell
+/// unreaped: the runner reaps it after killing the rest of its group.
+fn spawn_waiter(pid: u32) -> Result<OwnedFd> {
+    let (exited, notify) =
+        nix::unistd::pipe().map_err(|e| Error::io("creating the exit pipe", e.into()))?;
+    std::thread::Builder::new()
+        .name("waiter".into())
+        .spawn(move || {
+            let Ok(raw) = i32::try_from(pid) else { return };
+            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+            // Retry only when a signal interrupted the wait. Anything else means the
+            // shell exited, or the runner already reaped it on an early exit (ECHILD).
+            while let Err(Errno::EINTR) = waitid(Id::Pid(Pid::from_raw(raw)), flags) {}
+            drop(notify);
+        })
+        .map_err(|e| Error::io("starting the waiter thread", e))?;
+    Ok(exited)
 }
 
 #[cfg(test)]
@@ -311,7 +307,7 @@ mod tests {
 
     fn run(cmd: &str, timeout: Duration) -> (ExitStatus, Vec<u8>, Vec<u8>) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let (status, _watch) = run_command(cmd, Path::new("/"), timeout, None, |s, d| {
+        let status = run_command(cmd, Path::new("/"), timeout, None, |s, d| {
             match s {
                 StreamName::Stdout => out.extend_from_slice(d),
                 StreamName::Stderr => err.extend_from_slice(d),

@@ -59,8 +59,8 @@ fn session(mut stream: TcpStream, peer: &str, config: &ServerConfig) -> Result<(
     log::info!("{peer}: logged in as {user}");
     let mut cwd = config.workdir.clone();
     loop {
-        // server_login and the disconnect watcher leave their own timeouts on the
-        // socket; between commands the idle timeout is what applies.
+        // server_login leaves its own timeout on the socket; between commands the
+        // idle timeout is what applies.
         stream
             .set_read_timeout(Some(config.idle_timeout))
             .map_err(|e| Error::io("setting the idle timeout", e))?;
@@ -133,7 +133,7 @@ fn exec(
         |which, data| write_chunk(&mut out, which, data),
     );
     match result {
-        Ok((status, watch)) => {
+        Ok(status) => {
             let how = match (status.exit, status.describe()) {
                 (Some(code), _) => format!("exit {code}"),
                 (None, Some(what)) => what,
@@ -143,10 +143,7 @@ fn exec(
                 "{peer} ({user}): command ended after {:.3} s: {how}",
                 started.elapsed().as_secs_f64()
             );
-            let sent = write_ok(stream, &status);
-            // Stop the watcher before the next read, so it no longer touches the socket.
-            drop(watch);
-            sent
+            write_ok(stream, &status)
         }
         Err(e @ (Error::BadRequest(_) | Error::Other(_))) => {
             // A NUL in the command, or a shell that could not start (the session's
