@@ -162,6 +162,8 @@ impl Session {
         // A partial download is data the user was told to resume: starting over
         // would silently throw it away.
         if !resume && fs::symlink_metadata(&part).is_ok() {
+            // A file the server does not have is the more useful answer.
+            self.stat(name)?;
             return Err(Error::Refused {
                 code: ErrorCode::Exists,
                 message: format!(

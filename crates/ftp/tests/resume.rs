@@ -377,6 +377,10 @@ fn get_without_resume_keeps_an_existing_partial_and_says_how_to_resume() {
         describe(&out, &server)
     );
     assert!(!fx.local().join("g.bin").exists());
+    // A name the server does not have is reported as such, partial or not.
+    write(&fx.local().join("nope.socklab-part"), b"x");
+    let out = fx.client(&server, &["get", "nope"]);
+    assert_fails_with(&out, &server, "not_found");
     let out = fx.client(&server, &["get", "g.bin", "--resume"]);
     assert_ok(&out, &server);
     assert!(std::fs::read(fx.local().join("g.bin")).unwrap() == data);
