@@ -304,17 +304,14 @@ impl Session {
                 ready.offset
             );
         }
-        let mut reader_file = &file;
-        let hasher = hash_prefix(&mut reader_file, ready.offset)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         let bar = progress_bar(self.progress, size, ready.offset, name);
-        // The kernel sends the file (sendfile) while a second thread hashes it.
+        // The kernel sends the part the server lacks (sendfile) while a second thread
+        // hashes the whole file, which the trailer covers.
         let body = send_file_hashed(
             &file,
-            ready.offset,
             &self.stream,
-            size - ready.offset,
-            hasher,
+            ready.offset,
+            size,
             |n| bar.inc(n),
             "the local file",
         );

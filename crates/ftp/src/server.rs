@@ -4,7 +4,7 @@
 use crate::store::{refused, Root};
 use crate::wire::{GetReply, Listing, PutDone, PutReady, Trailer};
 use socklab_proto::auth::{server_login, LoginPolicy, Users};
-use socklab_proto::checksum::{copy_hashed, finish_hex, hash_prefix, send_file_hashed};
+use socklab_proto::checksum::{copy_hashed, finish_hex, send_file_hashed};
 use socklab_proto::msg::{
     next_request, read_header, write_error, write_failure, write_header, write_ok, Empty,
 };
@@ -255,14 +255,10 @@ fn get(stream: &mut TcpStream, peer: &str, shared: &Shared, name: &str, offset: 
         },
     )?;
     // The trailer's md5 covers the whole file, so the part the client already holds
-    // is hashed too (read from disk, not sent).
-    let mut reader = &file;
-    let what = "the file";
-    let hasher = hash_prefix(&mut reader, offset).map_err(|e| Error::io(what, e))?;
-    // If the file shrinks under us we cannot send `size` bytes: the send fails and we
-    // hang up, and the client's length check catches it. The kernel sends the file
-    // (sendfile) while a second thread hashes it.
-    let hasher = send_file_hashed(&file, offset, stream, size - offset, hasher, |_| {}, what)?;
+    // is hashed too (read from disk, not sent), on the hashing thread while the rest
+    // is sent. If the file shrinks under us we cannot send `size` bytes: the send
+    // fails and we hang up, and the client's length check catches it.
+    let hasher = send_file_hashed(&file, stream, offset, size, |_| {}, "the file")?;
     let md5 = finish_hex(hasher);
     write_header(stream, &Trailer { md5: md5.clone() })?;
     log::info!(

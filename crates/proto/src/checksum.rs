@@ -289,10 +289,12 @@ fn move_buffers<R: Read, W: Write>(
 /// the hashing thread is noticed, at least this often.
 pub const SENDFILE_CHUNK: usize = 1 << 20;
 
-/// Sends `len` bytes of `file`, starting at `offset`, to `socket` with `sendfile(2)`,
-/// and hashes the same range of the file on a second thread, continuing `hasher`.
-/// Returns the hasher, which now covers that range. `progress` is called with each
-/// chunk the kernel took. A file that ends early is [`Error::UnexpectedEof`]`(what)`.
+/// Sends bytes `offset..size` of `file` to `socket` with `sendfile(2)`, and hashes
+/// bytes `0..size` on a second thread: the md5 of the whole file, which a resumed
+/// transfer's trailer needs, while only the part the peer lacks crosses the network.
+/// The prefix is hashed while the rest is being sent, not before. `progress` is
+/// called with each chunk the kernel took. A file that ends early is
+/// [`Error::UnexpectedEof`]`(what)`.
 ///
 /// [`copy_hashed`] reads each chunk into a buffer and writes it to the socket: two
 /// copies through user space. Here the kernel sends straight from the page cache, and
@@ -310,21 +312,23 @@ pub const SENDFILE_CHUNK: usize = 1 << 20;
 /// `EPIPE` instead. A C program would have to ignore it itself.
 pub fn send_file_hashed(
     file: &File,
-    offset: u64,
     socket: &TcpStream,
-    len: u64,
-    hasher: Md5,
+    offset: u64,
+    size: u64,
     mut progress: impl FnMut(u64),
     what: &'static str,
 ) -> Result<Md5> {
-    if len == 0 {
-        return Ok(hasher);
+    if size == 0 {
+        return Ok(Md5::default());
     }
+    let len = size.checked_sub(offset).ok_or_else(|| {
+        Error::BadRequest(format!("offset {offset} is past the end ({size} bytes)"))
+    })?;
     let stop = AtomicBool::new(false);
     thread::scope(|scope| {
         let hashing = thread::Builder::new()
             .name("md5".into())
-            .spawn_scoped(scope, || hash_range(file, offset, len, hasher, &stop, what))
+            .spawn_scoped(scope, || hash_range(file, size, &stop, what))
             .map_err(|e| Error::io("starting the hashing thread", e))?;
         let sent = send_range(file, offset, socket, len, &stop, &mut progress, what);
         // Either side's failure stops the other: the hash is of no use without the
@@ -370,18 +374,11 @@ fn send_range(
     Ok(())
 }
 
-/// The hashing half of [`send_file_hashed`]: `pread`s the range into one buffer.
-fn hash_range(
-    file: &File,
-    offset: u64,
-    len: u64,
-    mut hasher: Md5,
-    stop: &AtomicBool,
-    what: &'static str,
-) -> Result<Md5> {
+/// The hashing half of [`send_file_hashed`]: `pread`s bytes `0..end` into one buffer.
+fn hash_range(file: &File, end: u64, stop: &AtomicBool, what: &'static str) -> Result<Md5> {
+    let mut hasher = Md5::default();
     let mut buf = vec![0u8; PIPELINE_BUFFER];
-    let mut pos = offset;
-    let end = offset + len;
+    let mut pos = 0;
     while pos < end && !stop.load(Ordering::Relaxed) {
         let want = buf
             .len()
@@ -431,15 +428,13 @@ mod tests {
             rx.read_to_end(&mut got).unwrap();
             got
         });
-        let prefix = hash_prefix(&data[..], offset).unwrap();
         let mut progressed = 0;
         let len = data.len() as u64 - offset;
         let hasher = send_file_hashed(
             &file,
-            offset,
             &tx,
-            len,
-            prefix,
+            offset,
+            data.len() as u64,
             |n| progressed += n,
             "test file",
         )
@@ -455,16 +450,23 @@ mod tests {
         assert_eq!(
             finish_hex(hasher),
             md5_hex(&data),
-            "md5 of prefix + sent range"
+            "md5 of the whole file, prefix included"
         );
+    }
+
+    #[test]
+    fn send_file_hashed_refuses_an_offset_past_the_end() {
+        let (_keep, file) = temp_file(&[1u8; 10]);
+        let (tx, _rx) = socket_pair();
+        let err = send_file_hashed(&file, &tx, 11, 10, |_| {}, "file").unwrap_err();
+        assert!(matches!(err, Error::BadRequest(_)), "got {err:?}");
     }
 
     #[test]
     fn send_file_hashed_reports_a_file_shorter_than_promised() {
         let (_keep, file) = temp_file(&[1u8; 5000]);
         let (tx, _rx) = socket_pair();
-        let err = send_file_hashed(&file, 0, &tx, 9000, Md5::default(), |_| {}, "short file")
-            .unwrap_err();
+        let err = send_file_hashed(&file, &tx, 0, 9000, |_| {}, "short file").unwrap_err();
         assert!(
             matches!(err, Error::UnexpectedEof("short file")),
             "got {err:?}"
@@ -476,8 +478,7 @@ mod tests {
         let (_keep, file) = temp_file(&vec![9u8; 8 << 20]);
         let (tx, rx) = socket_pair();
         drop(rx);
-        let err =
-            send_file_hashed(&file, 0, &tx, 8 << 20, Md5::default(), |_| {}, "file").unwrap_err();
+        let err = send_file_hashed(&file, &tx, 0, 8 << 20, |_| {}, "file").unwrap_err();
         assert!(err.to_string().contains("sending file"), "got {err}");
     }
 
