@@ -8,6 +8,7 @@
 //!   bounded to a few minutes; fails on any mismatch or lost data.
 
 pub mod chat;
+pub mod cpu;
 pub mod echo;
 pub mod ftp;
 pub mod peers;
@@ -55,14 +56,17 @@ impl Results {
         m
     }
 
-    /// Records a ratio of two medians.
-    pub fn ratio(&mut self, what: &str, ours: f64, peer: f64, target: Target) {
+    /// Records a ratio of two medians; returns it, to set its ceiling.
+    pub fn ratio(&mut self, what: &str, ours: f64, peer: f64, target: Target) -> &mut Ratio {
         self.ratios.push(Ratio {
             what: what.into(),
             ours,
             peer,
             target,
+            ceiling: None,
         });
+        let last = self.ratios.len() - 1;
+        &mut self.ratios[last]
     }
 }
 

@@ -81,11 +81,14 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
             Target::AtMost(t) => format!("≤ {t}x"),
             Target::None => "(context)".into(),
         };
-        let verdict = match (x.target, x.met()) {
-            (Target::None, _) => "",
-            _ if !x.value().is_finite() => "not measured (see notes)",
-            (_, true) => "met",
-            (_, false) => "**missed**",
+        let verdict = match (x.target, x.met(), x.ceiling) {
+            (Target::None, _, _) => String::new(),
+            _ if !x.value().is_finite() => "not measured (see notes)".into(),
+            (_, true, _) => "met".into(),
+            (Target::AtLeast(t), false, Some(c)) if c < t => {
+                format!("**missed**; this machine allows at most {}", ratio(c))
+            }
+            (_, false, _) => "**missed**".into(),
         };
         let _ = writeln!(
             md,

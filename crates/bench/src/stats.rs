@@ -55,6 +55,9 @@ pub struct Ratio {
     pub peer: f64,
     /// The goal.
     pub target: Target,
+    /// The best ratio this machine allows any program, where one was worked out from
+    /// figures measured in the same run (see `cpu::transfer_bound`).
+    pub ceiling: Option<f64>,
 }
 
 impl Ratio {
@@ -107,6 +110,7 @@ mod tests {
             ours: 3.0,
             peer: 1.0,
             target: Target::AtLeast(2.4),
+            ceiling: None,
         };
         assert!(r.met());
         let r = Ratio {
@@ -114,6 +118,7 @@ mod tests {
             ours: 1.0,
             peer: 1.0,
             target: Target::AtMost(0.75),
+            ceiling: None,
         };
         assert!(!r.met());
     }

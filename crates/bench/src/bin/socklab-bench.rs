@@ -13,7 +13,7 @@
 
 use clap::Parser;
 use socklab_bench::stats::{percentile, Target};
-use socklab_bench::{chat, echo, ftp, peers, report, shell, Ctx, Results};
+use socklab_bench::{chat, cpu, echo, ftp, peers, report, shell, Ctx, Results};
 use socklab_testkit::{peak_rss_kib, rss_kib};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -410,7 +410,8 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     r.notes.push(format!(
         "file transfer: one {} MiB file of random data on tmpfs (/dev/shm) for every subject, so the disk is not measured; \
          put and get include connecting, logging in, md5 on both ends and the server's fsync; \
-         every subject's destination file is deleted just before each run writes it (see crates/bench/src/ftp.rs, `fresh`)",
+         every subject's destination file is deleted just before each run writes it (see crates/bench/src/ftp.rs, `fresh`); \
+         CPU is user + system time of every process the subject ran (for ftp, the client and the server), per GiB moved",
         size >> 20
     ));
     let dir = ftp::scratch()?;
@@ -418,31 +419,43 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     ftp::make_file(&src, size)?;
     let (srv, root, password) = ftp::start_server(ctx, dir.path(), &[])?;
     let cfg = ftp::config(srv.port(), &password);
-    // Every subject's destination is deleted before each run: see `ftp::fresh`.
+    let server = Some(srv.pid());
+    let (samples, cpu) = metered(
+        ctx.runs,
+        server,
+        size,
+        || ftp::fresh(&root.join("big.bin")),
+        || ftp::put(&cfg, &src, "big.bin", size),
+    )?;
     let put = r.figure(
         &case,
-        "ftp-client put (md5 both ends)",
+        "ftp put (md5 both ends)",
         "throughput",
         "MB/s",
-        repeat(ctx.runs, || {
-            ftp::fresh(&root.join("big.bin"));
-            ftp::put(&cfg, &src, "big.bin", size)
-        })?,
+        samples,
     );
+    let put_cpu = r.figure(&case, "ftp put (md5 both ends)", "CPU", "s/GiB", cpu);
     let out = dir.path().join("got.bin");
-    let get = r.figure(
-        &case,
-        "ftp-client get (md5 both ends)",
-        "throughput",
-        "MB/s",
-        repeat(ctx.runs, || {
+    let (samples, cpu) = metered(
+        ctx.runs,
+        server,
+        size,
+        || {
             ftp::fresh(&out);
             // A get cut short in an earlier run would leave a partial that a plain get
             // refuses to start over on.
             ftp::fresh(&socklab_ftp::client::part_path(&out));
-            ftp::get(&cfg, "big.bin", &out, size)
-        })?,
+        },
+        || ftp::get(&cfg, "big.bin", &out, size),
+    )?;
+    let get = r.figure(
+        &case,
+        "ftp get (md5 both ends)",
+        "throughput",
+        "MB/s",
+        samples,
     );
+    let get_cpu = r.figure(&case, "ftp get (md5 both ends)", "CPU", "s/GiB", cpu);
     r.figure(
         &case,
         "ftp-server",
@@ -451,33 +464,60 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         vec![peak_rss_kib(srv.pid()) as f64 / 1024.0],
     );
     drop(srv);
-    let samples = peer_samples(r, "md5sum", ctx.runs, || ftp::md5sum(&src, size));
-    let md5 = r.figure(
-        &case,
-        "md5sum (one core's hashing rate)",
-        "throughput",
-        "MB/s",
-        samples,
+    let (samples, cpu) = peer_metered(
+        r,
+        "md5sum",
+        ctx.runs,
+        size,
+        || (),
+        || ftp::md5sum(&src, size),
     );
+    let md5_subject = "md5sum (one core's hashing rate)";
+    let md5 = r.figure(&case, md5_subject, "throughput", "MB/s", samples);
+    let md5_cpu = r.figure(&case, md5_subject, "CPU", "s/GiB", cpu);
     let nc_out = dir.path().join("nc.bin");
-    let samples = peer_samples(r, "nc", ctx.runs, || {
-        ftp::fresh(&nc_out);
-        ftp::nc(&src, &nc_out, size)
-    });
-    let nc = r.figure(&case, "nc (no verification)", "throughput", "MB/s", samples);
+    let (samples, cpu) = peer_metered(
+        r,
+        "nc",
+        ctx.runs,
+        size,
+        || ftp::fresh(&nc_out),
+        || ftp::nc(&src, &nc_out, size),
+    );
+    let nc_subject = "nc (no verification)";
+    let nc = r.figure(&case, nc_subject, "throughput", "MB/s", samples);
+    let nc_cpu = r.figure(&case, nc_subject, "CPU", "s/GiB", cpu);
     let pipe_out = dir.path().join("pipe.bin");
-    let samples = peer_samples(r, "md5sum + socat + md5sum", ctx.runs, || {
-        ftp::pipeline(&src, &pipe_out, size)
-    });
-    let pipeline = r.figure(
+    let (samples, cpu) = peer_metered(
+        r,
+        "md5sum + socat + md5sum",
+        ctx.runs,
+        size,
+        || (),
+        || ftp::pipeline(&src, &pipe_out, size),
+    );
+    let pipe_subject = "md5sum + socat + md5sum pipeline";
+    let pipeline = r.figure(&case, pipe_subject, "throughput", "MB/s", samples);
+    r.figure(&case, pipe_subject, "CPU", "s/GiB", cpu);
+    // What a program that hashes at md5sum's speed on both ends, and moves the bytes
+    // as cheaply as the cheapest subject measured here (nc, or ftp itself once its two
+    // md5s are taken out), could reach on these cores: see `cpu::transfer_bound`.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let moving = nc_cpu.min(put_cpu.min(get_cpu) - 2.0 * md5_cpu);
+    let bound = cpu::transfer_bound(md5_cpu, moving, cores);
+    r.figure(
         &case,
-        "md5sum + socat + md5sum pipeline",
+        &format!(
+            "bound for md5 on both ends on {cores} cores, moving the bytes for {moving:.2} s/GiB of CPU"
+        ),
         "throughput",
         "MB/s",
-        samples,
+        vec![bound],
     );
-    r.ratio("file put, ftp / md5sum", put, md5, Target::AtLeast(0.8));
-    r.ratio("file get, ftp / md5sum", get, md5, Target::AtLeast(0.8));
+    r.ratio("file put, ftp / md5sum", put, md5, Target::AtLeast(0.8))
+        .ceiling = Some(bound / md5);
+    r.ratio("file get, ftp / md5sum", get, md5, Target::AtLeast(0.8))
+        .ceiling = Some(bound / md5);
     r.ratio(
         "file put, ftp / md5sum+socat+md5sum",
         put,
@@ -491,7 +531,55 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         Target::AtLeast(2.0),
     );
     r.ratio("file put, ftp / plain nc", put, nc, Target::None);
+    r.ratio(
+        "file put, ftp / this machine's bound for md5 on both ends",
+        put,
+        bound,
+        Target::None,
+    );
+    r.ratio(
+        "file get, ftp / this machine's bound for md5 on both ends",
+        get,
+        bound,
+        Target::None,
+    );
     Ok(())
+}
+
+/// Runs `prepare` then `f`, `runs` times, metering the CPU of each `f` (this process,
+/// the children it reaped, and `server`). Returns `f`'s results and the CPU seconds
+/// per GiB of `size` bytes.
+fn metered(
+    runs: usize,
+    server: Option<u32>,
+    size: u64,
+    mut prepare: impl FnMut(),
+    mut f: impl FnMut() -> Result<f64, String>,
+) -> Result<(Vec<f64>, Vec<f64>), String> {
+    let per_gib = (1u64 << 30) as f64 / size as f64;
+    let (mut results, mut cpu) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for _ in 0..runs {
+        prepare();
+        let meter = cpu::Meter::start(server);
+        results.push(f()?);
+        cpu.push(meter.seconds() * per_gib);
+    }
+    Ok((results, cpu))
+}
+
+/// [`metered`] for a peer: a failure is noted and shown as "–", as in [`peer_samples`].
+fn peer_metered(
+    r: &mut Results,
+    what: &str,
+    runs: usize,
+    size: u64,
+    prepare: impl FnMut(),
+    f: impl FnMut() -> Result<f64, String>,
+) -> (Vec<f64>, Vec<f64>) {
+    metered(runs, None, size, prepare, f).unwrap_or_else(|e| {
+        r.notes.push(format!("{what} failed and is left out: {e}"));
+        (vec![f64::NAN], vec![f64::NAN])
+    })
 }
 
 fn chat_relay(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
