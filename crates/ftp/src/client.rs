@@ -424,6 +424,21 @@ pub fn explain(e: Error) -> Error {
     Error::Other(format!("{text} ({code}): {hint}"))
 }
 
+/// `mtime` (seconds since 1970, as the server sends it) in this machine's time zone
+/// (`TZ`, else /etc/localtime), in `format` (strftime): `ls -l --time-style=long-iso`
+/// shows `2026-11-23 22:40`. A time no calendar can show is printed as `@SECONDS`.
+fn local_time(mtime: u64, format: &str) -> String {
+    i64::try_from(mtime)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime(format)
+                .to_string()
+        })
+        .unwrap_or_else(|| format!("@{mtime}"))
+}
+
 /// Runs one command on a session, printing results to stdout.
 pub fn run_command(session: &mut Session, command: &Command, out: &mut dyn Write) -> Result<()> {
     let w = |e: io::Error| Error::io("writing to stdout", e);
@@ -431,7 +446,8 @@ pub fn run_command(session: &mut Session, command: &Command, out: &mut dyn Write
         Command::Ls => {
             let (files, bad, truncated) = session.list()?;
             for f in &files {
-                writeln!(out, "{:>14}  {}  {}", f.size, f.mtime, shown(&f.name)).map_err(w)?;
+                let when = local_time(f.mtime, "%Y-%m-%d %H:%M");
+                writeln!(out, "{:>14}  {when}  {}", f.size, shown(&f.name)).map_err(w)?;
             }
             for name in &bad {
                 eprintln!("warning: the server listed an invalid name {name}; ignored");
@@ -444,10 +460,10 @@ pub fn run_command(session: &mut Session, command: &Command, out: &mut dyn Write
             let f = session.stat(name)?;
             writeln!(
                 out,
-                "{}: {} bytes, mtime {}",
+                "{}: {} bytes, modified {}",
                 shown(&f.name),
                 f.size,
-                f.mtime
+                local_time(f.mtime, "%Y-%m-%d %H:%M:%S %Z")
             )
             .map_err(w)?;
         }

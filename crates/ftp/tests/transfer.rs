@@ -66,9 +66,17 @@ fn round_trips_tens_of_mib_with_bounded_server_memory() {
 }
 
 #[test]
-fn ls_and_stat_show_size_and_mtime() {
+fn ls_and_stat_show_size_and_mtime_as_a_local_date() {
     let fx = Fixture::new();
     write(&fx.root().join("a.txt"), b"hello");
+    // 1,000,000,000 seconds after 1970: 2001-09-09 01:46:40 UTC (the client runs
+    // with TZ=UTC).
+    std::fs::File::options()
+        .write(true)
+        .open(fx.root().join("a.txt"))
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000))
+        .unwrap();
     write(&fx.root().join("b.txt"), b"");
     std::fs::create_dir(fx.root().join("subdir")).unwrap();
     let server = fx.server(&[]);
@@ -81,16 +89,16 @@ fn ls_and_stat_show_size_and_mtime() {
         2,
         "directories and the partial dir are not listed: {text}"
     );
-    assert!(
-        lines[0].trim_start().starts_with("5 ") && lines[0].ends_with("a.txt"),
+    assert_eq!(
+        lines[0].trim_start(),
+        "5  2001-09-09 01:46  a.txt",
         "{text}"
     );
     let out = fx.client(&server, &["stat", "a.txt"]);
     assert_ok(&out, &server);
-    assert!(
-        stdout(&out).starts_with("a.txt: 5 bytes, mtime "),
-        "{}",
-        stdout(&out)
+    assert_eq!(
+        stdout(&out),
+        "a.txt: 5 bytes, modified 2001-09-09 01:46:40 UTC\n"
     );
     let out = fx.client(&server, &["stat", "missing"]);
     assert_fails_with(&out, &server, "not_found");
@@ -245,7 +253,7 @@ fn prompt_runs_several_commands_on_one_connection() {
     assert_ok(&out, &server);
     let text = stdout(&out);
     assert!(text.contains("put one.txt: 1 bytes"), "{text}");
-    assert!(text.contains("one.txt: 1 bytes, mtime"), "{text}");
+    assert!(text.contains("one.txt: 1 bytes, modified "), "{text}");
     assert_eq!(
         std::fs::read(fx.local().join("two words.txt")).unwrap(),
         b"1"

@@ -96,6 +96,8 @@ impl Fixture {
             .args(args)
             .current_dir(self.local())
             .env_remove("SOCKLAB_PASSWORD")
+            // Times print in the local zone: make it the same on every machine.
+            .env("TZ", "UTC")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
