@@ -20,6 +20,13 @@ pub const JOIN_PAD: usize = 128;
 /// How often the receiving thread wakes to send a heartbeat or notice the end.
 const TICK: Duration = Duration::from_millis(200);
 
+/// How long the client waits for the server's answer to its join before sending the
+/// join again. UDP may lose the join or the welcome; nothing else would notice.
+pub const JOIN_WAIT: Duration = Duration::from_secs(1);
+
+/// How many times the client sends its join before it goes on without an answer.
+pub const JOIN_TRIES: u32 = 3;
+
 /// How the client runs. Every field has a flag in `chat-client`.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -88,13 +95,74 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
         Some(nick) => format!("/nick {nick}"),
         None => PING.to_owned(),
     };
-    send(&socket, format!("{join:<JOIN_PAD$}").as_bytes())?;
-    eprintln!(
-        "joined {} as {}; type a message, /who, /nick NAME, /me ACTION; /quit or Ctrl-D leaves",
+    let nick = config.nick.as_deref().unwrap_or("your address");
+    let mut output = output;
+    match join_chat(
+        &socket,
+        format!("{join:<JOIN_PAD$}").as_bytes(),
         config.server,
-        config.nick.as_deref().unwrap_or("your address")
-    );
+    )? {
+        Some(welcome) => {
+            let _ = writeln!(output, "{welcome}");
+            eprintln!(
+                "joined {} as {nick}; type a message, /who, /nick NAME, /me ACTION; /quit or Ctrl-D leaves",
+                config.server
+            );
+        }
+        None => eprintln!(
+            "warning: no answer from {} to {JOIN_TRIES} joins as {nick}: the server may be down or \
+             unreachable, or the nick taken (try another --nick); what you type is sent anyway",
+            config.server
+        ),
+    }
+    chat(config, &socket, input, output)
+}
 
+/// Sends the join datagram and waits [`JOIN_WAIT`] for the server's first answer (its
+/// welcome, or an error), sending the join again up to [`JOIN_TRIES`] times in all.
+/// Returns the answer, or `None` if none came. An answer that is an error (the chat is
+/// full) and an ICMP "port unreachable" (nothing listens there) are errors.
+fn join_chat(socket: &UdpSocket, join: &[u8], server: SocketAddr) -> Result<Option<String>> {
+    socket
+        .set_read_timeout(Some(JOIN_WAIT))
+        .map_err(|e| Error::io("setting SO_RCVTIMEO", e))?;
+    let mut buf = vec![0u8; socklab_proto::MAX_DATAGRAM];
+    for _ in 0..JOIN_TRIES {
+        send(socket, join)?;
+        match socket.recv(&mut buf) {
+            Ok(n) => {
+                let answer = protocol::decode(protocol::trim_end(&buf[..n]));
+                return match answer.strip_prefix("error: ") {
+                    Some(why) => Err(Error::Other(format!("{server} refused the join: {why}"))),
+                    None => Ok(Some(answer)),
+                };
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                return Err(Error::Other(format!(
+                    "nothing listens at {server} (ICMP port unreachable): is chat-server running?"
+                )));
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(Error::io(format!("waiting for {server} to answer"), e)),
+        }
+    }
+    Ok(None)
+}
+
+/// The chat itself, once joined (or given up waiting): sends each line of `input`,
+/// prints what arrives on a second thread.
+fn chat<R: BufRead, W: Write + Send + 'static>(
+    config: &ClientConfig,
+    socket: &UdpSocket,
+    input: R,
+    output: W,
+) -> Result<()> {
     let done = Arc::new(AtomicBool::new(false));
     let output = Arc::new(Mutex::new(output));
     let receiver = {
@@ -135,7 +203,7 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
                 config.max_message
             );
         } else {
-            send(&socket, message)?;
+            send(socket, message)?;
             if message == b"/quit" {
                 quit = true;
                 break;
@@ -148,7 +216,7 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
     if !quit {
         // Ctrl-D: leave as /quit would, so the others see "left" at once instead of
         // an expiry a minute later.
-        send(&socket, b"/quit")?;
+        send(socket, b"/quit")?;
     }
     std::thread::sleep(config.linger);
     done.store(true, Ordering::SeqCst);

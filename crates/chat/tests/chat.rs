@@ -6,6 +6,7 @@ mod common;
 use common::{server, server_on, Client, Member, WAIT};
 use socklab_testkit::{random_bytes, require_tool, Server};
 use std::io::{BufRead, BufReader, Write};
+use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -431,4 +432,72 @@ fn sigterm_tells_the_members_and_exits_zero() {
         "exit {status:?}; stderr:\n{}",
         srv.stderr()
     );
+}
+
+#[test]
+fn client_exits_with_an_error_when_nothing_listens_at_the_port() {
+    // A port that was free a moment ago: the kernel answers the join with ICMP port
+    // unreachable, which the connected socket reports as ECONNREFUSED.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-client"))
+        .args(["--port", &port.to_string(), "--nick", "lonely"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "exited zero; stderr: {stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: nothing listens at 127.0.0.1:{port} (ICMP port unreachable): is chat-server running?"
+        )
+    );
+}
+
+#[test]
+fn client_exits_with_the_servers_reason_when_the_chat_is_full() {
+    let srv = server(&["--max-members", "1"]);
+    let _first = Member::join(&srv, "first");
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-client"))
+        .args(["--port", &srv.port().to_string(), "--nick", "second"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "exited zero; stderr: {stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: 127.0.0.1:{} refused the join: the chat is full (max 1 members)",
+            srv.port()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn client_warns_when_no_welcome_comes_and_still_sends_what_is_typed() {
+    let srv = server(&[]);
+    let mut alice = Member::join(&srv, "alice");
+    // The nick is taken: the server ignores the join (it never answers a stranger with
+    // more than a refusal), so no welcome comes, however often it is sent.
+    let mut c = Client::spawn(&srv, &["--nick", "alice"]);
+    c.say("hello anyway");
+    // The first message joins the client under its address.
+    alice.expect(&srv, |l| {
+        l.starts_with("<127.0.0.1:") && l.ends_with("> hello anyway")
+    });
+    let (ok, _, stderr) = c.finish();
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "warning: no answer from 127.0.0.1:{} to 3 joins as alice",
+            srv.port()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("joined"), "{stderr}");
 }
