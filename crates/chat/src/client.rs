@@ -163,6 +163,7 @@ fn chat<R: BufRead, W: Write + Send + 'static>(
     input: R,
     output: W,
 ) -> Result<()> {
+    let signals = leave_on_signal(socket)?;
     let done = Arc::new(AtomicBool::new(false));
     let output = Arc::new(Mutex::new(output));
     let receiver = {
@@ -221,7 +222,34 @@ fn chat<R: BufRead, W: Write + Send + 'static>(
     std::thread::sleep(config.linger);
     done.store(true, Ordering::SeqCst);
     let _ = receiver.join();
+    signals.close();
     Ok(())
+}
+
+/// Ctrl-C (SIGINT), SIGTERM or a closed terminal (SIGHUP) would kill the client
+/// without a word, and the others would see it leave only when the server expires it a
+/// minute later. A thread waits for those signals instead, sends `/quit` as Ctrl-D
+/// would, and exits with 128 + the signal's number, as a shell expects of a program a
+/// signal ended. Returns the handle that stops the thread.
+fn leave_on_signal(socket: &UdpSocket) -> Result<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Error::io("installing the SIGINT/SIGTERM/SIGHUP handler", e))?;
+    let handle = signals.handle();
+    let socket = socket
+        .try_clone()
+        .map_err(|e| Error::io("cloning the UDP socket", e))?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            // `forever` ends when the handle is closed: the chat ended without a signal.
+            if let Some(signal) = signals.forever().next() {
+                let _ = socket.send(b"/quit");
+                std::process::exit(128 + signal);
+            }
+        })
+        .map_err(|e| Error::io("starting the signal thread", e))?;
+    Ok(handle)
 }
 
 fn send(socket: &UdpSocket, datagram: &[u8]) -> Result<()> {

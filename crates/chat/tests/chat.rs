@@ -501,3 +501,22 @@ fn client_warns_when_no_welcome_comes_and_still_sends_what_is_typed() {
     );
     assert!(!stderr.contains("joined"), "{stderr}");
 }
+
+#[test]
+fn ctrl_c_leaves_and_the_others_see_it_at_once() {
+    let srv = server(&[]);
+    let mut watcher = Member::join(&srv, "watcher");
+    let mut c = Client::spawn(&srv, &["--nick", "interrupted"]);
+    c.expect(&srv, |l| l.starts_with("*** welcome, interrupted"));
+    watcher.expect(&srv, |l| l == "*** interrupted joined");
+    socklab_testkit::signal(c.child.id(), "INT");
+    // Without the /quit the client sends on its way out, this would only come after the
+    // server's expiry, far beyond WAIT.
+    watcher.expect(&srv, |l| l == "*** interrupted left");
+    let status = socklab_testkit::wait_child(&mut c.child, WAIT);
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(130),
+        "chat-client should exit 128 + SIGINT"
+    );
+}
