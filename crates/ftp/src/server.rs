@@ -1,7 +1,7 @@
 //! The file server: log in (or browse anonymously), then `list`, `stat`, `get` and
 //! `put` until the client leaves.
 
-use crate::store::{refused, Root};
+use crate::store::{refused, Root, Upload};
 use crate::wire::{GetReply, Listing, PutDone, PutReady, Trailer};
 use socklab_proto::auth::{server_login, LoginPolicy, Users};
 use socklab_proto::checksum::{copy_hashed, finish_hex, send_file_hashed};
@@ -271,6 +271,16 @@ fn get(stream: &mut TcpStream, peer: &str, shared: &Shared, name: &str, offset: 
 /// `put`: claim the name, tell the client where to start, stream the body into the
 /// partial file while hashing it, check the trailer, then publish atomically.
 #[allow(clippy::too_many_arguments)]
+/// Keeps what arrived of an upload that stopped short, for a later `put --resume`, and
+/// logs how much that is.
+fn keep_partial(upload: Upload, peer: &str, name: &str, size: u64) {
+    let held = upload.keep();
+    log::info!(
+        "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
+        escape(name)
+    );
+}
+
 fn put(
     stream: &mut TcpStream,
     peer: &str,
@@ -328,11 +338,7 @@ fn put(
         Ok(hasher) => finish_hex(hasher),
         Err(e) => {
             // A disconnect, a stall or a full disk: keep what arrived for a resume.
-            let held = upload.keep();
-            log::info!(
-                "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
-                escape(name)
-            );
+            keep_partial(upload, peer, name, size);
             if !e.is_disconnect() {
                 let _ = write_error(stream, &e);
             } else if matches!(e, Error::Timeout(_)) {
@@ -348,19 +354,11 @@ fn put(
     let trailer = match read_header::<_, Trailer>(stream) {
         Ok(Some(t)) => t,
         Ok(None) => {
-            let held = upload.keep();
-            log::info!(
-                "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
-                escape(name)
-            );
+            keep_partial(upload, peer, name, size);
             return Err(Error::UnexpectedEof("the trailer"));
         }
         Err(e) if e.is_disconnect() => {
-            let held = upload.keep();
-            log::info!(
-                "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
-                escape(name)
-            );
+            keep_partial(upload, peer, name, size);
             return Err(e);
         }
         Err(e) => {
