@@ -523,13 +523,15 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         put,
         pipeline,
         Target::AtLeast(2.0),
-    );
+    )
+    .ceiling = Some(bound / pipeline);
     r.ratio(
         "file get, ftp / md5sum+socat+md5sum",
         get,
         pipeline,
         Target::AtLeast(2.0),
-    );
+    )
+    .ceiling = Some(bound / pipeline);
     r.ratio("file put, ftp / plain nc", put, nc, Target::None);
     r.ratio(
         "file put, ftp / this machine's bound for md5 on both ends",
