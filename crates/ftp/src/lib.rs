@@ -33,4 +33,4 @@ pub mod store;
 pub mod wire;
 
 pub use client::{ClientConfig, Command, Session};
-pub use server::{run, ServerConfig};
+pub use server::{prepare, run, Prepared, ServerConfig};

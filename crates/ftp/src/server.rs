@@ -62,14 +62,40 @@ impl ServerConfig {
     }
 }
 
+#[derive(Debug)]
 struct Shared {
     config: ServerConfig,
     root: Root,
 }
 
 /// Serves the files of `config.root` on `listener` until `config.serve.shutdown` is
-/// raised.
+/// raised: [`prepare`], then [`Prepared::run`].
 pub fn run(listener: TcpListener, config: ServerConfig) -> Result<()> {
+    prepare(config)?.run(listener)
+}
+
+/// A configuration that has been checked, with its root opened and cleaned: what a
+/// server binary makes before it binds, so that a mistake is reported before
+/// `listening on`, and a script that sees that line finds the root ready.
+#[derive(Debug)]
+pub struct Prepared {
+    shared: Shared,
+}
+
+impl Prepared {
+    /// Serves on `listener` until `config.serve.shutdown` is raised.
+    pub fn run(self, listener: TcpListener) -> Result<()> {
+        let opts = self.shared.config.serve.clone();
+        let shared = Arc::new(self.shared);
+        serve_framed(listener, &opts, move |stream, peer| {
+            session(stream, peer, &shared)
+        })
+    }
+}
+
+/// Checks `config` (someone must be able to log in) and opens its root (which deletes
+/// what a previous run left in the partial directory past its TTL).
+pub fn prepare(config: ServerConfig) -> Result<Prepared> {
     let has_users = config.users.as_ref().is_some_and(|u| !u.is_empty());
     if !has_users && !config.anonymous {
         return Err(Error::Other(
@@ -89,10 +115,8 @@ pub fn run(listener: TcpListener, config: ServerConfig) -> Result<()> {
             ""
         }
     );
-    let opts = config.serve.clone();
-    let shared = Arc::new(Shared { config, root });
-    serve_framed(listener, &opts, move |stream, peer| {
-        session(stream, peer, &shared)
+    Ok(Prepared {
+        shared: Shared { config, root },
     })
 }
 

@@ -414,3 +414,31 @@ fn refused_anonymous_put_keeps_the_session_for_the_next_request() {
         .unwrap_or_else(|e| panic!("session ended after the refusal: {e}\n{}", server.stderr()));
     assert_eq!(listing.files.len(), 1);
 }
+
+#[test]
+fn server_with_an_empty_users_file_refuses_to_start_before_listening() {
+    let fx = Fixture::new();
+    let users = fx.path("no-users");
+    std::fs::write(&users, "").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ftp-server"))
+        .args(["--port", "0", "--root"])
+        .arg(fx.root())
+        .arg("--users")
+        .arg(&users)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "started anyway: {stdout}");
+    assert!(
+        !stdout.contains("listening on"),
+        "said it listens before refusing: {stdout}"
+    );
+    assert!(
+        stderr.contains("error: nobody could log in: give --users FILE"),
+        "{stderr}"
+    );
+}

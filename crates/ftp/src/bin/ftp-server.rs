@@ -12,7 +12,7 @@
 //! gracefully; interrupted uploads stay in ROOT/.socklab-partial for `--resume`.
 
 use clap::Parser;
-use socklab_ftp::{run, ServerConfig};
+use socklab_ftp::{prepare, ServerConfig};
 use socklab_proto::auth::Users;
 use socklab_proto::cli::LoginArgs;
 use socklab_proto::net::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
@@ -79,9 +79,8 @@ fn main() -> ExitCode {
             shutdown: Shutdown::on_signals()?,
             ..ServeOptions::default()
         };
-        // Check the root and clean what a previous run left before saying we listen,
-        // so a script that sees `listening on` finds the root ready.
-        socklab_ftp::store::Root::open(&config.root, config.partial_ttl)?;
+        // Check the configuration and the root before saying we listen.
+        let server = prepare(config)?;
         let addr = bind_addr(&args.host, args.port)?;
         let listener = tcp_listener(addr, ListenOptions::default())?;
         let addr = listener
@@ -89,6 +88,6 @@ fn main() -> ExitCode {
             .map_err(|e| socklab_proto::Error::io("reading the bound address", e))?;
         warn_if_exposed(addr, "ftp-server");
         announce(addr);
-        run(listener, config)
+        server.run(listener)
     })
 }
