@@ -142,13 +142,7 @@ fn join_chat(socket: &UdpSocket, join: &[u8], server: SocketAddr) -> Result<Opti
                     "nothing listens at {server} (ICMP port unreachable): is chat-server running?"
                 )));
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if socklab_proto::net::is_wait_over(&e) => {}
             Err(e) => return Err(Error::io(format!("waiting for {server} to answer"), e)),
         }
     }
@@ -298,14 +292,7 @@ fn receive<W: Write>(
                 }
                 continue;
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
+            Err(e) if socklab_proto::net::is_wait_over(&e) => {
                 continue; // the tick: time to check the heartbeat and `done`
             }
             Err(e) => {

@@ -102,13 +102,7 @@ pub fn run(socket: UdpSocket, config: ServerConfig) -> Result<()> {
                     room.handle(d.from, data, d.truncated, now);
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if socklab_proto::net::is_wait_over(&e) => {}
             Err(e) => {
                 // Nothing a peer sends can make recvmmsg fail for good; log it and
                 // go on (after a moment, so a persistent error does not spin a core).

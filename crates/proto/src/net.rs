@@ -195,6 +195,19 @@ pub fn connect_error(what: &str, e: std::io::Error) -> Error {
     Error::Other(format!("cannot connect to {what}: {e}{hint}"))
 }
 
+/// True for what a blocking call returns when its `SO_RCVTIMEO` passed with nothing
+/// to read (`EAGAIN`, which std reports as `WouldBlock`, or `TimedOut`), or when a
+/// signal interrupted it (`EINTR`): nothing went wrong, look at the clock and the stop
+/// flag, then call again.
+pub fn is_wait_over(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::TimedOut
+            | std::io::ErrorKind::Interrupted
+    )
+}
+
 /// Prints the server's first stdout line, `listening on ADDR`, with the address it
 /// really bound (so `--port 0` works), and flushes it so a script reading the pipe
 /// sees it at once.

@@ -303,10 +303,7 @@ fn wait_for_idle<S>(registry: &Registry<S>, limit: Duration) {
 /// True for the error our `SO_RCVTIMEO` on the listener produces: no client came
 /// within [`crate::ACCEPT_POLL`], or a signal interrupted `accept`.
 fn is_accept_poll(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-    )
+    crate::net::is_wait_over(e)
 }
 
 #[cfg(test)]
