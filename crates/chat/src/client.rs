@@ -45,6 +45,10 @@ pub struct ClientConfig {
     /// The terminal's size (rows, columns), to keep the prompt on the bottom row and
     /// to know how many rows an incoming line takes.
     pub terminal: (usize, usize),
+    /// Leave with `/quit` on SIGINT, SIGTERM and SIGHUP, then die by that signal (see
+    /// [`LeaveOnSignal`]). For a program that is only a chat client: it takes over
+    /// those signals for the whole process.
+    pub leave_on_signal: bool,
 }
 
 impl ClientConfig {
@@ -58,6 +62,7 @@ impl ClientConfig {
             linger: Duration::ZERO,
             prompt: false,
             terminal: (24, 80),
+            leave_on_signal: false,
         }
     }
 }
@@ -91,6 +96,13 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
             .map_err(|why| Error::Other(format!("--nick {nick}: {why}")))?;
     }
     let socket = connect(config.server)?;
+    // Before the join: from the moment the server may count us in, a signal must not
+    // make us vanish without a word.
+    let _signals = if config.leave_on_signal {
+        Some(LeaveOnSignal::install(&socket)?)
+    } else {
+        None
+    };
     let join = match &config.nick {
         Some(nick) => format!("/nick {nick}"),
         None => PING.to_owned(),
@@ -103,14 +115,18 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
         config.server,
     )? {
         Some(welcome) => {
-            let _ = writeln!(output, "{welcome}");
+            // A retried join without a nick may be answered by the pong alone, if the
+            // welcome was lost: joined all the same, with nothing to show.
+            if welcome != PONG {
+                let _ = writeln!(output, "{welcome}");
+            }
             eprintln!(
-                "joined {} as {nick}; type a message, /who, /nick NAME, /me ACTION; /quit or Ctrl-D leaves",
+                "joined {} as {nick}; type a message, /who, /nick NAME, /me ACTION; /quit, Ctrl-D or Ctrl-C leaves",
                 config.server
             );
         }
         None => eprintln!(
-            "warning: no answer from {} to {JOIN_TRIES} joins as {nick}: the server may be down or \
+            "warning: no answer from {} to {JOIN_TRIES} joins: the server may be down or \
              unreachable, or the nick taken (try another --nick); what you type is sent anyway",
             config.server
         ),
@@ -157,7 +173,6 @@ fn chat<R: BufRead, W: Write + Send + 'static>(
     input: R,
     output: W,
 ) -> Result<()> {
-    let signals = leave_on_signal(socket)?;
     let done = Arc::new(AtomicBool::new(false));
     let output = Arc::new(Mutex::new(output));
     let receiver = {
@@ -216,34 +231,75 @@ fn chat<R: BufRead, W: Write + Send + 'static>(
     std::thread::sleep(config.linger);
     done.store(true, Ordering::SeqCst);
     let _ = receiver.join();
-    signals.close();
     Ok(())
 }
 
 /// Ctrl-C (SIGINT), SIGTERM or a closed terminal (SIGHUP) would kill the client
 /// without a word, and the others would see it leave only when the server expires it a
-/// minute later. A thread waits for those signals instead, sends `/quit` as Ctrl-D
-/// would, and exits with 128 + the signal's number, as a shell expects of a program a
-/// signal ended. Returns the handle that stops the thread.
-fn leave_on_signal(socket: &UdpSocket) -> Result<signal_hook::iterator::Handle> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| Error::io("installing the SIGINT/SIGTERM/SIGHUP handler", e))?;
-    let handle = signals.handle();
-    let socket = socket
-        .try_clone()
-        .map_err(|e| Error::io("cloning the UDP socket", e))?;
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            // `forever` ends when the handle is closed: the chat ended without a signal.
-            if let Some(signal) = signals.forever().next() {
-                let _ = socket.send(b"/quit");
-                std::process::exit(128 + signal);
-            }
+/// minute later. While this guard lives, a thread waits for those signals instead,
+/// sends `/quit` as Ctrl-D would, and then lets the signal kill the process as it would
+/// have: a shell loop around the client stops on Ctrl-C only if the child died *by*
+/// SIGINT, not if it exited with 130.
+///
+/// A signal the parent set to be ignored stays ignored (`nohup`, or a background job
+/// of a script): that is the parent's decision. Dropping the guard stops the thread;
+/// the signals then stay caught but do nothing (signal-hook cannot put the default
+/// action back), which is why only a program that is just a chat client should ask
+/// for this.
+#[derive(Debug)]
+pub struct LeaveOnSignal {
+    handle: signal_hook::iterator::Handle,
+}
+
+impl LeaveOnSignal {
+    /// Starts the thread that leaves through `socket` on a signal.
+    pub fn install(socket: &UdpSocket) -> Result<LeaveOnSignal> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let ignored = ignored_signals();
+        let wanted = [SIGINT, SIGTERM, SIGHUP]
+            .into_iter()
+            .filter(|s| !ignored.contains(s));
+        let mut signals = signal_hook::iterator::Signals::new(wanted)
+            .map_err(|e| Error::io("installing the SIGINT/SIGTERM/SIGHUP handler", e))?;
+        let handle = signals.handle();
+        let socket = socket
+            .try_clone()
+            .map_err(|e| Error::io("cloning the UDP socket", e))?;
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                // `forever` ends when the guard is dropped: the chat ended first.
+                if let Some(signal) = signals.forever().next() {
+                    let _ = socket.send(b"/quit");
+                    // Die by the signal; should that fail, exit as a shell would report it.
+                    let _ = signal_hook::low_level::emulate_default_handler(signal);
+                    std::process::exit(128 + signal);
+                }
+            })
+            .map_err(|e| Error::io("starting the signal thread", e))?;
+        Ok(LeaveOnSignal { handle })
+    }
+}
+
+impl Drop for LeaveOnSignal {
+    fn drop(&mut self) {
+        self.handle.close();
+    }
+}
+
+/// The signals this process was started with set to be ignored, from the `SigIgn`
+/// mask in /proc/self/status (bit n-1 is signal n). Empty if it cannot be read.
+fn ignored_signals() -> Vec<i32> {
+    let mask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
         })
-        .map_err(|e| Error::io("starting the signal thread", e))?;
-    Ok(handle)
+        .unwrap_or(0);
+    (1..=64).filter(|n| mask & (1 << (n - 1)) != 0).collect()
 }
 
 fn send(socket: &UdpSocket, datagram: &[u8]) -> Result<()> {

@@ -494,7 +494,7 @@ fn client_warns_when_no_welcome_comes_and_still_sends_what_is_typed() {
     assert!(ok, "{stderr}");
     assert!(
         stderr.starts_with(&format!(
-            "warning: no answer from 127.0.0.1:{} to 3 joins as alice",
+            "warning: no answer from 127.0.0.1:{} to 3 joins: ",
             srv.port()
         )),
         "{stderr}"
@@ -514,9 +514,41 @@ fn ctrl_c_leaves_and_the_others_see_it_at_once() {
     // server's expiry, far beyond WAIT.
     watcher.expect(&srv, |l| l == "*** interrupted left");
     let status = socklab_testkit::wait_child(&mut c.child, WAIT);
+    // It dies by the signal, as a program without the handler would, so that a shell
+    // loop around it stops too.
     assert_eq!(
-        status.and_then(|s| s.code()),
-        Some(130),
-        "chat-client should exit 128 + SIGINT"
+        status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),
+        Some(2),
+        "chat-client should die by SIGINT after leaving; it ended {status:?}"
+    );
+}
+
+#[test]
+fn client_started_with_sigint_ignored_keeps_ignoring_it() {
+    // As `nohup` or a script's background job would start it: SIGINT ignored.
+    let srv = server(&[]);
+    let mut watcher = Member::join(&srv, "watcher");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' INT; exec '{}' --port {} --nick stubborn --linger 30",
+            env!("CARGO_BIN_EXE_chat-client"),
+            srv.port()
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    watcher.expect(&srv, |l| l == "*** stubborn joined");
+    socklab_testkit::signal(child.id(), "INT");
+    // stdin is at EOF, so the client has sent its /quit already and lingers: what
+    // matters is that SIGINT did not end it.
+    let ended = socklab_testkit::wait_child(&mut child, Duration::from_millis(500));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        ended.is_none(),
+        "SIGINT ended a client that had it ignored: {ended:?}"
     );
 }

@@ -7,7 +7,7 @@
 //! <bob> hi alice
 //! ```
 //!
-//! Incoming messages print while you type. `/quit` or Ctrl-D leaves; `/who`, `/nick`,
+//! Incoming messages print while you type. `/quit`, Ctrl-D or Ctrl-C leaves; `/who`, `/nick`,
 //! `/me` are the server's commands. stdin may be a pipe: each line is one message.
 
 use clap::Parser;
@@ -60,6 +60,7 @@ fn main() -> ExitCode {
             } else {
                 (24, 80)
             },
+            leave_on_signal: true,
             ..ClientConfig::new(server)
         };
         client::run(&config, stdin.lock(), std::io::stdout())
