@@ -426,8 +426,12 @@ pub fn explain(e: Error) -> Error {
 
 /// `mtime` (seconds since 1970, as the server sends it) in this machine's time zone
 /// (`TZ`, else /etc/localtime), in `format` (strftime): `ls -l --time-style=long-iso`
-/// shows `2026-11-23 22:40`. A time no calendar can show is printed as `@SECONDS`.
+/// shows `2026-11-23 22:40`. 0 is what the server sends when it does not know (see
+/// `store::info`), shown as `?`; a time no calendar can show is printed as `@SECONDS`.
 fn local_time(mtime: u64, format: &str) -> String {
+    if mtime == 0 {
+        return "?".into();
+    }
     i64::try_from(mtime)
         .ok()
         .and_then(|s| jiff::Timestamp::from_second(s).ok())
@@ -447,7 +451,7 @@ pub fn run_command(session: &mut Session, command: &Command, out: &mut dyn Write
             let (files, bad, truncated) = session.list()?;
             for f in &files {
                 let when = local_time(f.mtime, "%Y-%m-%d %H:%M");
-                writeln!(out, "{:>14}  {when}  {}", f.size, shown(&f.name)).map_err(w)?;
+                writeln!(out, "{:>14}  {when:<16}  {}", f.size, shown(&f.name)).map_err(w)?;
             }
             for name in &bad {
                 eprintln!("warning: the server listed an invalid name {name}; ignored");

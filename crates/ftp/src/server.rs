@@ -292,9 +292,6 @@ fn get(stream: &mut TcpStream, peer: &str, shared: &Shared, name: &str, offset: 
     Ok(())
 }
 
-/// `put`: claim the name, tell the client where to start, stream the body into the
-/// partial file while hashing it, check the trailer, then publish atomically.
-#[allow(clippy::too_many_arguments)]
 /// Keeps what arrived of an upload that stopped short, for a later `put --resume`, and
 /// logs how much that is.
 fn keep_partial(upload: Upload, peer: &str, name: &str, size: u64) {
@@ -305,6 +302,9 @@ fn keep_partial(upload: Upload, peer: &str, name: &str, size: u64) {
     );
 }
 
+/// `put`: claim the name, tell the client where to start, stream the body into the
+/// partial file while hashing it, check the trailer, then publish atomically.
+#[allow(clippy::too_many_arguments)]
 fn put(
     stream: &mut TcpStream,
     peer: &str,
