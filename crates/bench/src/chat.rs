@@ -1,7 +1,7 @@
-//! Load patterns for the UDP chat, and its ceiling: a raw sendto/recvfrom loop.
+//! Load patterns for the UDP chat, and its reference: a raw sendto/recvfrom loop.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -17,15 +17,20 @@ use std::time::{Duration, Instant};
 /// core. Chat clients are people, and a real sender is on another machine.
 pub const WINDOW: u64 = 128;
 
-/// A sender that waits this long for the window to open assumes the message that
-/// would open it was lost (UDP may drop it), and goes on.
+/// A sender that waits this long for the window to open goes on anyway: every message
+/// in flight was lost (UDP may drop them), or the receiver is stuck.
 pub const WINDOW_STALL: Duration = Duration::from_millis(5);
 
-/// The sender's side of the flow control: how many messages the watched receiver has
-/// seen, and the sender to wake when it has seen more.
+/// The sender's side of the flow control. Every message carries its number
+/// (`message N`); the watched receiver records the highest it has seen, which acks that
+/// one and every one before it, as TCP's cumulative ack does. A lost message then costs
+/// nothing once a later one arrives, and one that arrives late is not counted twice.
 #[derive(Debug)]
 struct Window {
-    seen: AtomicU64,
+    /// One past the highest message number the watched receiver has seen.
+    next: AtomicU64,
+    /// False once the watched receiver has stopped: nothing will open the window.
+    watching: AtomicBool,
     sender: Thread,
 }
 
@@ -33,37 +38,51 @@ impl Window {
     /// A window for the calling thread, which will send.
     fn new() -> Arc<Window> {
         Arc::new(Window {
-            seen: AtomicU64::new(0),
+            next: AtomicU64::new(0),
+            watching: AtomicBool::new(true),
             sender: std::thread::current(),
         })
     }
 
-    /// Called by the watched receiver for each message: wakes the sender every quarter
-    /// window (`unpark` costs no system call when the sender is not waiting).
-    fn saw_one(&self) {
-        let seen = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
-        if seen % (WINDOW / 4) == 0 {
+    /// Called by the watched receiver with each message's body: records its number
+    /// and wakes the sender every quarter window (`unpark` costs no system call when
+    /// the sender is not waiting).
+    fn saw(&self, body: &[u8]) {
+        let Some(n) = message_number(body) else {
+            return;
+        };
+        self.next.fetch_max(n + 1, Ordering::Relaxed);
+        if (n + 1) % (WINDOW / 4) == 0 {
             self.sender.unpark();
         }
     }
 
+    /// Called by the watched receiver when it stops.
+    fn stopped_watching(&self) {
+        self.watching.store(false, Ordering::Relaxed);
+        self.sender.unpark();
+    }
+
     /// Called by the sender before message `i`: waits while `WINDOW` messages are in
-    /// flight. `forgiven` counts messages given up as lost, so one lost datagram costs
-    /// one [`WINDOW_STALL`] and does not shrink the window for the rest of the run.
-    fn wait_for_room(&self, i: u64, forgiven: &mut u64) {
+    /// flight, at most [`WINDOW_STALL`].
+    fn wait_for_room(&self, i: u64) {
         let start = Instant::now();
-        loop {
-            let acked = self.seen.load(Ordering::Relaxed) + *forgiven;
-            if i < acked + WINDOW {
-                return;
-            }
-            if start.elapsed() > WINDOW_STALL {
-                *forgiven += i + 1 - (acked + WINDOW);
-                return;
-            }
+        while i >= self.next.load(Ordering::Relaxed) + WINDOW
+            && self.watching.load(Ordering::Relaxed)
+            && start.elapsed() < WINDOW_STALL
+        {
             std::thread::park_timeout(Duration::from_micros(200));
         }
     }
+}
+
+/// The N of a `message N` body, if it is one.
+fn message_number(body: &[u8]) -> Option<u64> {
+    std::str::from_utf8(body.strip_prefix(b"message ")?)
+        .ok()?
+        .trim_end()
+        .parse()
+        .ok()
 }
 
 /// What one relay run measured.
@@ -130,23 +149,25 @@ pub fn relay(server: SocketAddr, members: usize, count: u64, paced: bool) -> Res
                 // Stop after a quiet half second: the sender is done or the rest is lost.
                 let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
                 while let Ok((n, _)) = s.recv_from(&mut buf) {
-                    if buf[..n].starts_with(prefix.as_bytes()) {
+                    if let Some(body) = buf[..n].strip_prefix(prefix.as_bytes()) {
                         got.fetch_add(1, Ordering::Relaxed);
                         last.fetch_max(start.elapsed().as_micros() as u64, Ordering::Relaxed);
                         if let Some(w) = &window {
-                            w.saw_one();
+                            w.saw(body);
                         }
                     }
+                }
+                if let Some(w) = &window {
+                    w.stopped_watching();
                 }
                 // Leave, so the next run starts with an empty chat.
                 let _ = s.send_to(b"/quit", server);
             })
         })
         .collect();
-    let mut forgiven = 0;
     for i in 0..count {
         if paced {
-            window.wait_for_room(i, &mut forgiven);
+            window.wait_for_room(i);
         }
         // A failed send is counted as loss by the receivers' totals.
         let _ = sender.send_to(format!("message {i}").as_bytes(), server);
@@ -163,8 +184,8 @@ pub fn relay(server: SocketAddr, members: usize, count: u64, paced: bool) -> Res
     })
 }
 
-/// The ceiling: one socket sends `count` datagrams straight to another, as fast as the
-/// same [`WINDOW`] lets it; datagrams received per second.
+/// The reference: one socket sends `count` datagrams straight to another, as fast as
+/// the same [`WINDOW`] lets it; datagrams received per second.
 pub fn raw_loop(count: u64) -> Result<Relay, String> {
     let rx = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let tx = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
@@ -182,15 +203,15 @@ pub fn raw_loop(count: u64) -> Result<Relay, String> {
                 if n > 0 {
                     got += 1;
                     last = start.elapsed();
-                    window.saw_one();
+                    window.saw(&buf[..n]);
                 }
             }
+            window.stopped_watching();
             (got, last)
         })
     };
-    let mut forgiven = 0;
     for i in 0..count {
-        window.wait_for_room(i, &mut forgiven);
+        window.wait_for_room(i);
         let _ = tx.send_to(format!("message {i}").as_bytes(), to);
     }
     let (got, last) = receiver
@@ -200,4 +221,49 @@ pub fn raw_loop(count: u64) -> Result<Relay, String> {
         deliveries_per_sec: got as f64 / last.as_secs_f64().max(1e-6),
         loss: 1.0 - got as f64 / count as f64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_numbers_are_read_from_the_bodies_the_sender_sends() {
+        assert_eq!(message_number(b"message 0"), Some(0));
+        assert_eq!(message_number(b"message 99999\n"), Some(99_999));
+        assert_eq!(message_number(b"*** someone joined"), None);
+        assert_eq!(message_number(b"message x"), None);
+    }
+
+    #[test]
+    fn window_opens_on_a_later_message_when_an_earlier_one_was_lost() {
+        let w = Window::new();
+        // Messages 0..=9 sent; 3 was lost, 9 arrived: everything up to 9 is acked.
+        for n in [0, 1, 2, 4, 5, 6, 7, 8, 9] {
+            w.saw(format!("message {n}").as_bytes());
+        }
+        let t = Instant::now();
+        w.wait_for_room(10 + WINDOW - 1);
+        assert!(t.elapsed() < WINDOW_STALL, "waited {:?}", t.elapsed());
+    }
+
+    #[test]
+    fn full_window_waits_at_most_the_stall_and_not_at_all_once_nobody_watches() {
+        let w = Window::new();
+        let t = Instant::now();
+        w.wait_for_room(WINDOW);
+        let waited = t.elapsed();
+        assert!(
+            waited >= WINDOW_STALL,
+            "a full window did not wait: {waited:?}"
+        );
+        w.stopped_watching();
+        let t = Instant::now();
+        w.wait_for_room(10 * WINDOW);
+        assert!(
+            t.elapsed() < WINDOW_STALL,
+            "waited {:?} with nobody watching",
+            t.elapsed()
+        );
+    }
 }

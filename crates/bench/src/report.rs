@@ -38,6 +38,10 @@ fn num(v: f64) -> String {
 }
 
 /// Renders the results as Markdown into `path`.
+/// A target is reported as out of reach only when the bound (`cpu::transfer_bound`)
+/// allows less than this fraction of it.
+pub const CLEARLY_BELOW: f64 = 0.9;
+
 pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
     let mut md = String::new();
     let _ = writeln!(md, "# socklab benchmarks\n");
@@ -85,8 +89,13 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
             (Target::None, _, _) => String::new(),
             _ if !x.value().is_finite() => "not measured (see notes)".into(),
             (_, true, _) => "met".into(),
-            (Target::AtLeast(t), false, Some(c)) if c < t => {
-                format!("**missed**; this machine allows at most {}", ratio(c))
+            // Only where the bound is clearly below the target: run-to-run noise is
+            // about 10% on the machine these were first measured on.
+            (Target::AtLeast(t), false, Some(c)) if c < t * CLEARLY_BELOW => {
+                format!(
+                    "**missed**; out of reach on these cores: the bound allows {}",
+                    ratio(c)
+                )
             }
             (_, false, _) => "**missed**".into(),
         };
