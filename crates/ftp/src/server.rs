@@ -3,10 +3,10 @@
 
 use crate::store::{refused, Root, Upload};
 use crate::wire::{GetReply, Listing, PutDone, PutReady, Trailer};
-use socklab_proto::auth::{server_login, LoginPolicy, Users};
+use socklab_proto::auth::{answer_login, server_login, LoginPolicy, Users};
 use socklab_proto::checksum::{copy_hashed, finish_hex, send_file_hashed};
 use socklab_proto::msg::{
-    next_request, read_header, write_error, write_failure, write_header, write_ok, Empty,
+    next_request, read_header, write_error, write_failure, write_header, write_ok,
 };
 use socklab_proto::names::{escape, validate_name};
 use socklab_proto::net::set_nodelay;
@@ -161,27 +161,14 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
                     )?;
                     continue;
                 }
-                // Only an anonymous session gets here: it may log in to gain writes.
-                let ok = password.len() <= socklab_proto::MAX_PASSWORD_LEN
-                    && config
-                        .users
-                        .as_ref()
-                        .is_some_and(|u| u.verify(&name, &password));
-                if ok {
+                // Only an anonymous session gets here: it may log in to gain writes. A
+                // server with no users file refuses every name, at the same pace.
+                let none = Users::default();
+                let users = config.users.as_ref().unwrap_or(&none);
+                let policy = &config.login;
+                if answer_login(&mut stream, users, &name, password, &mut failures, policy)? {
                     log::info!("{peer}: logged in as {name}");
                     user = Some(name);
-                    write_ok(&mut stream, &Empty {})?;
-                } else {
-                    failures += 1;
-                    log::warn!(
-                        "{peer}: failed login for user {name:?} ({failures}/{})",
-                        config.login.max_failures
-                    );
-                    std::thread::sleep(config.login.failure_delay);
-                    write_error(&mut stream, &Error::AuthFailed)?;
-                    if failures >= config.login.max_failures {
-                        return Err(Error::AuthFailed);
-                    }
                 }
             }
             Request::List => {

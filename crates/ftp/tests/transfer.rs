@@ -442,3 +442,40 @@ fn server_with_an_empty_users_file_refuses_to_start_before_listening() {
         "{stderr}"
     );
 }
+
+#[test]
+fn anonymous_session_logging_in_later_is_cut_after_the_third_wrong_password() {
+    use socklab_proto::msg::{read_reply, write_header, Empty};
+    use socklab_proto::{Error, ErrorCode, Request};
+    let fx = Fixture::new();
+    let server = fx.server(&["--anonymous"]);
+    let mut s = raw_anonymous(&server);
+    let login = |s: &mut std::net::TcpStream, password: &str| {
+        write_header(
+            s,
+            &Request::Login {
+                user: USER.into(),
+                password: password.into(),
+            },
+        )
+        .and_then(|()| read_reply::<_, Empty>(s))
+    };
+    for attempt in 1..=3 {
+        match login(&mut s, "wrong") {
+            Err(Error::Remote {
+                code: ErrorCode::AuthFailed,
+                ..
+            }) => {}
+            other => panic!("attempt {attempt}: {other:?}\n{}", server.stderr()),
+        }
+    }
+    // The third failure closed the session: the right password comes too late.
+    let after = login(&mut s, PASSWORD);
+    assert!(
+        after.as_ref().is_err_and(|e| e.is_disconnect()),
+        "the session went on after three failures: {after:?}"
+    );
+    // A new session may still log in mid-session.
+    let mut s = raw_anonymous(&server);
+    login(&mut s, PASSWORD).expect("the right password is accepted");
+}

@@ -366,25 +366,44 @@ where
                 continue;
             }
         };
-        // Refuse an oversized password without hashing it; it still counts as a
-        // failure and still waits, so it is no faster than a wrong password.
-        let ok = password.len() <= MAX_PASSWORD_LEN && users.verify(&user, &password);
-        drop(password);
-        if ok {
-            write_ok(stream, &Empty {})?;
+        if answer_login(stream, users, &user, password, &mut failures, policy)? {
             return Ok(user);
         }
-        failures += 1;
-        log::warn!(
-            "failed login for user {user:?} ({failures}/{})",
-            policy.max_failures
-        );
-        std::thread::sleep(policy.failure_delay);
-        write_error(stream, &Error::AuthFailed)?;
-        if failures >= policy.max_failures {
-            return Err(Error::AuthFailed);
-        }
     }
+}
+
+/// Answers one login request: `ok` if the password is right, or, after
+/// `policy.failure_delay`, `auth_failed`. Returns whether it succeeded. The
+/// `policy.max_failures`th failure in a row is `Err(AuthFailed)`: close the connection.
+/// [`server_login`] uses it before anything else is allowed; a server that lets
+/// anonymous sessions log in later (ftp) uses it mid-session.
+pub fn answer_login<S: Write>(
+    stream: &mut S,
+    users: &Users,
+    user: &str,
+    password: String,
+    failures: &mut u32,
+    policy: &LoginPolicy,
+) -> Result<bool> {
+    // Refuse an oversized password without hashing it; it still counts as a failure
+    // and still waits, so it is no faster than a wrong password.
+    let ok = password.len() <= MAX_PASSWORD_LEN && users.verify(user, &password);
+    drop(password);
+    if ok {
+        write_ok(stream, &Empty {})?;
+        return Ok(true);
+    }
+    *failures += 1;
+    log::warn!(
+        "failed login for user {user:?} ({failures}/{})",
+        policy.max_failures
+    );
+    std::thread::sleep(policy.failure_delay);
+    write_error(stream, &Error::AuthFailed)?;
+    if *failures >= policy.max_failures {
+        return Err(Error::AuthFailed);
+    }
+    Ok(false)
 }
 
 /// Runs the client side of login. `Ok(())` once the server accepted it.
