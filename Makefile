@@ -11,8 +11,10 @@ PORT  ?=
 ARGS  ?=
 QUICK ?= 0
 FUZZ_SECS ?= 60
+USERS ?= .socklab/users
 # Not --quiet: the first run of a target builds it, and a silent build looks hung.
-RUN    = $(CARGO) run
+# The @ keeps make from echoing the command onto stdout, where a client's output goes.
+RUN    = @$(CARGO) run
 ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help
@@ -23,7 +25,7 @@ ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
         shell-server shell-client ftp-server ftp-client passwd users
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-18s %s\n", $$1, $$2 }'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-26s %s\n", $$1, $$2 }'
 
 setup: ## install the peers the tests talk to (nc, socat, python3) when missing
 	@bash scripts/setup.sh
@@ -106,7 +108,7 @@ example-datagrams: ## UDP keeps message boundaries, truncates, and loses datagra
 
 # ---- Lesson 3: remote shell -----------------------------------------------------
 users: ## create .socklab/users with user 'demo' and a generated password (once)
-	@$(CARGO) build --quiet -p socklab-proto --bin socklab-passwd
+	@$(CARGO) build -p socklab-proto --bin socklab-passwd
 	@bash scripts/ensure-users.sh
 
 shell-server: users ## remote shell server, users from .socklab/users
@@ -123,5 +125,5 @@ ftp-server: users ## file server for ./.socklab/files (ARGS: --root DIR --read-o
 ftp-client: users ## file client logged in as 'demo' (ARGS: ls | get NAME | put PATH ...)
 	$(RUN) -p socklab-ftp --bin ftp-client -- $(ADDR) --user demo --password-file .socklab/password $(ARGS)
 
-passwd: ## add a user: make passwd USERS=FILE NAME=alice
+passwd: ## add a user: make passwd NAME=alice (USERS=FILE, default .socklab/users)
 	$(RUN) -p socklab-proto --bin socklab-passwd -- --users $(USERS) $(NAME)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the peers socklab's tests, demo and benchmarks talk to, when they are
-# missing: netcat-openbsd (nc), socat, ncat, iperf3 and python3. Idempotent: it does
+# missing: netcat-openbsd (nc), socat and python3, and with BENCH=1 (make bench) ncat
+# and iperf3 too. Idempotent: it does
 # nothing when they are all there. Needs root (or sudo) only when it must install.
 set -euo pipefail
 

@@ -41,8 +41,10 @@ grep -q 'a warning' "$WORK/err.txt" || die "stderr lost"
 ! grep -q 'a warning' "$WORK/out.txt" || die "stderr leaked into stdout"
 
 step "the tutorial's >> prompt (fed from a pipe here; cd is the session's own)"
-printf 'pwd\ncd /\npwd\ncd\nls\n' | sed 's/^/>> /'
-printf 'pwd\ncd /\npwd\ncd\nls\n' | shell-client --port "$P" --user alice
+echo "what goes in, one command a line:"
+printf 'pwd\ncd /\npwd\ncd\nls\n' | sed 's/^/  >> /'
+echo "what comes out (cd prints nothing):"
+printf 'pwd\ncd /\npwd\ncd\nls\n' | shell-client --port "$P" --user alice | sed 's/^/  /'
 
 step "a command past --timeout (2 s here) is killed with its whole process group"
 code=0

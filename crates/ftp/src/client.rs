@@ -568,7 +568,12 @@ pub fn split_words(line: &str) -> Result<Vec<String>> {
 }
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "ftp>", no_binary_name = true, disable_version_flag = true)]
+#[command(
+    name = "ftp>",
+    no_binary_name = true,
+    disable_version_flag = true,
+    after_help = "quit, exit, bye or Ctrl-D leaves."
+)]
 struct PromptLine {
     #[command(subcommand)]
     command: Command,
@@ -611,8 +616,12 @@ pub fn repl(config: &ClientConfig, input: &mut dyn BufRead) -> Result<()> {
         let parsed = match PromptLine::try_parse_from(&words) {
             Ok(p) => p,
             Err(e) => {
-                // clap's own text: usage for `help`, an error for a typo.
+                // clap's own text: usage for `help`, an error for a typo, which also
+                // makes a script's exit code say that something went wrong.
                 let _ = e.print();
+                if e.exit_code() != 0 {
+                    last = Err(Error::Other("the last command was not understood".into()));
+                }
                 continue;
             }
         };

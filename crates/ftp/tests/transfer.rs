@@ -479,3 +479,36 @@ fn anonymous_session_logging_in_later_is_cut_after_the_third_wrong_password() {
     let mut s = raw_anonymous(&server);
     login(&mut s, PASSWORD).expect("the right password is accepted");
 }
+
+#[test]
+fn prompt_help_names_quit_and_an_unknown_command_fails_the_script() {
+    let fx = Fixture::new();
+    let server = fx.server(&[]);
+    let pw = fx.path("password");
+    let port = server.port().to_string();
+    let args = [
+        "--port",
+        &port,
+        "--user",
+        USER,
+        "--password-file",
+        pw.to_str().unwrap(),
+    ];
+    let out = fx.run_client(&args, Some("help\nls\n"));
+    assert_ok(&out, &server);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("quit, exit, bye or Ctrl-D leaves")
+            || stderr(&out).contains("quit, exit, bye or Ctrl-D leaves"),
+        "{}",
+        describe(&out, &server)
+    );
+    let out = fx.run_client(&args, Some("lss\n"));
+    assert!(
+        !out.status.success(),
+        "a script with an unknown command exited 0: {}",
+        describe(&out, &server)
+    );
+    // A later command that works is what the exit code reports, as in a shell.
+    let out = fx.run_client(&args, Some("lss\nls\n"));
+    assert_ok(&out, &server);
+}
