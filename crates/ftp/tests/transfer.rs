@@ -236,20 +236,8 @@ fn prompt_runs_several_commands_on_one_connection() {
     let fx = Fixture::new();
     write(&fx.local().join("one.txt"), b"1");
     let server = fx.server(&[]);
-    let pw = fx.path("password");
-    let port = server.port().to_string();
     let script = "put one.txt\nls\nstat one.txt\nget one.txt -o \"two words.txt\"\nquit\n";
-    let out = fx.run_client(
-        &[
-            "--port",
-            &port,
-            "--user",
-            USER,
-            "--password-file",
-            pw.to_str().unwrap(),
-        ],
-        Some(script),
-    );
+    let out = fx.client_with_stdin(&server, &[], Some(script));
     assert_ok(&out, &server);
     let text = stdout(&out);
     assert!(text.contains("put one.txt: 1 bytes"), "{text}");
@@ -270,19 +258,7 @@ fn prompt_runs_several_commands_on_one_connection() {
 fn prompt_exits_non_zero_when_the_last_command_failed() {
     let fx = Fixture::new();
     let server = fx.server(&[]);
-    let pw = fx.path("password");
-    let port = server.port().to_string();
-    let out = fx.run_client(
-        &[
-            "--port",
-            &port,
-            "--user",
-            USER,
-            "--password-file",
-            pw.to_str().unwrap(),
-        ],
-        Some("get nothing-here\n"),
-    );
+    let out = fx.client_with_stdin(&server, &[], Some("get nothing-here\n"));
     assert_fails_with(&out, &server, "not_found");
 }
 
@@ -484,17 +460,7 @@ fn anonymous_session_logging_in_later_is_cut_after_the_third_wrong_password() {
 fn prompt_help_names_quit_and_an_unknown_command_fails_the_script() {
     let fx = Fixture::new();
     let server = fx.server(&[]);
-    let pw = fx.path("password");
-    let port = server.port().to_string();
-    let args = [
-        "--port",
-        &port,
-        "--user",
-        USER,
-        "--password-file",
-        pw.to_str().unwrap(),
-    ];
-    let out = fx.run_client(&args, Some("help\nls\n"));
+    let out = fx.client_with_stdin(&server, &[], Some("help\nls\n"));
     assert_ok(&out, &server);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("quit, exit, bye or Ctrl-D leaves")
@@ -502,13 +468,13 @@ fn prompt_help_names_quit_and_an_unknown_command_fails_the_script() {
         "{}",
         describe(&out, &server)
     );
-    let out = fx.run_client(&args, Some("lss\n"));
+    let out = fx.client_with_stdin(&server, &[], Some("lss\n"));
     assert!(
         !out.status.success(),
         "a script with an unknown command exited 0: {}",
         describe(&out, &server)
     );
     // A later command that works is what the exit code reports, as in a shell.
-    let out = fx.run_client(&args, Some("lss\nls\n"));
+    let out = fx.client_with_stdin(&server, &[], Some("lss\nls\n"));
     assert_ok(&out, &server);
 }

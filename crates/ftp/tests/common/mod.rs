@@ -76,6 +76,12 @@ impl Fixture {
 
     /// Runs ftp-client logged in as alice, in `local/`.
     pub fn client(&self, server: &Server, args: &[&str]) -> Output {
+        self.client_with_stdin(server, args, None)
+    }
+
+    /// Runs ftp-client logged in as alice, in `local/`, feeding `stdin` (the `ftp>`
+    /// prompt's commands when `args` has none).
+    pub fn client_with_stdin(&self, server: &Server, args: &[&str], stdin: Option<&str>) -> Output {
         let pw = self.path("password");
         let port = server.port().to_string();
         let mut all = vec![
@@ -87,7 +93,7 @@ impl Fixture {
             pw.to_str().unwrap(),
         ];
         all.extend_from_slice(args);
-        self.run_client(&all, None)
+        self.run_client(&all, stdin)
     }
 
     /// Runs ftp-client with exactly `args`, in `local/`, feeding `stdin`.
