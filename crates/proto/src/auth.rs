@@ -127,6 +127,11 @@ impl Users {
         self.hashes.is_empty()
     }
 
+    /// True when `name` is one of the users.
+    pub fn contains(&self, name: &str) -> bool {
+        self.hashes.contains_key(name)
+    }
+
     /// Checks a password. An unknown user is verified against a dummy hash, so both
     /// failures take the same time.
     pub fn verify(&self, user: &str, password: &str) -> bool {

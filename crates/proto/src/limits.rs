@@ -60,6 +60,11 @@ pub const LOGIN_DEADLINE: Duration = Duration::from_secs(30);
 /// peer cannot make the server hash megabytes.
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
+/// The shortest password `socklab-passwd` sets. Logins are limited to a few tries per
+/// connection, but connections are cheap; a production system would also check new
+/// passwords against lists of leaked ones.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
 /// Password hashes computed at once, across all connections: the size of the hashing
 /// thread pool. Each argon2id verification holds 19 MiB while it runs, so without a cap
 /// 256 clients logging in together would make the server allocate almost 5 GiB.

@@ -28,13 +28,17 @@ fn socklab_passwd_adds_and_updates_users_from_a_pipe_without_storing_the_passwor
     let out = passwd(&users, "alice", b"first secret\n");
     assert!(out.status.success(), "{out:?}");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("saved user alice"),
+        String::from_utf8_lossy(&out.stderr).starts_with("added user alice in "),
         "{out:?}"
     );
     let out = passwd(&users, "bob", b"bobs secret");
     assert!(out.status.success(), "{out:?}");
     let out = passwd(&users, "alice", b"second secret\r\n");
     assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("changed the password of user alice in "),
+        "{out:?}"
+    );
 
     let text = std::fs::read_to_string(&users).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
@@ -58,14 +62,15 @@ fn socklab_passwd_adds_and_updates_users_from_a_pipe_without_storing_the_passwor
 fn socklab_passwd_refuses_empty_overlong_passwords_and_bad_names_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let users = dir.path().join("users");
-    let cases: [(&str, Vec<u8>, &str); 3] = [
+    let cases: [(&str, Vec<u8>, &str); 4] = [
         ("alice", b"\n".to_vec(), "empty"),
+        ("alice", b"1234567\n".to_vec(), "shorter than 8 characters"),
         (
             "alice",
             [vec![b'x'; 1025], b"\n".to_vec()].concat(),
             "longer than 1024",
         ),
-        ("bad:name", b"pw\n".to_vec(), "invalid user name"),
+        ("bad:name", b"long enough\n".to_vec(), "invalid user name"),
     ];
     for (name, stdin, why) in cases {
         let out = passwd(&users, name, &stdin);

@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! socklab-passwd --users users.txt alice          # asks twice, without echo
-//! printf 'secret\n' | socklab-passwd --users users.txt alice   # from a pipe
+//! printf 'long secret\n' | socklab-passwd --users users.txt alice   # from a pipe
 //! ```
+//!
+//! It says whether it added the user or changed their password, and refuses a password
+//! shorter than `MIN_PASSWORD_LEN` (8) characters.
 //!
 //! The file gets one `alice:$argon2id$…` line; no password is ever stored.
 //! `shell-server --users users.txt` and `ftp-server --users users.txt` read it.
@@ -30,8 +33,17 @@ fn main() -> ExitCode {
     let args = Args::parse();
     socklab_proto::cli::run_main(|| {
         let password = read_password(&args.name)?;
+        // Say whether this adds a user or replaces a password: a typo in the name would
+        // otherwise add a second user silently, and a replaced password matters too.
+        let existed =
+            args.users.exists() && Users::load(&args.users).is_ok_and(|u| u.contains(&args.name));
         Users::set_password(&args.users, &args.name, &password)?;
-        eprintln!("saved user {} in {}", args.name, args.users.display());
+        let what = if existed {
+            "changed the password of"
+        } else {
+            "added"
+        };
+        eprintln!("{what} user {} in {}", args.name, args.users.display());
         Ok(())
     })
 }
@@ -60,6 +72,12 @@ fn read_password(name: &str) -> Result<String> {
         return Err(Error::Other(
             "the password is empty; nothing was changed".into(),
         ));
+    }
+    if password.chars().count() < socklab_proto::MIN_PASSWORD_LEN {
+        return Err(Error::Other(format!(
+            "the password is shorter than {} characters; nothing was changed",
+            socklab_proto::MIN_PASSWORD_LEN
+        )));
     }
     Ok(password)
 }
