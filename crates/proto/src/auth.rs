@@ -440,7 +440,15 @@ pub fn client_password(password_file: Option<&Path>, prompt: &str) -> Result<Str
     if let Some(path) = password_file {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("reading password file {}", path.display()), e))?;
-        return Ok(text.trim_end_matches(['\r', '\n']).to_owned());
+        // The first line, as the flag's help says, without its line ending.
+        let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
+        if first.is_empty() {
+            return Err(Error::Other(format!(
+                "password file {} has no password on its first line",
+                path.display()
+            )));
+        }
+        return Ok(first.to_owned());
     }
     if let Ok(pw) = std::env::var("SOCKLAB_PASSWORD") {
         return Ok(pw);
@@ -455,6 +463,19 @@ pub fn client_password(password_file: Option<&Path>, prompt: &str) -> Result<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_file_gives_its_first_line_and_an_empty_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "first line\r\nsecond line\n").unwrap();
+        assert_eq!(client_password(Some(&path), "").unwrap(), "first line");
+        std::fs::write(&path, "").unwrap();
+        let e = client_password(Some(&path), "").unwrap_err().to_string();
+        assert!(e.contains("has no password on its first line"), "{e}");
+        std::fs::write(&path, "\nsecret on line two\n").unwrap();
+        assert!(client_password(Some(&path), "").is_err());
+    }
 
     #[test]
     fn stores_argon2id_and_verifies() {
