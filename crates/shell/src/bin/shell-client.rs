@@ -35,8 +35,8 @@ struct Args {
     /// User to log in as.
     #[arg(long, env = "USER")]
     user: String,
-    /// Read the password from this file (a final newline is ignored). Without it the
-    /// password comes from SOCKLAB_PASSWORD, else from a prompt without echo.
+    /// Read the password from this file (its first line). Without it the password
+    /// comes from SOCKLAB_PASSWORD, else from a prompt without echo.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
     /// Seconds to wait for the connection to be accepted.
