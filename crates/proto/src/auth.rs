@@ -127,11 +127,6 @@ impl Users {
         self.hashes.is_empty()
     }
 
-    /// True when `name` is one of the users.
-    pub fn contains(&self, name: &str) -> bool {
-        self.hashes.contains_key(name)
-    }
-
     /// Checks a password. An unknown user is verified against a dummy hash, so both
     /// failures take the same time.
     pub fn verify(&self, user: &str, password: &str) -> bool {
@@ -143,8 +138,9 @@ impl Users {
     }
 
     /// Adds or replaces `name` in the users file at `path`, atomically (a temp file
-    /// renamed over it), readable by its owner only.
-    pub fn set_password(path: &Path, name: &str, password: &str) -> Result<()> {
+    /// renamed over it), readable by its owner only. Returns true when `name` was
+    /// already there (its password was replaced), false when it was added.
+    pub fn set_password(path: &Path, name: &str, password: &str) -> Result<bool> {
         validate_username(name)?;
         let hash = hash_password(password)?;
         let old = match std::fs::read_to_string(path) {
@@ -171,7 +167,8 @@ impl Users {
         if !replaced {
             out.push_str(&format!("{name}:{hash}\n"));
         }
-        write_private_file(path, out.as_bytes())
+        write_private_file(path, out.as_bytes())?;
+        Ok(replaced)
     }
 }
 
@@ -481,9 +478,12 @@ mod tests {
     fn stores_argon2id_and_verifies() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("users");
-        Users::set_password(&path, "alice", "correct horse").unwrap();
-        Users::set_password(&path, "bob", "battery").unwrap();
-        Users::set_password(&path, "alice", "staple").unwrap();
+        assert!(!Users::set_password(&path, "alice", "correct horse").unwrap());
+        assert!(!Users::set_password(&path, "bob", "battery").unwrap());
+        assert!(
+            Users::set_password(&path, "alice", "staple").unwrap(),
+            "alice was there already"
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
             !text.contains("staple") && !text.contains("battery"),

@@ -33,12 +33,10 @@ fn main() -> ExitCode {
     let args = Args::parse();
     socklab_proto::cli::run_main(|| {
         let password = read_password(&args.name)?;
-        // Say whether this adds a user or replaces a password: a typo in the name would
+        // Say whether this added a user or replaced a password: a typo in the name would
         // otherwise add a second user silently, and a replaced password matters too.
-        let existed =
-            args.users.exists() && Users::load(&args.users).is_ok_and(|u| u.contains(&args.name));
-        Users::set_password(&args.users, &args.name, &password)?;
-        let what = if existed {
+        let replaced = Users::set_password(&args.users, &args.name, &password)?;
+        let what = if replaced {
             "changed the password of"
         } else {
             "added"
