@@ -134,7 +134,7 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
     let mut user = None;
     if !config.anonymous {
         let users = config.users.as_ref().ok_or(Error::AuthRequired)?;
-        let name = server_login(&mut stream, users, &config.login)?;
+        let name = server_login(&mut stream, peer, users, &config.login)?;
         log::info!("{peer}: logged in as {name}");
         user = Some(name);
     }
@@ -166,7 +166,16 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
                 let none = Users::default();
                 let users = config.users.as_ref().unwrap_or(&none);
                 let policy = &config.login;
-                if answer_login(&mut stream, users, &name, password, &mut failures, policy)? {
+                let answered = answer_login(
+                    &mut stream,
+                    peer,
+                    users,
+                    &name,
+                    password,
+                    &mut failures,
+                    policy,
+                );
+                if answered? {
                     log::info!("{peer}: logged in as {name}");
                     user = Some(name);
                 }

@@ -451,6 +451,14 @@ fn anonymous_session_logging_in_later_is_cut_after_the_third_wrong_password() {
         after.as_ref().is_err_and(|e| e.is_disconnect()),
         "the session went on after three failures: {after:?}"
     );
+    // Each failure is logged with the client's address, for whoever watches the log.
+    let log = server.stderr();
+    assert!(
+        log.lines().any(
+            |l| l.contains("127.0.0.1:") && l.contains("failed login for user \"alice\" (3/3)")
+        ),
+        "{log}"
+    );
     // A new session may still log in mid-session.
     let mut s = raw_anonymous(&server);
     login(&mut s, PASSWORD).expect("the right password is accepted");

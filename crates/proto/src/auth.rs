@@ -329,10 +329,15 @@ impl Default for LoginPolicy {
     }
 }
 
-/// Runs the server side of login on a fresh connection. Returns the user name once a
-/// login succeeds; any error means the caller should close the connection (the peer
-/// has already been told why, where it could be).
-pub fn server_login<S>(stream: &mut S, users: &Users, policy: &LoginPolicy) -> Result<String>
+/// Runs the server side of login on a fresh connection from `peer` (its address, for
+/// the log). Returns the user name once a login succeeds; any error means the caller
+/// should close the connection (the peer has already been told why, where it could be).
+pub fn server_login<S>(
+    stream: &mut S,
+    peer: &str,
+    users: &Users,
+    policy: &LoginPolicy,
+) -> Result<String>
 where
     S: Read + Write + SetReadTimeout,
 {
@@ -363,24 +368,26 @@ where
         let (user, password) = match request {
             Request::Login { user, password } => (user, password),
             other => {
-                log::info!("refused {:?} before login", op_name(&other));
+                log::info!("{peer}: refused {:?} before login", op_name(&other));
                 write_error(stream, &Error::AuthRequired)?;
                 continue;
             }
         };
-        if answer_login(stream, users, &user, password, &mut failures, policy)? {
+        if answer_login(stream, peer, users, &user, password, &mut failures, policy)? {
             return Ok(user);
         }
     }
 }
 
-/// Answers one login request: `ok` if the password is right, or, after
-/// `policy.failure_delay`, `auth_failed`. Returns whether it succeeded. The
+/// Answers one login request from `peer`: `ok` if the password is right, or, after
+/// `policy.failure_delay`, `auth_failed`; a failure is logged with the peer's address,
+/// which is what an operator (or fail2ban) needs. Returns whether it succeeded. The
 /// `policy.max_failures`th failure in a row is `Err(AuthFailed)`: close the connection.
 /// [`server_login`] uses it before anything else is allowed; a server that lets
 /// anonymous sessions log in later (ftp) uses it mid-session.
 pub fn answer_login<S: Write>(
     stream: &mut S,
+    peer: &str,
     users: &Users,
     user: &str,
     password: String,
@@ -397,7 +404,7 @@ pub fn answer_login<S: Write>(
     }
     *failures += 1;
     log::warn!(
-        "failed login for user {user:?} ({failures}/{})",
+        "{peer}: failed login for user {user:?} ({failures}/{})",
         policy.max_failures
     );
     std::thread::sleep(policy.failure_delay);
@@ -602,7 +609,7 @@ mod login_tests {
             input: io::Cursor::new(input),
             output: Vec::new(),
         };
-        let result = server_login(&mut peer, &users, &fast());
+        let result = server_login(&mut peer, "test peer", &users, &fast());
         let mut replies = Vec::new();
         let mut r = peer.output.as_slice();
         while !r.is_empty() {

@@ -55,7 +55,7 @@ fn session(mut stream: TcpStream, peer: &str, config: &ServerConfig) -> Result<(
         .set_write_timeout(Some(config.command_timeout.max(Duration::from_secs(1))))
         .map_err(|e| Error::io("setting the write timeout", e))?;
 
-    let user = server_login(&mut stream, &config.users, &config.login)?;
+    let user = server_login(&mut stream, peer, &config.users, &config.login)?;
     log::info!("{peer}: logged in as {user}");
     let mut cwd = config.workdir.clone();
     loop {
