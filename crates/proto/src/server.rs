@@ -191,7 +191,9 @@ where
     while !opts.shutdown.is_triggered() {
         let (stream, peer) = match listener.accept_conn() {
             Ok(pair) => pair,
-            Err(e) if is_accept_poll(&e) => continue,
+            // Our SO_RCVTIMEO on the listener: no client came within ACCEPT_POLL, or a
+            // signal interrupted accept. Look at the stop flag and accept again.
+            Err(e) if crate::net::is_wait_over(&e) => continue,
             Err(e) if e.raw_os_error() == Some(24) || e.raw_os_error() == Some(23) => {
                 // EMFILE/ENFILE: out of file descriptors. The pending connection stays
                 // in the backlog; retrying at once would spin a core, so back off.
@@ -298,12 +300,6 @@ fn wait_for_idle<S>(registry: &Registry<S>, limit: Duration) {
     while registry.active.load(Ordering::SeqCst) > 0 && start.elapsed() < limit {
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// True for the error our `SO_RCVTIMEO` on the listener produces: no client came
-/// within [`crate::ACCEPT_POLL`], or a signal interrupted `accept`.
-fn is_accept_poll(e: &io::Error) -> bool {
-    crate::net::is_wait_over(e)
 }
 
 #[cfg(test)]
