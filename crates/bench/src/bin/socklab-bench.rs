@@ -420,24 +420,16 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let (srv, root, password) = ftp::start_server(ctx, dir.path(), &[])?;
     let cfg = ftp::config(srv.port(), &password);
     let server = Some(srv.pid());
-    let (samples, cpu) = metered(
+    let runs = metered(
         ctx.runs,
         server,
         size,
         || ftp::fresh(&root.join("big.bin")),
         || ftp::put(&cfg, &src, "big.bin", size),
     )?;
-    let put = r.figure(
-        &case,
-        "ftp put (md5 both ends)",
-        "throughput",
-        "MB/s",
-        samples,
-    );
-    let put_cpu = cpu::least(&cpu);
-    r.figure(&case, "ftp put (md5 both ends)", "CPU", "s/GiB", cpu);
+    let (put, put_cpu) = rate_and_cpu(r, &case, "ftp put (md5 both ends)", runs);
     let out = dir.path().join("got.bin");
-    let (samples, cpu) = metered(
+    let runs = metered(
         ctx.runs,
         server,
         size,
@@ -449,15 +441,7 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         },
         || ftp::get(&cfg, "big.bin", &out, size),
     )?;
-    let get = r.figure(
-        &case,
-        "ftp get (md5 both ends)",
-        "throughput",
-        "MB/s",
-        samples,
-    );
-    let get_cpu = cpu::least(&cpu);
-    r.figure(&case, "ftp get (md5 both ends)", "CPU", "s/GiB", cpu);
+    let (get, get_cpu) = rate_and_cpu(r, &case, "ftp get (md5 both ends)", runs);
     r.figure(
         &case,
         "ftp-server",
@@ -466,7 +450,7 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         vec![peak_rss_kib(srv.pid()) as f64 / 1024.0],
     );
     drop(srv);
-    let (samples, cpu) = peer_metered(
+    let runs = peer_metered(
         r,
         "md5sum",
         ctx.runs,
@@ -474,12 +458,9 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         || (),
         || ftp::md5sum(&src, size),
     );
-    let md5_subject = "md5sum (one core's hashing rate)";
-    let md5 = r.figure(&case, md5_subject, "throughput", "MB/s", samples);
-    let md5_cpu = cpu::least(&cpu);
-    r.figure(&case, md5_subject, "CPU", "s/GiB", cpu);
+    let (md5, md5_cpu) = rate_and_cpu(r, &case, "md5sum (one core's hashing rate)", runs);
     let nc_out = dir.path().join("nc.bin");
-    let (samples, cpu) = peer_metered(
+    let runs = peer_metered(
         r,
         "nc",
         ctx.runs,
@@ -487,12 +468,9 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         || ftp::fresh(&nc_out),
         || ftp::nc(&src, &nc_out, size),
     );
-    let nc_subject = "nc (no verification)";
-    let nc = r.figure(&case, nc_subject, "throughput", "MB/s", samples);
-    let nc_cpu = cpu::least(&cpu);
-    r.figure(&case, nc_subject, "CPU", "s/GiB", cpu);
+    let (nc, nc_cpu) = rate_and_cpu(r, &case, "nc (no verification)", runs);
     let pipe_out = dir.path().join("pipe.bin");
-    let (samples, cpu) = peer_metered(
+    let runs = peer_metered(
         r,
         "md5sum + socat + md5sum",
         ctx.runs,
@@ -500,9 +478,7 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         || (),
         || ftp::pipeline(&src, &pipe_out, size),
     );
-    let pipe_subject = "md5sum + socat + md5sum pipeline";
-    let pipeline = r.figure(&case, pipe_subject, "throughput", "MB/s", samples);
-    r.figure(&case, pipe_subject, "CPU", "s/GiB", cpu);
+    let (pipeline, _) = rate_and_cpu(r, &case, "md5sum + socat + md5sum pipeline", runs);
     // The best a program could do on these cores if it hashed at md5sum's speed on
     // both ends and moved the bytes as cheaply as the cheapest run measured here (of
     // nc, or of ftp once its two md5s are taken out): see `cpu::transfer_bound`. From
@@ -574,6 +550,21 @@ fn metered(
         cpu.push(meter.seconds() * per_gib);
     }
     Ok((results, cpu))
+}
+
+/// Records what [`metered`] measured of `subject`: its throughput (MB/s) and CPU
+/// (s/GiB) figures. Returns the median throughput, and the CPU of its cheapest run,
+/// which is what the bound is built from.
+fn rate_and_cpu(
+    r: &mut Results,
+    case: &str,
+    subject: &str,
+    (rates, cpu): (Vec<f64>, Vec<f64>),
+) -> (f64, f64) {
+    let cheapest = cpu::least(&cpu);
+    let median = r.figure(case, subject, "throughput", "MB/s", rates);
+    r.figure(case, subject, "CPU", "s/GiB", cpu);
+    (median, cheapest)
 }
 
 /// [`metered`] for a peer: a failure is noted and shown as "–", as in [`peer_samples`].
