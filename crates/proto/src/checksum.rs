@@ -21,6 +21,7 @@ use std::net::TcpStream;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::sync::{Condvar, Mutex};
 use std::thread;
 
 /// Lower-case hex of an md5 digest, as `md5sum` prints it.
@@ -162,10 +163,14 @@ pub fn hash_prefix<R: Read>(r: R, len: u64) -> io::Result<Md5> {
 /// socket reads that return unevenly, without letting memory grow with the file.
 pub const PIPELINE_BUFFERS: usize = 4;
 
-/// The size of each of those buffers. Bigger than [`crate::IO_BUFFER`] because each
-/// buffer costs two hand-overs between threads, and at 256 KiB that cost vanishes
-/// beside the hashing; four of them make 1 MiB per transfer, whatever the file size.
-pub const PIPELINE_BUFFER: usize = 256 * 1024;
+/// The size of each of those buffers (and of the one [`send_file_hashed`] hashes
+/// through). Bigger than [`crate::IO_BUFFER`] because each buffer costs two hand-overs
+/// between threads, and a hand-over that wakes a sleeping core is slow: on the 2-core
+/// VM of docs/benchmarks.md, going from 256 KiB to 1 MiB halved the context switches
+/// of a loopback transfer (about 7,000 to 3,500 per GiB) and cut the time the cores
+/// sat idle during it from about 11% to 3%. Four of them make 4 MiB per transfer,
+/// whatever the file size, about what the kernel may already buffer for the socket.
+pub const PIPELINE_BUFFER: usize = 1024 * 1024;
 
 /// Copies exactly `len` bytes from `reader` to `writer` and hashes them, continuing
 /// `hasher` (`Md5::default()` for a fresh hash, or the state of a prefix a resume
@@ -289,10 +294,19 @@ fn move_buffers<R: Read, W: Write>(
 /// the hashing thread is noticed, at least this often.
 pub const SENDFILE_CHUNK: usize = 1 << 20;
 
+/// How far the hashing thread of [`send_file_hashed`] may read ahead of what the
+/// kernel has taken for sending. Without a bound, md5 (which needs nothing from the
+/// network) ran at full speed from the start, and when both ends share the cores (a
+/// loopback transfer, or a busy server) it took a whole core from the receiving end:
+/// the transfer then crawled until the hash was done, and finished with one core
+/// idle. Held to a few chunks ahead, the hash keeps pace with the bytes on the wire.
+pub const HASH_LEAD: u64 = 4 * SENDFILE_CHUNK as u64;
+
 /// Sends bytes `offset..size` of `file` to `socket` with `sendfile(2)`, and hashes
 /// bytes `0..size` on a second thread: the md5 of the whole file, which a resumed
 /// transfer's trailer needs, while only the part the peer lacks crosses the network.
-/// The prefix is hashed while the rest is being sent, not before. `progress` is
+/// The prefix is hashed while the rest is being sent, not before; past it, the hash
+/// stays at most [`HASH_LEAD`] bytes ahead of the sending. `progress` is
 /// called with each chunk the kernel took. A file that ends early is
 /// [`Error::UnexpectedEof`]`(what)`.
 ///
@@ -325,18 +339,33 @@ pub fn send_file_hashed(
         Error::BadRequest(format!("offset {offset} is past the end ({size} bytes)"))
     })?;
     let stop = AtomicBool::new(false);
+    let sent_to = SentTo::new(offset);
     thread::scope(|scope| {
         let hashing = thread::Builder::new()
             .name("md5".into())
-            .spawn_scoped(scope, || hash_range(file, size, &stop, what))
+            .spawn_scoped(scope, || hash_range(file, size, &stop, &sent_to, what))
             .map_err(|e| Error::io("starting the hashing thread", e))?;
-        let sent = send_range(file, offset, socket, len, &stop, &mut progress, what);
-        // Either side's failure stops the other: the hash is of no use without the
-        // bytes, nor the bytes without the hash. (A send that succeeded must not stop
-        // the hasher, which may still be behind.)
-        if sent.is_err() {
-            stop.store(true, Ordering::Relaxed);
-        }
+        let sent = {
+            // However sending ends, even by a panic, the hasher must not wait for it.
+            let _done = sent_to.finish_on_drop();
+            let sent = send_range(
+                file,
+                offset,
+                socket,
+                len,
+                &stop,
+                &sent_to,
+                &mut progress,
+                what,
+            );
+            // Either side's failure stops the other: the hash is of no use without the
+            // bytes, nor the bytes without the hash. (A send that succeeded must not
+            // stop the hasher, which may still be behind.)
+            if sent.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            sent
+        };
         let hashed = hashing
             .join()
             .map_err(|_| Error::Other("the md5 thread failed".into()))?;
@@ -344,13 +373,61 @@ pub fn send_file_hashed(
     })
 }
 
+/// How far into the file the sending half of [`send_file_hashed`] has got: the
+/// hashing half waits on it so as not to run more than [`HASH_LEAD`] ahead.
+struct SentTo {
+    end: Mutex<u64>,
+    moved: Condvar,
+}
+
+/// Marks the sending as over when dropped (see [`SentTo::finish_on_drop`]).
+struct SendingOver<'a>(&'a SentTo);
+
+impl SentTo {
+    fn new(offset: u64) -> Self {
+        SentTo {
+            end: Mutex::new(offset),
+            moved: Condvar::new(),
+        }
+    }
+
+    /// Records that the file has been sent up to `end`, and wakes the hasher.
+    fn advance(&self, end: u64) {
+        *self.end.lock().unwrap_or_else(|e| e.into_inner()) = end;
+        self.moved.notify_one();
+    }
+
+    /// Waits until a hash of bytes up to `upto` would be at most [`HASH_LEAD`] ahead
+    /// of the sending.
+    fn wait_for(&self, upto: u64) {
+        let mut end = self.end.lock().unwrap_or_else(|e| e.into_inner());
+        while end.saturating_add(HASH_LEAD) < upto {
+            end = self.moved.wait(end).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// A guard that lifts the bound for good when the sending ends, whether it
+    /// succeeded, failed or panicked, so the hasher can always finish.
+    fn finish_on_drop(&self) -> SendingOver<'_> {
+        SendingOver(self)
+    }
+}
+
+impl Drop for SendingOver<'_> {
+    fn drop(&mut self) {
+        self.0.advance(u64::MAX);
+    }
+}
+
 /// The sending half of [`send_file_hashed`].
+#[allow(clippy::too_many_arguments)] // Private; each argument is one piece of the shared state.
 fn send_range(
     file: &File,
     offset: u64,
     socket: &TcpStream,
     len: u64,
     stop: &AtomicBool,
+    sent_to: &SentTo,
     progress: &mut impl FnMut(u64),
     what: &'static str,
 ) -> Result<()> {
@@ -364,6 +441,8 @@ fn send_range(
             Ok(0) => return Err(Error::UnexpectedEof(what)),
             Ok(n) => {
                 left -= n as u64;
+                // `sendfile` has moved `pos` past what it sent.
+                sent_to.advance(pos as u64);
                 progress(n as u64);
             }
             Err(nix::errno::Errno::EINTR) => {}
@@ -374,8 +453,15 @@ fn send_range(
     Ok(())
 }
 
-/// The hashing half of [`send_file_hashed`]: `pread`s bytes `0..end` into one buffer.
-fn hash_range(file: &File, end: u64, stop: &AtomicBool, what: &'static str) -> Result<Md5> {
+/// The hashing half of [`send_file_hashed`]: `pread`s bytes `0..end` into one buffer,
+/// keeping within [`HASH_LEAD`] of the sending.
+fn hash_range(
+    file: &File,
+    end: u64,
+    stop: &AtomicBool,
+    sent_to: &SentTo,
+    what: &'static str,
+) -> Result<Md5> {
     let mut hasher = Md5::default();
     let mut buf = vec![0u8; PIPELINE_BUFFER];
     let mut pos = 0;
@@ -383,6 +469,7 @@ fn hash_range(file: &File, end: u64, stop: &AtomicBool, what: &'static str) -> R
         let want = buf
             .len()
             .min(usize::try_from(end - pos).unwrap_or(usize::MAX));
+        sent_to.wait_for(pos + want as u64);
         match file.read_at(&mut buf[..want], pos) {
             Ok(0) => return Err(Error::UnexpectedEof(what)),
             Ok(n) => {
@@ -399,6 +486,7 @@ fn hash_range(file: &File, end: u64, stop: &AtomicBool, what: &'static str) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn socket_pair() -> (TcpStream, TcpStream) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -416,8 +504,9 @@ mod tests {
 
     #[test]
     fn send_file_hashed_sends_and_hashes_the_range_from_the_offset() {
-        // Larger than one sendfile chunk and one hashing buffer, not a multiple of either.
-        let data: Vec<u8> = (0..SENDFILE_CHUNK * 2 + 12_345)
+        // Larger than the hash's lead, so the hasher has to wait for the sending, and
+        // not a multiple of a sendfile chunk or of a hashing buffer.
+        let data: Vec<u8> = (0..HASH_LEAD as usize + SENDFILE_CHUNK + 12_345)
             .map(|i| (i * 7 % 251) as u8)
             .collect();
         let (_keep, file) = temp_file(&data);
@@ -452,6 +541,50 @@ mod tests {
             md5_hex(&data),
             "md5 of the whole file, prefix included"
         );
+    }
+
+    /// Starts a thread that waits on `sent` for a hash up to `upto`, and says on the
+    /// returned channel when it is let through.
+    fn waiting_hasher(sent: &std::sync::Arc<SentTo>, upto: u64) -> Receiver<()> {
+        let (tx, rx) = sync_channel(1);
+        let sent = std::sync::Arc::clone(sent);
+        thread::spawn(move || {
+            sent.wait_for(upto);
+            let _ = tx.send(());
+        });
+        rx
+    }
+
+    #[test]
+    fn hasher_waits_until_it_is_within_the_lead_of_the_sending() {
+        let sent = std::sync::Arc::new(SentTo::new(0));
+        let through = waiting_hasher(&sent, HASH_LEAD + 1);
+        assert!(
+            through.recv_timeout(Duration::from_millis(100)).is_err(),
+            "the hasher ran more than HASH_LEAD ahead of the sending"
+        );
+        sent.advance(1);
+        through
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the hasher was not let through once the sending caught up");
+    }
+
+    #[test]
+    fn hasher_takes_a_resumed_prefix_without_waiting() {
+        let sent = std::sync::Arc::new(SentTo::new(10 * HASH_LEAD));
+        waiting_hasher(&sent, 11 * HASH_LEAD)
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the hasher waited for bytes the peer already holds");
+    }
+
+    #[test]
+    fn sending_that_ends_lets_the_hasher_finish() {
+        let sent = std::sync::Arc::new(SentTo::new(0));
+        let through = waiting_hasher(&sent, u64::MAX - 1);
+        drop(sent.finish_on_drop());
+        through
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the hasher still waited after the sending ended");
     }
 
     #[test]
