@@ -13,5 +13,6 @@ if [[ ! -s $dir/users || ! -s $dir/password ]]; then
     head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 20 >"$dir/password"
     target/debug/socklab-passwd --users "$dir/users" demo <"$dir/password"
     echo "created $dir/users with user 'demo'; its password is in $dir/password" >&2
+    # Said once, when the password is new, not on every `make shell-*` / `ftp-*`.
+    echo "log in as 'demo' with that password (make shell-client / make ftp-client use it)" >&2
 fi
-echo "log in as 'demo' with the password in $dir/password (make shell-client / make ftp-client use it)" >&2

@@ -435,6 +435,9 @@ impl Room {
             return;
         }
         if new == old {
+            // Answered, not ignored: a client whose join (`/nick NAME`) arrived but
+            // whose welcome was lost sends the same join again, and must hear back.
+            self.send(addr, &format!("*** you are already {new}"), None);
             return;
         }
         if self.nick_taken(new, addr) {

@@ -168,6 +168,9 @@ fn rename_is_announced_and_who_lists_the_new_nick() {
     alice.send("/who");
     alice.expect(&srv, |l| l == "*** 2 members: alice, bob");
 
+    // A repeated join (a client whose welcome was lost tries again) is answered.
+    anon.send("/nick bob");
+    anon.expect(&srv, |l| l == "*** you are already bob");
     anon.send("/nick ALICE");
     anon.expect(&srv, |l| l == "error: the nick ALICE is taken");
     anon.send("/nick [server]");
