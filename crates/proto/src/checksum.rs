@@ -343,7 +343,13 @@ pub fn send_file_hashed(
     thread::scope(|scope| {
         let hashing = thread::Builder::new()
             .name("md5".into())
-            .spawn_scoped(scope, || hash_range(file, size, &stop, &sent_to, what))
+            .spawn_scoped(scope, || {
+                let hashed = hash_range(file, size, &stop, &sent_to, what);
+                if hashed.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                hashed
+            })
             .map_err(|e| Error::io("starting the hashing thread", e))?;
         let sent = {
             // However sending ends, even by a panic, the hasher must not wait for it.
