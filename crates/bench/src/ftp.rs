@@ -143,15 +143,17 @@ impl Drop for Listening {
 /// waits until it listens.
 fn listen(receiver: &str) -> Result<Listening, String> {
     let port = free_port().to_string();
-    let mut child = Command::new("sh")
+    let child = Command::new("sh")
         .arg("-c")
         .arg(receiver.replace("{port}", &port))
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
+    // From here on, a receiver that is given up on is killed when this is dropped.
+    let rx = Listening { child, port };
     // Wait until the receiver listens: a connect probe would be taken as the transfer,
     // so look for the socket in the kernel's table instead.
-    let probe = format!("ss -Hltn 'sport = :{port}' | grep -q LISTEN");
+    let probe = format!("ss -Hltn 'sport = :{}' | grep -q LISTEN", rx.port);
     let listening = (0..250).any(|_| {
         let up = Command::new("sh")
             .arg("-c")
@@ -164,11 +166,9 @@ fn listen(receiver: &str) -> Result<Listening, String> {
         up
     });
     if !listening {
-        let _ = child.kill();
-        let _ = child.wait();
         return Err(format!("receiver `{receiver}` did not listen"));
     }
-    Ok(Listening { child, port })
+    Ok(rx)
 }
 
 /// Runs `sender` (`{port}` replaced by the receiver's) and waits for the receiver to
@@ -196,11 +196,15 @@ fn deliver(mut rx: Listening, sender: &str, dest: &Path, size: u64) -> Result<()
 
 /// Plain `nc`, no verification at all: MB/s, from the moment the receiver listens.
 pub fn nc(path: &Path, dest: &Path, size: u64) -> Result<f64, String> {
-    let rx = listen(&format!("nc -l 127.0.0.1 {{port}} > '{}'", dest.display()))?;
+    // `exec`, so that the child killed on a failure is nc itself, not a shell above it.
+    let rx = listen(&format!(
+        "exec nc -l 127.0.0.1 {{port}} > '{}'",
+        dest.display()
+    ))?;
     let t = Instant::now();
     deliver(
         rx,
-        &format!("nc -N 127.0.0.1 {{port}} < '{}'", path.display()),
+        &format!("exec nc -N 127.0.0.1 {{port}} < '{}'", path.display()),
         dest,
         size,
     )?;
@@ -209,8 +213,9 @@ pub fn nc(path: &Path, dest: &Path, size: u64) -> Result<f64, String> {
 
 /// The tutorial user's pipeline: `md5sum` the file, send it with socat, `md5sum` what
 /// arrived, compare. Three passes, one after another: MB/s over the whole. The
-/// receiving socat is started (and `dest` deleted, see `fresh`) before the clock
-/// starts, as a user would have it waiting on the other machine.
+/// receiving socat is started before the clock starts, as a user would have it
+/// waiting on the other machine; `dest` is deleted (see `fresh`) between the first
+/// md5sum and the transfer, with the clock stopped.
 pub fn pipeline(path: &Path, dest: &Path, size: u64) -> Result<f64, String> {
     let sum = |p: &Path| -> Result<String, String> {
         let out = Command::new("md5sum")
@@ -223,16 +228,22 @@ pub fn pipeline(path: &Path, dest: &Path, size: u64) -> Result<f64, String> {
             .unwrap_or("")
             .to_owned())
     };
-    fresh(dest);
+    // socat opens `dest` only once the sender has connected.
     let rx = listen(&format!(
-        "socat -u TCP-LISTEN:{{port}},bind=127.0.0.1,reuseaddr 'OPEN:{},creat,trunc'",
+        "exec socat -u TCP-LISTEN:{{port}},bind=127.0.0.1,reuseaddr 'OPEN:{},creat,trunc'",
         dest.display()
     ))?;
     let t = Instant::now();
     let before = sum(path)?;
+    let hashing = t.elapsed();
+    fresh(dest);
+    let t = Instant::now();
     deliver(
         rx,
-        &format!("socat -u 'OPEN:{}' TCP:127.0.0.1:{{port}}", path.display()),
+        &format!(
+            "exec socat -u 'OPEN:{}' TCP:127.0.0.1:{{port}}",
+            path.display()
+        ),
         dest,
         size,
     )?;
@@ -240,7 +251,7 @@ pub fn pipeline(path: &Path, dest: &Path, size: u64) -> Result<f64, String> {
     if before != after {
         return Err(format!("pipeline md5 {before} != {after}"));
     }
-    Ok(rate(size, t))
+    Ok(size as f64 / 1e6 / (hashing + t.elapsed()).as_secs_f64())
 }
 
 /// Where a copy of `name` goes in `dir`.

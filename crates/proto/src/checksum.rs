@@ -166,8 +166,9 @@ pub const PIPELINE_BUFFERS: usize = 4;
 /// The size of each of those buffers (and of the one [`send_file_hashed`] hashes
 /// through). Bigger than [`crate::IO_BUFFER`] because each buffer costs two hand-overs
 /// between threads, and a hand-over that wakes a sleeping core is slow: on the 2-core
-/// VM of docs/benchmarks.md, going from 256 KiB to 1 MiB halved the context switches
-/// of a loopback transfer (about 7,000 to 3,500 per GiB) and cut the time the cores
+/// VM of docs/benchmarks.md, going from 256 KiB to 1 MiB, together with
+/// [`HASH_LEAD`], halved the context switches of a loopback put (about 7,000 to 3,500
+/// per GiB, both ends and everything else on the machine) and cut the time the cores
 /// sat idle during it from about 11% to 3%. Four of them make 4 MiB per transfer,
 /// whatever the file size, about what the kernel may already buffer for the socket.
 pub const PIPELINE_BUFFER: usize = 1024 * 1024;
@@ -335,43 +336,56 @@ pub fn send_file_hashed(
     if size == 0 {
         return Ok(Md5::default());
     }
-    let len = size.checked_sub(offset).ok_or_else(|| {
-        Error::BadRequest(format!("offset {offset} is past the end ({size} bytes)"))
-    })?;
-    let stop = AtomicBool::new(false);
-    let sent_to = SentTo::new(offset);
+    if offset > size {
+        return Err(Error::BadRequest(format!(
+            "offset {offset} is past the end ({size} bytes)"
+        )));
+    }
+    send_and_hash(
+        file,
+        socket,
+        offset,
+        size,
+        &Pace::new(offset),
+        &mut progress,
+        what,
+    )
+}
+
+/// [`send_file_hashed`], with the state its two threads share made by the caller, so
+/// that a test can look at how far ahead the hash ran.
+fn send_and_hash(
+    file: &File,
+    socket: &TcpStream,
+    offset: u64,
+    size: u64,
+    pace: &Pace,
+    progress: &mut impl FnMut(u64),
+    what: &'static str,
+) -> Result<Md5> {
+    let len = size - offset;
     thread::scope(|scope| {
         let hashing = thread::Builder::new()
             .name("md5".into())
             .spawn_scoped(scope, || {
-                let hashed = hash_range(file, size, &stop, &sent_to, what);
+                let hashed = hash_range(file, size, pace, what);
                 if hashed.is_err() {
-                    stop.store(true, Ordering::Relaxed);
+                    pace.stop();
                 }
                 hashed
             })
             .map_err(|e| Error::io("starting the hashing thread", e))?;
         let sent = {
-            // However sending ends, even by a panic, the hasher must not wait for it.
-            let _done = sent_to.finish_on_drop();
-            let sent = send_range(
-                file,
-                offset,
-                socket,
-                len,
-                &stop,
-                &sent_to,
-                &mut progress,
-                what,
-            );
-            // Either side's failure stops the other: the hash is of no use without the
-            // bytes, nor the bytes without the hash. (A send that succeeded must not
-            // stop the hasher, which may still be behind.)
-            if sent.is_err() {
-                stop.store(true, Ordering::Relaxed);
-            }
-            sent
+            // However the sending ends, even by a panic, the hasher must not wait for it.
+            let _over = pace.over_on_drop();
+            send_range(file, offset, socket, len, pace, progress, what)
         };
+        // Either side's failure stops the other: the hash is of no use without the
+        // bytes, nor the bytes without the hash. (A send that succeeded must not stop
+        // the hasher, which may still be behind.)
+        if sent.is_err() {
+            pace.stop();
+        }
         let hashed = hashing
             .join()
             .map_err(|_| Error::Other("the md5 thread failed".into()))?;
@@ -379,61 +393,93 @@ pub fn send_file_hashed(
     })
 }
 
-/// How far into the file the sending half of [`send_file_hashed`] has got: the
-/// hashing half waits on it so as not to run more than [`HASH_LEAD`] ahead.
-struct SentTo {
-    end: Mutex<u64>,
+/// What the two threads of [`send_file_hashed`] share: how far into the file the
+/// sending has got, which the hashing waits on so as not to run more than
+/// [`HASH_LEAD`] ahead, and a flag by which either side's failure stops the other.
+struct Pace {
+    sent: Mutex<Sent>,
     moved: Condvar,
+    stopped: AtomicBool,
 }
 
-/// Marks the sending as over when dropped (see [`SentTo::finish_on_drop`]).
-struct SendingOver<'a>(&'a SentTo);
+struct Sent {
+    /// The file has been handed to the kernel up to here.
+    end: u64,
+    /// The sending is over (done, failed or panicked): the bound is lifted.
+    over: bool,
+    /// The furthest the hash has been let run ahead of `end`: for the tests.
+    widest_lead: u64,
+}
 
-impl SentTo {
+/// Ends the sending when dropped (see [`Pace::over_on_drop`]).
+struct SendingOver<'a>(&'a Pace);
+
+impl Pace {
     fn new(offset: u64) -> Self {
-        SentTo {
-            end: Mutex::new(offset),
+        Pace {
+            sent: Mutex::new(Sent {
+                end: offset,
+                over: false,
+                widest_lead: 0,
+            }),
             moved: Condvar::new(),
+            stopped: AtomicBool::new(false),
         }
+    }
+
+    fn sent(&self) -> std::sync::MutexGuard<'_, Sent> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records that the file has been sent up to `end`, and wakes the hasher.
     fn advance(&self, end: u64) {
-        *self.end.lock().unwrap_or_else(|e| e.into_inner()) = end;
+        self.sent().end = end;
         self.moved.notify_one();
     }
 
     /// Waits until a hash of bytes up to `upto` would be at most [`HASH_LEAD`] ahead
     /// of the sending.
     fn wait_for(&self, upto: u64) {
-        let mut end = self.end.lock().unwrap_or_else(|e| e.into_inner());
-        while end.saturating_add(HASH_LEAD) < upto {
-            end = self.moved.wait(end).unwrap_or_else(|e| e.into_inner());
+        let mut sent = self.sent();
+        while !sent.over && sent.end.saturating_add(HASH_LEAD) < upto {
+            sent = self.moved.wait(sent).unwrap_or_else(|e| e.into_inner());
         }
+        sent.widest_lead = sent.widest_lead.max(upto.saturating_sub(sent.end));
     }
 
-    /// A guard that lifts the bound for good when the sending ends, whether it
-    /// succeeded, failed or panicked, so the hasher can always finish.
-    fn finish_on_drop(&self) -> SendingOver<'_> {
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// A guard that ends the sending for good when dropped, whether it succeeded,
+    /// failed or panicked: the bound is lifted so the hasher can always finish, and
+    /// after a panic the hasher is stopped too, instead of reading on for nothing.
+    fn over_on_drop(&self) -> SendingOver<'_> {
         SendingOver(self)
     }
 }
 
 impl Drop for SendingOver<'_> {
     fn drop(&mut self) {
-        self.0.advance(u64::MAX);
+        if thread::panicking() {
+            self.0.stop();
+        }
+        self.0.sent().over = true;
+        self.0.moved.notify_one();
     }
 }
 
 /// The sending half of [`send_file_hashed`].
-#[allow(clippy::too_many_arguments)] // Private; each argument is one piece of the shared state.
 fn send_range(
     file: &File,
     offset: u64,
     socket: &TcpStream,
     len: u64,
-    stop: &AtomicBool,
-    sent_to: &SentTo,
+    pace: &Pace,
     progress: &mut impl FnMut(u64),
     what: &'static str,
 ) -> Result<()> {
@@ -441,14 +487,14 @@ fn send_range(
         .map_err(|_| Error::BadRequest(format!("offset {offset} is too large")))?;
     let mut left = len;
     // If hashing failed, stop; its error is the one reported.
-    while left > 0 && !stop.load(Ordering::Relaxed) {
+    while left > 0 && !pace.is_stopped() {
         let want = left.min(SENDFILE_CHUNK as u64) as usize;
         match nix::sys::sendfile::sendfile64(socket, file, Some(&mut pos), want) {
             Ok(0) => return Err(Error::UnexpectedEof(what)),
             Ok(n) => {
                 left -= n as u64;
                 // `sendfile` has moved `pos` past what it sent.
-                sent_to.advance(pos as u64);
+                pace.advance(pos as u64);
                 progress(n as u64);
             }
             Err(nix::errno::Errno::EINTR) => {}
@@ -461,21 +507,15 @@ fn send_range(
 
 /// The hashing half of [`send_file_hashed`]: `pread`s bytes `0..end` into one buffer,
 /// keeping within [`HASH_LEAD`] of the sending.
-fn hash_range(
-    file: &File,
-    end: u64,
-    stop: &AtomicBool,
-    sent_to: &SentTo,
-    what: &'static str,
-) -> Result<Md5> {
+fn hash_range(file: &File, end: u64, pace: &Pace, what: &'static str) -> Result<Md5> {
     let mut hasher = Md5::default();
     let mut buf = vec![0u8; PIPELINE_BUFFER];
     let mut pos = 0;
-    while pos < end && !stop.load(Ordering::Relaxed) {
+    while pos < end && !pace.is_stopped() {
         let want = buf
             .len()
             .min(usize::try_from(end - pos).unwrap_or(usize::MAX));
-        sent_to.wait_for(pos + want as u64);
+        pace.wait_for(pos + want as u64);
         match file.read_at(&mut buf[..want], pos) {
             Ok(0) => return Err(Error::UnexpectedEof(what)),
             Ok(n) => {
@@ -510,8 +550,8 @@ mod tests {
 
     #[test]
     fn send_file_hashed_sends_and_hashes_the_range_from_the_offset() {
-        // Larger than the hash's lead, so the hasher has to wait for the sending, and
-        // not a multiple of a sendfile chunk or of a hashing buffer.
+        // Larger than the hash's lead, so the hasher may have to wait for the sending,
+        // and not a multiple of a sendfile chunk or of a hashing buffer.
         let data: Vec<u8> = (0..HASH_LEAD as usize + SENDFILE_CHUNK + 12_345)
             .map(|i| (i * 7 % 251) as u8)
             .collect();
@@ -551,7 +591,7 @@ mod tests {
 
     /// Starts a thread that waits on `sent` for a hash up to `upto`, and says on the
     /// returned channel when it is let through.
-    fn waiting_hasher(sent: &std::sync::Arc<SentTo>, upto: u64) -> Receiver<()> {
+    fn waiting_hasher(sent: &std::sync::Arc<Pace>, upto: u64) -> Receiver<()> {
         let (tx, rx) = sync_channel(1);
         let sent = std::sync::Arc::clone(sent);
         thread::spawn(move || {
@@ -563,7 +603,7 @@ mod tests {
 
     #[test]
     fn hasher_waits_until_it_is_within_the_lead_of_the_sending() {
-        let sent = std::sync::Arc::new(SentTo::new(0));
+        let sent = std::sync::Arc::new(Pace::new(0));
         let through = waiting_hasher(&sent, HASH_LEAD + 1);
         assert!(
             through.recv_timeout(Duration::from_millis(100)).is_err(),
@@ -577,7 +617,7 @@ mod tests {
 
     #[test]
     fn hasher_takes_a_resumed_prefix_without_waiting() {
-        let sent = std::sync::Arc::new(SentTo::new(10 * HASH_LEAD));
+        let sent = std::sync::Arc::new(Pace::new(10 * HASH_LEAD));
         waiting_hasher(&sent, 11 * HASH_LEAD)
             .recv_timeout(Duration::from_secs(5))
             .expect("the hasher waited for bytes the peer already holds");
@@ -585,12 +625,38 @@ mod tests {
 
     #[test]
     fn sending_that_ends_lets_the_hasher_finish() {
-        let sent = std::sync::Arc::new(SentTo::new(0));
+        let sent = std::sync::Arc::new(Pace::new(0));
         let through = waiting_hasher(&sent, u64::MAX - 1);
-        drop(sent.finish_on_drop());
+        drop(sent.over_on_drop());
         through
             .recv_timeout(Duration::from_secs(5))
             .expect("the hasher still waited after the sending ended");
+    }
+
+    #[test]
+    fn hash_runs_no_further_than_the_lead_ahead_of_a_slow_reader() {
+        // The reader waits before it reads anything, so the socket's buffers fill and
+        // the sending stalls; unbounded, the hash would run through the whole file.
+        let data: Vec<u8> = (0..8 * HASH_LEAD as usize)
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let (_keep, file) = temp_file(&data);
+        let (tx, mut rx) = socket_pair();
+        let reader = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(200));
+            io::copy(&mut rx, &mut io::sink()).unwrap()
+        });
+        let pace = Pace::new(0);
+        let size = data.len() as u64;
+        let hasher = send_and_hash(&file, &tx, 0, size, &pace, &mut |_| {}, "test file").unwrap();
+        drop(tx);
+        assert_eq!(reader.join().unwrap(), size, "bytes the reader got");
+        assert_eq!(finish_hex(hasher), md5_hex(&data));
+        let widest = pace.sent().widest_lead;
+        assert!(
+            widest <= HASH_LEAD,
+            "the hash ran {widest} bytes ahead of the sending; the limit is {HASH_LEAD}"
+        );
     }
 
     #[test]
@@ -617,7 +683,16 @@ mod tests {
         let (_keep, file) = temp_file(&vec![9u8; 8 << 20]);
         let (tx, rx) = socket_pair();
         drop(rx);
-        let err = send_file_hashed(&file, &tx, 0, 8 << 20, |_| {}, "file").unwrap_err();
+        // On its own thread, so that a hasher left waiting for a sending that failed
+        // fails this test instead of hanging it.
+        let (done_tx, done) = sync_channel(1);
+        thread::spawn(move || {
+            let _ = done_tx.send(send_file_hashed(&file, &tx, 0, 8 << 20, |_| {}, "file"));
+        });
+        let err = done
+            .recv_timeout(Duration::from_secs(30))
+            .expect("send_file_hashed did not return after the sending failed")
+            .unwrap_err();
         assert!(err.to_string().contains("sending file"), "got {err}");
     }
 
