@@ -12,6 +12,9 @@ ARGS  ?=
 QUICK ?= 0
 FUZZ_SECS ?= 60
 USERS ?= .socklab/users
+# Who shell-client and ftp-client log in as: make shell-client LOGIN=alice PASSWORD_FILE=~/alice.pw
+LOGIN ?= demo
+PASSWORD_FILE ?= .socklab/password
 # Not --quiet: the first run of a target builds it, and a silent build looks hung.
 # The @ keeps make from echoing the command onto stdout, where a client's output goes.
 RUN    = @$(CARGO) run
@@ -49,7 +52,7 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-bench: ## benchmarks beside socat, nc, iperf3, md5sum; writes docs/benchmarks.md (QUICK=1: a fast check)
+bench: ## benchmarks beside socat, nc, ncat, iperf3, md5sum; writes docs/benchmarks.md (QUICK=1: a fast check)
 	@QUICK=$(QUICK) bash scripts/bench.sh $(ARGS)
 
 stress: ## many clients at once against every server (release build, a few minutes; not in CI)
@@ -114,16 +117,16 @@ users: ## create .socklab/users with user 'demo' and a generated password (once)
 shell-server: users ## remote shell server, users from .socklab/users
 	$(RUN) -p socklab-shell --bin shell-server -- $(ADDR) --users .socklab/users $(ARGS)
 
-shell-client: users ## remote shell client logged in as 'demo' (ARGS: -- CMD for one command)
-	$(RUN) -p socklab-shell --bin shell-client -- $(ADDR) --user demo --password-file .socklab/password $(ARGS)
+shell-client: users ## remote shell client logged in as LOGIN=demo (ARGS: -- CMD for one command)
+	$(RUN) -p socklab-shell --bin shell-client -- $(ADDR) --user $(LOGIN) --password-file $(PASSWORD_FILE) $(ARGS)
 
 # ---- Lesson 4: file transfer ----------------------------------------------------
 ftp-server: users ## file server for ./.socklab/files (ARGS: --root DIR --read-only ...)
 	@mkdir -p .socklab/files
 	$(RUN) -p socklab-ftp --bin ftp-server -- $(ADDR) --users .socklab/users $(if $(findstring --root,$(ARGS)),,--root .socklab/files) $(ARGS)
 
-ftp-client: users ## file client logged in as 'demo' (ARGS: ls | get NAME | put PATH ...)
-	$(RUN) -p socklab-ftp --bin ftp-client -- $(ADDR) --user demo --password-file .socklab/password $(ARGS)
+ftp-client: users ## file client logged in as LOGIN=demo (ARGS: ls | get NAME | put PATH ...)
+	$(RUN) -p socklab-ftp --bin ftp-client -- $(ADDR) --user $(LOGIN) --password-file $(PASSWORD_FILE) $(ARGS)
 
 passwd: ## add a user: make passwd NAME=alice (USERS=FILE, default .socklab/users)
 	$(RUN) -p socklab-proto --bin socklab-passwd -- --users $(USERS) $(NAME)

@@ -13,7 +13,8 @@ printf 'hello, socklab\n' | nc -N 127.0.0.1 "$ECHO_PORT"
 step "echo-client's >> prompt (forced with --prompt, since this script is not a terminal)"
 echo "(typing: 'hello', then a 3000-byte line that the tutorial's recv(1024) would cut)"
 { echo hello; head -c 3000 /dev/zero | tr '\0' 'z'; echo; } |
-    "$BIN/echo-client" --port "$ECHO_PORT" --prompt | cut -c1-60
+    "$BIN/echo-client" --port "$ECHO_PORT" --prompt |
+    awk '{ if (length($0) > 60) print substr($0, 1, 40) "… (cut here for display: " length($0) " characters on this line)"; else print }'
 
 step "pipe mode: 8 MiB of random bytes, byte-exact"
 head -c $((8 << 20)) /dev/urandom >"$WORK/in.bin"

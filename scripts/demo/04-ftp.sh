@@ -51,9 +51,13 @@ for _ in $(seq 1 400); do
     [[ ${held:-0} -ge $((8 << 20)) ]] && break
     sleep 0.05
 done
-kill -KILL "$CLIENT_PID" 2>/dev/null || true
-wait "$CLIENT_PID" 2>/dev/null || true
-echo "(client killed after the server received about $((${held:-0} >> 20)) MiB)"
+# In a block with stderr closed, so that bash's "Killed" job notice stays out of the
+# transcript.
+{
+    kill -KILL "$CLIENT_PID" || true
+    wait "$CLIENT_PID" || true
+} 2>/dev/null
+echo "(client killed once the server held $((${held:-0} >> 20)) MiB; what was already in flight still arrives, so the resume starts a little later)"
 # The server drains what was already in flight, then logs that it kept the partial.
 for _ in $(seq 1 400); do
     grep -q 'kept partial upload of "big.iso"' "$WORK/FTP.err" && break
@@ -77,8 +81,12 @@ for _ in $(seq 1 400); do
     [[ $held -ge $((8 << 20)) ]] && break
     sleep 0.05
 done
-kill -KILL "$CLIENT_PID" 2>/dev/null || true
-wait "$CLIENT_PID" 2>/dev/null || true
+# In a block with stderr closed, so that bash's "Killed" job notice stays out of the
+# transcript.
+{
+    kill -KILL "$CLIENT_PID" || true
+    wait "$CLIENT_PID" || true
+} 2>/dev/null
 [[ ! -e "$WORK/here/again.iso" ]] || die "a partial download appeared under its final name"
 echo "(client killed; again.iso does not exist, again.iso.socklab-part holds $(($(stat -c %s "$WORK/here/again.iso.socklab-part") >> 20)) MiB)"
 echo "\$ ftp-client get big.iso -o again.iso --resume"

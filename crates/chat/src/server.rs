@@ -419,7 +419,10 @@ impl Room {
         if let Some(m) = self.members.get_mut(&addr) {
             m.bucket.take(now);
         }
-        log::info!("{who}: joined as {nick} ({} members)", self.members.len());
+        log::info!(
+            "{who}: joined as {nick} ({} in the chat)",
+            self.members.len()
+        );
         self.broadcast(Some(addr), &format!("*** {nick} joined"));
         let welcome = format!(
             "*** welcome, {nick}: {} here, /who lists them, /nick NAME renames you",

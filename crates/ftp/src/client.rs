@@ -619,9 +619,12 @@ pub fn repl(config: &ClientConfig, input: &mut dyn BufRead) -> Result<()> {
                 // clap's own text: usage for `help`, an error for a typo, which also
                 // makes a script's exit code say that something went wrong.
                 let _ = e.print();
-                if e.exit_code() != 0 {
-                    last = Err(Error::Other("the last command was not understood".into()));
-                }
+                last = if e.exit_code() == 0 {
+                    // `help` succeeded: it is now the last command.
+                    Ok(())
+                } else {
+                    Err(Error::Other("the last command was not understood".into()))
+                };
                 continue;
             }
         };

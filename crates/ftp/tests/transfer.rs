@@ -482,7 +482,10 @@ fn prompt_help_names_quit_and_an_unknown_command_fails_the_script() {
         "a script with an unknown command exited 0: {}",
         describe(&out, &server)
     );
-    // A later command that works is what the exit code reports, as in a shell.
+    // A later command that works is what the exit code reports, as in a shell; `help`
+    // is such a command too.
     let out = fx.client_with_stdin(&server, &[], Some("lss\nls\n"));
+    assert_ok(&out, &server);
+    let out = fx.client_with_stdin(&server, &[], Some("get nope\nhelp\nquit\n"));
     assert_ok(&out, &server);
 }

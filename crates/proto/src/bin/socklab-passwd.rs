@@ -42,6 +42,8 @@ fn main() -> ExitCode {
             "added"
         };
         eprintln!("{what} user {} in {}", args.name, args.users.display());
+        // The servers read the users file once, at start (see docs/security.md).
+        eprintln!("a running shell-server or ftp-server sees this once it is restarted");
         Ok(())
     })
 }
