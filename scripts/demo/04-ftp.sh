@@ -12,6 +12,14 @@ echo "ftp-server started: listening on $FTP_ADDR (pid $FTP_PID)"
 
 # The client runs in $WORK/here, as a user would in their own directory.
 ftp() { (cd "$WORK/here" && exec "$BIN/ftp-client" --port "$FTP_PORT" --user alice --password-file "$WORK/password" "$@"); }
+# SIGKILLs the background client, with stderr closed so that bash's "Killed" job
+# notice stays out of the transcript.
+kill_client() {
+    {
+        kill -KILL "$CLIENT_PID" || true
+        wait "$CLIENT_PID" || true
+    } 2>/dev/null
+}
 
 step "put: the file streams with its md5 in a trailer; the server checks it before the name appears"
 head -c $((3 << 20)) /dev/urandom >"$WORK/here/photo.jpg"
@@ -51,12 +59,7 @@ for _ in $(seq 1 400); do
     [[ ${held:-0} -ge $((8 << 20)) ]] && break
     sleep 0.05
 done
-# In a block with stderr closed, so that bash's "Killed" job notice stays out of the
-# transcript.
-{
-    kill -KILL "$CLIENT_PID" || true
-    wait "$CLIENT_PID" || true
-} 2>/dev/null
+kill_client
 echo "(client killed once the server held $((${held:-0} >> 20)) MiB; what was already in flight still arrives, so the resume starts a little later)"
 # The server drains what was already in flight, then logs that it kept the partial.
 for _ in $(seq 1 400); do
@@ -81,12 +84,7 @@ for _ in $(seq 1 400); do
     [[ $held -ge $((8 << 20)) ]] && break
     sleep 0.05
 done
-# In a block with stderr closed, so that bash's "Killed" job notice stays out of the
-# transcript.
-{
-    kill -KILL "$CLIENT_PID" || true
-    wait "$CLIENT_PID" || true
-} 2>/dev/null
+kill_client
 [[ ! -e "$WORK/here/again.iso" ]] || die "a partial download appeared under its final name"
 echo "(client killed; again.iso does not exist, again.iso.socklab-part holds $(($(stat -c %s "$WORK/here/again.iso.socklab-part") >> 20)) MiB)"
 echo "\$ ftp-client get big.iso -o again.iso --resume"

@@ -180,13 +180,12 @@ fn deliver(mut rx: Listening, sender: &str, dest: &Path, size: u64) -> Result<()
         .stderr(Stdio::null())
         .status()
         .map_err(|e| e.to_string())?;
-    // Polled every millisecond, not every 20 as the tests do, so the peer's time is
-    // not rounded up. A receiver that has not finished by the limit is killed when
-    // `rx` is dropped.
-    let limit = Instant::now() + Duration::from_secs(300);
-    while rx.child.try_wait().is_ok_and(|s| s.is_none()) && Instant::now() < limit {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    // A receiver that has not finished by the limit is killed when `rx` is dropped.
+    socklab_testkit::wait_child_every(
+        &mut rx.child,
+        Duration::from_secs(300),
+        Duration::from_millis(1),
+    );
     let got = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
     if !status.success() || got != size {
         return Err(format!("transfer moved {got} of {size} bytes"));

@@ -378,14 +378,16 @@ fn send_and_hash(
         let sent = {
             // However the sending ends, even by a panic, the hasher must not wait for it.
             let _over = pace.over_on_drop();
-            send_range(file, offset, socket, len, pace, progress, what)
+            let sent = send_range(file, offset, socket, len, pace, progress, what);
+            // Either side's failure stops the other: the hash is of no use without the
+            // bytes, nor the bytes without the hash. (A send that succeeded must not
+            // stop the hasher, which may still be behind.) Stopped before `_over` lifts
+            // the bound, so a hasher let go does not first read on for nothing.
+            if sent.is_err() {
+                pace.stop();
+            }
+            sent
         };
-        // Either side's failure stops the other: the hash is of no use without the
-        // bytes, nor the bytes without the hash. (A send that succeeded must not stop
-        // the hasher, which may still be behind.)
-        if sent.is_err() {
-            pace.stop();
-        }
         let hashed = hashing
             .join()
             .map_err(|_| Error::Other("the md5 thread failed".into()))?;

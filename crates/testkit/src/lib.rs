@@ -157,8 +157,14 @@ pub fn signal(pid: u32, name: &str) {
     );
 }
 
-/// Waits up to `limit` for `child` to exit.
+/// Waits up to `limit` for `child` to exit, looking every 20 ms.
 pub fn wait_child(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    wait_child_every(child, limit, Duration::from_millis(20))
+}
+
+/// Waits up to `limit` for `child` to exit, looking every `every` (the benchmarks look
+/// every millisecond, so a peer's time is not rounded up).
+pub fn wait_child_every(child: &mut Child, limit: Duration, every: Duration) -> Option<ExitStatus> {
     let start = Instant::now();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -167,7 +173,7 @@ pub fn wait_child(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
         if start.elapsed() > limit {
             return None;
         }
-        thread::sleep(Duration::from_millis(20));
+        thread::sleep(every);
     }
 }
 
