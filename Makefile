@@ -111,7 +111,7 @@ example-datagrams: ## UDP keeps message boundaries, truncates, and loses datagra
 
 # ---- Lesson 3: remote shell -----------------------------------------------------
 users: ## create .socklab/users with user 'demo' and a generated password (once)
-	@$(CARGO) build -p socklab-proto --bin socklab-passwd
+	@$(CARGO) build -p socklab-auth --bin socklab-passwd
 	@bash scripts/ensure-users.sh
 
 shell-server: users ## remote shell server, users from .socklab/users
@@ -129,4 +129,4 @@ ftp-client: users ## file client logged in as LOGIN=demo (ARGS: ls | get NAME | 
 	$(RUN) -p socklab-ftp --bin ftp-client -- $(ADDR) --user $(LOGIN) --password-file $(PASSWORD_FILE) $(ARGS)
 
 passwd: ## add a user: make passwd NAME=alice (USERS=FILE, default .socklab/users)
-	$(RUN) -p socklab-proto --bin socklab-passwd -- --users $(USERS) $(NAME)
+	$(RUN) -p socklab-auth --bin socklab-passwd -- --users $(USERS) $(NAME)

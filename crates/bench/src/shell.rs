@@ -14,7 +14,7 @@ pub const USER: &str = "bench";
 pub fn make_users(dir: &Path) -> Result<(PathBuf, String), String> {
     let path = dir.join("users");
     let password: String = format!("pw-{}-{:?}", std::process::id(), Instant::now());
-    socklab_proto::auth::Users::set_password(&path, USER, &password).map_err(|e| e.to_string())?;
+    socklab_auth::Users::set_password(&path, USER, &password).map_err(|e| e.to_string())?;
     Ok((path, password))
 }
 

@@ -57,8 +57,8 @@ impl ClientConfig {
         ClientConfig {
             server,
             nick: None,
-            max_message: socklab_proto::MAX_CHAT_MESSAGE,
-            heartbeat: socklab_proto::CHAT_HEARTBEAT,
+            max_message: crate::limits::MAX_CHAT_MESSAGE,
+            heartbeat: crate::limits::CHAT_HEARTBEAT,
             linger: Duration::ZERO,
             prompt: false,
             terminal: (24, 80),
@@ -80,7 +80,7 @@ pub fn connect(server: SocketAddr) -> Result<UdpSocket> {
     let socket = UdpSocket::bind(local).map_err(|e| Error::io("binding a UDP socket", e))?;
     socket
         .connect(server)
-        .map_err(|e| socklab_proto::net::connect_error(&server.to_string(), e))?;
+        .map_err(|e| socklab_net::socket::connect_error(&server.to_string(), e))?;
     Ok(socket)
 }
 
@@ -142,7 +142,7 @@ fn join_chat(socket: &UdpSocket, join: &[u8], server: SocketAddr) -> Result<Opti
     socket
         .set_read_timeout(Some(JOIN_WAIT))
         .map_err(|e| Error::io("setting SO_RCVTIMEO", e))?;
-    let mut buf = vec![0u8; socklab_proto::MAX_DATAGRAM];
+    let mut buf = vec![0u8; crate::limits::MAX_DATAGRAM];
     for _ in 0..JOIN_TRIES {
         send(socket, join)?;
         match socket.recv(&mut buf) {
@@ -158,7 +158,7 @@ fn join_chat(socket: &UdpSocket, join: &[u8], server: SocketAddr) -> Result<Opti
                     "nothing listens at {server} (ICMP port unreachable): is chat-server running?"
                 )));
             }
-            Err(e) if socklab_proto::net::is_wait_over(&e) => {}
+            Err(e) if socklab_net::socket::is_wait_over(&e) => {}
             Err(e) => return Err(Error::io(format!("waiting for {server} to answer"), e)),
         }
     }
@@ -328,7 +328,7 @@ fn receive<W: Write>(
     if let Err(e) = socket.set_read_timeout(Some(TICK)) {
         eprintln!("warning: cannot set a receive timeout ({e}); heartbeats may stop");
     }
-    let mut buf = vec![0u8; socklab_proto::MAX_DATAGRAM];
+    let mut buf = vec![0u8; crate::limits::MAX_DATAGRAM];
     let mut last_ping = Instant::now();
     let mut warned = false;
     while !done.load(Ordering::SeqCst) {
@@ -348,7 +348,7 @@ fn receive<W: Write>(
                 }
                 continue;
             }
-            Err(e) if socklab_proto::net::is_wait_over(&e) => {
+            Err(e) if socklab_net::socket::is_wait_over(&e) => {
                 continue; // the tick: time to check the heartbeat and `done`
             }
             Err(e) => {

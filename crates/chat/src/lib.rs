@@ -32,6 +32,7 @@
 
 pub mod batch;
 pub mod client;
+pub mod limits;
 pub mod protocol;
 pub mod server;
 

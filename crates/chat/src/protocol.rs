@@ -99,17 +99,17 @@ pub fn parse(text: &str) -> Command {
     }
 }
 
-/// Checks a nick: 1 to [`socklab_proto::MAX_NICK_LEN`] bytes of letters, digits, `-`,
+/// Checks a nick: 1 to [`crate::limits::MAX_NICK_LEN`] bytes of letters, digits, `-`,
 /// `_` or `.`. Spaces, brackets and `*` are refused so a nick can never make a line
 /// look like `[server] …` or `*** …`.
 pub fn validate_nick(nick: &str) -> Result<(), String> {
     let ok_chars = nick
         .chars()
         .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if nick.is_empty() || nick.len() > socklab_proto::MAX_NICK_LEN || !ok_chars {
+    if nick.is_empty() || nick.len() > crate::limits::MAX_NICK_LEN || !ok_chars {
         return Err(format!(
             "a nick is 1 to {} bytes of letters, digits, '-', '_' or '.'",
-            socklab_proto::MAX_NICK_LEN
+            crate::limits::MAX_NICK_LEN
         ));
     }
     Ok(())

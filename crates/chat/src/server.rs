@@ -7,7 +7,7 @@
 
 use crate::batch::{Outbox, Receiver};
 use crate::protocol::{self, Command, Filter, TokenBucket, PONG};
-use socklab_proto::server::Shutdown;
+use socklab_net::accept::Shutdown;
 use socklab_proto::{Error, Result};
 use std::collections::HashMap;
 use std::fmt;
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 /// How long `recvmmsg` blocks before the loop wakes to expire silent members and to
 /// see whether SIGINT/SIGTERM asked it to stop. A production server would sleep in
 /// `poll`/`epoll` until the next expiry instead of waking on a fixed tick.
-pub const POLL: Duration = socklab_proto::ACCEPT_POLL;
+pub const POLL: Duration = socklab_net::limits::ACCEPT_POLL;
 
 /// How a chat server runs. Every field has a flag in `chat-server`.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub struct ServerConfig {
     pub filter: Filter,
     /// Broadcast lines typed on the server's stdin as `[server] …`.
     pub console: bool,
-    /// The receive buffer. [`socklab_proto::MAX_DATAGRAM`] holds any UDP datagram;
+    /// The receive buffer. [`crate::limits::MAX_DATAGRAM`] holds any UDP datagram;
     /// tests shrink it to show that truncation is detected.
     pub recv_buffer: usize,
     /// Raised to stop the server.
@@ -48,14 +48,14 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            max_message: socklab_proto::MAX_CHAT_MESSAGE,
-            max_members: socklab_proto::MAX_CHAT_MEMBERS,
-            rate: socklab_proto::CHAT_RATE,
-            burst: socklab_proto::CHAT_BURST,
-            expire: socklab_proto::CHAT_EXPIRE,
+            max_message: crate::limits::MAX_CHAT_MESSAGE,
+            max_members: crate::limits::MAX_CHAT_MEMBERS,
+            rate: crate::limits::CHAT_RATE,
+            burst: crate::limits::CHAT_BURST,
+            expire: crate::limits::CHAT_EXPIRE,
             filter: Filter::none(),
             console: false,
-            recv_buffer: socklab_proto::MAX_DATAGRAM,
+            recv_buffer: crate::limits::MAX_DATAGRAM,
             shutdown: Shutdown::new(),
         }
     }
@@ -102,7 +102,7 @@ pub fn run(socket: UdpSocket, config: ServerConfig) -> Result<()> {
                     room.handle(d.from, data, d.truncated, now);
                 }
             }
-            Err(e) if socklab_proto::net::is_wait_over(&e) => {}
+            Err(e) if socklab_net::socket::is_wait_over(&e) => {}
             Err(e) => {
                 // Nothing a peer sends can make recvmmsg fail for good; log it and
                 // go on (after a moment, so a persistent error does not spin a core).

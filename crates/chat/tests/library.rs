@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 fn socket_pair() -> (UdpSocket, UdpSocket) {
-    let server = socklab_proto::net::udp_socket("127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = socklab_net::socket::udp_socket("127.0.0.1:0".parse().unwrap()).unwrap();
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.connect(server.local_addr().unwrap()).unwrap();
     (server, client)

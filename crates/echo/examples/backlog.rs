@@ -24,8 +24,8 @@
 //! an event loop (the default and `--event-loop` modes of `echo-server`).
 
 use socklab_echo::{run, ServerConfig};
-use socklab_proto::net::{tcp_listener, ListenOptions};
-use socklab_proto::server::{ServeOptions, Shutdown};
+use socklab_net::accept::{ServeOptions, Shutdown};
+use socklab_net::socket::{tcp_listener, ListenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::thread;

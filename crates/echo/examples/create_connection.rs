@@ -10,7 +10,7 @@
 //! tutorials' clients called `connect(("localhost", port))`, which uses only one of
 //! them: if the server listens on IPv4 only and the name's first address is `::1`, the
 //! client is refused although the server is up. Python's `socket.create_connection`
-//! does it right, and so does `socklab_proto::net::connect`: `getaddrinfo` gives the
+//! does it right, and so does `socklab_net::socket::connect`: `getaddrinfo` gives the
 //! list, each address is tried with a timeout, and the first that answers wins; only
 //! if all fail is the last error reported.
 //!
@@ -20,7 +20,7 @@
 //! dual-stack /etc/hosts would, so that the fallback is still shown.
 
 use socket2::{Domain, SockRef, Socket, Type};
-use socklab_proto::net::{connect, resolve};
+use socklab_net::socket::{connect, resolve};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::thread;
@@ -136,7 +136,7 @@ fn main() {
         None => println!("every address failed: the last error is the one to report"),
     }
 
-    // The same in one call: socklab_proto::net::connect is create_connection.
+    // The same in one call: socklab_net::socket::connect is create_connection.
     match connect(&name, port, PER_ADDRESS_TIMEOUT) {
         Ok(mut stream) => {
             stream.write_all(b"ok").unwrap();

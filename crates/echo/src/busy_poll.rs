@@ -31,10 +31,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The longest spin `--busy-poll-us` accepts: beyond a few hundred µs, spinning no
-/// longer saves a wake-up, it only burns the core.
-pub const MAX_BUSY_POLL: Duration = Duration::from_millis(10);
-
 /// Threads spinning right now, across every connection of this process.
 static SPINNING: AtomicUsize = AtomicUsize::new(0);
 

@@ -7,11 +7,14 @@
 //! reads the echo on another, so `echo-client < big.bin > out.bin` works at any size:
 //! neither side waits for the other to drain a full socket buffer.
 
-use socklab_proto::net::{connect, connect_error, set_nodelay};
-use socklab_proto::server::Conn;
-use socklab_proto::{Error, Result, IO_BUFFER};
+use socket2::SockRef;
+use socklab_net::limits::IO_BUFFER;
+use socklab_net::socket::{connect, connect_error};
+use socklab_proto::{Error, Result};
 use std::io::{self, BufRead, Read, Write};
+use std::net::Shutdown;
 use std::net::TcpStream;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,26 +35,26 @@ pub enum Target {
 
 /// A connected stream of either family.
 #[derive(Debug)]
-pub enum Connection {
+pub enum EchoStream {
     /// TCP over IPv4 or IPv6.
     Tcp(TcpStream),
     /// AF_UNIX stream socket.
     Unix(UnixStream),
 }
 
-impl Connection {
+impl EchoStream {
     /// Connects to `target`, giving up after `timeout` (TCP only; a Unix connect
     /// either succeeds or fails at once).
-    pub fn open(target: &Target, timeout: Duration) -> Result<Connection> {
+    pub fn open(target: &Target, timeout: Duration) -> Result<EchoStream> {
         match target {
             Target::Tcp { host, port } => {
+                // `connect` sets TCP_NODELAY: prompt mode sends one short line and
+                // waits, and Nagle must not hold it.
                 let stream = connect(host, *port, timeout)?;
-                // Prompt mode sends one short line and waits: don't let Nagle hold it.
-                set_nodelay(&stream)?;
-                Ok(Connection::Tcp(stream))
+                Ok(EchoStream::Tcp(stream))
             }
             Target::Unix(path) => UnixStream::connect(path)
-                .map(Connection::Unix)
+                .map(EchoStream::Unix)
                 .map_err(|e| connect_error(&path.display().to_string(), e)),
         }
     }
@@ -102,12 +105,13 @@ where
 /// received; fails if the server closed before echoing everything it was sent.
 pub fn pipe<S, R, W>(stream: S, input: R, output: &mut W) -> Result<(u64, u64)>
 where
-    S: Conn,
+    S: Read + Write + AsFd,
     R: Read + Send + 'static,
     W: Write,
 {
-    let mut to_server = stream
-        .try_clone_conn()
+    // A second handle on the same socket (`dup(2)`), for the sending thread.
+    let mut to_server = SockRef::from(&stream)
+        .try_clone()
         .map_err(|e| Error::io("cloning the socket", e))?;
     let sender = std::thread::spawn(move || -> Result<u64> {
         let mut input = input;
@@ -117,7 +121,7 @@ where
         })?;
         // Half-close: tell the server we are done sending, so it can finish echoing
         // and close its side, which ends our read loop with a clean EOF.
-        let _ = to_server.shutdown_write();
+        let _ = to_server.shutdown(Shutdown::Write);
         Ok(sent)
     });
     let mut from_server = stream;
@@ -130,7 +134,7 @@ where
         .map_err(|e| Error::io("writing to stdout", e))?;
     if received.is_err() {
         // Unblock the sender if it is stuck writing to a server that stopped reading.
-        from_server.shutdown_conn();
+        let _ = SockRef::from(&from_server).shutdown(Shutdown::Both);
     }
     let sent = sender
         .join()

@@ -30,7 +30,9 @@ use crate::server::ServerConfig;
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
-use socklab_proto::{Error, Result, ACCEPT_POLL, IO_BUFFER};
+use socklab_net::limits::ACCEPT_POLL;
+use socklab_net::limits::IO_BUFFER;
+use socklab_proto::{Error, Result};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -72,7 +74,7 @@ impl EvListener for UnixListener {
 }
 
 /// One client, as the loop sees it.
-struct Connection<S> {
+struct Client<S> {
     stream: S,
     peer: String,
     /// Echo bytes the kernel has not taken yet, from `pending_from` on.
@@ -117,7 +119,7 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)
         .map_err(|e| Error::io("registering the listener", e))?;
-    let mut conns: HashMap<Token, Connection<L::Stream>> = HashMap::new();
+    let mut conns: HashMap<Token, Client<L::Stream>> = HashMap::new();
     let mut next_token = 1usize;
     // One read buffer for every connection: the loop serves one at a time.
     let mut buf = vec![0u8; MAX_PENDING.min(IO_BUFFER)];
@@ -223,7 +225,7 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
 fn accept_all<L: EvListener>(
     listener: &L,
     poll: &Poll,
-    conns: &mut HashMap<Token, Connection<L::Stream>>,
+    conns: &mut HashMap<Token, Client<L::Stream>>,
     next_token: &mut usize,
     config: &ServerConfig,
 ) -> bool {
@@ -259,7 +261,7 @@ fn accept_all<L: EvListener>(
         log::info!("{peer}: connected");
         conns.insert(
             token,
-            Connection {
+            Client {
                 stream,
                 peer,
                 pending: Vec::new(),
@@ -275,7 +277,7 @@ fn accept_all<L: EvListener>(
 }
 
 /// Moves as many bytes as the sockets allow, without blocking.
-fn serve<S: Read + Write>(conn: &mut Connection<S>, buf: &mut [u8], upper: bool) -> Next {
+fn serve<S: Read + Write>(conn: &mut Client<S>, buf: &mut [u8], upper: bool) -> Next {
     loop {
         // First, the echo we still owe.
         while conn.pending_from < conn.pending.len() {
@@ -327,11 +329,7 @@ fn serve<S: Read + Write>(conn: &mut Connection<S>, buf: &mut [u8], upper: bool)
 
 /// Asks for WRITABLE while an echo is stuck (and stops reading: backpressure), and
 /// READABLE otherwise.
-fn update_interest<S: Source>(
-    poll: &Poll,
-    token: Token,
-    conn: &mut Connection<S>,
-) -> io::Result<()> {
+fn update_interest<S: Source>(poll: &Poll, token: Token, conn: &mut Client<S>) -> io::Result<()> {
     let want = if conn.pending_from < conn.pending.len() {
         Interest::WRITABLE
     } else {
@@ -344,7 +342,7 @@ fn update_interest<S: Source>(
     Ok(())
 }
 
-fn close<S: Source>(poll: &Poll, conn: Option<Connection<S>>, err: Option<io::Error>) {
+fn close<S: Source>(poll: &Poll, conn: Option<Client<S>>, err: Option<io::Error>) {
     let Some(mut conn) = conn else { return };
     let _ = poll.registry().deregister(&mut conn.stream);
     match err {

@@ -32,7 +32,8 @@
 pub mod busy_poll;
 pub mod client;
 pub mod event_loop;
+pub mod limits;
 pub mod server;
 
-pub use client::{Connection, Target};
+pub use client::{EchoStream, Target};
 pub use server::{run, ServerConfig};

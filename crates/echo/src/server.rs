@@ -1,11 +1,24 @@
-//! The echo server: accept, then copy every byte back until the client closes.
+//! The echo server: `accept` a client, then `read` and `write_all` every byte back
+//! until it closes.
+//!
+//! The socket calls appear here in the order of lesson 1's table
+//! (docs/lessons/01-tcp-echo.md). The listener was made before [`run`] by
+//! `socklab_net::socket::tcp_listener`: `socket()`, `setsockopt()`, `bind()`,
+//! `listen(backlog)`. Then:
+//!
+//! 1. [`run`]: `accept()` in a loop, each client on a thread of its own;
+//! 2. [`echo`]: `read()` what the client sent, `write_all()` it back, until `read`
+//!    returns 0 (the client closed its side);
+//! 3. the stream is dropped when [`echo`] returns: `close()`.
 
 use crate::busy_poll;
-use socklab_proto::deadline::SetReadTimeout;
-use socklab_proto::server::{serve, Conn, Listener, ServeOptions};
-use socklab_proto::{Error, Result, IO_BUFFER};
-use std::io;
-use std::os::fd::AsRawFd;
+use socket2::SockRef;
+use socklab_net::accept::{accept, Listener, ServeOptions, Threads};
+use socklab_net::limits::IO_BUFFER;
+use socklab_proto::{Error, Result};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How the echo server behaves.
@@ -17,9 +30,7 @@ pub struct ServerConfig {
     /// Close a connection that sends nothing, or does not read, for this long.
     pub idle_timeout: Option<Duration>,
     /// Spin this long for a connection's next message before sleeping in `read`
-    /// (see [`crate::busy_poll`]); zero never spins. Zero by default here, so tests
-    /// that drive the library do not spin; `echo-server` defaults to
-    /// [`socklab_proto::BUSY_POLL`].
+    /// (`--busy-poll-us`, see [`crate::busy_poll`]); zero, the default, never spins.
     pub busy_poll: Duration,
     /// The accept loop's cap, mode and stop flag.
     pub serve: ServeOptions,
@@ -29,77 +40,105 @@ pub struct ServerConfig {
 pub fn run<L>(listener: L, config: ServerConfig) -> Result<()>
 where
     L: Listener,
-    L::Stream: SetReadTimeout + AsRawFd,
+    L::Stream: AsRawFd,
 {
-    let upper = config.upper;
-    let idle = config.idle_timeout;
-    let spin = config.busy_poll;
-    serve(
-        listener,
-        &config.serve,
-        move |stream, peer| {
-            log::info!("{peer}: connected");
-            match echo(stream, upper, idle, spin) {
-                Ok((bytes_in, bytes_out)) => {
-                    log::info!("{peer}: closed after {bytes_in} bytes in, {bytes_out} bytes out")
-                }
-                Err((e, bytes_in, bytes_out)) => log::info!(
-                    "{peer}: dropped after {bytes_in} bytes in, {bytes_out} bytes out: {e}"
-                ),
-            }
-        },
-        // Echo has no way to say "busy": the refused client sees the connection close
-        // at once, and the refusal is in the server's log.
-        |stream, _peer| drop(stream),
-    )
+    let config = Arc::new(config);
+    // At most --max-conns threads, one per client; a stop cuts the ones still open.
+    let mut threads = Threads::new(config.serve.max_conns);
+    // accept(): wait for a client's handshake to complete, get its own socket.
+    while let Some((stream, peer)) = accept(&listener, &config.serve.shutdown) {
+        log::info!("{peer}: connected");
+        if config.serve.iterative {
+            // The tutorials' way: serve this client to the end, the others wait.
+            serve_client(stream, &peer, &config);
+            continue;
+        }
+        let conf = Arc::clone(&config);
+        if let Err(refused) = threads.spawn(stream, &peer, move |s, p| serve_client(s, p, &conf)) {
+            // Echo has no way to say "busy": the refused client sees the connection
+            // close at once, and the refusal is in the server's log.
+            drop(refused);
+        }
+    }
+    threads.stop(config.serve.grace);
+    Ok(())
 }
 
-/// Copies `stream` back to itself until EOF. Returns the byte counts, with the error
-/// that ended the connection if it did not end cleanly.
-fn echo<S: Conn + SetReadTimeout + AsRawFd>(
-    mut stream: S,
-    upper: bool,
-    idle: Option<Duration>,
-    spin: Duration,
-) -> std::result::Result<(u64, u64), (Error, u64, u64)> {
-    let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
-    // The timeouts bound a client that goes silent (read) and one that stops reading
-    // while we send (write): either way the thread is freed instead of held forever.
-    if let Err(e) = stream
-        .set_read_timeout(idle)
-        .and_then(|()| stream.set_write_timeout_conn(idle))
-    {
-        return Err((Error::io("setting timeouts", e), 0, 0));
+/// Serves one client and logs how it ended.
+fn serve_client<S: Read + Write + AsRawFd + AsFd>(stream: S, peer: &str, config: &ServerConfig) {
+    let mut count = Count::default();
+    match echo(stream, config, &mut count) {
+        Ok(()) => log::info!(
+            "{peer}: closed after {} bytes in, {} bytes out",
+            count.r#in,
+            count.out
+        ),
+        Err(e) => log::info!(
+            "{peer}: dropped after {} bytes in, {} bytes out: {e}",
+            count.r#in,
+            count.out
+        ),
     }
+}
+
+/// Bytes one connection moved.
+#[derive(Debug, Default)]
+struct Count {
+    r#in: u64,
+    out: u64,
+}
+
+/// Copies `stream` back to itself until EOF.
+fn echo<S: Read + Write + AsRawFd + AsFd>(
+    mut stream: S,
+    config: &ServerConfig,
+    count: &mut Count,
+) -> Result<()> {
+    // SO_RCVTIMEO and SO_SNDTIMEO bound a client that goes silent (read) and one that
+    // stops reading while we send (write): either way the thread is freed.
+    let socket = SockRef::from(&stream);
+    socket
+        .set_read_timeout(config.idle_timeout)
+        .and_then(|()| socket.set_write_timeout(config.idle_timeout))
+        .map_err(|e| Error::io("setting timeouts", e))?;
     // One fixed buffer per connection, on the heap so 1,000 threads' stacks stay
     // small. Memory per connection is this buffer, whatever the client sends.
     let mut buf = vec![0u8; IO_BUFFER];
     loop {
-        let n = match busy_poll::read(&mut stream, &mut buf, spin) {
-            Ok(0) => return Ok((bytes_in, bytes_out)),
+        // read(): blocks until the client sends something; 0 means it closed.
+        let n = match read(&mut stream, &mut buf, config.busy_poll) {
+            Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err((Error::io("reading", e), bytes_in, bytes_out)),
+            Err(e) => return Err(Error::io("reading", e).under_deadline()),
         };
-        bytes_in += n as u64;
-        if upper {
+        count.r#in += n as u64;
+        if config.upper {
             // ASCII only: bytes >= 0x80 (every byte of a multi-byte UTF-8 character)
             // are left alone, so UTF-8 text survives intact.
             buf[..n].make_ascii_uppercase();
         }
-        // `write_all`, not `write`: a single `send` may take only part of the buffer.
-        if let Err(e) = stream.write_all(&buf[..n]) {
-            return Err((Error::io("writing", e), bytes_in, bytes_out));
-        }
-        bytes_out += n as u64;
+        // write_all(), not write(): a single `send` may take only part of the buffer.
+        stream
+            .write_all(&buf[..n])
+            .map_err(|e| Error::io("writing", e).under_deadline())?;
+        count.out += n as u64;
+    }
+}
+
+/// The plain blocking `read`, unless `--busy-poll-us` asked to spin first.
+fn read<S: Read + AsRawFd>(stream: &mut S, buf: &mut [u8], spin: Duration) -> io::Result<usize> {
+    if spin.is_zero() {
+        stream.read(buf)
+    } else {
+        busy_poll::read(stream, buf, spin)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use socklab_proto::net::{tcp_listener, ListenOptions};
-    use std::io::{Read, Write};
+    use socklab_net::socket::{tcp_listener, ListenOptions};
     use std::net::TcpStream;
 
     #[test]

@@ -6,14 +6,15 @@
 //! interrupted one stays there for `get --resume`. The target is never replaced
 //! unless `--overwrite` says so.
 
+use crate::transfer::{copy_hashed, send_file_hashed};
 use crate::wire::{FileInfo, GetReply, Listing, PutDone, PutReady, Trailer};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use socklab_proto::auth::client_login;
-use socklab_proto::checksum::{copy_hashed, finish_hex, hash_prefix, send_file_hashed, Md5};
-use socklab_proto::msg::{read_header, read_reply, write_header};
+use socklab_auth::client_login;
+use socklab_net::socket::connect;
+use socklab_net::{Connection, Deadlines};
+use socklab_proto::checksum::{finish_hex, hash_prefix, Md5};
 use socklab_proto::names::{escape, validate_name};
-use socklab_proto::net::{connect, set_nodelay};
 use socklab_proto::{Error, ErrorCode, Request, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -85,24 +86,26 @@ pub struct ClientConfig {
 /// A connected, logged-in client.
 #[derive(Debug)]
 pub struct Session {
-    stream: TcpStream,
+    conn: Connection<TcpStream>,
     progress: bool,
 }
 
 impl Session {
     /// Connects and logs in (or not, for anonymous access).
     pub fn connect(config: &ClientConfig) -> Result<Session> {
-        let mut stream = connect(&config.host, config.port, config.connect_timeout)?;
-        set_nodelay(&stream)?;
-        stream
-            .set_read_timeout(Some(config.stall_timeout))
-            .and_then(|()| stream.set_write_timeout(Some(config.stall_timeout)))
-            .map_err(|e| Error::io("setting socket timeouts", e))?;
+        let stream = connect(&config.host, config.port, config.connect_timeout)?;
+        // The server owes every reply at once: the client waits at most the stall
+        // time for any of them, and for each byte of a transfer.
+        let deadlines = Deadlines {
+            idle: config.stall_timeout,
+            stall: config.stall_timeout,
+        };
+        let mut conn = Connection::new(stream, deadlines)?;
         if let Some((user, password)) = &config.login {
-            client_login(&mut stream, user, password)?;
+            client_login(&mut conn, user, password)?;
         }
         Ok(Session {
-            stream,
+            conn,
             progress: config.progress,
         })
     }
@@ -110,8 +113,8 @@ impl Session {
     /// `list`. Names that are not safe single components are dropped and returned
     /// apart, escaped, so a hostile server cannot smuggle `../x` or terminal escapes.
     pub fn list(&mut self) -> Result<(Vec<FileInfo>, Vec<String>, bool)> {
-        write_header(&mut self.stream, &Request::List)?;
-        let listing: Listing = read_reply(&mut self.stream)?;
+        self.conn.send(&Request::List)?;
+        let listing: Listing = self.conn.read_reply()?;
         let mut good = Vec::new();
         let mut bad = Vec::new();
         for f in listing.files {
@@ -126,15 +129,12 @@ impl Session {
     /// `stat NAME`.
     pub fn stat(&mut self, name: &str) -> Result<FileInfo> {
         validate_name(name)?;
-        write_header(
-            &mut self.stream,
-            &Request::Stat {
-                name: name.to_owned(),
-            },
-        )?;
-        let info: FileInfo = read_reply(&mut self.stream)?;
+        self.conn.send(&Request::Stat {
+            name: name.to_owned(),
+        })?;
+        let info: FileInfo = self.conn.read_reply()?;
         if info.name != name {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::BadHeader(format!(
                 "the server answered about {} instead of {}",
                 escape(&info.name),
                 escape(name)
@@ -185,23 +185,20 @@ impl Session {
                 };
             }
         }
-        write_header(
-            &mut self.stream,
-            &Request::Get {
-                name: name.to_owned(),
-                offset,
-            },
-        )?;
-        let reply: GetReply = read_reply(&mut self.stream)?;
+        self.conn.send(&Request::Get {
+            name: name.to_owned(),
+            offset,
+        })?;
+        let reply: GetReply = self.conn.read_reply()?;
         if reply.name != name || validate_name(&reply.name).is_err() {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::BadHeader(format!(
                 "the server sent {} when asked for {}",
                 escape(&reply.name),
                 escape(name)
             )));
         }
         if offset > reply.size {
-            return Err(Error::BadRequest(
+            return Err(Error::BadHeader(
                 "the server's file is shorter than the resume offset".into(),
             ));
         }
@@ -227,13 +224,14 @@ impl Session {
         };
         let bar = progress_bar(self.progress, reply.size, offset, name);
         let body = copy_hashed(
-            &mut self.stream,
+            self.conn.body()?,
             &mut file,
             reply.size - offset,
             hasher,
             |n| bar.inc(n),
             "the download",
-        );
+        )
+        .map_err(Error::under_deadline);
         bar.finish_and_clear();
         let md5 = match body {
             Ok(hasher) => finish_hex(hasher),
@@ -245,8 +243,10 @@ impl Session {
                 )));
             }
         };
-        let trailer: Trailer =
-            read_header(&mut self.stream)?.ok_or(Error::UnexpectedEof("the md5 trailer"))?;
+        let trailer: Trailer = self
+            .conn
+            .read_header()?
+            .ok_or(Error::UnexpectedEof("the md5 trailer"))?;
         if !trailer.md5.eq_ignore_ascii_case(&md5) {
             let _ = fs::remove_file(&part);
             return Err(Error::ChecksumMismatch {
@@ -277,7 +277,7 @@ impl Session {
             .metadata()
             .map_err(|e| Error::io(format!("checking {}", path.display()), e))?;
         if !meta.is_file() {
-            return Err(Error::Other(format!(
+            return Err(Error::Usage(format!(
                 "{} is not a regular file",
                 path.display()
             )));
@@ -289,10 +289,10 @@ impl Session {
             resume,
             overwrite,
         };
-        write_header(&mut self.stream, &request)?;
-        let ready: PutReady = read_reply(&mut self.stream)?;
+        self.conn.send(&request)?;
+        let ready: PutReady = self.conn.read_reply()?;
         if ready.offset > size {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::BadHeader(format!(
                 "the server asked to resume at {} of {size} bytes",
                 ready.offset
             )));
@@ -309,16 +309,17 @@ impl Session {
         // hashes the whole file, which the trailer covers.
         let body = send_file_hashed(
             &file,
-            &self.stream,
+            self.conn.body()?,
             ready.offset,
             size,
             |n| bar.inc(n),
             "the local file",
-        );
+        )
+        .map_err(Error::under_deadline);
         bar.finish_and_clear();
         let md5 = finish_hex(body?);
-        write_header(&mut self.stream, &Trailer { md5: md5.clone() })?;
-        let done: PutDone = read_reply(&mut self.stream)?;
+        self.conn.send(&Trailer { md5: md5.clone() })?;
+        let done: PutDone = self.conn.read_reply()?;
         if !done.md5.eq_ignore_ascii_case(&md5) || done.size != size {
             return Err(Error::ChecksumMismatch {
                 expected: md5,
@@ -559,7 +560,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>> {
         }
     }
     if quote.is_some() {
-        return Err(Error::BadRequest("unterminated quote".into()));
+        return Err(Error::Usage("unterminated quote".into()));
     }
     if in_word {
         words.push(cur);

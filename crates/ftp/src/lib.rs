@@ -28,8 +28,10 @@
 //! than md5 plus the copying.
 
 pub mod client;
+pub mod limits;
 pub mod server;
 pub mod store;
+pub mod transfer;
 pub mod wire;
 
 pub use client::{ClientConfig, Command, Session};

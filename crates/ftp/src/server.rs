@@ -2,16 +2,15 @@
 //! `put` until the client leaves.
 
 use crate::store::{refused, Root, Upload};
+use crate::transfer::{copy_hashed, send_file_hashed};
 use crate::wire::{GetReply, Listing, PutDone, PutReady, Trailer};
-use socklab_proto::auth::{answer_login, server_login, LoginPolicy, Users};
-use socklab_proto::checksum::{copy_hashed, finish_hex, send_file_hashed};
-use socklab_proto::msg::{
-    next_request, read_header, write_error, write_failure, write_header, write_ok,
-};
+use socklab_auth::{answer_login, server_login, LoginPolicy, Users};
+use socklab_net::accept::{serve_framed, ServeOptions};
+use socklab_net::{Connection, Deadlines};
+use socklab_proto::checksum::finish_hex;
+use socklab_proto::limits::MAX_HEADER_LEN;
 use socklab_proto::names::{escape, validate_name};
-use socklab_proto::net::set_nodelay;
-use socklab_proto::server::{serve_framed, ServeOptions};
-use socklab_proto::{Error, ErrorCode, Request, Result, MAX_HEADER_LEN};
+use socklab_proto::{Error, ErrorCode, Request, Result};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,10 +51,10 @@ impl ServerConfig {
             users,
             anonymous: false,
             read_only: false,
-            max_file_size: socklab_proto::MAX_FILE_SIZE,
-            stall_timeout: socklab_proto::STALL_TIMEOUT,
-            idle_timeout: socklab_proto::IDLE_TIMEOUT,
-            partial_ttl: crate::store::PARTIAL_TTL,
+            max_file_size: crate::limits::MAX_FILE_SIZE,
+            stall_timeout: socklab_net::limits::STALL_TIMEOUT,
+            idle_timeout: socklab_net::limits::IDLE_TIMEOUT,
+            partial_ttl: crate::limits::PARTIAL_TTL,
             login: LoginPolicy::default(),
             serve: ServeOptions::default(),
         }
@@ -85,10 +84,15 @@ pub struct Prepared {
 impl Prepared {
     /// Serves on `listener` until `config.serve.shutdown` is raised.
     pub fn run(self, listener: TcpListener) -> Result<()> {
-        let opts = self.shared.config.serve.clone();
+        let config = &self.shared.config;
+        let opts = config.serve.clone();
+        let deadlines = Deadlines {
+            idle: config.idle_timeout,
+            stall: config.stall_timeout,
+        };
         let shared = Arc::new(self.shared);
-        serve_framed(listener, &opts, move |stream, peer| {
-            session(stream, peer, &shared)
+        serve_framed(listener, &opts, deadlines, move |conn, peer| {
+            session(conn, peer, &shared)
         })
     }
 }
@@ -98,7 +102,7 @@ impl Prepared {
 pub fn prepare(config: ServerConfig) -> Result<Prepared> {
     let has_users = config.users.as_ref().is_some_and(|u| !u.is_empty());
     if !has_users && !config.anonymous {
-        return Err(Error::Other(
+        return Err(Error::Usage(
             "nobody could log in: give --users FILE with at least one user (add one with \
              socklab-passwd), or --anonymous for read-only access"
                 .into(),
@@ -120,42 +124,28 @@ pub fn prepare(config: ServerConfig) -> Result<Prepared> {
     })
 }
 
-fn set_timeouts(stream: &TcpStream, read: Duration, write: Duration) -> Result<()> {
-    stream
-        .set_read_timeout(Some(read))
-        .and_then(|()| stream.set_write_timeout(Some(write)))
-        .map_err(|e| Error::io("setting socket timeouts", e))
-}
-
 /// One client's session.
-fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
+fn session(conn: &mut Connection<TcpStream>, peer: &str, shared: &Shared) -> Result<()> {
     let config = &shared.config;
-    set_nodelay(&stream)?;
     let mut user = None;
     if !config.anonymous {
         let users = config.users.as_ref().ok_or(Error::AuthRequired)?;
-        let name = server_login(&mut stream, peer, users, &config.login)?;
+        let name = server_login(conn, peer, users, &config.login)?;
         log::info!("{peer}: logged in as {name}");
         user = Some(name);
     }
     let mut failures = 0;
-    loop {
-        set_timeouts(&stream, config.idle_timeout, config.stall_timeout)?;
-        // A malformed header gets `bad_request` and an idle session `timeout`; then
-        // we hang up (the error ends the loop).
-        let Some(request) = next_request(&mut stream, config.idle_timeout)? else {
-            return Ok(());
-        };
+    // A malformed header gets `bad_request` and an idle session `timeout`; then we
+    // hang up (the error ends the loop).
+    while let Some(request) = conn.read_request()? {
         let who = user.as_deref().unwrap_or("anonymous");
-        set_timeouts(&stream, config.stall_timeout, config.stall_timeout)?;
         match request {
             Request::Login {
                 user: name,
                 password,
             } => {
                 if let Some(current) = &user {
-                    write_failure(
-                        &mut stream,
+                    conn.send_failure(
                         ErrorCode::BadRequest,
                         &format!("already logged in as {current}"),
                     )?;
@@ -166,15 +156,8 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
                 let none = Users::default();
                 let users = config.users.as_ref().unwrap_or(&none);
                 let policy = &config.login;
-                let answered = answer_login(
-                    &mut stream,
-                    peer,
-                    users,
-                    &name,
-                    password,
-                    &mut failures,
-                    policy,
-                );
+                let answered =
+                    answer_login(conn, peer, users, &name, password, &mut failures, policy);
                 if answered? {
                     log::info!("{peer}: logged in as {name}");
                     user = Some(name);
@@ -183,15 +166,15 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
             Request::List => {
                 let reply = shared.root.list().map(fit_listing);
                 match reply {
-                    Ok(listing) => write_ok(&mut stream, &listing)?,
-                    Err(e) => reply_error(&mut stream, peer, &e)?,
+                    Ok(listing) => conn.send_ok(&listing)?,
+                    Err(e) => reply_error(conn, peer, &e)?,
                 }
             }
             Request::Stat { name } => match shared.root.stat(&name) {
-                Ok(info) => write_ok(&mut stream, &info)?,
-                Err(e) => reply_error(&mut stream, peer, &e)?,
+                Ok(info) => conn.send_ok(&info)?,
+                Err(e) => reply_error(conn, peer, &e)?,
             },
-            Request::Get { name, offset } => get(&mut stream, peer, shared, &name, offset)?,
+            Request::Get { name, offset } => get(conn, peer, shared, &name, offset)?,
             Request::Put {
                 name,
                 size,
@@ -206,28 +189,28 @@ fn session(mut stream: TcpStream, peer: &str, shared: &Shared) -> Result<()> {
                     };
                     // Like every other refusal of a put, the session goes on: a client
                     // sends the body only after an ok reply, so nothing is in flight.
-                    write_failure(&mut stream, ErrorCode::Forbidden, why)?;
+                    conn.send_failure(ErrorCode::Forbidden, why)?;
                     continue;
                 }
                 log::info!("{peer} ({who}): put {} ({size} bytes)", escape(&name));
-                put(&mut stream, peer, shared, &name, size, resume, overwrite)?;
+                put(conn, peer, shared, &name, size, resume, overwrite)?;
             }
-            Request::Exec { .. } => write_failure(
-                &mut stream,
+            Request::Exec { .. } => conn.send_failure(
                 ErrorCode::BadRequest,
                 "the file server does not run commands (that is shell-server's job)",
             )?,
         }
     }
+    Ok(())
 }
 
 /// Answers a refused request; the connection stays in step, so the session goes on.
-fn reply_error(stream: &mut TcpStream, peer: &str, e: &Error) -> Result<()> {
+fn reply_error(conn: &mut Connection<TcpStream>, peer: &str, e: &Error) -> Result<()> {
     match e.code() {
         ErrorCode::Internal => log::error!("{peer}: {e}"),
         _ => log::info!("{peer}: refused: {e}"),
     }
-    write_error(stream, e)
+    conn.send_error(e)
 }
 
 /// Cuts a listing so its JSON fits in one header; a huge directory says `truncated`
@@ -255,32 +238,36 @@ fn fit_listing(files: Vec<crate::wire::FileInfo>) -> Listing {
 }
 
 /// `get`: the header, the bytes from `offset`, and the whole file's md5 in a trailer.
-fn get(stream: &mut TcpStream, peer: &str, shared: &Shared, name: &str, offset: u64) -> Result<()> {
+fn get(
+    conn: &mut Connection<TcpStream>,
+    peer: &str,
+    shared: &Shared,
+    name: &str,
+    offset: u64,
+) -> Result<()> {
     let (file, size) = match shared.root.open_read(name) {
         Ok(pair) => pair,
-        Err(e) => return reply_error(stream, peer, &e),
+        Err(e) => return reply_error(conn, peer, &e),
     };
     if offset > size {
         let msg = format!(
             "offset {offset} is past the end of {} ({size} bytes)",
             escape(name)
         );
-        return write_failure(stream, ErrorCode::BadRequest, &msg);
+        return conn.send_failure(ErrorCode::BadRequest, &msg);
     }
-    write_ok(
-        stream,
-        &GetReply {
-            name: name.to_owned(),
-            size,
-        },
-    )?;
+    conn.send_ok(&GetReply {
+        name: name.to_owned(),
+        size,
+    })?;
     // The trailer's md5 covers the whole file, so the part the client already holds
     // is hashed too (read from disk, not sent), on the hashing thread while the rest
     // is sent. If the file shrinks under us we cannot send `size` bytes: the send
     // fails and we hang up, and the client's length check catches it.
-    let hasher = send_file_hashed(&file, stream, offset, size, |_| {}, "the file")?;
+    let hasher = send_file_hashed(&file, conn.body()?, offset, size, |_| {}, "the file")
+        .map_err(Error::under_deadline)?;
     let md5 = finish_hex(hasher);
-    write_header(stream, &Trailer { md5: md5.clone() })?;
+    conn.send(&Trailer { md5: md5.clone() })?;
     log::info!(
         "{peer}: sent {} ({size} bytes from {offset}, md5 {md5})",
         escape(name)
@@ -302,7 +289,7 @@ fn keep_partial(upload: Upload, peer: &str, name: &str, size: u64) {
 /// partial file while hashing it, check the trailer, then publish atomically.
 #[allow(clippy::too_many_arguments)]
 fn put(
-    stream: &mut TcpStream,
+    conn: &mut Connection<TcpStream>,
     peer: &str,
     shared: &Shared,
     name: &str,
@@ -328,14 +315,14 @@ fn put(
         .and_then(|()| root.claim(name));
     let _claim = match checks {
         Ok(claim) => claim,
-        Err(e) => return reply_error(stream, peer, &e),
+        Err(e) => return reply_error(conn, peer, &e),
     };
     if let Err(e) = root.check_free(name, overwrite) {
-        return reply_error(stream, peer, &e);
+        return reply_error(conn, peer, &e);
     }
     let mut upload = match root.begin_upload(name, size, resume) {
         Ok(u) => u,
-        Err(e) => return reply_error(stream, peer, &e),
+        Err(e) => return reply_error(conn, peer, &e),
     };
     let offset = upload.offset;
     if offset > 0 {
@@ -344,26 +331,26 @@ fn put(
             escape(name)
         );
     }
-    write_ok(stream, &PutReady { offset })?;
+    conn.send_ok(&PutReady { offset })?;
 
     let body = copy_hashed(
-        stream,
+        conn.body()?,
         &mut upload.file,
         size - offset,
         upload.hasher.clone(),
         |_| {},
         "the upload body",
-    );
+    )
+    .map_err(Error::under_deadline);
     let md5 = match body {
         Ok(hasher) => finish_hex(hasher),
         Err(e) => {
             // A disconnect, a stall or a full disk: keep what arrived for a resume.
             keep_partial(upload, peer, name, size);
             if !e.is_disconnect() {
-                let _ = write_error(stream, &e);
+                let _ = conn.send_error(&e);
             } else if matches!(e, Error::Timeout(_)) {
-                let _ = write_failure(
-                    stream,
+                let _ = conn.send_failure(
                     ErrorCode::Timeout,
                     "the upload stalled; closing (resume it with --resume)",
                 );
@@ -371,7 +358,7 @@ fn put(
             return Err(e);
         }
     };
-    let trailer = match read_header::<_, Trailer>(stream) {
+    let trailer = match conn.read_header::<Trailer>() {
         Ok(Some(t)) => t,
         Ok(None) => {
             keep_partial(upload, peer, name, size);
@@ -388,7 +375,7 @@ fn put(
             let e = Error::BadHeader(format!(
                 "expected the md5 trailer after {size} body bytes: {e}"
             ));
-            let _ = write_error(stream, &e);
+            let _ = conn.send_error(&e);
             return Err(e);
         }
     };
@@ -399,21 +386,18 @@ fn put(
             actual: md5,
         };
         log::warn!("{peer}: put {}: {e}; nothing stored", escape(name));
-        return write_error(stream, &e);
+        return conn.send_error(&e);
     }
     match upload.commit(overwrite) {
         Ok(()) => {
             log::info!("{peer}: stored {} ({size} bytes, md5 {md5})", escape(name));
-            write_ok(
-                stream,
-                &PutDone {
-                    name: name.to_owned(),
-                    size,
-                    md5,
-                },
-            )
+            conn.send_ok(&PutDone {
+                name: name.to_owned(),
+                size,
+                md5,
+            })
         }
-        Err(e) => reply_error(stream, peer, &e),
+        Err(e) => reply_error(conn, peer, &e),
     }
 }
 

@@ -36,9 +36,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// complete. It is never listed or served.
 pub const PARTIAL_DIR: &str = ".socklab-partial";
 
-/// How long an interrupted upload is kept for `put --resume` (`--partial-ttl`).
-pub const PARTIAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
-
 /// The sidecar of a partial upload: which name and size it belongs to, so a resume
 /// continues only the same transfer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

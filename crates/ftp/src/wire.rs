@@ -30,7 +30,7 @@ pub struct Listing {
     /// The served files, sorted by name.
     pub files: Vec<FileInfo>,
     /// True when the directory held more files than fit in one header
-    /// ([`socklab_proto::MAX_HEADER_LEN`]); the list was cut.
+    /// ([`socklab_proto::limits::MAX_HEADER_LEN`]); the list was cut.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use socklab_proto::msg::{read_reply, read_request, write_header, write_ok, Empty};
+use socklab_proto::msg::{read_header, read_reply, write_header, write_ok, Empty};
 use socklab_proto::{Error, ErrorCode, Request};
 use std::net::TcpListener;
 use std::os::unix::ffi::OsStrExt;
@@ -138,9 +138,9 @@ fn client_rejects_hostile_names_a_server_sends_back() {
     let fake = std::thread::spawn(move || {
         for _ in 0..2 {
             let (mut s, _) = listener.accept().unwrap();
-            let _login = read_request(&mut s).unwrap();
+            let _login = read_header::<_, Request>(&mut s).unwrap();
             write_ok(&mut s, &Empty {}).unwrap();
-            match read_request(&mut s).unwrap() {
+            match read_header::<_, Request>(&mut s).unwrap() {
                 Some(Request::List) => {
                     let files = serde_json::json!({"files": [
                         {"name": "good.txt", "size": 1, "mtime": 0},

@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 use std::{fmt, io};
 
 /// Every way a socklab operation can fail.
+///
+/// Each kind has one path: a refusal this side sends is [`Error::Refused`] (or one of
+/// the typed refusals below it), a refusal the peer sent is [`Error::Remote`], a
+/// mistake in the local command line or files is [`Error::Usage`], and only what
+/// should never happen is [`Error::Other`].
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An operating-system error, with what we were doing when it happened.
@@ -19,7 +24,7 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// The peer announced a header longer than [`crate::MAX_HEADER_LEN`].
+    /// The peer announced a header longer than [`crate::limits::MAX_HEADER_LEN`].
     #[error("header of {len} bytes is longer than the limit of {max} bytes")]
     HeaderTooLarge {
         /// The length the peer sent.
@@ -37,9 +42,16 @@ pub enum Error {
     #[error("malformed header: {0}")]
     BadHeader(String),
 
-    /// A request that is well-formed but not allowed (a bad argument, wrong state).
-    #[error("{0}")]
-    BadRequest(String),
+    /// A request this side refuses, with the wire code the peer receives
+    /// (`bad_request`, `not_found`, `exists`, `busy`, `too_large`, `forbidden`, …) and a
+    /// sentence for people. The stream is still in step: the session may go on.
+    #[error("{message}")]
+    Refused {
+        /// The stable machine word the peer receives.
+        code: ErrorCode,
+        /// The sentence for people.
+        message: String,
+    },
 
     /// A name that is not a single, printable path component.
     #[error("invalid file name {name}: {reason}")]
@@ -67,18 +79,9 @@ pub enum Error {
     #[error("log in first")]
     AuthRequired,
 
-    /// A deadline passed.
+    /// A deadline passed. Made where the deadline is known (see [`Error::under_deadline`]).
     #[error("timed out {0}")]
     Timeout(String),
-
-    /// A users file that cannot be used.
-    #[error("users file {path}: {reason}")]
-    UsersFile {
-        /// Its path.
-        path: String,
-        /// What is wrong with it.
-        reason: String,
-    },
 
     /// The peer answered `{"ok":false,…}`.
     #[error("{message} ({code})")]
@@ -89,49 +92,75 @@ pub enum Error {
         message: String,
     },
 
-    /// Anything else that is the caller's or the user's to fix, said in a sentence.
+    /// A mistake the user can fix on this side: a flag, a missing or malformed local
+    /// file, a server configured so that nobody could log in. Never sent to a peer.
+    #[error("{0}")]
+    Usage(String),
+
+    /// What should never happen (a thread that panicked, a value that cannot be
+    /// encoded): a bug, answered `internal` if a peer is waiting.
     #[error("{0}")]
     Other(String),
-
-    /// A request this side refuses with a specific wire code (`not_found`, `exists`,
-    /// `busy`, `too_large`, `forbidden`, …) and a sentence for people.
-    #[error("{message}")]
-    Refused {
-        /// The stable machine word the peer receives.
-        code: ErrorCode,
-        /// The sentence for people.
-        message: String,
-    },
 }
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Wraps an I/O error with what we were doing. Timeouts and unexpected EOFs are
-    /// turned into their own variants so callers can tell them apart.
+    /// Wraps an I/O error with what we were doing.
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
-        let context = context.into();
-        match source.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(context),
-            _ => Error::Io { context, source },
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// A refusal with code `bad_request`: a well-formed request that is not allowed
+    /// (a bad argument, the wrong state).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::refused(ErrorCode::BadRequest, message)
+    }
+
+    /// A refusal with `code` and a sentence for people.
+    pub fn refused(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::Refused {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// This error, read as the result of a call made under a deadline: an I/O error
+    /// that says a socket timeout passed (`EAGAIN` from `SO_RCVTIMEO`/`SO_SNDTIMEO`,
+    /// which std calls `WouldBlock`, or `ETIMEDOUT`) becomes [`Error::Timeout`] with
+    /// the same context. Only the caller knows a timeout was set, so only it may say
+    /// so: `result.map_err(Error::under_deadline)`.
+    pub fn under_deadline(self) -> Self {
+        match self {
+            Error::Io { context, source }
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Error::Timeout(context)
+            }
+            other => other,
         }
     }
 
     /// The wire code a server answers this error with.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::HeaderTooLarge { .. } | Error::BadHeader(_) | Error::BadRequest(_) => {
+            Error::HeaderTooLarge { .. } | Error::BadHeader(_) | Error::UnexpectedEof(_) => {
                 ErrorCode::BadRequest
             }
-            Error::UnexpectedEof(_) => ErrorCode::BadRequest,
             Error::InvalidName { .. } => ErrorCode::InvalidName,
             Error::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
             Error::AuthFailed => ErrorCode::AuthFailed,
             Error::AuthRequired => ErrorCode::AuthRequired,
             Error::Timeout(_) => ErrorCode::Timeout,
             Error::Remote { code, .. } | Error::Refused { code, .. } => *code,
-            Error::Io { .. } | Error::UsersFile { .. } | Error::Other(_) => ErrorCode::Internal,
+            Error::Io { .. } | Error::Usage(_) | Error::Other(_) => ErrorCode::Internal,
         }
     }
 

@@ -86,7 +86,7 @@ pub fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MAX_HEADER_LEN;
+    use crate::limits::MAX_HEADER_LEN;
     use proptest::prelude::*;
     use std::io::Cursor;
 

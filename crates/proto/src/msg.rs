@@ -13,7 +13,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::frame::{read_frame, write_frame};
-use crate::MAX_HEADER_LEN;
+use crate::limits::MAX_HEADER_LEN;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -68,6 +68,20 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// The request's `op`, as the wire spells it.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Request::Login { .. } => "login",
+            Request::Exec { .. } => "exec",
+            Request::List => "list",
+            Request::Stat { .. } => "stat",
+            Request::Get { .. } => "get",
+            Request::Put { .. } => "put",
+        }
+    }
+}
+
 impl std::fmt::Debug for Request {
     // Hand-written so that a password never reaches a log line through `{:?}`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,7 +133,8 @@ pub fn write_header<W: Write, T: Serialize + ?Sized>(w: &mut W, value: &T) -> Re
     write_frame(w, &json, MAX_HEADER_LEN)
 }
 
-/// Reads one header frame and parses it as a JSON object. `Ok(None)` on a clean close.
+/// Reads one header frame as an untyped JSON object, for a reader that must look at it
+/// before it knows its type. `Ok(None)` on a clean close.
 pub fn read_object<R: Read>(r: &mut R) -> Result<Option<Map<String, Value>>> {
     let Some(payload) = read_frame(r, MAX_HEADER_LEN)? else {
         return Ok(None);
@@ -134,50 +149,18 @@ pub fn read_object<R: Read>(r: &mut R) -> Result<Option<Map<String, Value>>> {
     }
 }
 
-/// Reads and parses one header into `T`. `Ok(None)` on a clean close.
+/// Reads one header and parses it into `T` (a [`Request`], a trailer…). `Ok(None)` on
+/// a clean close.
 pub fn read_header<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<Option<T>> {
     match read_object(r)? {
         None => Ok(None),
-        Some(map) => from_object(map).map(Some),
+        Some(map) => parse(map).map(Some),
     }
 }
 
-/// Reads the next request. `Ok(None)` when the client closed cleanly.
-pub fn read_request<R: Read>(r: &mut R) -> Result<Option<Request>> {
-    read_header(r)
-}
-
-/// Reads a logged-in session's next request, and answers the peer where it can still
-/// hear: a session idle past its read timeout gets a `timeout` reply, a malformed or
-/// oversized header gets `bad_request` (after a bad length we no longer know where the
-/// next message starts, so either way the caller closes). `Ok(None)` is a clean close.
-/// `idle` is only for the message: the caller sets the socket's read timeout.
-pub fn next_request<S: Read + Write>(
-    stream: &mut S,
-    idle: std::time::Duration,
-) -> Result<Option<Request>> {
-    match read_request(stream) {
-        Ok(r) => Ok(r),
-        Err(Error::Timeout(_)) => {
-            let secs = idle.as_secs();
-            let _ = write_failure(
-                stream,
-                ErrorCode::Timeout,
-                &format!("idle for {secs} s; closing"),
-            );
-            Err(Error::Timeout(format!("idle for {secs} s")))
-        }
-        Err(e) if e.is_disconnect() => Err(e),
-        Err(e) => {
-            let _ = write_error(stream, &e);
-            Err(e)
-        }
-    }
-}
-
-/// Converts a parsed header into a typed struct, turning serde's complaint into
+/// Converts an object from [`read_object`] into `T`, turning serde's complaint into
 /// [`Error::BadHeader`].
-pub fn from_object<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T> {
+pub fn parse<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T> {
     serde_json::from_value(Value::Object(map)).map_err(|e| Error::BadHeader(e.to_string()))
 }
 
@@ -224,15 +207,15 @@ pub fn write_error<W: Write>(w: &mut W, err: &Error) -> Result<()> {
 /// [`Error::Remote`]; a close before any reply is [`Error::UnexpectedEof`].
 pub fn read_reply<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<T> {
     let map = read_object(r)?.ok_or(Error::UnexpectedEof("waiting for a reply"))?;
-    reply_from_object(map)
+    parse_reply(map)
 }
 
-/// The second half of [`read_reply`], for callers that looked at the object first.
-pub fn reply_from_object<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T> {
+/// [`read_reply`] of an object from [`read_object`], for callers that looked first.
+pub fn parse_reply<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T> {
     match map.get("ok") {
-        Some(Value::Bool(true)) => from_object(map),
+        Some(Value::Bool(true)) => parse(map),
         Some(Value::Bool(false)) => {
-            let failure: Failure = from_object(map)?;
+            let failure: Failure = parse(map)?;
             Err(Error::Remote {
                 code: failure.code,
                 message: failure.error,
@@ -271,7 +254,7 @@ mod tests {
     }
 
     fn bad(json: &str) -> String {
-        match read_request(&mut frame(json)) {
+        match read_header::<_, Request>(&mut frame(json)) {
             Err(Error::BadHeader(msg)) => msg,
             other => panic!("{json}: expected BadHeader, got {other:?}"),
         }
@@ -308,7 +291,7 @@ mod tests {
         ];
         for (json, want) in cases {
             assert_eq!(
-                read_request(&mut frame(json)).unwrap(),
+                read_header::<_, Request>(&mut frame(json)).unwrap(),
                 Some(want),
                 "{json}"
             );
@@ -333,7 +316,7 @@ mod tests {
         let mut wire = Vec::new();
         write_frame(&mut wire, b"{\"op\":\"\xff\"}", MAX_HEADER_LEN).unwrap();
         assert!(matches!(
-            read_request(&mut Cursor::new(wire)),
+            read_header::<_, Request>(&mut Cursor::new(wire)),
             Err(Error::BadHeader(_))
         ));
     }

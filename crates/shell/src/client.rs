@@ -1,9 +1,9 @@
 //! The shell client: connect, log in, then run commands, one-shot or in a `>> ` loop.
 
 use crate::wire::{read_incoming, ExitStatus, Incoming, StreamName};
-use socklab_proto::auth::client_login;
-use socklab_proto::msg::write_header;
-use socklab_proto::net::{connect, set_nodelay};
+use socklab_auth::client_login;
+use socklab_net::socket::connect;
+use socklab_net::{Connection, Deadlines, NO_DEADLINE};
 use socklab_proto::{Error, Request, Result};
 use std::borrow::Cow;
 use std::io::{BufRead, Write};
@@ -13,7 +13,7 @@ use std::time::Duration;
 /// A logged-in connection to a shell server.
 #[derive(Debug)]
 pub struct Client {
-    stream: TcpStream,
+    conn: Connection<TcpStream>,
 }
 
 impl Client {
@@ -31,10 +31,16 @@ impl Client {
     }
 
     /// Logs in on an already connected stream.
-    pub fn login(mut stream: TcpStream, user: &str, password: &str) -> Result<Client> {
-        set_nodelay(&stream)?;
-        client_login(&mut stream, user, password)?;
-        Ok(Client { stream })
+    pub fn login(stream: TcpStream, user: &str, password: &str) -> Result<Client> {
+        // The server bounds a command's time (its --timeout) and a session's idle
+        // time; the client waits as long as the server lets it.
+        let deadlines = Deadlines {
+            idle: NO_DEADLINE,
+            stall: NO_DEADLINE,
+        };
+        let mut conn = Connection::new(stream, deadlines)?;
+        client_login(&mut conn, user, password)?;
+        Ok(Client { conn })
     }
 
     /// Runs `cmd` on the server, copying its stdout to `out` and its stderr to `err`
@@ -47,14 +53,11 @@ impl Client {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<ExitStatus> {
-        write_header(
-            &mut self.stream,
-            &Request::Exec {
-                cmd: cmd.to_owned(),
-            },
-        )?;
+        self.conn.send(&Request::Exec {
+            cmd: cmd.to_owned(),
+        })?;
         loop {
-            match read_incoming(&mut self.stream)? {
+            match read_incoming(self.conn.body()?)? {
                 Incoming::Chunk(which, data) => {
                     let sink: &mut dyn Write = match which {
                         StreamName::Stdout => &mut *out,

@@ -39,7 +39,8 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::socket::{recv, MsgFlags};
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use nix::unistd::Pid;
-use socklab_proto::{Error, Result, MAX_CHUNK};
+use socklab_proto::limits::MAX_CHUNK;
+use socklab_proto::{Error, Result};
 use std::io::Read;
 use std::net::TcpStream;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -100,7 +101,7 @@ enum Ready {
 /// [`Error::UnexpectedEof`]. Bytes the client sends meanwhile (its next request) are
 /// left in the socket. An error from `emit` (the client stopped reading) also kills
 /// the group. Either way no process of the command is left behind.
-pub fn run_command<F>(
+pub fn spawn_command<F>(
     cmd: &str,
     cwd: &Path,
     timeout: Duration,
@@ -111,9 +112,7 @@ where
     F: FnMut(StreamName, &[u8]) -> Result<()>,
 {
     if cmd.contains('\0') {
-        return Err(Error::BadRequest(
-            "a command cannot contain a NUL byte".into(),
-        ));
+        return Err(Error::bad_request("a command cannot contain a NUL byte"));
     }
     let child = Command::new("/bin/sh")
         .arg("-c")
@@ -125,7 +124,7 @@ where
         // setpgid(0, 0) in the child: a new group whose ID is the child's PID.
         .process_group(0)
         .spawn()
-        .map_err(|e| Error::Other(format!("cannot start /bin/sh in {}: {e}", cwd.display())))?;
+        .map_err(|e| Error::io(format!("cannot start /bin/sh in {}", cwd.display()), e))?;
     let pgid = child.id();
     let mut group = Group {
         child,
@@ -307,7 +306,7 @@ mod tests {
 
     fn run(cmd: &str, timeout: Duration) -> (ExitStatus, Vec<u8>, Vec<u8>) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let status = run_command(cmd, Path::new("/"), timeout, None, |s, d| {
+        let status = spawn_command(cmd, Path::new("/"), timeout, None, |s, d| {
             match s {
                 StreamName::Stdout => out.extend_from_slice(d),
                 StreamName::Stderr => err.extend_from_slice(d),
@@ -361,13 +360,19 @@ mod tests {
 
     #[test]
     fn refuses_a_nul_byte() {
-        let r = run_command(
+        let r = spawn_command(
             "echo a\0b",
             Path::new("/"),
             Duration::from_secs(5),
             None,
             |_, _| Ok(()),
         );
-        assert!(matches!(r, Err(Error::BadRequest(_))));
+        assert!(matches!(
+            r,
+            Err(Error::Refused {
+                code: socklab_proto::ErrorCode::BadRequest,
+                ..
+            })
+        ));
     }
 }

@@ -37,6 +37,7 @@
 
 pub mod client;
 pub mod exec;
+pub mod limits;
 pub mod server;
 pub mod wire;
 

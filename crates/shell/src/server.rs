@@ -1,11 +1,10 @@
 //! The shell server: log in, then run commands until the client leaves.
 
-use crate::exec::run_command;
+use crate::exec::spawn_command;
 use crate::wire::{write_chunk, ExitStatus};
-use socklab_proto::auth::{server_login, LoginPolicy, Users};
-use socklab_proto::msg::{next_request, write_error, write_failure, write_ok};
-use socklab_proto::net::set_nodelay;
-use socklab_proto::server::{serve_framed, ServeOptions};
+use socklab_auth::{server_login, LoginPolicy, Users};
+use socklab_net::accept::{serve_framed, ServeOptions};
+use socklab_net::{Connection, Deadlines};
 use socklab_proto::{Error, ErrorCode, Request, Result};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -33,61 +32,50 @@ pub struct ServerConfig {
 /// Serves the remote shell on `listener` until `config.serve.shutdown` is raised.
 pub fn run(listener: TcpListener, config: ServerConfig) -> Result<()> {
     if config.users.is_empty() {
-        return Err(Error::Other(
+        return Err(Error::Usage(
             "the users file has no users, so nobody could log in; add one with socklab-passwd"
                 .into(),
         ));
     }
     let opts = config.serve.clone();
+    let deadlines = Deadlines {
+        idle: config.idle_timeout,
+        // A client that stops reading our output must not hold this thread forever:
+        // after one command's worth of time with no progress, the write fails.
+        stall: config.command_timeout.max(Duration::from_secs(1)),
+    };
     let config = Arc::new(config);
-    serve_framed(listener, &opts, move |stream, peer| {
-        session(stream, peer, &config)
+    serve_framed(listener, &opts, deadlines, move |conn, peer| {
+        session(conn, peer, &config)
     })
 }
 
 /// One client's session: login, then one command at a time.
-fn session(mut stream: TcpStream, peer: &str, config: &ServerConfig) -> Result<()> {
-    // Small request/reply messages: send them at once rather than wait for Nagle.
-    set_nodelay(&stream)?;
-    // A client that stops reading our output must not hold this thread forever: after
-    // one command's worth of time with no progress, the write fails and we hang up.
-    stream
-        .set_write_timeout(Some(config.command_timeout.max(Duration::from_secs(1))))
-        .map_err(|e| Error::io("setting the write timeout", e))?;
-
-    let user = server_login(&mut stream, peer, &config.users, &config.login)?;
+fn session(conn: &mut Connection<TcpStream>, peer: &str, config: &ServerConfig) -> Result<()> {
+    let user = server_login(conn, peer, &config.users, &config.login)?;
     log::info!("{peer}: logged in as {user}");
     let mut cwd = config.workdir.clone();
-    loop {
-        // server_login leaves its own timeout on the socket; between commands the
-        // idle timeout is what applies.
-        stream
-            .set_read_timeout(Some(config.idle_timeout))
-            .map_err(|e| Error::io("setting the idle timeout", e))?;
-        // A malformed header gets `bad_request` and an idle session `timeout`; then
-        // we hang up (the error ends the loop).
-        let Some(request) = next_request(&mut stream, config.idle_timeout)? else {
-            return Ok(());
-        };
+    // A malformed header gets `bad_request` and an idle session `timeout`; then we
+    // hang up (the error ends the loop).
+    while let Some(request) = conn.read_request()? {
         match request {
-            Request::Exec { cmd } => exec(&mut stream, peer, &user, &cmd, &mut cwd, config)?,
-            Request::Login { .. } => write_failure(
-                &mut stream,
+            Request::Exec { cmd } => exec(conn, peer, &user, &cmd, &mut cwd, config)?,
+            Request::Login { .. } => conn.send_failure(
                 ErrorCode::BadRequest,
                 &format!("already logged in as {user}"),
             )?,
-            _ => write_failure(
-                &mut stream,
+            _ => conn.send_failure(
                 ErrorCode::BadRequest,
                 "the shell server only runs commands (op \"exec\"); files are ftp-server's job",
             )?,
         }
     }
+    Ok(())
 }
 
 /// Handles one `exec`: `cd` here, anything else through `/bin/sh -c`.
 fn exec(
-    stream: &mut TcpStream,
+    conn: &mut Connection<TcpStream>,
     peer: &str,
     user: &str,
     cmd: &str,
@@ -95,13 +83,10 @@ fn exec(
     config: &ServerConfig,
 ) -> Result<()> {
     if cmd.trim().is_empty() {
-        return write_ok(
-            stream,
-            &ExitStatus {
-                exit: Some(0),
-                ..Default::default()
-            },
-        );
+        return conn.send_ok(&ExitStatus {
+            exit: Some(0),
+            ..Default::default()
+        });
     }
     if let Some(target) = parse_cd(cmd) {
         return match change_dir(cwd, target, &config.workdir) {
@@ -113,23 +98,26 @@ fn exec(
                     cwd: Some(cwd.display().to_string()),
                     ..Default::default()
                 };
-                write_ok(stream, &reply)
+                conn.send_ok(&reply)
             }
-            Err(e) => write_error(stream, &e),
+            Err(e) => conn.send_error(&e),
         };
     }
     // The command itself goes to the debug log only: commands can carry secrets
     // (`mysql -pSECRET`), and the info log is for who did what, not with what.
     log::debug!("{peer} ({user}): exec {cmd:?} in {}", cwd.display());
     let started = Instant::now();
-    let mut out = stream
+    // Output goes out through a second handle on the socket, which shares its send
+    // timeout, while the runner watches the first for the client leaving.
+    let mut out = conn
+        .get_ref()
         .try_clone()
         .map_err(|e| Error::io("cloning the client socket", e))?;
-    let result = run_command(
+    let result = spawn_command(
         cmd,
         cwd,
         config.command_timeout,
-        Some(&*stream),
+        Some(conn.get_ref()),
         |which, data| write_chunk(&mut out, which, data),
     );
     match result {
@@ -143,13 +131,13 @@ fn exec(
                 "{peer} ({user}): command ended after {:.3} s: {how}",
                 started.elapsed().as_secs_f64()
             );
-            write_ok(stream, &status)
+            conn.send_ok(&status)
         }
-        Err(e @ (Error::BadRequest(_) | Error::Other(_))) => {
+        Err(e @ (Error::Refused { .. } | Error::Io { .. })) => {
             // A NUL in the command, or a shell that could not start (the session's
             // directory was removed): tell the client and keep the session.
             log::warn!("{peer} ({user}): {e}");
-            write_error(stream, &e)
+            conn.send_error(&e)
         }
         Err(e) => Err(e),
     }
@@ -188,18 +176,15 @@ pub fn change_dir(cwd: &Path, target: Option<&str>, workdir: &Path) -> Result<Pa
         Some(rest) if rest.is_empty() || rest.starts_with('/') => match home() {
             Some(h) => h.join(rest.trim_start_matches('/')),
             None => {
-                return Err(Error::Remote {
-                    code: ErrorCode::NotFound,
-                    message: "cd: the server has no HOME".into(),
-                })
+                return Err(Error::refused(
+                    ErrorCode::NotFound,
+                    "cd: the server has no HOME",
+                ))
             }
         },
         _ => cwd.join(target),
     };
-    let not_found = |why: &str| Error::Remote {
-        code: ErrorCode::NotFound,
-        message: format!("cd: {target}: {why}"),
-    };
+    let not_found = |why: &str| Error::refused(ErrorCode::NotFound, format!("cd: {target}: {why}"));
     let canon = path.canonicalize().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => not_found("no such file or directory"),
         std::io::ErrorKind::PermissionDenied => not_found("permission denied"),

@@ -12,8 +12,10 @@
 
 use serde::{Deserialize, Serialize};
 use socklab_proto::frame::LEN_PREFIX;
-use socklab_proto::msg::{from_object, read_object, reply_from_object};
-use socklab_proto::{Error, Result, MAX_CHUNK, MAX_HEADER_LEN};
+use socklab_proto::limits::MAX_CHUNK;
+use socklab_proto::limits::MAX_HEADER_LEN;
+use socklab_proto::msg::{parse, parse_reply, read_object};
+use socklab_proto::{Error, Result};
 use std::io::{Read, Write};
 
 /// Which of the command's output streams a chunk came from.
@@ -114,9 +116,9 @@ pub enum Incoming {
 pub fn read_incoming<R: Read>(r: &mut R) -> Result<Incoming> {
     let map = read_object(r)?.ok_or(Error::UnexpectedEof("a command's output"))?;
     if !map.contains_key("stream") {
-        return reply_from_object(map).map(Incoming::Done);
+        return parse_reply(map).map(Incoming::Done);
     }
-    let header: ChunkHeader = from_object(map)?;
+    let header: ChunkHeader = parse(map)?;
     if header.size > MAX_CHUNK as u64 {
         return Err(Error::BadHeader(format!(
             "output chunk of {} bytes is larger than the limit of {MAX_CHUNK}",

@@ -4,7 +4,6 @@
 mod common;
 
 use common::{read_reply, send_frame, Fixture, USER};
-use socklab_proto::auth::client_login;
 use socklab_proto::msg::write_header;
 use socklab_proto::{Error, ErrorCode, Request};
 use std::io::Write;
@@ -29,10 +28,13 @@ fn wrong_password_and_unknown_user_get_the_same_delayed_reply_and_the_third_fail
     let mut s = fx.connect();
 
     let t = Instant::now();
-    expect_auth_failed(&fx, client_login(&mut s, USER, "wrong password"));
+    expect_auth_failed(&fx, socklab_testkit::login(&mut s, USER, "wrong password"));
     let first = t.elapsed();
     let t = Instant::now();
-    expect_auth_failed(&fx, client_login(&mut s, "nobody", "wrong password"));
+    expect_auth_failed(
+        &fx,
+        socklab_testkit::login(&mut s, "nobody", "wrong password"),
+    );
     let second = t.elapsed();
     // Each failure is answered after the delay, known user or not.
     assert!(
@@ -44,7 +46,7 @@ fn wrong_password_and_unknown_user_get_the_same_delayed_reply_and_the_third_fail
         "unknown user answered after {second:?}"
     );
 
-    expect_auth_failed(&fx, client_login(&mut s, USER, "still wrong"));
+    expect_auth_failed(&fx, socklab_testkit::login(&mut s, USER, "still wrong"));
     // The third failure closed the connection: a fourth try, even with the right
     // password, gets no reply.
     let _ = write_header(
@@ -78,8 +80,11 @@ fn wrong_password_and_unknown_user_get_the_same_delayed_reply_and_the_third_fail
 fn no_password_reaches_the_log() {
     let fx = Fixture::start(&["--timeout", "20"]);
     let mut s = fx.connect();
-    expect_auth_failed(&fx, client_login(&mut s, USER, "Wr0ng-Secret-Guess"));
-    client_login(&mut s, USER, &fx.password).unwrap();
+    expect_auth_failed(
+        &fx,
+        socklab_testkit::login(&mut s, USER, "Wr0ng-Secret-Guess"),
+    );
+    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
     drop(s);
     assert!(
         fx.server
@@ -104,11 +109,11 @@ fn no_password_reaches_the_log() {
 fn password_over_1024_bytes_is_refused_and_the_connection_may_retry() {
     let fx = Fixture::start(&[]);
     let mut s = fx.connect();
-    expect_auth_failed(&fx, client_login(&mut s, USER, &"x".repeat(1025)));
+    expect_auth_failed(&fx, socklab_testkit::login(&mut s, USER, &"x".repeat(1025)));
     // Even the right password with 1 KiB of junk after it.
     let long = format!("{}{}", fx.password, "y".repeat(1024));
-    expect_auth_failed(&fx, client_login(&mut s, USER, &long));
-    client_login(&mut s, USER, &fx.password).unwrap();
+    expect_auth_failed(&fx, socklab_testkit::login(&mut s, USER, &long));
+    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
 }
 
 #[test]
@@ -128,7 +133,7 @@ fn exec_before_login_gets_auth_required_and_spawns_nothing() {
     let reply = read_reply(&mut s).unwrap_or_else(|| fx.fail("no reply to list before login"));
     assert_eq!(reply["code"], "auth_required", "{reply:?}");
     // The connection is still usable: log in, and the earlier exec never ran.
-    client_login(&mut s, USER, &fx.password).unwrap();
+    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
     let mut c = socklab_shell::Client::login(fx.connect(), USER, &fx.password).unwrap();
     let (st, out, _) = common::exec(&mut c, "ls -A");
     assert_eq!(st.exit, Some(0));

@@ -49,7 +49,7 @@ pub fn header_cases() -> Vec<Case> {
         case("length FF FF FF FF", vec![0xff, 0xff, 0xff, 0xff], true),
         case(
             "length one over the limit",
-            ((socklab_proto::MAX_HEADER_LEN + 1) as u32)
+            ((socklab_proto::limits::MAX_HEADER_LEN + 1) as u32)
                 .to_be_bytes()
                 .to_vec(),
             true,

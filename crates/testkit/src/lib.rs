@@ -15,6 +15,24 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// Logs in on a raw stream, as a hand-written peer would: the login request, then its
+/// reply. Tests that go on to send hostile bytes on the same stream use it instead of
+/// the client library, which would own the stream.
+pub fn login<S: std::io::Write + Read>(
+    stream: &mut S,
+    user: &str,
+    password: &str,
+) -> socklab_proto::Result<()> {
+    socklab_proto::msg::write_header(
+        stream,
+        &socklab_proto::Request::Login {
+            user: user.into(),
+            password: password.into(),
+        },
+    )?;
+    socklab_proto::msg::read_reply::<_, socklab_proto::msg::Empty>(stream).map(|_| ())
+}
+
 /// How long a server may take to print `listening on ADDR`.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 

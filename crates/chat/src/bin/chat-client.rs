@@ -12,7 +12,7 @@
 
 use clap::Parser;
 use socklab_chat::{client, parse_secs, ClientConfig};
-use socklab_proto::net::resolve;
+use socklab_net::socket::resolve;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,13 +25,13 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// The server's port.
-    #[arg(long, default_value_t = socklab_proto::CHAT_PORT)]
+    #[arg(long, default_value_t = socklab_chat::limits::CHAT_PORT)]
     port: u16,
     /// Join with this nick (letters, digits, '-', '_', '.') instead of your address.
     #[arg(long)]
     nick: Option<String>,
     /// Refuse to send messages longer than this many bytes (the server's limit).
-    #[arg(long, value_name = "BYTES", default_value_t = socklab_proto::MAX_CHAT_MESSAGE)]
+    #[arg(long, value_name = "BYTES", default_value_t = socklab_chat::limits::MAX_CHAT_MESSAGE)]
     max_message: usize,
     /// Send a /ping this often (seconds) so that the server does not expire you.
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "15")]
@@ -43,7 +43,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    socklab_proto::cli::run_main(|| {
+    socklab_net::cli::run_main(|| {
         let server = resolve(&args.host, args.port)?
             .into_iter()
             .next()

@@ -11,8 +11,8 @@
 
 use clap::Parser;
 use socklab_chat::{parse_secs, run, Filter, ServerConfig};
-use socklab_proto::net::{announce, bind_addr, udp_socket, warn_if_exposed};
-use socklab_proto::server::Shutdown;
+use socklab_net::accept::Shutdown;
+use socklab_net::socket::{announce, bind_addr, udp_socket, warn_if_exposed};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,19 +25,19 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Port to bind; 0 picks a free one (the `listening on` line says which).
-    #[arg(long, default_value_t = socklab_proto::CHAT_PORT)]
+    #[arg(long, default_value_t = socklab_chat::limits::CHAT_PORT)]
     port: u16,
     /// The longest message, in bytes; longer ones get `error: message too long`.
-    #[arg(long, value_name = "BYTES", default_value_t = socklab_proto::MAX_CHAT_MESSAGE)]
+    #[arg(long, value_name = "BYTES", default_value_t = socklab_chat::limits::MAX_CHAT_MESSAGE)]
     max_message: usize,
     /// Members at once; a new address past the cap is not joined.
-    #[arg(long, value_name = "N", default_value_t = socklab_proto::MAX_CHAT_MEMBERS)]
+    #[arg(long, value_name = "N", default_value_t = socklab_chat::limits::MAX_CHAT_MEMBERS)]
     max_members: usize,
     /// Messages per second each member may send, on average.
-    #[arg(long, value_name = "PER_SEC", default_value_t = socklab_proto::CHAT_RATE)]
+    #[arg(long, value_name = "PER_SEC", default_value_t = socklab_chat::limits::CHAT_RATE)]
     rate: f64,
     /// Messages a member may send at once above the rate.
-    #[arg(long, value_name = "N", default_value_t = socklab_proto::CHAT_BURST)]
+    #[arg(long, value_name = "N", default_value_t = socklab_chat::limits::CHAT_BURST)]
     burst: u32,
     /// Drop members silent for longer than this many seconds (clients send /ping).
     #[arg(long, value_name = "SECS", value_parser = parse_secs,
@@ -53,11 +53,11 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    socklab_proto::cli::run_main(|| {
-        if args.max_message == 0 || args.max_message > socklab_proto::MAX_DATAGRAM - 100 {
+    socklab_net::cli::run_main(|| {
+        if args.max_message == 0 || args.max_message > socklab_chat::limits::MAX_DATAGRAM - 100 {
             return Err(socklab_proto::Error::Other(format!(
                 "--max-message must be between 1 and {} bytes",
-                socklab_proto::MAX_DATAGRAM - 100
+                socklab_chat::limits::MAX_DATAGRAM - 100
             )));
         }
         if !args.rate.is_finite() || args.rate <= 0.0 {

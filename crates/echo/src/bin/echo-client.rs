@@ -13,7 +13,7 @@
 
 use clap::Parser;
 use socklab_echo::client::{pipe, prompt};
-use socklab_echo::{Connection, Target};
+use socklab_echo::{EchoStream, Target};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,13 +27,13 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Server port.
-    #[arg(long, default_value_t = socklab_proto::ECHO_PORT)]
+    #[arg(long, default_value_t = socklab_echo::limits::ECHO_PORT)]
     port: u16,
     /// Connect to an AF_UNIX socket at this path instead of TCP.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
     unix: Option<PathBuf>,
     /// Seconds to wait for the connection.
-    #[arg(long, value_name = "SECS", default_value_t = socklab_proto::CONNECT_TIMEOUT.as_secs_f64())]
+    #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::CONNECT_TIMEOUT.as_secs_f64())]
     connect_timeout: f64,
     /// Show the `>> ` prompt even when stdin is not a terminal.
     #[arg(long, conflicts_with = "pipe")]
@@ -45,7 +45,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    socklab_proto::cli::run_main(|| {
+    socklab_net::cli::run_main(|| {
         let target = match &args.unix {
             Some(path) => Target::Unix(path.clone()),
             None => Target::Tcp {
@@ -55,19 +55,19 @@ fn main() -> ExitCode {
         };
         let timeout = Duration::try_from_secs_f64(args.connect_timeout)
             .map_err(|e| socklab_proto::Error::Other(format!("--connect-timeout: {e}")))?;
-        let conn = Connection::open(&target, timeout)?;
+        let conn = EchoStream::open(&target, timeout)?;
         let interactive = args.prompt || (!args.pipe && std::io::stdin().is_terminal());
         let stdout = std::io::stdout();
         // Each arm names the concrete socket type, so the copy loops are monomorphic.
         match (conn, interactive) {
-            (Connection::Tcp(mut s), true) => {
+            (EchoStream::Tcp(mut s), true) => {
                 prompt(&mut s, std::io::stdin().lock(), stdout.lock())
             }
-            (Connection::Unix(mut s), true) => {
+            (EchoStream::Unix(mut s), true) => {
                 prompt(&mut s, std::io::stdin().lock(), stdout.lock())
             }
-            (Connection::Tcp(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
-            (Connection::Unix(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
+            (EchoStream::Tcp(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
+            (EchoStream::Unix(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
         }
     })
 }

@@ -14,8 +14,8 @@
 use clap::Parser;
 use socklab_echo::event_loop::{raise_open_file_limit, run_tcp, run_unix};
 use socklab_echo::{run, ServerConfig};
-use socklab_proto::net::{announce, bind_addr, tcp_listener, unix_listener, ListenOptions};
-use socklab_proto::server::{ServeOptions, Shutdown};
+use socklab_net::accept::{ServeOptions, Shutdown};
+use socklab_net::socket::{announce, bind_addr, tcp_listener, unix_listener, ListenOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -28,7 +28,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Port to bind; 0 picks a free one (the `listening on` line says which).
-    #[arg(long, default_value_t = socklab_proto::ECHO_PORT)]
+    #[arg(long, default_value_t = socklab_echo::limits::ECHO_PORT)]
     port: u16,
     /// Serve an AF_UNIX stream socket at this path instead of TCP.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
@@ -37,10 +37,10 @@ struct Args {
     #[arg(long)]
     upper: bool,
     /// Connections served at once; one more is closed at once and logged.
-    #[arg(long, default_value_t = socklab_proto::MAX_CONNS)]
+    #[arg(long, default_value_t = socklab_net::limits::MAX_CONNS)]
     max_conns: usize,
     /// listen(2) backlog: handshakes the kernel queues before accept takes them.
-    #[arg(long, default_value_t = socklab_proto::DEFAULT_BACKLOG)]
+    #[arg(long, default_value_t = socklab_net::limits::DEFAULT_BACKLOG)]
     backlog: i32,
     /// Serve one client at a time, as the tutorial did; others wait in the backlog.
     #[arg(long, conflicts_with = "event_loop")]
@@ -49,15 +49,16 @@ struct Args {
     #[arg(long)]
     event_loop: bool,
     /// Close a connection idle (or not reading) for this many seconds; 0 = never.
-    #[arg(long, value_name = "SECS", default_value_t = socklab_proto::IDLE_TIMEOUT.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::IDLE_TIMEOUT.as_secs())]
     idle_timeout: u64,
     /// After each reply, spin this many µs (at most 10000) for the connection's next
-    /// message before sleeping: cuts a round trip's wake-up cost; 0 = never spin.
+    /// message before sleeping in read: cuts a round trip's wake-up cost for up to
+    /// one core of CPU (lesson 1 has the trade-off). 0, the default, never spins.
     #[arg(
         long,
         value_name = "MICROS",
-        default_value_t = socklab_proto::BUSY_POLL.as_micros() as u64,
-        value_parser = clap::value_parser!(u64).range(0..=socklab_echo::busy_poll::MAX_BUSY_POLL.as_micros() as u64)
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u64).range(0..=socklab_echo::limits::MAX_BUSY_POLL.as_micros() as u64)
     )]
     busy_poll_us: u64,
     /// Do not set SO_REUSEADDR, to see "Address already in use" after a restart.
@@ -67,7 +68,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    socklab_proto::cli::run_main(|| {
+    socklab_net::cli::run_main(|| {
         let config = ServerConfig {
             upper: args.upper,
             idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),

@@ -12,9 +12,9 @@
 //! success and 1 with `error: …` on failure.
 
 use clap::Parser;
+use socklab_auth::password::client_password;
 use socklab_ftp::client::{explain, repl, run_command};
 use socklab_ftp::{ClientConfig, Command, Session};
-use socklab_proto::auth::client_password;
 use socklab_proto::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,7 +28,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Server port.
-    #[arg(long, default_value_t = socklab_proto::FTP_PORT)]
+    #[arg(long, default_value_t = socklab_ftp::limits::FTP_PORT)]
     port: u16,
     /// User name to log in as (required unless --anonymous).
     #[arg(long, required_unless_present = "anonymous")]
@@ -41,7 +41,7 @@ struct Args {
     #[arg(long, conflicts_with_all = ["user", "password_file"])]
     anonymous: bool,
     /// Give up on a transfer that moves no byte for this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = socklab_proto::STALL_TIMEOUT.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::STALL_TIMEOUT.as_secs())]
     timeout: u64,
     /// Never draw a progress bar.
     #[arg(long)]
@@ -53,7 +53,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    socklab_proto::cli::run_main(|| {
+    socklab_net::cli::run_main(|| {
         let login = match &args.user {
             Some(user) if !args.anonymous => {
                 let password = client_password(
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
             host: args.host.clone(),
             port: args.port,
             login,
-            connect_timeout: socklab_proto::CONNECT_TIMEOUT,
+            connect_timeout: socklab_net::limits::CONNECT_TIMEOUT,
             stall_timeout: Duration::from_secs(args.timeout.max(1)),
             progress: !args.no_progress,
         };

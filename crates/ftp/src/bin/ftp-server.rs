@@ -12,11 +12,11 @@
 //! gracefully; interrupted uploads stay in ROOT/.socklab-partial for `--resume`.
 
 use clap::Parser;
+use socklab_auth::args::LoginArgs;
+use socklab_auth::Users;
 use socklab_ftp::{prepare, ServerConfig};
-use socklab_proto::auth::Users;
-use socklab_proto::cli::LoginArgs;
-use socklab_proto::net::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
-use socklab_proto::server::{ServeOptions, Shutdown};
+use socklab_net::accept::{ServeOptions, Shutdown};
+use socklab_net::socket::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Port to bind; 0 picks a free one (the `listening on` line says which).
-    #[arg(long, default_value_t = socklab_proto::FTP_PORT)]
+    #[arg(long, default_value_t = socklab_ftp::limits::FTP_PORT)]
     port: u16,
     /// The directory whose files are served (not its subdirectories).
     #[arg(long, value_name = "DIR")]
@@ -44,27 +44,27 @@ struct Args {
     #[arg(long)]
     anonymous: bool,
     /// Connections served at once; one more is answered `busy`.
-    #[arg(long, default_value_t = socklab_proto::MAX_CONNS)]
+    #[arg(long, default_value_t = socklab_net::limits::MAX_CONNS)]
     max_conns: usize,
     /// The largest upload accepted, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = socklab_proto::MAX_FILE_SIZE)]
+    #[arg(long, value_name = "BYTES", default_value_t = socklab_ftp::limits::MAX_FILE_SIZE)]
     max_file_size: u64,
     /// Abandon a transfer that moves no byte for this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = socklab_proto::STALL_TIMEOUT.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::STALL_TIMEOUT.as_secs())]
     stall_timeout: u64,
     /// Close a session with no request for this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = socklab_proto::IDLE_TIMEOUT.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::IDLE_TIMEOUT.as_secs())]
     idle_timeout: u64,
     #[command(flatten)]
     login: LoginArgs,
     /// Keep interrupted uploads for `put --resume` this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = socklab_ftp::store::PARTIAL_TTL.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = socklab_ftp::limits::PARTIAL_TTL.as_secs())]
     partial_ttl: u64,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    socklab_proto::cli::run_main(|| {
+    socklab_net::cli::run_main(|| {
         let users = args.users.as_deref().map(Users::load).transpose()?;
         let mut config = ServerConfig::new(args.root.clone(), users);
         config.anonymous = args.anonymous;

@@ -12,7 +12,7 @@
 //! it, 255 when connecting or logging in failed), as ssh does.
 
 use clap::Parser;
-use socklab_proto::auth::client_password;
+use socklab_auth::password::client_password;
 use socklab_shell::client::{join_command, repl, Client};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Server port.
-    #[arg(long, default_value_t = socklab_proto::SHELL_PORT)]
+    #[arg(long, default_value_t = socklab_shell::limits::SHELL_PORT)]
     port: u16,
     /// User to log in as.
     #[arg(long, env = "USER")]
@@ -40,7 +40,7 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
     /// Seconds to wait for the connection to be accepted.
-    #[arg(long, value_name = "SECS", default_value_t = socklab_proto::CONNECT_TIMEOUT.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::CONNECT_TIMEOUT.as_secs())]
     connect_timeout: u64,
     /// The command to run, after `--`; without one, a `>> ` prompt reads commands.
     #[arg(last = true, value_name = "CMD")]
@@ -49,7 +49,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    socklab_proto::cli::init_logging();
+    socklab_net::cli::init_logging();
     ExitCode::from(run(&args))
 }
 

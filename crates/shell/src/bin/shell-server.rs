@@ -14,10 +14,10 @@
 //! SIGINT or SIGTERM stops it gracefully.
 
 use clap::Parser;
-use socklab_proto::auth::Users;
-use socklab_proto::cli::LoginArgs;
-use socklab_proto::net::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
-use socklab_proto::server::{ServeOptions, Shutdown};
+use socklab_auth::args::LoginArgs;
+use socklab_auth::Users;
+use socklab_net::accept::{ServeOptions, Shutdown};
+use socklab_net::socket::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
 use socklab_proto::Error;
 use socklab_shell::{run, ServerConfig};
 use std::path::PathBuf;
@@ -35,32 +35,32 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Port to bind; 0 picks a free one (the `listening on` line says which).
-    #[arg(long, default_value_t = socklab_proto::SHELL_PORT)]
+    #[arg(long, default_value_t = socklab_shell::limits::SHELL_PORT)]
     port: u16,
     /// Directory every session starts in (default: the current directory).
     #[arg(long, value_name = "DIR")]
     workdir: Option<PathBuf>,
     /// Wall-clock limit of one command, in seconds; past it its process group is killed.
-    #[arg(long, value_name = "SECS", default_value_t = socklab_proto::COMMAND_TIMEOUT.as_secs(),
+    #[arg(long, value_name = "SECS", default_value_t = socklab_shell::limits::COMMAND_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
     /// Connections served at once; one more is answered `busy` and closed.
-    #[arg(long, default_value_t = socklab_proto::MAX_CONNS)]
+    #[arg(long, default_value_t = socklab_net::limits::MAX_CONNS)]
     max_conns: usize,
     #[command(flatten)]
     login: LoginArgs,
     /// A logged-in session with no command for this many seconds is closed.
-    #[arg(long, value_name = "SECS", default_value_t = socklab_proto::IDLE_TIMEOUT.as_secs(),
+    #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::IDLE_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    socklab_proto::cli::run_main(|| {
+    socklab_net::cli::run_main(|| {
         let users = Users::load(&args.users)?;
         if users.is_empty() {
-            return Err(Error::Other(format!(
+            return Err(Error::Usage(format!(
                 "{} has no users, so nobody could log in; add one with: socklab-passwd --users {} NAME",
                 args.users.display(),
                 args.users.display()
@@ -76,7 +76,7 @@ fn main() -> ExitCode {
             .ok()
             .filter(|d| d.is_dir())
             .ok_or_else(|| {
-                Error::Other(format!("--workdir {}: not a directory", workdir.display()))
+                Error::Usage(format!("--workdir {}: not a directory", workdir.display()))
             })?;
         let config = ServerConfig {
             users,

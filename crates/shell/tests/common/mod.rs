@@ -2,7 +2,7 @@
 //! temp dir, the real server binary on port 0, and raw protocol access.
 #![allow(dead_code)] // Each test file uses its own subset.
 
-use socklab_proto::auth::Users;
+use socklab_auth::Users;
 use socklab_proto::msg::read_object;
 use socklab_shell::wire::{read_incoming, ExitStatus, Incoming, StreamName};
 use socklab_shell::Client;

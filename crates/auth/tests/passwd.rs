@@ -1,7 +1,7 @@
 //! `socklab-passwd`, the real binary: a password piped on stdin becomes an argon2id
 //! line in the users file, and nothing else does.
 
-use socklab_proto::auth::Users;
+use socklab_auth::Users;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -5,9 +5,9 @@
 //! `socket()`, `setsockopt()`…, `bind()`, `listen(backlog)`. Each option has its own
 //! function naming the C option and saying why it is set.
 
-use crate::error::{Error, Result};
-use crate::limits::ACCEPT_POLL;
+use crate::limits::{ACCEPT_POLL, DEFAULT_BACKLOG};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use socklab_proto::{Error, Result};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::unix::net::UnixListener;
@@ -26,7 +26,7 @@ pub struct ListenOptions {
 impl Default for ListenOptions {
     fn default() -> Self {
         ListenOptions {
-            backlog: crate::DEFAULT_BACKLOG,
+            backlog: DEFAULT_BACKLOG,
             reuse_addr: true,
         }
     }
@@ -73,15 +73,18 @@ pub fn set_accept_timeout(listener: SockRef<'_>, timeout: Duration) -> Result<()
 
 /// `TCP_NODELAY`: send small writes at once instead of waiting (Nagle's algorithm) to
 /// merge them. Request/reply protocols want it; otherwise a reply can wait up to 40 ms
-/// for the peer's delayed ACK.
-pub fn set_nodelay(stream: &TcpStream) -> Result<()> {
-    stream
+/// for the peer's delayed ACK. Bulk transfers write 64 KiB and more at a time, so they
+/// lose nothing by it. On a listener it is inherited by every accepted socket.
+pub fn set_nodelay(socket: SockRef<'_>) -> Result<()> {
+    socket
         .set_nodelay(true)
         .map_err(|e| Error::io("setting TCP_NODELAY", e))
 }
 
 /// `socket()`, options, `bind()`, `listen()`: a TCP listener as the C API builds it.
-/// Binding `::` turns dual stack on, so one socket serves IPv4 and IPv6.
+/// Binding `::` turns dual stack on, so one socket serves IPv4 and IPv6. Every
+/// socklab protocol is request/reply, so `TCP_NODELAY` is set here, once, and each
+/// accepted socket inherits it.
 pub fn tcp_listener(addr: SocketAddr, opts: ListenOptions) -> Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .map_err(|e| Error::io("creating a TCP socket", e))?;
@@ -89,6 +92,7 @@ pub fn tcp_listener(addr: SocketAddr, opts: ListenOptions) -> Result<TcpListener
     if addr.is_ipv6() && addr.ip().is_unspecified() {
         set_dual_stack(&socket, true)?;
     }
+    set_nodelay(SockRef::from(&socket))?;
     socket
         .bind(&addr.into())
         .map_err(|e| bind_error(&addr.to_string(), e))?;
@@ -139,7 +143,7 @@ fn bind_error(what: &str, e: std::io::Error) -> Error {
         std::io::ErrorKind::PermissionDenied => " (ports below 1024 need root)",
         _ => "",
     };
-    Error::Other(format!("cannot bind {what}: {e}{hint}"))
+    Error::io(format!("cannot bind {what}{hint}"), e)
 }
 
 /// Resolves `host` (a name or a literal address) and `port` to the address a server
@@ -148,7 +152,7 @@ pub fn bind_addr(host: &str, port: u16) -> Result<SocketAddr> {
     resolve(host, port)?
         .into_iter()
         .next()
-        .ok_or_else(|| Error::Other(format!("{host} has no address")))
+        .ok_or_else(|| Error::Usage(format!("{host} has no address")))
 }
 
 /// `getaddrinfo`: every address `host:port` resolves to, in the resolver's order.
@@ -161,23 +165,27 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
     (bare, port)
         .to_socket_addrs()
         .map(Iterator::collect)
-        .map_err(|e| Error::Other(format!("cannot resolve {host}: {e}")))
+        .map_err(|e| Error::io(format!("cannot resolve {host}"), e))
 }
 
 /// Connects like Python's `socket.create_connection`: resolves `host`, tries each
-/// address in turn with a timeout, and returns the first that answers. The error names
-/// the address and says what a user should check.
+/// address in turn with a timeout, and returns the first that answers, with
+/// `TCP_NODELAY` set (every socklab protocol is request/reply). The error names the
+/// address and says what a user should check.
 pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
     let mut last = None;
     for addr in resolve(host, port)? {
         match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(stream) => return Ok(stream),
+            Ok(stream) => {
+                set_nodelay(SockRef::from(&stream))?;
+                return Ok(stream);
+            }
             Err(e) => last = Some((addr, e)),
         }
     }
     Err(match last {
         Some((addr, e)) => connect_error(&addr.to_string(), e),
-        None => Error::Other(format!("{host} has no address")),
+        None => Error::Usage(format!("{host} has no address")),
     })
 }
 
@@ -192,7 +200,7 @@ pub fn connect_error(what: &str, e: std::io::Error) -> Error {
         }
         _ => "",
     };
-    Error::Other(format!("cannot connect to {what}: {e}{hint}"))
+    Error::io(format!("cannot connect to {what}{hint}"), e)
 }
 
 /// True for what a blocking call returns when its `SO_RCVTIMEO` passed with nothing
@@ -233,6 +241,14 @@ pub fn warn_if_exposed(addr: SocketAddr, what: &str) {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
+
+    #[test]
+    fn accepted_sockets_inherit_nodelay_from_the_listener() {
+        let l = tcp_listener("127.0.0.1:0".parse().unwrap(), ListenOptions::default()).unwrap();
+        let _c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        assert!(s.nodelay().unwrap(), "TCP_NODELAY was not inherited");
+    }
 
     #[test]
     fn port_zero_listener_reports_real_port() {

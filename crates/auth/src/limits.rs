@@ -1,0 +1,31 @@
+//! The limits of login, each a named default (`docs/security.md` lists them all).
+
+use std::time::Duration;
+
+/// Failed logins a connection may make; the last one closes it.
+pub const MAX_LOGIN_FAILURES: u32 = 3;
+
+/// How long a failed login waits before it is answered, to slow password guessing.
+pub const LOGIN_FAILURE_DELAY: Duration = Duration::from_secs(1);
+
+/// A connection that has not logged in by then is closed (`--login-timeout`). It is a
+/// total deadline from accept, not an idle timer, so a byte every few seconds does not
+/// keep a connection open.
+pub const LOGIN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The longest password accepted; a longer one is refused without being hashed, so a
+/// peer cannot make the server hash megabytes.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// The shortest password `socklab-passwd` sets. Logins are limited to a few tries per
+/// connection, but connections are cheap; a production system would also check new
+/// passwords against lists of leaked ones.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// The longest user name.
+pub const MAX_USERNAME_LEN: usize = 32;
+
+/// Password hashes computed at once, across all connections: the size of the hashing
+/// thread pool. Each argon2id verification holds 19 MiB while it runs, so without a
+/// cap 256 clients logging in together would make the server allocate almost 5 GiB.
+pub const MAX_CONCURRENT_HASHES: usize = 4;

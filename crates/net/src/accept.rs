@@ -1,0 +1,359 @@
+//! Accepting clients: `accept(2)` in a loop, a thread per connection under a cap, and
+//! a graceful stop on SIGINT or SIGTERM.
+//!
+//! The tutorials' servers call `accept`, serve that one client to the end, then accept
+//! the next: one client at a time. A socklab server calls [`accept`] in a loop and
+//! hands each connection to [`Threads::spawn`], which runs it on a thread of its own,
+//! up to `max_conns` at once; one more is refused at once (and told why, where the
+//! protocol can say it) rather than queued behind the others. [`serve`] is that loop
+//! for servers that have nothing to add to it. A production server with tens of
+//! thousands of clients would multiplex them on a few threads with `epoll` instead
+//! (echo's `--event-loop`).
+
+use crate::conn::{Connection, Deadlines};
+use crate::limits::{MAX_CONNS, SHUTDOWN_GRACE};
+use socket2::{SockRef, Socket};
+use socklab_proto::{Error, ErrorCode, Result};
+use std::collections::HashMap;
+use std::io;
+use std::net::{Shutdown as Direction, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A flag that SIGINT/SIGTERM (or a test) raises to stop a server.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown(Arc<AtomicBool>);
+
+impl Shutdown {
+    /// A flag nobody has raised yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A flag raised by SIGINT and SIGTERM. The handler only stores `true`; the accept
+    /// loop notices within [`crate::limits::ACCEPT_POLL`].
+    pub fn on_signals() -> Result<Self> {
+        let s = Self::new();
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(sig, Arc::clone(&s.0))
+                .map_err(|e| Error::io("installing the SIGINT/SIGTERM handler", e))?;
+        }
+        Ok(s)
+    }
+
+    /// Asks the server to stop.
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// True once a stop was asked for.
+    pub fn is_triggered(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A listening socket, TCP or AF_UNIX. (std has no trait for `accept` that both
+/// listeners share; this one method is what lets one server serve either.)
+pub trait Listener {
+    /// What `accept` returns: a connected stream.
+    type Stream: io::Read + io::Write + AsFd + Send + 'static;
+    /// `accept(2)`, with the peer's address as text.
+    fn accept_stream(&self) -> io::Result<(Self::Stream, String)>;
+}
+
+impl Listener for TcpListener {
+    type Stream = TcpStream;
+    fn accept_stream(&self) -> io::Result<(TcpStream, String)> {
+        // The stream inherits TCP_NODELAY from the listener (see `tcp_listener`), and
+        // not its SO_RCVTIMEO: it starts blocking.
+        let (s, peer) = self.accept()?;
+        Ok((s, peer.to_string()))
+    }
+}
+
+impl Listener for UnixListener {
+    type Stream = UnixStream;
+    fn accept_stream(&self) -> io::Result<(UnixStream, String)> {
+        let (s, _) = self.accept()?;
+        // Unix peers have no address worth printing; number them instead.
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Ok((s, format!("unix#{}", NEXT.fetch_add(1, Ordering::Relaxed))))
+    }
+}
+
+/// Waits in `accept(2)` for the next client, until `shutdown` is raised (then `None`).
+///
+/// The listener's `SO_RCVTIMEO` ([`crate::limits::ACCEPT_POLL`], set by `tcp_listener`) wakes the
+/// call now and then to look at the flag. Running out of file descriptors (`EMFILE`)
+/// leaves the client in the backlog and backs off, rather than spinning a core.
+pub fn accept<L: Listener>(listener: &L, shutdown: &Shutdown) -> Option<(L::Stream, String)> {
+    while !shutdown.is_triggered() {
+        match listener.accept_stream() {
+            Ok(pair) => return Some(pair),
+            // No client within ACCEPT_POLL, or a signal interrupted accept.
+            Err(e) if crate::socket::is_wait_over(&e) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(EMFILE | ENFILE)) => {
+                log::warn!("accept: {e}; waiting for connections to close");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => {
+                log::warn!("accept: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    None
+}
+
+/// `EMFILE` and `ENFILE`: this process, or the whole system, is out of descriptors.
+const EMFILE: i32 = 24;
+const ENFILE: i32 = 23;
+
+/// How the accept loop runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Connections served at once; one more is refused.
+    pub max_conns: usize,
+    /// Serve one client at a time in the accept thread, as the tutorials did.
+    pub iterative: bool,
+    /// How long connections in flight may take to finish after a stop.
+    pub grace: Duration,
+    /// Raised to stop the server.
+    pub shutdown: Shutdown,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            max_conns: MAX_CONNS,
+            iterative: false,
+            grace: SHUTDOWN_GRACE,
+            shutdown: Shutdown::new(),
+        }
+    }
+}
+
+/// The threads serving connections: at most `max_conns` at once, and a way to cut
+/// the ones still running when the server stops.
+///
+/// Invariant: a connection's socket closes when its handler returns. To cut a
+/// connection at a stop, `Threads` holds a second handle on each socket (`dup(2)`),
+/// and lets go of it the moment that connection's thread ends.
+#[derive(Debug)]
+pub struct Threads {
+    max_conns: usize,
+    next: u64,
+    live: Arc<Mutex<HashMap<u64, Socket>>>,
+}
+
+/// Forgets a connection when its thread ends, however it ends (a panic included).
+struct Slot {
+    id: u64,
+    live: Arc<Mutex<HashMap<u64, Socket>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        lock(&self.live).remove(&self.id);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Threads {
+    /// Room for `max_conns` connections.
+    pub fn new(max_conns: usize) -> Self {
+        Threads {
+            max_conns,
+            next: 0,
+            live: Arc::default(),
+        }
+    }
+
+    /// Connections being served now.
+    pub fn active(&self) -> usize {
+        lock(&self.live).len()
+    }
+
+    /// Runs `handle(stream, peer)` on a new thread, or gives the stream back when
+    /// `max_conns` connections are already being served (the caller refuses it).
+    pub fn spawn<S, H>(&mut self, stream: S, peer: &str, handle: H) -> std::result::Result<(), S>
+    where
+        S: AsFd + Send + 'static,
+        H: FnOnce(S, &str) + Send + 'static,
+    {
+        let active = self.active();
+        if active >= self.max_conns {
+            log::warn!(
+                "{peer}: refused, {active} connections already (max {})",
+                self.max_conns
+            );
+            // A refusal must not block the accept loop on a peer that does not read.
+            let _ = SockRef::from(&stream).set_write_timeout(Some(Duration::from_secs(1)));
+            return Err(stream);
+        }
+        let id = self.next;
+        self.next += 1;
+        if let Ok(dup) = SockRef::from(&stream).try_clone() {
+            lock(&self.live).insert(id, dup);
+        }
+        let slot = Slot {
+            id,
+            live: Arc::clone(&self.live),
+        };
+        let peer = peer.to_owned();
+        let spawned = std::thread::Builder::new()
+            .name(format!("conn-{id}"))
+            .spawn(move || {
+                let _slot = slot;
+                handle(stream, &peer);
+            });
+        if let Err(e) = spawned {
+            // The closure, and so the slot and the stream, were dropped: it is closed.
+            log::error!("cannot start a thread for a connection: {e}");
+        }
+        Ok(())
+    }
+
+    /// Waits up to `grace` for the connections in flight to finish, then cuts the
+    /// rest (`shutdown(SHUT_RDWR)` wakes a thread blocked on its socket) and gives
+    /// them a moment to clean up (temp files).
+    pub fn stop(self, grace: Duration) {
+        let active = self.active();
+        if active > 0 {
+            log::info!("stopping: waiting up to {grace:?} for {active} connection(s)");
+        }
+        self.wait_for_idle(grace);
+        for socket in lock(&self.live).values() {
+            let _ = socket.shutdown(Direction::Both);
+        }
+        self.wait_for_idle(Duration::from_secs(1));
+        log::info!("stopped");
+    }
+
+    fn wait_for_idle(&self, limit: Duration) {
+        let start = Instant::now();
+        while self.active() > 0 && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The whole accept loop for a server with nothing to add to it: [`accept`] until
+/// `opts.shutdown` is raised, each connection on a thread of its own ([`Threads`]),
+/// at most `opts.max_conns` at once; a connection over the cap is passed to
+/// `refuse` (which may write a short reply) and closed. With `opts.iterative` each
+/// client is served to the end in the accepting thread, as the tutorials did.
+pub fn serve<L, H, R>(listener: L, opts: &ServeOptions, handle: H, refuse: R) -> Result<()>
+where
+    L: Listener,
+    H: Fn(L::Stream, &str) + Send + Sync + 'static,
+    R: Fn(L::Stream, &str),
+{
+    let handle = Arc::new(handle);
+    let mut threads = Threads::new(opts.max_conns);
+    while let Some((stream, peer)) = accept(&listener, &opts.shutdown) {
+        if opts.iterative {
+            log::info!("{peer}: accepted (iterative: others wait in the backlog)");
+            handle(stream, &peer);
+            continue;
+        }
+        let handle = Arc::clone(&handle);
+        if let Err(stream) = threads.spawn(stream, &peer, move |s, p| handle(s, p)) {
+            refuse(stream, &peer);
+        }
+    }
+    threads.stop(opts.grace);
+    Ok(())
+}
+
+/// [`serve`] for the framed lessons (shell, ftp): wraps each client's stream in a
+/// [`Connection`] with `deadlines`, runs `session` on it, logs how it ended (a peer
+/// that went away is not a warning), and answers a client over the cap with a `busy`
+/// reply before closing it.
+pub fn serve_framed<L, F>(
+    listener: L,
+    opts: &ServeOptions,
+    deadlines: Deadlines,
+    session: F,
+) -> Result<()>
+where
+    L: Listener,
+    F: Fn(&mut Connection<L::Stream>, &str) -> Result<()> + Send + Sync + 'static,
+{
+    serve(
+        listener,
+        opts,
+        move |stream, peer| {
+            log::info!("{peer}: connected");
+            let ended =
+                Connection::new(stream, deadlines).and_then(|mut conn| session(&mut conn, peer));
+            match ended {
+                Ok(()) => log::info!("{peer}: closed"),
+                Err(e) if e.is_disconnect() => log::info!("{peer}: dropped: {e}"),
+                Err(e) => log::warn!("{peer}: closed: {e}"),
+            }
+        },
+        |mut stream, _peer| {
+            let _ = socklab_proto::msg::write_failure(
+                &mut stream,
+                ErrorCode::Busy,
+                "the server is at its connection limit; try again later",
+            );
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::{tcp_listener, ListenOptions};
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    #[test]
+    fn refuses_past_cap_and_stops_on_shutdown() {
+        let l = tcp_listener("127.0.0.1:0".parse().unwrap(), ListenOptions::default()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let opts = ServeOptions {
+            max_conns: 1,
+            grace: Duration::from_millis(200),
+            ..ServeOptions::default()
+        };
+        let stop = opts.shutdown.clone();
+        let server = std::thread::spawn(move || {
+            serve(
+                l,
+                &opts,
+                |mut s: TcpStream, _| {
+                    let _ = s.write_all(b"hello\n");
+                    let _ = s.read(&mut [0u8; 1]);
+                },
+                |mut s: TcpStream, _| {
+                    let _ = s.write_all(b"busy\n");
+                },
+            )
+        });
+        let first = TcpStream::connect(addr).unwrap();
+        let mut line = String::new();
+        BufReader::new(&first).read_line(&mut line).unwrap();
+        assert_eq!(line, "hello\n");
+        let second = TcpStream::connect(addr).unwrap();
+        line.clear();
+        BufReader::new(&second).read_line(&mut line).unwrap();
+        assert_eq!(line, "busy\n");
+        let start = Instant::now();
+        stop.trigger();
+        server.join().unwrap().unwrap();
+        // The first client never closed: the stop cut it after the grace period.
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            start.elapsed()
+        );
+    }
+}

@@ -1,0 +1,35 @@
+//! The limits every socklab server shares: connections, deadlines, buffers.
+//!
+//! Each constant is the documented default; where a user may want another value the
+//! server has a flag for it (named beside the constant). `docs/security.md` lists
+//! them with the limits of the wire (`socklab_proto::limits`), of login
+//! (`socklab_auth::limits`) and of each lesson.
+
+use std::time::Duration;
+
+/// Concurrent connections a TCP server serves (`--max-conns`). One more is refused.
+pub const MAX_CONNS: usize = 256;
+
+/// The `listen(2)` backlog: connections the kernel completes and queues before the
+/// server calls `accept` (`--backlog`). Linux caps it at `net.core.somaxconn`.
+pub const DEFAULT_BACKLOG: i32 = 128;
+
+/// A logged-in session with no request for this long is closed (`--idle-timeout`).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A transfer that moves no byte for this long is abandoned (`--stall-timeout`).
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// After SIGINT or SIGTERM a server stops accepting and gives the connections in flight
+/// this long to finish before it closes them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How often a blocked `accept` wakes up to see whether the server is stopping.
+pub const ACCEPT_POLL: Duration = Duration::from_millis(200);
+
+/// Default time a client waits for `connect` to complete.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Size of the buffer each connection copies through. Big enough that loopback copies
+/// are not dominated by syscalls, small enough that 1,000 connections stay cheap.
+pub const IO_BUFFER: usize = 64 * 1024;
