@@ -16,23 +16,28 @@
 //! `socklab_proto::msg` (see `docs/protocol.md`), and:
 //!
 //! - [`wire`]: the replies and the md5 trailer;
-//! - [`store`]: the served root: single-component names, symlinks confined to the
+//! - `store`: the served root: single-component names, symlinks confined to the
 //!   root, uploads written aside and published atomically, resumable partials;
 //! - [`server`]: the session (login, then list/stat/get/put);
-//! - [`client`]: the client's side, its prompt and its error hints.
+//! - `transfer`: moving a body while hashing it, on two threads;
+//! - [`client`]: the client's side: the protocol calls, the local side of a download,
+//!   the commands and the prompt;
+//! - [`cli`]: the two binaries' flags and what they do with them.
 //!
 //! Both ends hash while they stream: the md5 rides in a trailer after the body, so
-//! nobody reads a file twice to learn its checksum first. Every body goes through
-//! `socklab_proto::checksum::copy_hashed`, which hashes on a second thread while the
-//! first one moves the bytes, so a transfer runs at the speed of md5 alone rather
-//! than md5 plus the copying.
+//! no sender reads a whole file to learn its checksum before it can start sending.
+//! A receiving end copies the
+//! body with `transfer::copy_hashed` and a sending end with
+//! `transfer::send_file_hashed` (`sendfile(2)`); both hash on a second thread, so the
+//! hashing overlaps the moving of the bytes instead of adding to it.
 
+pub mod cli;
 pub mod client;
 pub mod limits;
 pub mod server;
-pub mod store;
-pub mod transfer;
+mod store;
+mod transfer;
 pub mod wire;
 
-pub use client::{ClientConfig, Command, Session};
+pub use client::{ClientConfig, Session};
 pub use server::{prepare, run, Prepared, ServerConfig};

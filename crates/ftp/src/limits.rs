@@ -1,5 +1,5 @@
 //! The file server's limits and defaults, each with the flag that changes it. The
-//! transfer engines' buffer sizes are in [`crate::transfer`].
+//! transfer engines' buffer sizes are in `src/transfer/`, beside the engines.
 
 /// The file-transfer lesson's default TCP port.
 pub const FTP_PORT: u16 = 7021;

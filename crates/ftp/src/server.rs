@@ -1,7 +1,14 @@
 //! The file server: log in (or browse anonymously), then `list`, `stat`, `get` and
 //! `put` until the client leaves.
+//!
+//! In reading order: [`prepare`] checks the configuration and opens the root, and
+//! [`Prepared::run`] accepts connections; `session` logs the client in, then runs its
+//! requests one by one; `get` sends the header, the body by `sendfile(2)` and the md5
+//! trailer; `put` claims the name, answers ready with the offset to start from, takes
+//! the body, reads the trailer, checks it, and publishes the file. The helpers they
+//! share come last.
 
-use crate::store::{refused, Root, Upload};
+use crate::store::{Root, Upload};
 use crate::transfer::{copy_hashed, send_file_hashed};
 use crate::wire::{GetReply, Listing, PutDone, PutReady, Trailer};
 use socklab_auth::{answer_login, server_login, LoginPolicy, Users};
@@ -17,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How the file server behaves. Each default is the documented limit in
-/// `socklab_proto::limits` (or [`crate::store`]); tests shorten them.
+/// [`crate::limits`] or `socklab_net::limits`; tests shorten them.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The directory served (`--root`).
@@ -204,39 +211,6 @@ fn session(conn: &mut Connection<TcpStream>, peer: &str, shared: &Shared) -> Res
     Ok(())
 }
 
-/// Answers a refused request; the connection stays in step, so the session goes on.
-fn reply_error(conn: &mut Connection<TcpStream>, peer: &str, e: &Error) -> Result<()> {
-    match e.code() {
-        ErrorCode::Internal => log::error!("{peer}: {e}"),
-        _ => log::info!("{peer}: refused: {e}"),
-    }
-    conn.send_error(e)
-}
-
-/// Cuts a listing so its JSON fits in one header; a huge directory says `truncated`
-/// rather than failing. A production server would page through it instead.
-fn fit_listing(files: Vec<crate::wire::FileInfo>) -> Listing {
-    // Room for `{"ok":true,"files":[],"truncated":true}` and some slack.
-    let budget = MAX_HEADER_LEN - 128;
-    let mut used = 0;
-    let mut kept = Vec::new();
-    let total = files.len();
-    for f in files {
-        // Escaped names can be up to six times longer in JSON than on disk.
-        let cost = serde_json::to_string(&f).map_or(budget, |s| s.len() + 1);
-        if used + cost > budget {
-            break;
-        }
-        used += cost;
-        kept.push(f);
-    }
-    let truncated = kept.len() < total;
-    Listing {
-        files: kept,
-        truncated,
-    }
-}
-
 /// `get`: the header, the bytes from `offset`, and the whole file's md5 in a trailer.
 fn get(
     conn: &mut Connection<TcpStream>,
@@ -275,16 +249,6 @@ fn get(
     Ok(())
 }
 
-/// Keeps what arrived of an upload that stopped short, for a later `put --resume`, and
-/// logs how much that is.
-fn keep_partial(upload: Upload, peer: &str, name: &str, size: u64) {
-    let held = upload.keep();
-    log::info!(
-        "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
-        escape(name)
-    );
-}
-
 /// `put`: claim the name, tell the client where to start, stream the body into the
 /// partial file while hashing it, check the trailer, then publish atomically.
 #[allow(clippy::too_many_arguments)]
@@ -304,7 +268,7 @@ fn put(
     let checks = validate_name(name)
         .and_then(|()| {
             if size > max {
-                Err(refused(
+                Err(Error::refused(
                     ErrorCode::TooLarge,
                     format!("{size} bytes is over this server's limit of {max} bytes"),
                 ))
@@ -399,6 +363,49 @@ fn put(
         }
         Err(e) => reply_error(conn, peer, &e),
     }
+}
+
+/// Answers a refused request; the connection stays in step, so the session goes on.
+fn reply_error(conn: &mut Connection<TcpStream>, peer: &str, e: &Error) -> Result<()> {
+    match e.code() {
+        ErrorCode::Internal => log::error!("{peer}: {e}"),
+        _ => log::info!("{peer}: refused: {e}"),
+    }
+    conn.send_error(e)
+}
+
+/// Cuts a listing so its JSON fits in one header; a huge directory says `truncated`
+/// rather than failing. A production server would page through it instead.
+fn fit_listing(files: Vec<crate::wire::FileInfo>) -> Listing {
+    // Room for `{"ok":true,"files":[],"truncated":true}` and some slack.
+    let budget = MAX_HEADER_LEN - 128;
+    let mut used = 0;
+    let mut kept = Vec::new();
+    let total = files.len();
+    for f in files {
+        // Escaped names can be up to six times longer in JSON than on disk.
+        let cost = serde_json::to_string(&f).map_or(budget, |s| s.len() + 1);
+        if used + cost > budget {
+            break;
+        }
+        used += cost;
+        kept.push(f);
+    }
+    let truncated = kept.len() < total;
+    Listing {
+        files: kept,
+        truncated,
+    }
+}
+
+/// Keeps what arrived of an upload that stopped short, for a later `put --resume`, and
+/// logs how much that is.
+fn keep_partial(upload: Upload, peer: &str, name: &str, size: u64) {
+    let held = upload.keep();
+    log::info!(
+        "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
+        escape(name)
+    );
 }
 
 #[cfg(test)]

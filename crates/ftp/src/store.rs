@@ -13,7 +13,7 @@
 //!   happens before that, nothing exists under the final name;
 //! - an interrupted upload stays in `.socklab-partial` with a `.meta` sidecar (its name
 //!   and size) so `put --resume` can continue; partials older than the partial TTL
-//!   (24 h by default) and stray files are deleted when the server starts;
+//!   (`--partial-ttl`) and stray files are deleted when the server starts;
 //! - one upload per name at a time: a second gets `busy`.
 //!
 //! A production server would also open files relative to a directory handle with
@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The hidden directory inside the root where uploads are written before they are
 /// complete. It is never listed or served.
-pub const PARTIAL_DIR: &str = ".socklab-partial";
+pub(crate) const PARTIAL_DIR: &str = ".socklab-partial";
 
 /// The sidecar of a partial upload: which name and size it belongs to, so a resume
 /// continues only the same transfer.
@@ -46,26 +46,21 @@ struct PartialMeta {
 
 /// The served directory.
 #[derive(Debug)]
-pub struct Root {
+pub(crate) struct Root {
     dir: PathBuf,
     partial: PathBuf,
     uploading: Mutex<HashSet<String>>,
-}
-
-/// Shorthand for a refusal with a wire code.
-pub(crate) fn refused(code: ErrorCode, message: String) -> Error {
-    Error::Refused { code, message }
 }
 
 impl Root {
     /// Opens `dir` for serving: resolves it once (so every later check compares
     /// against its real path), creates the partial directory, and deletes what a
     /// previous run left there that is no longer worth keeping.
-    pub fn open(dir: &Path, partial_ttl: Duration) -> Result<Root> {
+    pub(crate) fn open(dir: &Path, partial_ttl: Duration) -> Result<Root> {
         let real = fs::canonicalize(dir)
             .map_err(|e| Error::io(format!("opening the served directory {}", dir.display()), e))?;
         if !real.is_dir() {
-            return Err(Error::Other(format!(
+            return Err(Error::Usage(format!(
                 "{} is not a directory",
                 dir.display()
             )));
@@ -79,7 +74,7 @@ impl Root {
         let meta = fs::symlink_metadata(&partial)
             .map_err(|e| Error::io(format!("checking {}", partial.display()), e))?;
         if !meta.is_dir() {
-            return Err(Error::Other(format!(
+            return Err(Error::Usage(format!(
                 "{} must be a directory (it holds unfinished uploads)",
                 partial.display()
             )));
@@ -94,7 +89,7 @@ impl Root {
     }
 
     /// The served directory's real path.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
@@ -147,20 +142,20 @@ impl Root {
     }
 
     /// The real path of the regular file `name`, checked to stay inside the root.
-    pub fn resolve(&self, name: &str) -> Result<PathBuf> {
+    pub(crate) fn resolve(&self, name: &str) -> Result<PathBuf> {
         validate_name(name)?;
         let shown = escape(name);
         let path = self.dir.join(name);
         let meta = fs::symlink_metadata(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => {
-                refused(ErrorCode::NotFound, format!("no such file: {shown}"))
+                Error::refused(ErrorCode::NotFound, format!("no such file: {shown}"))
             }
             _ => Error::io(format!("checking {shown}"), e),
         })?;
         let path = if meta.file_type().is_symlink() {
             // Resolve every link in the chain, then insist the result is still ours.
             let real = fs::canonicalize(&path).map_err(|_| {
-                refused(
+                Error::refused(
                     ErrorCode::NotFound,
                     format!("{shown} is a dangling symlink"),
                 )
@@ -170,13 +165,13 @@ impl Root {
                     "refused {shown}: a symlink to {}, outside the root",
                     real.display()
                 );
-                return Err(refused(
+                return Err(Error::refused(
                     ErrorCode::Forbidden,
                     format!("{shown} is a symlink that leads outside the served directory"),
                 ));
             }
             if real.starts_with(&self.partial) {
-                return Err(refused(
+                return Err(Error::refused(
                     ErrorCode::NotFound,
                     format!("no such file: {shown}"),
                 ));
@@ -187,7 +182,7 @@ impl Root {
         };
         let meta = fs::metadata(&path).map_err(|e| Error::io(format!("checking {shown}"), e))?;
         if !meta.is_file() {
-            return Err(refused(
+            return Err(Error::refused(
                 ErrorCode::NotFound,
                 format!("{shown} is not a regular file"),
             ));
@@ -196,7 +191,7 @@ impl Root {
     }
 
     /// Opens `name` for reading: the file and its size, taken from the open handle.
-    pub fn open_read(&self, name: &str) -> Result<(File, u64)> {
+    pub(crate) fn open_read(&self, name: &str) -> Result<(File, u64)> {
         let path = self.resolve(name)?;
         let file =
             File::open(&path).map_err(|e| Error::io(format!("opening {}", escape(name)), e))?;
@@ -204,7 +199,7 @@ impl Root {
             .metadata()
             .map_err(|e| Error::io(format!("checking {}", escape(name)), e))?;
         if !meta.is_file() {
-            return Err(refused(
+            return Err(Error::refused(
                 ErrorCode::NotFound,
                 format!("{} is not a regular file", escape(name)),
             ));
@@ -213,7 +208,7 @@ impl Root {
     }
 
     /// Size and mtime of one file.
-    pub fn stat(&self, name: &str) -> Result<FileInfo> {
+    pub(crate) fn stat(&self, name: &str) -> Result<FileInfo> {
         let path = self.resolve(name)?;
         let meta =
             fs::metadata(&path).map_err(|e| Error::io(format!("checking {}", escape(name)), e))?;
@@ -223,7 +218,7 @@ impl Root {
     /// Every regular file a client may get, sorted by name. Names that are not UTF-8
     /// or not valid single components, symlinks leading outside, directories and the
     /// partial directory are left out (and logged at debug level).
-    pub fn list(&self) -> Result<Vec<FileInfo>> {
+    pub(crate) fn list(&self) -> Result<Vec<FileInfo>> {
         let entries = fs::read_dir(&self.dir)
             .map_err(|e| Error::io(format!("listing {}", self.dir.display()), e))?;
         let mut files = Vec::new();
@@ -248,13 +243,13 @@ impl Root {
     /// Claims `name` for one upload; the claim ends when the guard drops. A second
     /// upload of the same name meanwhile gets `busy`, so two clients never interleave
     /// their bytes in one partial file.
-    pub fn claim(&self, name: &str) -> Result<Claim<'_>> {
+    pub(crate) fn claim(&self, name: &str) -> Result<Claim<'_>> {
         let mut set = self
             .uploading
             .lock()
             .map_err(|_| Error::Other("upload registry poisoned".into()))?;
         if !set.insert(name.to_owned()) {
-            return Err(refused(
+            return Err(Error::refused(
                 ErrorCode::Busy,
                 format!(
                     "another client is uploading {} right now; try again later",
@@ -270,15 +265,15 @@ impl Root {
 
     /// Refuses with `exists` when `name` is taken and `overwrite` is false. A
     /// directory is never replaced.
-    pub fn check_free(&self, name: &str, overwrite: bool) -> Result<()> {
+    pub(crate) fn check_free(&self, name: &str, overwrite: bool) -> Result<()> {
         match fs::symlink_metadata(self.dir.join(name)) {
             Err(_) => Ok(()),
-            Ok(meta) if meta.is_dir() => Err(refused(
+            Ok(meta) if meta.is_dir() => Err(Error::refused(
                 ErrorCode::Exists,
                 format!("{} is a directory on the server", escape(name)),
             )),
             Ok(_) if overwrite => Ok(()),
-            Ok(_) => Err(refused(
+            Ok(_) => Err(Error::refused(
                 ErrorCode::Exists,
                 format!("{} already exists on the server", escape(name)),
             )),
@@ -287,7 +282,7 @@ impl Root {
 
     /// Starts (or with `resume`, continues) the upload of `name`, `size` bytes.
     /// The caller holds the [`Claim`] of `name`.
-    pub fn begin_upload(&self, name: &str, size: u64, resume: bool) -> Result<Upload> {
+    pub(crate) fn begin_upload(&self, name: &str, size: u64, resume: bool) -> Result<Upload> {
         let key = md5_hex(name.as_bytes());
         let part = self.partial.join(format!("{key}.part"));
         let meta_path = self.partial.join(format!("{key}.meta"));
@@ -347,7 +342,7 @@ impl Root {
 
 /// The right to upload one name; released on drop.
 #[derive(Debug)]
-pub struct Claim<'a> {
+pub(crate) struct Claim<'a> {
     root: &'a Root,
     name: String,
 }
@@ -362,16 +357,16 @@ impl Drop for Claim<'_> {
 
 /// An upload in progress: its partial file, open at `offset`.
 #[derive(Debug)]
-pub struct Upload {
+pub(crate) struct Upload {
     /// The partial file, positioned where the next byte goes.
-    pub file: File,
+    pub(crate) file: File,
     part: PathBuf,
     meta: PathBuf,
     final_path: PathBuf,
     /// Bytes already held from an interrupted upload.
-    pub offset: u64,
+    pub(crate) offset: u64,
     /// The md5 state over those `offset` bytes.
-    pub hasher: Md5,
+    pub(crate) hasher: Md5,
 }
 
 impl Upload {
@@ -379,7 +374,7 @@ impl Upload {
     /// data, then link it into place (which fails if the name appeared meanwhile) or,
     /// with `overwrite`, rename it over the old file, then fsync the directory so the
     /// new name survives a power cut.
-    pub fn commit(self, overwrite: bool) -> Result<()> {
+    pub(crate) fn commit(self, overwrite: bool) -> Result<()> {
         self.file
             .sync_all()
             .map_err(|e| Error::io("syncing an upload", e))?;
@@ -390,10 +385,9 @@ impl Upload {
             // link(2) never replaces an existing name: the "no clobber" check and the
             // publish are one atomic step.
             fs::hard_link(&self.part, &self.final_path).map_err(|e| match e.kind() {
-                io::ErrorKind::AlreadyExists => refused(
-                    ErrorCode::Exists,
-                    "the name was taken while the upload ran".into(),
-                ),
+                io::ErrorKind::AlreadyExists => {
+                    Error::refused(ErrorCode::Exists, "the name was taken while the upload ran")
+                }
                 _ => Error::io("linking an upload into place", e),
             })?;
             let _ = fs::remove_file(&self.part);
@@ -408,13 +402,13 @@ impl Upload {
     }
 
     /// Keeps what arrived for a later `put --resume`: flushes it to disk.
-    pub fn keep(self) -> u64 {
+    pub(crate) fn keep(self) -> u64 {
         let _ = self.file.sync_data();
         self.file.metadata().map(|m| m.len()).unwrap_or(0)
     }
 
     /// Deletes the partial upload: it cannot become a good file.
-    pub fn discard(self) {
+    pub(crate) fn discard(self) {
         let _ = fs::remove_file(&self.part);
         let _ = fs::remove_file(&self.meta);
     }

@@ -1,6 +1,5 @@
-//! The file-transfer replies and trailer. Bodies stream through
-//! [`socklab_proto::checksum::copy_hashed`], on both ends, which copies and hashes
-//! them on two threads.
+//! The file-transfer replies and trailer. Each body is hashed while it streams
+//! (`crate::transfer`), and its md5 follows it in the [`Trailer`].
 //!
 //! ```text
 //! get:  -> {"op":"get","name":N,"offset":K}

@@ -10,15 +10,15 @@ use std::thread;
 /// How many buffers [`copy_hashed`] keeps in flight between its two threads. Two
 /// would already let copying and hashing overlap; a few more absorb the jitter of
 /// socket reads that return unevenly, without letting memory grow with the file.
-pub const PIPELINE_BUFFERS: usize = 4;
+pub(crate) const PIPELINE_BUFFERS: usize = 4;
 
 /// The size of each of those buffers (and of the one `send_file_hashed` hashes
 /// through). Bigger than `socklab_net::limits::IO_BUFFER` because each buffer costs
-/// two hand-overs between threads, and a hand-over that wakes a sleeping core is slow
-/// (docs/benchmarks.md measures the difference). Four of them make 4 MiB per
-/// transfer, whatever the file size, about what the kernel may already buffer for the
-/// socket.
-pub const PIPELINE_BUFFER: usize = 1024 * 1024;
+/// two hand-overs between threads, and a hand-over that wakes a sleeping core is
+/// slow: the fewer the hand-overs per byte, the less the threads wait on each other.
+/// [`PIPELINE_BUFFERS`] of them are a transfer's whole memory, whatever the file
+/// size, of the order of what the kernel may already buffer for the socket.
+pub(crate) const PIPELINE_BUFFER: usize = 1024 * 1024;
 
 /// Copies exactly `len` bytes from `reader` to `writer` and hashes them, continuing
 /// `hasher` (`Md5::default()` for a fresh hash, or the state of a prefix a resume
@@ -38,10 +38,10 @@ pub const PIPELINE_BUFFER: usize = 1024 * 1024;
 /// the hashing thread only after `write_all` has accepted all of it.
 ///
 /// The second thread pays off when its end of the transfer has a core to spare, as
-/// a client and a server on different machines each do. When every core is already
-/// busy (both ends on one machine, both hashing) the total work is the same either
-/// way, and so is the speed.
-pub fn copy_hashed<R: Read, W: Write>(
+/// a client and a server on different machines each do. It adds no work, only
+/// overlap: when every core is already busy (both ends on one machine, both hashing)
+/// there is nothing for it to overlap with.
+pub(crate) fn copy_hashed<R: Read, W: Write>(
     reader: &mut R,
     writer: &mut W,
     len: u64,

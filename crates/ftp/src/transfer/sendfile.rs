@@ -14,14 +14,14 @@ use std::thread;
 
 /// Bytes handed to one `sendfile(2)` call: the progress bar moves, and a failure of
 /// the hashing thread is noticed, at least this often.
-pub const SENDFILE_CHUNK: usize = 1 << 20;
+pub(crate) const SENDFILE_CHUNK: usize = 1 << 20;
 
 /// How far the hashing thread of [`send_file_hashed`] may read ahead of what the
 /// kernel has taken for sending. md5 needs nothing from the network, so unbounded it
 /// would run at full speed from the start, and when both ends share the cores (a
 /// loopback transfer, or a busy server) take a whole core from the receiving end.
 /// Held to a few chunks ahead, the hash keeps pace with the bytes on the wire.
-pub const HASH_LEAD: u64 = 4 * SENDFILE_CHUNK as u64;
+pub(crate) const HASH_LEAD: u64 = 4 * SENDFILE_CHUNK as u64;
 
 /// Sends bytes `offset..size` of `file` to `socket` with `sendfile(2)`, and hashes
 /// bytes `0..size` on a second thread: the md5 of the whole file, which a resumed
@@ -29,7 +29,9 @@ pub const HASH_LEAD: u64 = 4 * SENDFILE_CHUNK as u64;
 /// The prefix is hashed while the rest is being sent, not before; past it, the hash
 /// stays at most [`HASH_LEAD`] bytes ahead of the sending. `progress` is
 /// called with each chunk the kernel took. A file that ends early is
-/// [`Error::UnexpectedEof`]`(what)`.
+/// [`Error::UnexpectedEof`]`(what)`. An `offset` past `size` is the caller's bug
+/// ([`Error::Other`]): each caller checks the peer's offset first and answers it
+/// in its own terms.
 ///
 /// `copy_hashed` reads each chunk into a buffer and writes it to the socket: two
 /// copies through user space. Here the kernel sends straight from the page cache, and
@@ -45,7 +47,7 @@ pub const HASH_LEAD: u64 = 4 * SENDFILE_CHUNK as u64;
 /// `sendfile` cannot pass `MSG_NOSIGNAL` as std's `send` does, so a peer that is gone
 /// raises `SIGPIPE`; Rust programs ignore it from the start, and the call fails with
 /// `EPIPE` instead. A C program would have to ignore it itself.
-pub fn send_file_hashed(
+pub(crate) fn send_file_hashed(
     file: &File,
     socket: &TcpStream,
     offset: u64,
@@ -57,8 +59,8 @@ pub fn send_file_hashed(
         return Ok(Md5::default());
     }
     if offset > size {
-        return Err(Error::bad_request(format!(
-            "offset {offset} is past the end ({size} bytes)"
+        return Err(Error::Other(format!(
+            "sendfile asked to start at {offset}, past the end ({size} bytes)"
         )));
     }
     send_and_hash(
@@ -205,8 +207,9 @@ fn send_range(
     progress: &mut impl FnMut(u64),
     what: &'static str,
 ) -> Result<()> {
+    // `offset` is at most the file's size, which the kernel keeps below i64::MAX.
     let mut pos = i64::try_from(offset)
-        .map_err(|_| Error::bad_request(format!("offset {offset} is too large")))?;
+        .map_err(|_| Error::Other(format!("sendfile offset {offset} does not fit off_t")))?;
     let mut left = len;
     // If hashing failed, stop; its error is the one reported.
     while left > 0 && !pace.is_stopped() {
@@ -385,20 +388,11 @@ mod tests {
     }
 
     #[test]
-    fn send_file_hashed_refuses_an_offset_past_the_end() {
+    fn send_file_hashed_calls_an_offset_past_the_end_a_bug() {
         let (_keep, file) = temp_file(&[1u8; 10]);
         let (tx, _rx) = socket_pair();
         let err = send_file_hashed(&file, &tx, 11, 10, |_| {}, "file").unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Refused {
-                    code: socklab_proto::ErrorCode::BadRequest,
-                    ..
-                }
-            ),
-            "got {err:?}"
-        );
+        assert!(matches!(err, Error::Other(_)), "got {err:?}");
     }
 
     #[test]

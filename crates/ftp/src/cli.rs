@@ -1,0 +1,176 @@
+//! The command lines of `ftp-server` and `ftp-client`: their flags, and what each
+//! binary does with them. A binary parses its flags and calls `run`.
+
+use crate::client::{self, explain, ClientConfig, Command, LastCommand, Session};
+use crate::server::{prepare, ServerConfig};
+use clap::Parser;
+use socklab_auth::args::LoginArgs;
+use socklab_auth::password::client_password;
+use socklab_auth::Users;
+use socklab_net::accept::{ServeOptions, Shutdown};
+use socklab_net::socket::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
+use socklab_proto::{Error, Result};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// File server: list, stat, get and put the files of one directory, after login.
+#[derive(Debug, Parser)]
+#[command(version)]
+pub struct ServerArgs {
+    /// Address to bind: 127.0.0.1 (this machine only), 0.0.0.0 (IPv4 LAN) or :: (dual stack).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to bind; 0 picks a free one (the `listening on` line says which).
+    #[arg(long, default_value_t = crate::limits::FTP_PORT)]
+    port: u16,
+    /// The directory whose files are served (not its subdirectories).
+    #[arg(long, value_name = "DIR")]
+    root: PathBuf,
+    /// Users file (`name:$argon2id$...` lines, made with socklab-passwd).
+    #[arg(long, value_name = "FILE", required_unless_present = "anonymous")]
+    users: Option<PathBuf>,
+    /// Refuse every upload.
+    #[arg(long)]
+    read_only: bool,
+    /// Let anyone list and download without logging in (uploads still need a login).
+    #[arg(long)]
+    anonymous: bool,
+    /// Connections served at once; one more is answered `busy`.
+    #[arg(long, default_value_t = socklab_net::limits::MAX_CONNS)]
+    max_conns: usize,
+    /// The largest upload accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::limits::MAX_FILE_SIZE)]
+    max_file_size: u64,
+    /// Abandon a transfer that moves no byte for this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::STALL_TIMEOUT.as_secs())]
+    stall_timeout: u64,
+    /// Close a session with no request for this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::IDLE_TIMEOUT.as_secs())]
+    idle_timeout: u64,
+    #[command(flatten)]
+    login: LoginArgs,
+    /// Keep interrupted uploads for `put --resume` this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = crate::limits::PARTIAL_TTL.as_secs())]
+    partial_ttl: u64,
+}
+
+impl ServerArgs {
+    /// Serves until SIGINT or SIGTERM; prints `error: …` and returns 1 on failure.
+    pub fn run(self) -> ExitCode {
+        socklab_net::cli::run_main(|| self.serve())
+    }
+
+    fn serve(&self) -> Result<()> {
+        let users = self.users.as_deref().map(Users::load).transpose()?;
+        let mut config = ServerConfig::new(self.root.clone(), users);
+        config.anonymous = self.anonymous;
+        config.read_only = self.read_only;
+        config.max_file_size = self.max_file_size;
+        config.stall_timeout = Duration::from_secs(self.stall_timeout.max(1));
+        config.idle_timeout = Duration::from_secs(self.idle_timeout.max(1));
+        config.partial_ttl = Duration::from_secs(self.partial_ttl);
+        config.login = self.login.policy();
+        config.serve = ServeOptions {
+            max_conns: self.max_conns,
+            shutdown: Shutdown::on_signals()?,
+            ..ServeOptions::default()
+        };
+        // Check the configuration and the root before saying we listen.
+        let server = prepare(config)?;
+        let addr = bind_addr(&self.host, self.port)?;
+        let listener = tcp_listener(addr, ListenOptions::default())?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the bound address", e))?;
+        warn_if_exposed(addr, "ftp-server");
+        announce(addr);
+        server.run(listener)
+    }
+}
+
+/// File client: ls, stat, get and put against an ftp-server.
+#[derive(Debug, Parser)]
+#[command(version)]
+pub struct ClientArgs {
+    /// Server host name or address.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Server port.
+    #[arg(long, default_value_t = crate::limits::FTP_PORT)]
+    port: u16,
+    /// User name to log in as (required unless --anonymous).
+    #[arg(long, required_unless_present = "anonymous")]
+    user: Option<String>,
+    /// Read the password from this file (first line); without it, the SOCKLAB_PASSWORD
+    /// environment variable, or else a prompt.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Do not log in (the server must allow --anonymous; read-only).
+    #[arg(long, conflicts_with_all = ["user", "password_file"])]
+    anonymous: bool,
+    /// Give up on a transfer that moves no byte for this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::STALL_TIMEOUT.as_secs())]
+    timeout: u64,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+    /// A command to run; without one, an `ftp> ` prompt reads commands from stdin.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+impl ClientArgs {
+    /// Runs the command, or the prompt. Returns 0 when it (or the prompt's last
+    /// command) succeeded, else prints `error: <what> (<code>): <what to do>` and
+    /// returns 1.
+    pub fn run(self) -> ExitCode {
+        socklab_net::cli::init_logging();
+        match self.connect_and_run() {
+            Ok(LastCommand::Succeeded) => ExitCode::SUCCESS,
+            Ok(LastCommand::Failed) => {
+                eprintln!("error: the last command failed");
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("error: {}", explain(&e));
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    fn connect_and_run(&self) -> Result<LastCommand> {
+        let config = self.config()?;
+        match &self.command {
+            Some(command) => {
+                let mut session = Session::connect(&config)?;
+                client::execute(&mut session, command, &mut std::io::stdout().lock())?;
+                Ok(LastCommand::Succeeded)
+            }
+            None => client::repl(&config, &mut std::io::stdin().lock()),
+        }
+    }
+
+    /// The connection settings, with the password read (from the file, the
+    /// environment or a prompt) unless the login is anonymous.
+    fn config(&self) -> Result<ClientConfig> {
+        let login = match &self.user {
+            Some(user) if !self.anonymous => {
+                let password = client_password(
+                    self.password_file.as_deref(),
+                    &format!("password for {user}: "),
+                )?;
+                Some((user.clone(), password))
+            }
+            _ => None,
+        };
+        Ok(ClientConfig {
+            host: self.host.clone(),
+            port: self.port,
+            login,
+            connect_timeout: socklab_net::limits::CONNECT_TIMEOUT,
+            stall_timeout: Duration::from_secs(self.timeout.max(1)),
+            progress: !self.no_progress,
+        })
+    }
+}

@@ -1,0 +1,24 @@
+//! The file client: one connection, then `ls`, `stat`, `get` and `put`, as one-shot
+//! commands or in a `ftp> ` prompt.
+//!
+//! - [`Session`] (`session.rs`): the protocol calls, one request and its reply each;
+//! - `download.rs`: the local side of a `get`. Downloads land in `PATH.socklab-part`
+//!   next to the target, are hashed as they are written, and are renamed into place
+//!   only after the trailer's md5 matches; an interrupted one stays there for
+//!   `get --resume`. The target is never replaced unless `--overwrite` says so;
+//! - `commands.rs`: the commands a user types and what each prints;
+//! - `prompt.rs`: the `ftp> ` prompt;
+//! - `display.rs`: what the user sees besides results: names made safe to print,
+//!   local times, the progress bar, and each error with what to do about it.
+
+mod commands;
+mod display;
+mod download;
+mod prompt;
+mod session;
+
+pub(crate) use commands::{execute, Command};
+pub(crate) use display::explain;
+pub use download::part_path;
+pub(crate) use prompt::{repl, LastCommand};
+pub use session::{ClientConfig, Session};
