@@ -39,7 +39,7 @@ build: ## build every binary and example
 demo: setup build ## run every lesson end to end on loopback and print the transcript
 	@bash scripts/demo.sh
 
-test: setup lint unit smoke ## everything CI checks: fmt, clippy, cargo tests, smoke
+test: setup lint unit smoke ## everything CI checks: fmt, clippy, doc references, cargo tests, smoke
 	@echo "make test: all checks passed"
 
 unit: ## the workspace's cargo tests (real sockets on loopback, real binaries)
@@ -48,9 +48,10 @@ unit: ## the workspace's cargo tests (real sockets on loopback, real binaries)
 smoke: build ## start each server on port 0, talk to it, stop it with SIGTERM
 	@bash scripts/smoke.sh
 
-lint: ## cargo fmt --check and clippy with warnings as errors
+lint: ## cargo fmt --check, clippy with warnings as errors, and the docs' references to the code
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@python3 scripts/check-doc-refs.py
 
 bench: ## benchmarks beside socat, nc, ncat, iperf3, md5sum; writes docs/benchmarks.md (QUICK=1: a fast check)
 	@QUICK=$(QUICK) bash scripts/bench.sh $(ARGS)
