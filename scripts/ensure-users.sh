@@ -5,13 +5,14 @@
 # password anywhere in socklab.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PROFILE=debug # `make users` builds the debug socklab-passwd
+source scripts/lib.sh
 dir=.socklab
 mkdir -p "$dir"
 chmod 700 "$dir"
 if [[ ! -s $dir/users || ! -s $dir/password ]]; then
     umask 077
-    head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 20 >"$dir/password"
-    target/debug/socklab-passwd --users "$dir/users" demo <"$dir/password"
+    make_users "$dir/users" demo >"$dir/password"
     echo "created $dir/users with user 'demo'; its password is in $dir/password" >&2
     # Said once, when the password is new, not on every `make shell-*` / `ftp-*`.
     echo "log in as 'demo' with that password (make shell-client / make ftp-client use it)" >&2

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers for socklab's demo, smoke and bench scripts. Source it; do not run it.
+# Helpers for socklab's demo, smoke, bench and users scripts. Source it; do not run it.
 #
 # Everything stays on loopback, uses port 0 (the server picks a free port and prints
 # it), works in a private temp directory, and stops the processes it started, by PID,
@@ -73,11 +73,13 @@ stop_server() {
     die "process $pid did not stop within 10 s of SIGTERM"
 }
 
-# make_users FILE USER: creates a users file with USER and a random password, and
-# prints the password.
+# make_users FILE USER: adds USER with a random password to the users file FILE (created
+# if missing) through the real socklab-passwd, as the lessons show it, and prints the
+# password. Every script that needs a users file makes it with this.
 make_users() {
-    local file=$1 user=$2 pw
+    local file=$1 user=$2 pw log
     pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 20)
-    printf '%s\n' "$pw" | "$BIN/socklab-passwd" --users "$file" "$user" 2>/dev/null
+    log=$(printf '%s\n' "$pw" | "$BIN/socklab-passwd" --users "$file" "$user" 2>&1) ||
+        die "socklab-passwd could not add $user to $file: $log"
     printf '%s' "$pw"
 }

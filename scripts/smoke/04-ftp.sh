@@ -3,7 +3,7 @@
 # SIGTERM with exit 0.
 source "$(dirname "$0")/../lib.sh"
 mkdir -p "$WORK/served" "$WORK/here"
-printf '%s\n' "$(make_users "$WORK/users" smoke)" >"$WORK/password"
+make_users "$WORK/users" smoke >"$WORK/password"
 start_server FTP "$BIN/ftp-server" --port 0 --root "$WORK/served" --users "$WORK/users"
 ftp() { (cd "$WORK/here" && exec "$BIN/ftp-client" --port "$FTP_PORT" --user smoke --password-file "$WORK/password" "$@"); }
 head -c 100000 /dev/urandom >"$WORK/here/in.bin"

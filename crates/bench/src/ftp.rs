@@ -3,6 +3,7 @@
 
 use crate::peers::free_port;
 use socklab_ftp::client::{ClientConfig, Session};
+use socklab_testkit::{password, Cost, Fixture, USER};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -53,28 +54,23 @@ pub fn make_file(path: &Path, size: u64) -> Result<(), String> {
     f.flush().map_err(|e| e.to_string())
 }
 
-/// Starts the release ftp-server serving `dir/root` (created here) to the bench user,
-/// with `extra` flags. Returns the server, its root, and the user's password.
-pub fn start_server(
-    ctx: &crate::Ctx,
-    dir: &Path,
-    extra: &[&str],
-) -> Result<(socklab_testkit::Server, PathBuf, String), String> {
-    let root = dir.join("root");
-    std::fs::create_dir(&root).map_err(|e| format!("creating {}: {e}", root.display()))?;
-    let (users, password) = crate::shell::make_users(dir)?;
-    let (root_arg, users_arg) = (root.to_string_lossy(), users.to_string_lossy());
-    let mut args = vec!["--root", &root_arg, "--users", &users_arg];
-    args.extend_from_slice(extra);
-    Ok((ctx.server("ftp-server", &args), root, password))
+/// Starts the release ftp-server on testkit's files in `dir` (a users file at the real
+/// argon2 cost, as a user's would be: the figures include logging in), with `extra`
+/// flags. Returns the server and the files: the served `root()`, the `password_file()`.
+pub fn start_server(dir: &Path, extra: &[&str]) -> (socklab_testkit::Server, Fixture) {
+    let fx = Fixture::in_dir(dir, Cost::Real);
+    (
+        crate::start_quiet(socklab_testkit::ftp_server(&fx, extra)),
+        fx,
+    )
 }
 
-/// A client config logged in as the bench user.
-pub fn config(port: u16, password: &str) -> ClientConfig {
+/// A client config logged in as testkit's user.
+pub fn config(port: u16) -> ClientConfig {
     ClientConfig {
         host: "127.0.0.1".into(),
         port,
-        login: Some((crate::shell::USER.into(), password.into())),
+        login: Some((USER.into(), password().into())),
         connect_timeout: Duration::from_secs(5),
         stall_timeout: Duration::from_secs(60),
         progress: false,

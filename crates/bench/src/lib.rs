@@ -18,7 +18,7 @@ pub mod stats;
 
 use socklab_testkit::Server;
 use stats::{Figure, Ratio, Target};
-use std::path::PathBuf;
+use std::process::Command;
 
 /// What a run collects.
 #[derive(Debug, Default)]
@@ -73,8 +73,6 @@ impl Results {
 /// What every case gets.
 #[derive(Debug)]
 pub struct Ctx {
-    /// Where the release binaries are.
-    pub bin_dir: PathBuf,
     /// Tiny sizes.
     pub quick: bool,
     /// Runs per case.
@@ -82,16 +80,10 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Starts a release server binary on port 0, logging only warnings.
+    /// Starts server binary `bin` (the release build beside this one) on port 0 with
+    /// `args`, logging only warnings.
     pub fn server(&self, bin: &str, args: &[&str]) -> Server {
-        let path = self.bin_dir.join(bin);
-        let mut all = vec!["--port", "0"];
-        all.extend_from_slice(args);
-        Server::spawn_with(
-            std::process::Command::new(path)
-                .args(&all)
-                .env("RUST_LOG", "warn"),
-        )
+        start_quiet(socklab_testkit::server_command(bin, args))
     }
 
     /// `quick` in quick mode, `full` otherwise.
@@ -102,4 +94,10 @@ impl Ctx {
             full
         }
     }
+}
+
+/// Starts one of testkit's server commands logging only warnings: a server that logs a
+/// line per connection would spend part of what is measured writing its log.
+pub fn start_quiet(mut cmd: Command) -> Server {
+    Server::spawn_with(cmd.env("RUST_LOG", "warn"))
 }

@@ -1,27 +1,16 @@
 //! Load patterns for the remote shell, and its peers: a local `sh -c` and `ncat --exec`.
 
 use socklab_shell::client::Client;
+use socklab_testkit::{password, USER};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The user the benchmarks log in as.
-pub const USER: &str = "bench";
-
-/// Writes a users file with [`USER`] and a random password into `dir`.
-pub fn make_users(dir: &Path) -> Result<(PathBuf, String), String> {
-    let path = dir.join("users");
-    let password: String = format!("pw-{}-{:?}", std::process::id(), Instant::now());
-    socklab_auth::Users::set_password(&path, USER, &password).map_err(|e| e.to_string())?;
-    Ok((path, password))
-}
-
-/// Logs in once, then runs `cmd` `count` times on that session; returns each
-/// command's time in ms, failing on any non-zero exit.
-pub fn exec_loop(port: u16, password: &str, cmd: &str, count: usize) -> Result<Vec<f64>, String> {
-    let mut client = Client::connect("127.0.0.1", port, Duration::from_secs(5), USER, password)
+/// Logs in once (as testkit's user), then runs `cmd` `count` times on that session;
+/// returns each command's time in ms, failing on any non-zero exit.
+pub fn exec_loop(port: u16, cmd: &str, count: usize) -> Result<Vec<f64>, String> {
+    let mut client = Client::connect("127.0.0.1", port, Duration::from_secs(5), USER, password())
         .map_err(|e| format!("login: {e}"))?;
     let mut times = Vec::with_capacity(count);
     let (mut out, mut err) = (Vec::new(), Vec::new());

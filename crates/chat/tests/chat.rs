@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{server, server_on, Client, Member, WAIT};
-use socklab_testkit::{random_bytes, require_tool, Server};
+use common::{Client, Member, WAIT};
+use socklab_testkit::{random_bytes, require_tool, server_command, start_chat, Server};
 use std::io::{BufRead, BufReader, Write};
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 #[test]
 fn three_clients_each_see_the_others_messages_and_not_their_own() {
-    let srv = server(&[]);
+    let srv = start_chat(&[]);
     let nicks = ["alice", "bob", "carol"];
     let mut clients: Vec<Client> = nicks
         .iter()
@@ -59,7 +59,7 @@ fn three_clients_each_see_the_others_messages_and_not_their_own() {
 
 #[test]
 fn ctrl_d_leaves_and_the_others_see_it() {
-    let srv = server(&[]);
+    let srv = start_chat(&[]);
     let mut watcher = Member::join(&srv, "watcher");
     let mut c = Client::spawn(&srv, &["--nick", "leaver"]);
     c.expect(&srv, |l| l.starts_with("*** welcome, leaver"));
@@ -72,7 +72,7 @@ fn ctrl_d_leaves_and_the_others_see_it() {
 #[test]
 fn nc_takes_part_in_the_chat() {
     require_tool("nc");
-    let srv = server(&[]);
+    let srv = start_chat(&[]);
     let mut tester = Member::join(&srv, "tester");
     let mut nc = Command::new("nc")
         .args(["-u", "127.0.0.1", &srv.port().to_string()])
@@ -114,7 +114,7 @@ fn nc_takes_part_in_the_chat() {
 #[test]
 fn python_stdlib_socket_takes_part_in_the_chat() {
     require_tool("python3");
-    let srv = server(&[]);
+    let srv = start_chat(&[]);
     let mut tester = Member::join(&srv, "tester");
     let script = r#"
 import socket, sys
@@ -155,7 +155,7 @@ while True:
 
 #[test]
 fn rename_is_announced_and_who_lists_the_new_nick() {
-    let srv = server(&[]);
+    let srv = start_chat(&[]);
     let mut alice = Member::join(&srv, "alice");
     let mut anon = Member::new(&srv);
     anon.send("hi");
@@ -183,7 +183,7 @@ fn rename_is_announced_and_who_lists_the_new_nick() {
 
 #[test]
 fn silent_member_expires_but_a_client_sending_heartbeats_stays() {
-    let srv = server(&["--expire", "1"]);
+    let srv = start_chat(&["--expire", "1"]);
     let mut watcher = Member::join(&srv, "watcher");
     let mut silent = Member::join(&srv, "silent");
     let mut client = Client::spawn(&srv, &["--nick", "idle", "--heartbeat", "0.3"]);
@@ -224,7 +224,7 @@ fn silent_member_expires_but_a_client_sending_heartbeats_stays() {
 
 #[test]
 fn member_over_the_rate_cap_is_dropped_and_told_once() {
-    let srv = server(&["--rate", "1", "--burst", "5"]);
+    let srv = start_chat(&["--rate", "1", "--burst", "5"]);
     let mut reader = Member::join(&srv, "reader");
     let mut flooder = Member::join(&srv, "flooder");
     reader.expect(&srv, |l| l == "*** flooder joined");
@@ -256,7 +256,7 @@ fn words_from_the_filter_file_are_masked() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("filter.txt");
     std::fs::write(&path, "# words to mask\ndarn\nheck\n").unwrap();
-    let srv = server(&["--filter", path.to_str().unwrap()]);
+    let srv = start_chat(&["--filter", path.to_str().unwrap()]);
     let mut reader = Member::join(&srv, "reader");
     let writer = Member::join(&srv, "writer");
     writer.send("Darn it, HECK! darning is fine");
@@ -267,7 +267,7 @@ fn words_from_the_filter_file_are_masked() {
 
 #[test]
 fn oversized_datagram_gets_the_error_line_and_the_server_keeps_serving() {
-    let srv = server(&[]);
+    let srv = start_chat(&[]);
     let mut reader = Member::join(&srv, "reader");
     let mut big = Member::join(&srv, "big");
     reader.expect(&srv, |l| l == "*** big joined");
@@ -297,7 +297,7 @@ fn oversized_datagram_gets_the_error_line_and_the_server_keeps_serving() {
 
 #[test]
 fn lower_max_message_flag_is_enforced() {
-    let srv = server(&["--max-message", "16"]);
+    let srv = start_chat(&["--max-message", "16"]);
     let mut m = Member::join(&srv, "m");
     m.send("this message is longer than sixteen bytes");
     m.expect(&srv, |l| l == "error: message too long (max 16 bytes)");
@@ -306,7 +306,7 @@ fn lower_max_message_flag_is_enforced() {
 #[test]
 fn random_bytes_and_invalid_utf8_do_not_crash_the_server() {
     // A rate cap high enough that the noise is processed, not dropped unread.
-    let srv = server(&["--rate", "100000", "--burst", "1000"]);
+    let srv = start_chat(&["--rate", "100000", "--burst", "1000"]);
     let noisy = Member::join(&srv, "noisy");
     let stranger = Member::new(&srv);
     for i in 0..200 {
@@ -335,7 +335,7 @@ fn dual_stack_server_relays_between_ipv4_and_ipv6() {
         eprintln!("skipping: no IPv6 loopback on this machine");
         return;
     }
-    let srv = server_on("::", &[]);
+    let srv = start_chat(&["--host", "::"]);
     assert!(srv.addr.starts_with("[::]:"), "{}", srv.addr);
     let mut v6 = Member::new_at("[::1]:0", &format!("[::1]:{}", srv.port()));
     v6.send(&format!("{:<128}", "/nick six"));
@@ -353,7 +353,7 @@ fn dual_stack_server_relays_between_ipv4_and_ipv6() {
 
 #[test]
 fn client_refuses_to_send_an_over_limit_message() {
-    let srv = server(&[]);
+    let srv = start_chat(&[]);
     let mut reader = Member::join(&srv, "reader");
     let mut c = Client::spawn(&srv, &["--nick", "talker", "--max-message", "10"]);
     c.expect(&srv, |l| l.starts_with("*** welcome, talker"));
@@ -371,7 +371,7 @@ fn client_refuses_to_send_an_over_limit_message() {
 
 #[test]
 fn client_with_an_invalid_nick_exits_non_zero() {
-    let srv = server(&[]);
+    let srv = start_chat(&[]);
     let out = Command::new(env!("CARGO_BIN_EXE_chat-client"))
         .args(["--port", &srv.port().to_string(), "--nick", "bad nick"])
         .stdin(Stdio::null())
@@ -387,7 +387,7 @@ fn client_with_an_invalid_nick_exits_non_zero() {
 
 #[test]
 fn full_chat_refuses_a_new_member_with_a_padded_join() {
-    let srv = server(&["--max-members", "1"]);
+    let srv = start_chat(&["--max-members", "1"]);
     let mut first = Member::join(&srv, "first");
     let mut second = Member::new(&srv);
     second.send(&format!("{:<128}", "/nick second"));
@@ -411,9 +411,7 @@ fn server_stdin_lines_are_broadcast_and_eof_does_not_stop_it() {
         .spawn()
         .unwrap();
     let srv = Server::spawn_with(
-        Command::new(env!("CARGO_BIN_EXE_chat-server"))
-            .args(["--port", "0"])
-            .stdin(Stdio::from(feeder.stdout.take().unwrap())),
+        server_command("chat-server", &[]).stdin(Stdio::from(feeder.stdout.take().unwrap())),
     );
     let mut m = Member::join(&srv, "listener");
     m.expect(&srv, |l| l == "[server] maintenance at noon");
@@ -425,7 +423,7 @@ fn server_stdin_lines_are_broadcast_and_eof_does_not_stop_it() {
 
 #[test]
 fn sigterm_tells_the_members_and_exits_zero() {
-    let mut srv = server(&[]);
+    let mut srv = start_chat(&[]);
     let mut m = Member::join(&srv, "m");
     srv.signal("TERM");
     m.expect(&srv, |l| l == "*** the server is shutting down");
@@ -463,7 +461,7 @@ fn client_exits_with_an_error_when_nothing_listens_at_the_port() {
 
 #[test]
 fn client_exits_with_the_servers_reason_when_the_chat_is_full() {
-    let srv = server(&["--max-members", "1"]);
+    let srv = start_chat(&["--max-members", "1"]);
     let _first = Member::join(&srv, "first");
     let out = Command::new(env!("CARGO_BIN_EXE_chat-client"))
         .args(["--port", &srv.port().to_string(), "--nick", "second"])
@@ -483,7 +481,7 @@ fn client_exits_with_the_servers_reason_when_the_chat_is_full() {
 
 #[test]
 fn client_warns_when_no_welcome_comes_and_still_sends_what_is_typed() {
-    let srv = server(&[]);
+    let srv = start_chat(&[]);
     let mut alice = Member::join(&srv, "alice");
     // The nick is taken: the server ignores the join (it never answers a stranger with
     // more than a refusal), so no welcome comes, however often it is sent.
@@ -507,7 +505,7 @@ fn client_warns_when_no_welcome_comes_and_still_sends_what_is_typed() {
 
 #[test]
 fn ctrl_c_leaves_and_the_others_see_it_at_once() {
-    let srv = server(&[]);
+    let srv = start_chat(&[]);
     let mut watcher = Member::join(&srv, "watcher");
     let mut c = Client::spawn(&srv, &["--nick", "interrupted"]);
     c.expect(&srv, |l| l.starts_with("*** welcome, interrupted"));
@@ -529,7 +527,7 @@ fn ctrl_c_leaves_and_the_others_see_it_at_once() {
 #[test]
 fn client_started_with_sigint_ignored_keeps_ignoring_it() {
     // As `nohup` or a script's background job would start it: SIGINT ignored.
-    let srv = server(&[]);
+    let srv = start_chat(&[]);
     let mut watcher = Member::join(&srv, "watcher");
     let mut child = Command::new("sh")
         .arg("-c")

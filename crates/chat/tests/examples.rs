@@ -1,19 +1,13 @@
-//! The `datagrams` example prints what it claims: `cargo test` builds examples into
-//! target/<profile>/examples/, next to the directory of the binaries under test.
+//! The `datagrams` example prints what it claims (`cargo test` builds examples into
+//! target/<profile>/examples/, where `socklab_testkit::example` finds them).
 
-use std::path::PathBuf;
 use std::process::Command;
 
 #[test]
 fn datagrams_example_shows_boundaries_truncation_and_loss() {
-    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_chat-server"));
-    let path = bin_dir.parent().unwrap().join("examples").join("datagrams");
-    assert!(
-        path.exists(),
-        "{} not built; run cargo build --examples",
-        path.display()
-    );
-    let out = Command::new(&path).output().unwrap();
+    let out = Command::new(socklab_testkit::example("datagrams"))
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

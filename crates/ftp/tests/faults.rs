@@ -11,7 +11,7 @@ use socklab_proto::Request;
 use socklab_testkit::{random_bytes, wait_child, wait_until, Server};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Whatever is in the partial directory must be resumable uploads: complete
@@ -73,12 +73,8 @@ fn sigkill_at_random_points_of_a_put_never_leaves_a_wrong_file() {
         let server = fx.server(&[]);
         // Kill somewhere between "before the first byte" and "after the end".
         let kill_after = Duration::from_millis(rng.below(window));
-        let mut client = Command::new(env!("CARGO_BIN_EXE_ftp-client"))
-            .args(["--port", &server.port().to_string(), "--user", USER])
-            .arg("--password-file")
-            .arg(fx.path("password"))
-            .args(["put", "src.bin", "--as", &name])
-            .current_dir(fx.local())
+        let mut client = fx
+            .client_command(server.port(), &["put", "src.bin", "--as", &name])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -141,12 +137,8 @@ fn client_killed_mid_get_leaves_a_partial_that_resume_completes() {
     let data = random_bytes(SIZE);
     write(&fx.root().join("big.bin"), &data);
     let server = fx.server(&[]);
-    let mut client = Command::new(env!("CARGO_BIN_EXE_ftp-client"))
-        .args(["--port", &server.port().to_string(), "--user", USER])
-        .arg("--password-file")
-        .arg(fx.path("password"))
-        .args(["get", "big.bin"])
-        .current_dir(fx.local())
+    let mut client = fx
+        .client_command(server.port(), &["get", "big.bin"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -31,7 +31,7 @@ fn survives_every_malformed_header_before_and_after_login() {
     run_header_battery(&addr, None, || healthy(&fx, &server), || server.stderr());
     run_header_battery(
         &addr,
-        Some((USER, PASSWORD)),
+        Some((USER, password())),
         || healthy(&fx, &server),
         || server.stderr(),
     );
@@ -97,7 +97,7 @@ fn silent_and_dribbling_connections_are_closed_at_the_login_deadline() {
         &mut wire,
         &Request::Login {
             user: USER.into(),
-            password: PASSWORD.into(),
+            password: password().into(),
         },
     )
     .unwrap();

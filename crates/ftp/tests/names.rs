@@ -157,19 +157,7 @@ fn client_rejects_hostile_names_a_server_sends_back() {
         }
     });
     let fx = Fixture::new();
-    let pw = fx.path("password");
-    let port = port.to_string();
-    let base = [
-        "--port",
-        &port,
-        "--user",
-        USER,
-        "--password-file",
-        pw.to_str().unwrap(),
-    ];
-    let mut args = base.to_vec();
-    args.push("ls");
-    let out = fx.run_client(&args, None);
+    let out = fx.client_command(port, &["ls"]).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let text = stdout(&out);
     assert!(text.contains("good.txt"), "{text}");
@@ -182,9 +170,10 @@ fn client_rejects_hostile_names_a_server_sends_back() {
         warn.contains("invalid name") && !warn.contains('\x1b'),
         "{warn:?}"
     );
-    let mut args = base.to_vec();
-    args.extend(["get", "good.txt"]);
-    let out = fx.run_client(&args, None);
+    let out = fx
+        .client_command(port, &["get", "good.txt"])
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "{out:?}");
     assert!(stderr(&out).contains("../evil"), "{}", stderr(&out));
     assert!(!fx.path("evil").exists() && !fx.local().join("good.txt").exists());
@@ -213,12 +202,8 @@ fn names_on_disk_that_are_unsafe_or_not_utf8_are_not_listed() {
     let out = fx.client(&server, &["put", "caf\u{e9}"]);
     assert!(!out.status.success());
     let local_bad = fx.local().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ftp-client"))
-        .arg("--port")
-        .arg(server.port().to_string())
-        .args(["--user", USER, "--password-file"])
-        .arg(fx.path("password"))
-        .arg("put")
+    let out = fx
+        .client_command(server.port(), &["put"])
         .arg(&local_bad)
         .output()
         .unwrap();

@@ -44,7 +44,7 @@ fn python_client_in_protocol_md_logs_in_lists_gets_and_puts() {
     let server = fx.server(&[]);
     let port = server.port();
 
-    let out = run(&fx, &script, port, PASSWORD, &["put", "up.bin"]);
+    let out = run(&fx, &script, port, password(), &["put", "up.bin"]);
     assert!(out.status.success(), "{}", describe(&out, &server));
     assert!(
         stdout(&out).contains(&md5_of(&data)),
@@ -53,7 +53,7 @@ fn python_client_in_protocol_md_logs_in_lists_gets_and_puts() {
     );
     assert!(std::fs::read(fx.root().join("up.bin")).unwrap() == data);
 
-    let out = run(&fx, &script, port, PASSWORD, &["ls"]);
+    let out = run(&fx, &script, port, password(), &["ls"]);
     assert!(out.status.success(), "{}", describe(&out, &server));
     assert!(
         stdout(&out).contains("1048576") && stdout(&out).contains("up.bin"),
@@ -62,12 +62,12 @@ fn python_client_in_protocol_md_logs_in_lists_gets_and_puts() {
     );
 
     std::fs::remove_file(fx.local().join("up.bin")).unwrap();
-    let out = run(&fx, &script, port, PASSWORD, &["get", "up.bin"]);
+    let out = run(&fx, &script, port, password(), &["get", "up.bin"]);
     assert!(out.status.success(), "{}", describe(&out, &server));
     assert!(std::fs::read(fx.local().join("up.bin")).unwrap() == data);
 
     // Refusals reach the Python user as the server's sentence and code.
-    let out = run(&fx, &script, port, PASSWORD, &["get", "missing"]);
+    let out = run(&fx, &script, port, password(), &["get", "missing"]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("(not_found)"),

@@ -290,7 +290,7 @@ fn sigterm_stops_the_server_with_exit_zero() {
 #[test]
 fn server_without_users_or_anonymous_refuses_to_start() {
     let fx = Fixture::new();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ftp-server"))
+    let out = std::process::Command::new(socklab_testkit::bin("ftp-server"))
         .args(["--port", "0", "--root", fx.root().to_str().unwrap()])
         .output()
         .unwrap();
@@ -345,7 +345,7 @@ fn progress_bar_with_rate_and_eta_is_drawn_only_on_a_terminal() {
         "{} --port {} --user {USER} --password-file {} put big.bin",
         env!("CARGO_BIN_EXE_ftp-client"),
         server.port(),
-        fx.path("password").display()
+        fx.files.password_file().display()
     );
     let out = std::process::Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
@@ -396,7 +396,7 @@ fn server_with_an_empty_users_file_refuses_to_start_before_listening() {
     let fx = Fixture::new();
     let users = fx.path("no-users");
     std::fs::write(&users, "").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ftp-server"))
+    let out = std::process::Command::new(socklab_testkit::bin("ftp-server"))
         .args(["--port", "0", "--root"])
         .arg(fx.root())
         .arg("--users")
@@ -446,7 +446,7 @@ fn anonymous_session_logging_in_later_is_cut_after_the_third_wrong_password() {
         }
     }
     // The third failure closed the session: the right password comes too late.
-    let after = login(&mut s, PASSWORD);
+    let after = login(&mut s, password());
     assert!(
         after.as_ref().is_err_and(|e| e.is_disconnect()),
         "the session went on after three failures: {after:?}"
@@ -461,7 +461,7 @@ fn anonymous_session_logging_in_later_is_cut_after_the_third_wrong_password() {
     );
     // A new session may still log in mid-session.
     let mut s = raw_anonymous(&server);
-    login(&mut s, PASSWORD).expect("the right password is accepted");
+    login(&mut s, password()).expect("the right password is accepted");
 }
 
 #[test]

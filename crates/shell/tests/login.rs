@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{read_reply, send_frame, Fixture, USER};
+use common::{password, read_reply, send_frame, Fixture, USER};
 use socklab_proto::msg::write_header;
 use socklab_proto::{Error, ErrorCode, Request};
 use std::io::Write;
@@ -53,7 +53,7 @@ fn wrong_password_and_unknown_user_get_the_same_delayed_reply_and_the_third_fail
         &mut s,
         &Request::Login {
             user: USER.into(),
-            password: fx.password.clone(),
+            password: password().into(),
         },
     );
     assert_eq!(
@@ -84,7 +84,7 @@ fn no_password_reaches_the_log() {
         &fx,
         socklab_testkit::login(&mut s, USER, "Wr0ng-Secret-Guess"),
     );
-    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
     drop(s);
     assert!(
         fx.server
@@ -94,13 +94,13 @@ fn no_password_reaches_the_log() {
     );
     let log = fx.server.stderr();
     assert!(
-        !log.contains(&fx.password) && !log.contains("Wr0ng-Secret-Guess"),
+        !log.contains(password()) && !log.contains("Wr0ng-Secret-Guess"),
         "password in log:\n{log}"
     );
     // And the users file holds only the hash.
-    let users = std::fs::read_to_string(&fx.users).unwrap();
+    let users = std::fs::read_to_string(fx.files.users()).unwrap();
     assert!(
-        !users.contains(&fx.password) && users.starts_with("alice:$argon2id$"),
+        !users.contains(password()) && users.starts_with("alice:$argon2id$"),
         "{users}"
     );
 }
@@ -111,9 +111,9 @@ fn password_over_1024_bytes_is_refused_and_the_connection_may_retry() {
     let mut s = fx.connect();
     expect_auth_failed(&fx, socklab_testkit::login(&mut s, USER, &"x".repeat(1025)));
     // Even the right password with 1 KiB of junk after it.
-    let long = format!("{}{}", fx.password, "y".repeat(1024));
+    let long = format!("{}{}", password(), "y".repeat(1024));
     expect_auth_failed(&fx, socklab_testkit::login(&mut s, USER, &long));
-    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
 }
 
 #[test]
@@ -133,8 +133,8 @@ fn exec_before_login_gets_auth_required_and_spawns_nothing() {
     let reply = read_reply(&mut s).unwrap_or_else(|| fx.fail("no reply to list before login"));
     assert_eq!(reply["code"], "auth_required", "{reply:?}");
     // The connection is still usable: log in, and the earlier exec never ran.
-    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
-    let mut c = socklab_shell::Client::login(fx.connect(), USER, &fx.password).unwrap();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let mut c = socklab_shell::Client::login(fx.connect(), USER, password()).unwrap();
     let (st, out, _) = common::exec(&mut c, "ls -A");
     assert_eq!(st.exit, Some(0));
     assert_eq!(

@@ -3,14 +3,16 @@
 
 mod common;
 
-use common::{exec, group_members, read_line_of_output, read_reply, send_frame, Fixture, USER};
+use common::{
+    exec, group_members, password, read_line_of_output, read_reply, send_frame, Fixture, USER,
+};
 use socklab_proto::msg::write_header;
 use socklab_proto::{Error, ErrorCode, Request};
 use socklab_shell::wire::{read_incoming, Incoming, StreamName};
 use socklab_testkit::{random_bytes, require_tool, wait_until};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const MIB: usize = 1024 * 1024;
@@ -86,7 +88,7 @@ fn cat_with_no_input_returns_at_once() {
 fn timeout_kills_the_whole_process_group() {
     let fx = Fixture::start(&["--timeout", "1"]);
     let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
     write_header(
         &mut s,
         &Request::Exec {
@@ -109,7 +111,7 @@ fn timeout_kills_the_whole_process_group() {
     let gone = wait_until(Duration::from_secs(5), || group_members(pgid).is_empty());
     assert!(gone, "left in group {pgid}: {:?}", group_members(pgid));
     // The session survives its command's timeout.
-    let mut c = socklab_shell::Client::login(fx.connect(), USER, &fx.password).unwrap();
+    let mut c = socklab_shell::Client::login(fx.connect(), USER, password()).unwrap();
     assert_eq!(exec(&mut c, "echo ok").1, b"ok\n");
 }
 
@@ -117,7 +119,7 @@ fn timeout_kills_the_whole_process_group() {
 fn client_disconnecting_mid_command_kills_its_group_within_a_second() {
     let fx = Fixture::start(&["--timeout", "60"]);
     let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
     write_header(
         &mut s,
         &Request::Exec {
@@ -153,7 +155,7 @@ fn client_disconnecting_mid_command_kills_its_group_within_a_second() {
 fn output_streams_live_while_the_command_runs() {
     let fx = Fixture::start(&["--timeout", "30"]);
     let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
     // The command waits for a file the test creates only after it has seen "first":
     // if output were sent at the end, the test would never see it (and fail on its
     // read timeout).
@@ -197,7 +199,7 @@ fn malformed_or_oversized_headers_get_bad_request_and_the_server_keeps_serving()
     ];
     for (what, bytes) in cases {
         let mut s = fx.connect();
-        socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
+        socklab_testkit::login(&mut s, USER, password()).unwrap();
         s.write_all(&bytes).unwrap();
         let reply = read_reply(&mut s).unwrap_or_else(|| fx.fail(format!("{what}: no reply")));
         assert_eq!(reply["code"], "bad_request", "{what}: {reply:?}");
@@ -217,10 +219,10 @@ fn malformed_or_oversized_headers_get_bad_request_and_the_server_keeps_serving()
     );
     // Ops the shell does not serve, and a second login, are refused but keep the session.
     let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
     send_frame(&mut s, br#"{"op":"list"}"#);
     assert_eq!(read_reply(&mut s).unwrap()["code"], "bad_request");
-    let err = socklab_shell::Client::login(s, USER, &fx.password).unwrap_err();
+    let err = socklab_shell::Client::login(s, USER, password()).unwrap_err();
     assert!(
         matches!(
             err,
@@ -280,30 +282,20 @@ fn repl_reads_commands_from_stdin_like_the_tutorial() {
     let fx = Fixture::start(&[]);
     std::fs::create_dir(fx.work.join("sub")).unwrap();
     let port = fx.server.port().to_string();
-    let pwfile = fx.work.join("..").join("pw");
-    std::fs::write(&pwfile, format!("{}\n", fx.password)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shell-client"))
-        .args([
-            "--port",
-            &port,
-            "--user",
-            USER,
-            "--password-file",
-            pwfile.to_str().unwrap(),
-        ])
-        .env_remove("SOCKLAB_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"echo hi\ncd sub\npwd\necho oops >&2\nexit 3\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let pwfile = fx.files.password_file();
+    let out = socklab_testkit::run_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_shell-client"))
+            .args([
+                "--port",
+                &port,
+                "--user",
+                USER,
+                "--password-file",
+                pwfile.to_str().unwrap(),
+            ])
+            .env_remove("SOCKLAB_PASSWORD"),
+        b"echo hi\ncd sub\npwd\necho oops >&2\nexit 3\n",
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         stdout,
@@ -401,7 +393,7 @@ fn python_client_in_protocol_md_runs_against_the_server() {
     let len = doc[start..].find("\n```").expect("the block ends");
     let script = &doc[start..start + len];
     let fx = Fixture::start(&[]);
-    let path = fx.work.join("..").join("shell_client.py");
+    let path = fx.files.path("shell_client.py");
     std::fs::write(&path, script).unwrap();
     std::fs::write(fx.work.join("b.bin"), [0u8, 255, 10, 13, 128]).unwrap();
     let run = |cmd: &str, password: &str| {
@@ -412,11 +404,11 @@ fn python_client_in_protocol_md_runs_against_the_server() {
             .output()
             .unwrap()
     };
-    let out = run("echo out; cat b.bin >&2; exit 3", &fx.password);
+    let out = run("echo out; cat b.bin >&2; exit 3", password());
     assert_eq!(out.stdout, b"out\n", "{out:?}\n{}", fx.server.stderr());
     assert_eq!(out.stderr, [0u8, 255, 10, 13, 128]);
     assert_eq!(out.status.code(), Some(3));
-    let out = run("kill -TERM $$", &fx.password);
+    let out = run("kill -TERM $$", password());
     assert_eq!(out.status.code(), Some(143), "{out:?}");
     let out = run("true", "wrong");
     assert_eq!(out.status.code(), Some(255), "{out:?}");
@@ -430,7 +422,7 @@ fn python_client_in_protocol_md_runs_against_the_server() {
 fn idle_session_is_closed_after_idle_timeout() {
     let fx = Fixture::start(&["--idle-timeout", "1"]);
     let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
     let reply = read_reply(&mut s).unwrap_or_else(|| fx.fail("closed without a timeout reply"));
     assert_eq!(reply["code"], "timeout", "{reply:?}");
     assert_eq!(read_reply(&mut s), None, "idle session left open");
@@ -440,7 +432,7 @@ fn idle_session_is_closed_after_idle_timeout() {
 fn sigterm_stops_the_server_and_kills_commands_still_running() {
     let mut fx = Fixture::start(&["--timeout", "120"]);
     let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
     write_header(
         &mut s,
         &Request::Exec {
@@ -470,7 +462,7 @@ fn a_request_sent_while_a_command_runs_is_answered_after_it() {
     // request the client pipelined behind the running command.
     let fx = Fixture::start(&["--timeout", "30"]);
     let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, &fx.password).unwrap();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
     write_header(
         &mut s,
         &Request::Exec {
@@ -509,7 +501,7 @@ fn server_refuses_to_start_without_users() {
         (empty.clone(), "has no users"),
         (dir.path().join("missing"), "create it with: socklab-passwd"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_shell-server"))
+        let out = Command::new(socklab_testkit::bin("shell-server"))
             .args(["--port", "0", "--users", file.to_str().unwrap()])
             .output()
             .unwrap();
@@ -525,7 +517,7 @@ fn survives_the_hostile_header_battery_before_and_after_login() {
     let fx = Fixture::start(&[]);
     let addr = fx.server.connect_addr();
     let healthy = || -> Result<(), String> {
-        let mut c = socklab_shell::Client::login(fx.connect(), USER, &fx.password)
+        let mut c = socklab_shell::Client::login(fx.connect(), USER, password())
             .map_err(|e| e.to_string())?;
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let st = c
@@ -539,5 +531,5 @@ fn survives_the_hostile_header_battery_before_and_after_login() {
     };
     let log = || fx.server.stderr();
     socklab_testkit::hostile::run_header_battery(&addr, None, healthy, log);
-    socklab_testkit::hostile::run_header_battery(&addr, Some((USER, &fx.password)), healthy, log);
+    socklab_testkit::hostile::run_header_battery(&addr, Some((USER, password())), healthy, log);
 }

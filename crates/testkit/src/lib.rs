@@ -1,15 +1,30 @@
 //! # socklab-testkit
 //!
-//! Test support shared by the lesson crates: spawn a real server binary on port 0, read
-//! the address from its first stdout line (`listening on ADDR`), collect its log for
-//! failure messages, and stop it by PID when the test ends, whatever happens.
+//! Test support shared by the lesson crates and the benchmarks:
 //!
-//! It is a dev-dependency only; nothing here ships in a binary.
+//! - [`Fixture`]: a temp directory with a users file ([`USER`], [`password()`]) hashed
+//!   cheaply for tests or at the real cost for benchmarks, and the password in a file;
+//! - [`start_echo`], [`start_chat`], [`start_shell`], [`start_ftp`]: a real server
+//!   binary on port 0 with a fixture's files and extra flags, as a [`Server`], which
+//!   reads the address from its first stdout line (`listening on ADDR`), collects its log
+//!   for failure messages, and stops it by PID when dropped, whatever happens;
+//! - [`hostile`]: the hostile-input battery of the framed servers.
+//!
+//! It is a dev-dependency of the lessons, and a dependency of the benchmarks only;
+//! nothing here ships in a lesson's binary.
 
+mod fixture;
 pub mod hostile;
+mod start;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+pub use fixture::{password, write_users, Cost, Fixture, USER};
+pub use start::{
+    bin, example, ftp_server, server_command, shell_server, start_chat, start_echo, start_ftp,
+    start_shell,
+};
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -193,6 +208,30 @@ pub fn wait_child_every(child: &mut Child, limit: Duration, every: Duration) -> 
         }
         thread::sleep(every);
     }
+}
+
+/// Runs `cmd` to its end with `input` on its stdin, and collects its status, stdout
+/// and stderr. The input is written from a thread, so a child that writes a lot before
+/// it has read everything cannot deadlock against the test.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    let desc = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {desc}: {e}"));
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = input.to_vec();
+    let feeder = thread::spawn(move || stdin.write_all(&input));
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for {desc}: {e}"));
+    feeder
+        .join()
+        .expect("the stdin writer does not panic")
+        .unwrap_or_else(|e| panic!("writing the stdin of {desc}: {e}"));
+    out
 }
 
 /// Polls `cond` every 20 ms until it holds or `limit` passes.

@@ -13,8 +13,8 @@
 
 use clap::Parser;
 use socklab_bench::stats::{percentile, Target};
-use socklab_bench::{chat, cpu, echo, ftp, peers, report, shell, Ctx, Results};
-use socklab_testkit::{peak_rss_kib, rss_kib};
+use socklab_bench::{chat, cpu, echo, ftp, peers, report, shell, start_quiet, Ctx, Results};
+use socklab_testkit::{peak_rss_kib, rss_kib, shell_server, Cost, Fixture};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,19 +38,11 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let runs = if args.quick { 1 } else { args.runs.max(1) };
-    let bin_dir = match std::env::current_exe() {
-        Ok(p) => p.parent().map(PathBuf::from).unwrap_or_default(),
-        Err(e) => {
-            eprintln!("error: cannot find my own path: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     // The 10,000-connection case holds the client ends here.
     let _ = rlimit::increase_nofile_limit(30_000);
     let mut results = Results::default();
     let wants = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
     let ctx = Ctx {
-        bin_dir,
         quick: args.quick,
         runs,
     };
@@ -349,12 +341,9 @@ fn shell_exec(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let count = ctx.pick(50, 1000);
     let case = format!("remote shell, {count} × `true`");
     r.notes.push(format!("remote shell: {count} `exec true` on one logged-in session per run; ncat gets one connection per command"));
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (users, password) = shell::make_users(dir.path())?;
-    let srv = ctx.server(
-        "shell-server",
-        &["--users", users.to_str().unwrap_or_default()],
-    );
+    // The real argon2 cost, as a user's users file has; the session logs in once.
+    let fx = Fixture::with_cost(Cost::Real);
+    let srv = start_quiet(shell_server(&fx, &[]));
     let medians =
         |runs: Vec<Vec<f64>>| runs.iter().map(|t| percentile(t, 50.0)).collect::<Vec<_>>();
     let ours = r.figure(
@@ -363,7 +352,7 @@ fn shell_exec(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         "median per command",
         "ms",
         medians(repeat(ctx.runs, || {
-            shell::exec_loop(srv.port(), &password, "true", count)
+            shell::exec_loop(srv.port(), "true", count)
         })?),
     );
     r.figure(
@@ -423,8 +412,9 @@ fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let dir = ftp::scratch()?;
     let src = dir.path().join("src.bin");
     ftp::make_file(&src, size)?;
-    let (srv, root, password) = ftp::start_server(ctx, dir.path(), &[])?;
-    let cfg = ftp::config(srv.port(), &password);
+    let (srv, fx) = ftp::start_server(dir.path(), &[]);
+    let root = fx.root();
+    let cfg = ftp::config(srv.port());
     let server = Some(srv.pid());
     let runs = metered(
         ctx.runs,

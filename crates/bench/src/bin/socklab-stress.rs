@@ -9,10 +9,9 @@
 
 use clap::Parser;
 use socklab_bench::stats::percentile;
-use socklab_bench::{chat, echo, ftp, shell, Ctx};
+use socklab_bench::{chat, echo, ftp, start_quiet, Ctx};
 use socklab_shell::client::Client;
-use socklab_testkit::{peak_rss_kib, wait_child};
-use std::path::PathBuf;
+use socklab_testkit::{password, peak_rss_kib, shell_server, wait_child, Cost, Fixture, USER};
 use std::process::ExitCode;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -47,12 +46,7 @@ const PARTS: &[(&str, Part)] = &[
 fn main() -> ExitCode {
     let args = Args::parse();
     let _ = rlimit::increase_nofile_limit(30_000);
-    let bin_dir = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(PathBuf::from))
-        .unwrap_or_default();
     let ctx = Ctx {
-        bin_dir,
         quick: false,
         runs: 1,
     };
@@ -114,34 +108,24 @@ fn echo_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
     })
 }
 
-fn shell_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
+fn shell_part(_: &Ctx, scale: usize) -> Result<Outcome, String> {
     let (sessions, commands) = (50 / scale, 20);
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (users, password) = shell::make_users(dir.path())?;
+    // The real argon2 cost: every session logs in at once, through the hash pool.
+    let fx = Fixture::with_cost(Cost::Real);
     let max = (sessions + 10).to_string();
-    let srv = ctx.server(
-        "shell-server",
-        &[
-            "--users",
-            users.to_str().unwrap_or_default(),
-            "--max-conns",
-            &max,
-            "--workdir",
-            dir.path().to_str().unwrap_or_default(),
-        ],
-    );
+    let srv = start_quiet(shell_server(&fx, &["--max-conns", &max]));
     let port = srv.port();
     let barrier = Arc::new(Barrier::new(sessions));
     let handles: Vec<_> = (0..sessions)
         .map(|id| {
-            let (barrier, password) = (Arc::clone(&barrier), password.clone());
+            let barrier = Arc::clone(&barrier);
             std::thread::spawn(move || -> (Vec<f64>, u64) {
                 let mut client = match Client::connect(
                     "127.0.0.1",
                     port,
                     Duration::from_secs(10),
-                    shell::USER,
-                    &password,
+                    USER,
+                    password(),
                 ) {
                     Ok(c) => c,
                     Err(_) => return (Vec::new(), commands as u64),
@@ -189,12 +173,13 @@ fn shell_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
     })
 }
 
-fn ftp_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
+fn ftp_part(_: &Ctx, scale: usize) -> Result<Outcome, String> {
     let (transfers, size) = (20 / scale, 8u64 << 20);
     let dir = ftp::scratch()?;
     let max = (transfers + 10).to_string();
-    let (srv, root, password) = ftp::start_server(ctx, dir.path(), &["--max-conns", &max])?;
-    let cfg = ftp::config(srv.port(), &password);
+    let (srv, fx) = ftp::start_server(dir.path(), &["--max-conns", &max]);
+    let root = fx.root();
+    let cfg = ftp::config(srv.port());
     let barrier = Arc::new(Barrier::new(transfers));
     let handles: Vec<_> = (0..transfers)
         .map(|i| {
@@ -256,12 +241,8 @@ fn ftp_part(ctx: &Ctx, scale: usize) -> Result<Outcome, String> {
 
 /// Runs the release ftp-client with `args` in `dir` and returns (success, its peak RSS
 /// in KiB, sampled from /proc while it runs).
-fn client_with_peak_rss(
-    ctx: &Ctx,
-    dir: &std::path::Path,
-    args: &[&str],
-) -> Result<(bool, u64), String> {
-    let mut child = std::process::Command::new(ctx.bin_dir.join("ftp-client"))
+fn client_with_peak_rss(dir: &std::path::Path, args: &[&str]) -> Result<(bool, u64), String> {
+    let mut child = std::process::Command::new(socklab_testkit::bin("ftp-client"))
         .args(args)
         .current_dir(dir)
         .stdout(std::process::Stdio::null())
@@ -277,7 +258,7 @@ fn client_with_peak_rss(
     Ok((status.success(), peak))
 }
 
-fn huge_part(ctx: &Ctx, _scale: usize) -> Result<Outcome, String> {
+fn huge_part(_: &Ctx, _scale: usize) -> Result<Outcome, String> {
     use std::io::{Seek, SeekFrom, Write};
     let size: u64 = (4 << 30) + 1;
     let dir = ftp::scratch()?;
@@ -291,23 +272,21 @@ fn huge_part(ctx: &Ctx, _scale: usize) -> Result<Outcome, String> {
         .map_err(|e| e.to_string())?;
     f.write_all(b"!").map_err(|e| e.to_string())?;
     drop(f);
-    let (srv, _root, password) = ftp::start_server(ctx, dir.path(), &[])?;
-    let pw_file = dir.path().join("password");
-    std::fs::write(&pw_file, &password).map_err(|e| e.to_string())?;
+    let (srv, fx) = ftp::start_server(dir.path(), &[]);
+    let pw_file = fx.password_file();
     let port = srv.port().to_string();
     let base = [
         "--port",
         &port,
         "--user",
-        shell::USER,
+        USER,
         "--password-file",
         pw_file.to_str().unwrap_or_default(),
     ];
     let (put_ok, put_rss) =
-        client_with_peak_rss(ctx, &local, &[&base[..], &["put", "huge.bin"]].concat())?;
+        client_with_peak_rss(&local, &[&base[..], &["put", "huge.bin"]].concat())?;
     let back = local.join("back.bin");
     let (get_ok, get_rss) = client_with_peak_rss(
-        ctx,
         &local,
         &[&base[..], &["get", "huge.bin", "-o", "back.bin"]].concat(),
     )?;

@@ -1,5 +1,5 @@
-//! Shared helpers for the chat tests: a server on port 0, and members that are plain
-//! UDP sockets or real `chat-client` processes.
+//! Shared helpers for the chat tests (the server is `socklab_testkit::start_chat`):
+//! members that are plain UDP sockets or real `chat-client` processes.
 #![allow(dead_code)]
 
 use socklab_testkit::Server;
@@ -11,21 +11,6 @@ use std::time::{Duration, Instant};
 
 /// Generous: the CI machine has two cores and runs the tests in parallel.
 pub const WAIT: Duration = Duration::from_secs(10);
-
-/// Starts chat-server on 127.0.0.1, port 0, stdin at EOF (/dev/null).
-pub fn server(args: &[&str]) -> Server {
-    server_on("127.0.0.1", args)
-}
-
-/// Starts chat-server on `host`, port 0, stdin at EOF.
-pub fn server_on(host: &str, args: &[&str]) -> Server {
-    Server::spawn_with(
-        Command::new(env!("CARGO_BIN_EXE_chat-server"))
-            .args(["--host", host, "--port", "0"])
-            .args(args)
-            .stdin(Stdio::null()),
-    )
-}
 
 /// A member that is a plain UDP socket in the test, `connect`ed to the server.
 #[derive(Debug)]

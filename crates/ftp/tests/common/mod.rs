@@ -1,77 +1,51 @@
-//! Shared support for the ftp tests: a users file, the real server binary on port 0,
-//! the real client binary, and a raw protocol connection for the cases a well-behaved
-//! client never produces (cut uploads, flipped bytes, hostile names).
+//! Shared support for the ftp tests: the real server binary on port 0 with testkit's
+//! users file, the real client binary, and a raw protocol connection for the cases a
+//! well-behaved client never produces (cut uploads, flipped bytes, hostile names).
 
 #![allow(dead_code)]
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use socklab_proto::msg::{read_reply, write_header, Empty};
 use socklab_proto::Request;
-use socklab_testkit::Server;
-use std::io::Write;
+pub use socklab_testkit::{password, USER};
+use socklab_testkit::{run_with_stdin, Server};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
-pub const USER: &str = "alice";
-pub const PASSWORD: &str = "correct horse battery staple";
-
-/// A temp directory with `root/` (served), `users`, `password` and `local/` (the
+/// testkit's users file and password file, `root/` (served) and `local/` (the
 /// client's working directory).
 pub struct Fixture {
-    pub dir: tempfile::TempDir,
+    pub files: socklab_testkit::Fixture,
 }
 
 impl Fixture {
     pub fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("root")).unwrap();
-        std::fs::create_dir(dir.path().join("local")).unwrap();
-        // A real argon2id hash, with the cheapest parameters, so the many logins of
-        // the test suite take microseconds instead of the production cost. The server
-        // reads the parameters from the hash, as it would for any users file.
-        let params = Params::new(8, 1, 1, None).unwrap();
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let salt = SaltString::from_b64("c29ja2xhYnRlc3RzYWx0").unwrap();
-        let hash = argon.hash_password(PASSWORD.as_bytes(), &salt).unwrap();
-        std::fs::write(dir.path().join("users"), format!("{USER}:{hash}\n")).unwrap();
-        std::fs::write(dir.path().join("password"), format!("{PASSWORD}\n")).unwrap();
-        Fixture { dir }
+        let files = socklab_testkit::Fixture::new();
+        std::fs::create_dir(files.path("local")).unwrap();
+        Fixture { files }
     }
 
     pub fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
+        self.files.root()
     }
 
     pub fn local(&self) -> PathBuf {
-        self.dir.path().join("local")
+        self.files.path("local")
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
+        self.files.path(rel)
     }
 
     /// Starts ftp-server on port 0 serving `root/`, with short timeouts.
     pub fn server(&self, extra: &[&str]) -> Server {
-        let root = self.root();
-        let users = self.path("users");
-        let mut args = vec![
-            "--port",
-            "0",
-            "--root",
-            root.to_str().unwrap(),
-            "--users",
-            users.to_str().unwrap(),
-            "--login-delay-ms",
-            "10",
-        ];
+        let mut args = vec!["--login-delay-ms", "10"];
         if !extra.contains(&"--stall-timeout") {
             args.extend(["--stall-timeout", "10"]);
         }
         args.extend_from_slice(extra);
-        Server::spawn(env!("CARGO_BIN_EXE_ftp-server"), &args)
+        socklab_testkit::start_ftp(&self.files, &args)
     }
 
     /// Runs ftp-client logged in as alice, in `local/`.
@@ -82,40 +56,36 @@ impl Fixture {
     /// Runs ftp-client logged in as alice, in `local/`, feeding `stdin` (the `ftp>`
     /// prompt's commands when `args` has none).
     pub fn client_with_stdin(&self, server: &Server, args: &[&str], stdin: Option<&str>) -> Output {
-        let pw = self.path("password");
-        let port = server.port().to_string();
-        let mut all = vec![
-            "--port",
-            &port,
-            "--user",
-            USER,
-            "--password-file",
-            pw.to_str().unwrap(),
-        ];
-        all.extend_from_slice(args);
-        self.run_client(&all, stdin)
+        run_with_stdin(
+            &mut self.client_command(server.port(), args),
+            stdin.unwrap_or("").as_bytes(),
+        )
+    }
+
+    /// ftp-client logged in as alice to `port`, in `local/`, not yet started: for a
+    /// test that kills it, or gives it an argument that is not UTF-8.
+    pub fn client_command(&self, port: u16, args: &[&str]) -> Command {
+        let mut cmd = self.bare_client(&["--port", &port.to_string(), "--user", USER]);
+        cmd.arg("--password-file")
+            .arg(self.files.password_file())
+            .args(args);
+        cmd
     }
 
     /// Runs ftp-client with exactly `args`, in `local/`, feeding `stdin`.
     pub fn run_client(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ftp-client"))
-            .args(args)
+        run_with_stdin(&mut self.bare_client(args), stdin.unwrap_or("").as_bytes())
+    }
+
+    fn bare_client(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ftp-client"));
+        cmd.args(args)
             .current_dir(self.local())
             .env_remove("SOCKLAB_PASSWORD")
             // Times print in the local zone: make it the same on every machine. "UTC0"
             // is a POSIX rule, so no time zone database is needed to read it.
-            .env("TZ", "UTC0")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-        drop(input);
-        child.wait_with_output().unwrap()
+            .env("TZ", "UTC0");
+        cmd
     }
 
     /// Nothing but complete files in the root: no partial or temp file outside the
@@ -190,7 +160,7 @@ pub fn raw(server: &Server) -> TcpStream {
         &mut s,
         &Request::Login {
             user: USER.into(),
-            password: PASSWORD.into(),
+            password: password().into(),
         },
     )
     .unwrap();

@@ -1,77 +1,53 @@
-//! Helpers shared by the shell server's tests: a users file and a work directory in a
-//! temp dir, the real server binary on port 0, and raw protocol access.
+//! Helpers shared by the shell server's tests: the real server binary on port 0 with
+//! testkit's users file and work directory, and raw protocol access.
 #![allow(dead_code)] // Each test file uses its own subset.
 
-use socklab_auth::Users;
 use socklab_proto::msg::read_object;
 use socklab_shell::wire::{read_incoming, ExitStatus, Incoming, StreamName};
 use socklab_shell::Client;
-use socklab_testkit::Server;
+pub use socklab_testkit::{password, USER};
+use socklab_testkit::{Cost, Server};
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-pub const USER: &str = "alice";
-
 /// How long a test waits for any one reply before it fails (instead of hanging).
 pub const REPLY_LIMIT: Duration = Duration::from_secs(30);
 
 /// A running shell-server with its users file and work directory.
 pub struct Fixture {
+    /// Declared before `files`: the server is stopped before its directory goes.
     pub server: Server,
-    pub password: String,
-    pub users: PathBuf,
+    /// The server's `--workdir`.
     pub work: PathBuf,
-    _dir: tempfile::TempDir,
+    /// The users file, the password file and `work`.
+    pub files: socklab_testkit::Fixture,
 }
 
 impl Fixture {
     /// Starts shell-server with a fast failure delay (50 ms) plus `extra` flags, and a
-    /// users file whose hash uses argon2id's minimum cost, so that the many logins of
-    /// the shell tests do not each spend half a second of unoptimised argon2.
+    /// users file hashed at the least argon2id cost ([`Cost::Cheap`]), so that the many
+    /// logins of the shell tests stay cheap.
     pub fn start(extra: &[&str]) -> Fixture {
         let mut args = vec!["--login-delay-ms", "50"];
         args.extend_from_slice(extra);
-        Self::spawn(&args, false)
+        Self::spawn(&args, Cost::Cheap)
     }
 
     /// Starts shell-server with exactly `extra` flags besides users, port and workdir,
-    /// and a users file written by `Users::set_password` at the real argon2 cost.
+    /// and a users file hashed at the real argon2 cost, as socklab-passwd writes it.
     pub fn start_exact(extra: &[&str]) -> Fixture {
-        Self::spawn(extra, true)
+        Self::spawn(extra, Cost::Real)
     }
 
-    fn spawn(extra: &[&str], real_cost: bool) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let users = dir.path().join("users");
-        let work = dir.path().join("work");
-        std::fs::create_dir(&work).unwrap();
-        let work = work.canonicalize().unwrap();
-        let password = format!("pw-{}", hex(&socklab_testkit::random_bytes(9)));
-        if real_cost {
-            Users::set_password(&users, USER, &password).unwrap();
-        } else {
-            std::fs::write(&users, format!("{USER}:{}\n", cheap_hash(&password))).unwrap();
-        }
-        let mut args = vec![
-            "--users".to_owned(),
-            users.display().to_string(),
-            "--port".to_owned(),
-            "0".to_owned(),
-            "--workdir".to_owned(),
-            work.display().to_string(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let server = Server::spawn(env!("CARGO_BIN_EXE_shell-server"), &args);
+    fn spawn(extra: &[&str], cost: Cost) -> Fixture {
+        let files = socklab_testkit::Fixture::with_cost(cost);
         Fixture {
-            server,
-            password,
-            users,
-            work,
-            _dir: dir,
+            server: socklab_testkit::start_shell(&files, extra),
+            work: files.work(),
+            files,
         }
     }
 
@@ -84,7 +60,7 @@ impl Fixture {
 
     /// A logged-in library client.
     pub fn client(&self) -> Client {
-        Client::login(self.connect(), USER, &self.password).unwrap_or_else(|e| {
+        Client::login(self.connect(), USER, password()).unwrap_or_else(|e| {
             panic!(
                 "login failed: {e}\nserver stderr:\n{}",
                 self.server.stderr()
@@ -98,7 +74,7 @@ impl Fixture {
         Command::new(env!("CARGO_BIN_EXE_shell-client"))
             .args(["--port", &port, "--user", USER, "--"])
             .args(args)
-            .env("SOCKLAB_PASSWORD", &self.password)
+            .env("SOCKLAB_PASSWORD", password())
             .stdin(Stdio::null())
             .output()
             .unwrap()
@@ -169,19 +145,4 @@ pub fn group_members(pgid: u32) -> Vec<u32> {
         }
     }
     found
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// An argon2id hash at the minimum cost (8 KiB, 1 pass): for tests only. Real users
-/// files get the crate's defaults from `socklab-passwd`.
-fn cheap_hash(password: &str) -> String {
-    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-    let params = argon2::Params::new(argon2::Params::MIN_M_COST, 1, 1, None).unwrap();
-    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
-        .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
-        .unwrap()
-        .to_string()
 }
