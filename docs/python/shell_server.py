@@ -52,7 +52,7 @@ def run_command(cmd):
 
 def session(conn, peer, secret):
     with conn:
-        conn.settimeout(30)                              # the login deadline
+        conn.settimeout(30)                              # each read of the login: 30 s at most
         failures = 0
         while True:
             req = recv_header(conn, allow_eof=True)
