@@ -21,10 +21,11 @@ RUN    = @$(CARGO) run
 ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build demo test unit smoke lint fmt bench fuzz stress \
+.PHONY: help setup build demo test unit smoke lint fmt bench fuzz stress doc-check \
         echo-server echo-client example-sticky example-reuseaddr \
         example-numbered example-blocking example-backlog example-reuseport \
-        example-v6only example-unix example-create-connection example-datagrams chat-server chat-client \
+        example-v6only example-unix example-create-connection example-select-echo example-seqpacket \
+        example-datagrams chat-server chat-client \
         shell-server shell-client ftp-server ftp-client passwd users
 
 help: ## list the targets
@@ -39,11 +40,14 @@ build: ## build every binary and example
 demo: setup build ## run every lesson end to end on loopback and print the transcript
 	@bash scripts/demo.sh
 
-test: setup lint unit smoke ## everything CI checks: fmt, clippy, doc references, cargo tests, smoke
+test: setup lint unit smoke doc-check ## everything CI checks: fmt, clippy, doc references, cargo tests, smoke, Python snippets
 	@echo "make test: all checks passed"
 
 unit: ## the workspace's cargo tests (real sockets on loopback, real binaries)
 	$(CARGO) test --workspace
+
+doc-check: build ## run every Python block of the docs and docs/python/ against real servers on free ports
+	@python3 scripts/doc_check.py --no-build
 
 smoke: build ## start each server on port 0, talk to it, stop it with SIGTERM
 	@bash scripts/smoke.sh
@@ -99,6 +103,12 @@ example-unix: ## AF_UNIX stream and datagram sockets, and socketpair between thr
 
 example-create-connection: ## create_connection: resolve a name, try each address in turn
 	$(RUN) -p socklab-echo --example create_connection
+
+example-select-echo: ## select(): one thread serves several clients; fileno() and FD_SETSIZE beside poll/epoll
+	$(RUN) -p socklab-echo --example select_echo
+
+example-seqpacket: ## AF_UNIX SOCK_SEQPACKET: a connection that keeps message boundaries
+	$(RUN) -p socklab-echo --example seqpacket
 
 # ---- Lesson 2: UDP chat ---------------------------------------------------------
 chat-server: ## UDP group chat server (ARGS: --filter FILE --expire SECS ...)
