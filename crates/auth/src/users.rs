@@ -50,8 +50,9 @@ fn validate_username(name: &str) -> Result<()> {
 
 /// The users file, loaded.
 ///
-/// Clones share one [`HashPool`], so a server that hands a clone to each connection
-/// still hashes at most [`crate::limits::MAX_CONCURRENT_HASHES`] passwords at once.
+/// Clones share one password-hashing pool, so a server that hands a clone to each
+/// connection still hashes at most [`crate::limits::MAX_CONCURRENT_HASHES`] passwords
+/// at once.
 #[derive(Debug, Clone, Default)]
 pub struct Users {
     hashes: BTreeMap<String, String>,

@@ -206,8 +206,8 @@ impl Outbox {
 ///
 /// Python's `recvfrom(1024)` silently drops the end of a longer datagram: the rest is
 /// gone for good, and nothing says so. `recvmsg` reports it with `MSG_TRUNC` in the
-/// returned flags. This is the one-datagram form of what [`Receiver`] does in batches;
-/// `examples/datagrams.rs` uses it.
+/// returned flags. This is the one-datagram form of what the server's `Receiver` does
+/// in batches; `examples/datagrams.rs` uses it.
 pub fn recv_datagram(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Datagram> {
     let mut iov = [IoSliceMut::new(buf)];
     let msg = nix::sys::socket::recvmsg::<SockaddrStorage>(

@@ -301,11 +301,11 @@ where
             }
         },
         |mut stream, _peer| {
-            let _ = socklab_proto::msg::write_failure(
-                &mut stream,
+            let busy = Error::refused(
                 ErrorCode::Busy,
                 "the server is at its connection limit; try again later",
             );
+            let _ = socklab_proto::msg::write_error(&mut stream, &busy);
         },
     )
 }

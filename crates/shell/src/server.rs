@@ -108,14 +108,12 @@ fn session(conn: &mut Connection<TcpStream>, peer: &str, config: &ServerConfig) 
     while let Some(request) = conn.read_request()? {
         match request {
             Request::Exec { cmd } => exec(conn, peer, &user, &cmd, &mut cwd, config)?,
-            Request::Login { .. } => conn.send_failure(
-                ErrorCode::BadRequest,
-                &format!("already logged in as {user}"),
-            )?,
-            _ => conn.send_failure(
-                ErrorCode::BadRequest,
+            Request::Login { .. } => {
+                conn.send_error(&Error::bad_request(format!("already logged in as {user}")))?
+            }
+            _ => conn.send_error(&Error::bad_request(
                 "the shell server only runs commands (op \"exec\"); files are ftp-server's job",
-            )?,
+            ))?,
         }
     }
     Ok(())
