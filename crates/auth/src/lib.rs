@@ -9,7 +9,8 @@
 //! - [`login`]: the `{"op":"login"}` exchange on both ends, with its delay, failure
 //!   count and total deadline;
 //! - [`password`]: where a client's password comes from;
-//! - [`args`]: the login flags the servers share; [`limits`]: the limits of login.
+//! - [`args`]: the login flags the servers share, and socklab-passwd's; [`limits`]:
+//!   the limits of login.
 //!
 //! Its binary, `socklab-passwd`, adds a user to a users file:
 //!
