@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     match parse(&text) {
         Command::Nick(nick) => {
             if validate_nick(&nick).is_ok() {
-                assert!(!nick.is_empty() && nick.len() <= socklab_proto::MAX_NICK_LEN);
+                assert!(!nick.is_empty() && nick.len() <= socklab_chat::limits::MAX_NICK_LEN);
                 assert!(!nick.contains([' ', '[', ']', '*']));
             }
         }

@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(!name.is_empty() && name != "." && name != "..");
         assert!(!name.contains(['/', '\\', '\0']));
         assert!(!name.chars().any(char::is_control));
-        assert!(name.len() <= socklab_proto::MAX_NAME_LEN);
+        assert!(name.len() <= socklab_proto::limits::MAX_NAME_LEN);
         let p = std::path::Path::new(name);
         assert_eq!(
             p.components().count(),

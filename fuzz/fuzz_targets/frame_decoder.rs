@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use socklab_proto::frame::read_frame;
-use socklab_proto::MAX_HEADER_LEN;
+use socklab_proto::limits::MAX_HEADER_LEN;
 
 fuzz_target!(|data: &[u8]| {
     let mut r = data;

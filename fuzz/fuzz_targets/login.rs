@@ -2,60 +2,58 @@
 //! finite) with a user or a typed error, and never logs in with a wrong password.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use socklab_proto::auth::{server_login, LoginPolicy, Users};
-use socklab_proto::deadline::SetReadTimeout;
-use std::io::{self, Read, Write};
+use socklab_auth::{server_login, LoginPolicy, Users};
+use socklab_net::{Connection, Deadlines};
+use socklab_proto::msg::read_header;
+use socklab_proto::Request;
+use std::io::Write;
+use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
+use std::sync::OnceLock;
 use std::time::Duration;
-
-/// A finite input and a sink, standing in for a socket.
-struct Peer<'a> {
-    input: &'a [u8],
-    output: Vec<u8>,
-}
-
-impl Read for Peer<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.input.read(buf)
-    }
-}
-
-impl Write for Peer<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl SetReadTimeout for Peer<'_> {
-    fn set_read_timeout(&self, _: Option<Duration>) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 // alice's password is "pw", hashed with tiny argon2 parameters so the fuzzer runs fast.
 const USERS: &str =
     "alice:$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$oLR5MAEGfpggpujVlakg8jrOLGnE2ouxEqlNfMbANDc\n";
 
+/// The most input fed to one login. Everything runs on this one thread, so nobody
+/// reads while the other end writes: the input must fit the socket pair's buffer before
+/// the login starts, and so must the replies, one per request read. The smallest
+/// request is a 17-byte frame, so this bounds the replies to a few dozen.
+const MAX_INPUT: usize = 1024;
+
+/// Parsed once: its hashing pool's threads then serve every run.
+fn users() -> &'static Users {
+    static USERS_FILE: OnceLock<Users> = OnceLock::new();
+    USERS_FILE.get_or_init(|| Users::parse(USERS).expect("fixture parses"))
+}
+
 fuzz_target!(|data: &[u8]| {
-    let users = Users::parse(USERS).expect("fixture parses");
+    let input = &data[..data.len().min(MAX_INPUT)];
     let policy = LoginPolicy {
         deadline: Duration::from_secs(60),
         max_failures: 3,
         failure_delay: Duration::ZERO,
     };
-    let mut peer = Peer {
-        input: data,
-        output: Vec::new(),
+    let (server, mut client) = UnixStream::pair().expect("a socket pair");
+    client
+        .write_all(input)
+        .expect("the input fits the socket buffer");
+    client.shutdown(Shutdown::Write).expect("half-close");
+    // A write that cannot go through fails after this long instead of hanging the
+    // fuzzer (it cannot happen within MAX_INPUT).
+    let deadlines = Deadlines {
+        stall: Duration::from_secs(5),
+        ..Deadlines::default()
     };
-    if let Ok(user) = server_login(&mut peer, &users, &policy) {
+    let mut conn = Connection::new(server, deadlines).expect("a connection");
+    if let Ok(user) = server_login(&mut conn, "fuzz", users(), &policy) {
         assert_eq!(user, "alice");
         // Some frame of the input must have been a login with the right password.
-        let mut r = data;
+        let mut r = input;
         let mut sent_password = false;
-        while let Ok(Some(req)) = socklab_proto::msg::read_request(&mut r) {
-            if let socklab_proto::Request::Login { user, password } = req {
+        while let Ok(Some(req)) = read_header::<_, Request>(&mut r) {
+            if let Request::Login { user, password } = req {
                 sent_password |= user == "alice" && password == "pw";
             }
         }

@@ -9,7 +9,9 @@ fuzz_target!(|data: &[u8]| {
     let mut r = data;
     for _ in 0..64 {
         match read_incoming(&mut r) {
-            Ok(Incoming::Chunk(_, bytes)) => assert!(bytes.len() <= socklab_proto::MAX_CHUNK),
+            Ok(Incoming::Chunk(_, bytes)) => {
+                assert!(bytes.len() <= socklab_proto::limits::MAX_CHUNK)
+            }
             Ok(Incoming::Done(status)) => {
                 let _ = status.local_code();
                 let _ = status.describe();

@@ -1,7 +1,12 @@
-//! The login flags every server with login shares (shell, ftp).
+//! The login flags every server with login shares (shell, ftp), and the flags of
+//! `socklab-passwd` with what it does with them.
 
 use crate::limits::{LOGIN_DEADLINE, LOGIN_FAILURE_DELAY};
 use crate::login::LoginPolicy;
+use crate::password::new_password;
+use crate::users::Users;
+use socklab_proto::Result;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Flatten into a binary's arguments with `#[command(flatten)]`, then call
@@ -28,5 +33,34 @@ impl LoginArgs {
             failure_delay: Duration::from_millis(self.login_delay_ms),
             ..LoginPolicy::default()
         }
+    }
+}
+
+/// `socklab-passwd`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PasswdArgs {
+    /// The users file (created, mode 0600, if missing).
+    #[arg(long, value_name = "FILE")]
+    users: PathBuf,
+    /// The user name: 1 to 32 of A-Z a-z 0-9 . _ -
+    name: String,
+}
+
+impl PasswdArgs {
+    /// Reads a new password and sets it for the user, saying whether that added the
+    /// user or changed their password: a typo in the name would otherwise add a second
+    /// user silently, and a replaced password matters too.
+    pub fn run(&self) -> Result<()> {
+        let password = new_password(&self.name)?;
+        let replaced = Users::set_password(&self.users, &self.name, &password)?;
+        let what = if replaced {
+            "changed the password of"
+        } else {
+            "added"
+        };
+        eprintln!("{what} user {} in {}", self.name, self.users.display());
+        // The servers read the users file once, at start (see docs/security.md).
+        eprintln!("a running shell-server or ftp-server sees this once it is restarted");
+        Ok(())
     }
 }

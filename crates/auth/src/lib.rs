@@ -5,11 +5,12 @@
 //! in first:
 //!
 //! - [`users`]: the users file, one `name:$argon2id$…` line per user, never a password;
-//! - [`pool`]: verifying on a few dedicated threads, so memory stays bounded;
+//! - `pool`: verifying on a few dedicated threads, so memory stays bounded;
 //! - [`login`]: the `{"op":"login"}` exchange on both ends, with its delay, failure
 //!   count and total deadline;
 //! - [`password`]: where a client's password comes from;
-//! - [`args`]: the login flags the servers share; [`limits`]: the limits of login.
+//! - [`args`]: the login flags the servers share, and socklab-passwd's; [`limits`]:
+//!   the limits of login.
 //!
 //! Its binary, `socklab-passwd`, adds a user to a users file:
 //!
@@ -23,7 +24,7 @@ pub mod args;
 pub mod limits;
 pub mod login;
 pub mod password;
-pub mod pool;
+mod pool;
 pub mod users;
 
 pub use login::{answer_login, client_login, server_login, LoginPolicy};

@@ -26,6 +26,7 @@ pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_USERNAME_LEN: usize = 32;
 
 /// Password hashes computed at once, across all connections: the size of the hashing
-/// thread pool. Each argon2id verification holds 19 MiB while it runs, so without a
-/// cap 256 clients logging in together would make the server allocate almost 5 GiB.
+/// thread pool. Each argon2id verification holds its whole memory cost (19 MiB with
+/// argon2's default parameters) while it runs, so without a cap every client logging
+/// in at once would add that much to the server's memory.
 pub const MAX_CONCURRENT_HASHES: usize = 4;

@@ -35,7 +35,7 @@ pub fn client_password(password_file: Option<&Path>, prompt: &str) -> Result<Str
 /// Reads a new password for `name`: asked twice without echo on a terminal, or the
 /// first line of stdin from a pipe. Empty or shorter than [`MIN_PASSWORD_LEN`]
 /// characters is refused.
-pub fn new_password(name: &str) -> Result<String> {
+pub(crate) fn new_password(name: &str) -> Result<String> {
     let password = if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password(format!("new password for {name}: "))
             .map_err(|e| Error::io("reading the password", e))?;

@@ -63,13 +63,13 @@ struct HashJob {
 /// reuses them, so hashing memory is bounded by the pool size; other logins queue,
 /// within their login deadline.
 #[derive(Debug, Default)]
-pub struct HashPool {
+pub(crate) struct HashPool {
     jobs: OnceLock<Sender<HashJob>>,
 }
 
 impl HashPool {
     /// Checks `password` against the PHC string `hash` on a pool thread, and waits.
-    pub fn verify(&self, hash: &str, password: &str) -> bool {
+    pub(crate) fn verify(&self, hash: &str, password: &str) -> bool {
         let jobs = self.jobs.get_or_init(start_workers);
         let (answer, result) = sync_channel(1);
         let job = HashJob {
@@ -123,7 +123,7 @@ fn hash_worker(jobs: &Mutex<Receiver<HashJob>>) {
 
 /// A hash of a random password nobody knows, made once per process: an unknown user
 /// is verified against it, so it costs the same time as a wrong password.
-pub fn dummy_hash() -> &'static str {
+pub(crate) fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
         let random = SaltString::generate(&mut OsRng);

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 /// Hashes a password with argon2id and a random salt, in PHC string form
 /// (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`).
-pub fn hash_password(password: &str) -> Result<String> {
+pub(crate) fn hash_password(password: &str) -> Result<String> {
     if password.len() > MAX_PASSWORD_LEN {
         return Err(Error::Usage(format!(
             "password is longer than {MAX_PASSWORD_LEN} bytes"
@@ -32,7 +32,7 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 /// A user name is 1 to 32 of `A-Z a-z 0-9 . _ -`, so it can never break the users
 /// file's `name:hash` lines or a log line.
-pub fn validate_username(name: &str) -> Result<()> {
+fn validate_username(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= MAX_USERNAME_LEN
         && name
@@ -50,8 +50,9 @@ pub fn validate_username(name: &str) -> Result<()> {
 
 /// The users file, loaded.
 ///
-/// Clones share one [`HashPool`], so a server that hands a clone to each connection
-/// still hashes at most [`crate::limits::MAX_CONCURRENT_HASHES`] passwords at once.
+/// Clones share one password-hashing pool, so a server that hands a clone to each
+/// connection still hashes at most [`crate::limits::MAX_CONCURRENT_HASHES`] passwords
+/// at once.
 #[derive(Debug, Clone, Default)]
 pub struct Users {
     hashes: BTreeMap<String, String>,

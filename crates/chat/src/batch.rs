@@ -2,13 +2,12 @@
 //! every copy of a broadcast in one call.
 //!
 //! The obvious relay loop makes one `recvfrom` and then one `sendto` per member for
-//! every message. Profiling it (`perf record` on the chat server during `make bench`)
-//! showed where the time went: each `sendto` on loopback delivers the datagram and
-//! wakes the member's reader right away, and that reader then preempts the server on
-//! its way back from the system call, so the server was switched out once per copy.
-//! `sendmmsg` hands the kernel every copy in one call and returns to user space once,
-//! and `recvmmsg` drains what queued up meanwhile in one call too. `make bench`
-//! measured deliveries per second rise by about 30% (docs/lessons/02-udp-chat.md).
+//! every message. Each `sendto` on loopback delivers the datagram and wakes the
+//! member's reader right away, and that reader can preempt the server on its way back
+//! from the system call, so the server is switched out once per copy. `sendmmsg`
+//! hands the kernel every copy in one call and returns to user space once, and
+//! `recvmmsg` drains what queued up meanwhile in one call too
+//! (docs/lessons/02-udp-chat.md shows what that changes).
 //!
 //! Both calls come from the `nix` crate, whose wrappers are safe: socklab forbids
 //! `unsafe`, and std has neither call.
@@ -20,11 +19,11 @@ use std::os::fd::AsRawFd;
 
 /// Datagrams taken from the socket in one `recvmmsg` call, at most. Each has its own
 /// buffer of the full receive size; the kernel only touches the pages a datagram fills.
-pub const RECV_BATCH: usize = 32;
+pub(crate) const RECV_BATCH: usize = 32;
 
 /// Datagrams handed to the kernel in one `sendmmsg` call, at most (a full chat's
 /// broadcast is 63 copies).
-pub const SEND_BATCH: usize = 64;
+pub(crate) const SEND_BATCH: usize = 64;
 
 /// One received datagram: who sent it, how many bytes landed in the buffer, and
 /// whether the kernel had to cut it because the buffer was too small.
@@ -49,7 +48,7 @@ fn to_std(addr: &SockaddrStorage) -> Option<SocketAddr> {
 }
 
 /// Receives up to [`RECV_BATCH`] datagrams per call, each into its own buffer.
-pub struct Receiver {
+pub(crate) struct Receiver {
     headers: MultiHeaders<SockaddrStorage>,
     buffers: Vec<Vec<u8>>,
     /// (index into `buffers`, what arrived there).
@@ -123,7 +122,7 @@ impl Receiver {
 
 /// Datagrams waiting to be sent, and the one `sendmmsg` call that sends them.
 #[derive(Debug, Default)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     /// Each distinct payload once: a broadcast's copies share one.
     payloads: Vec<Vec<u8>>,
     /// (index into `payloads`, destination).
@@ -141,11 +140,6 @@ impl Outbox {
         }
     }
 
-    /// Datagrams queued and not yet sent.
-    pub fn len(&self) -> usize {
-        self.sends.len()
-    }
-
     /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.sends.is_empty()
@@ -155,6 +149,9 @@ impl Outbox {
     /// the kernel refuses is logged and skipped: UDP promises no delivery, and one bad
     /// destination must not stop the copies to the others. Returns how many were sent.
     pub fn flush(&mut self, socket: &UdpSocket) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
         // nix's headers hold raw pointers, so they are not `Send` and cannot live in
         // the room the console thread shares: two small allocations per flush.
         let mut headers = MultiHeaders::preallocate(self.sends.len().min(SEND_BATCH), None);
@@ -209,8 +206,8 @@ impl Outbox {
 ///
 /// Python's `recvfrom(1024)` silently drops the end of a longer datagram: the rest is
 /// gone for good, and nothing says so. `recvmsg` reports it with `MSG_TRUNC` in the
-/// returned flags. This is the one-datagram form of what [`Receiver`] does in batches;
-/// `examples/datagrams.rs` uses it.
+/// returned flags. This is the one-datagram form of what the server's `Receiver` does
+/// in batches; `examples/datagrams.rs` uses it.
 pub fn recv_datagram(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Datagram> {
     let mut iov = [IoSliceMut::new(buf)];
     let msg = nix::sys::socket::recvmsg::<SockaddrStorage>(
@@ -292,7 +289,7 @@ mod tests {
         out.push(b"hello all".to_vec(), to.clone());
         out.push(b"just you".to_vec(), [to[0]]);
         out.push(b"nobody".to_vec(), []);
-        assert_eq!(out.len(), 5);
+        assert_eq!(out.sends.len(), 5);
         assert_eq!(out.flush(&tx), 4);
         assert!(out.is_empty());
         let mut buf = [0u8; 64];

@@ -3,7 +3,7 @@
 //! incoming messages until you pressed Enter).
 
 use crate::protocol::{self, PING, PONG};
-use socklab_proto::{Error, Result};
+use socklab_proto::{Error, ErrorCode, Result};
 use std::io::{self, BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,17 +15,17 @@ use std::time::{Duration, Instant};
 /// so that spoofed datagrams cannot turn it into an amplifier; padding the join lets
 /// it answer with the welcome line or "the chat is full". QUIC pads its first packet
 /// to 1,200 bytes for the same reason.
-pub const JOIN_PAD: usize = 128;
+const JOIN_PAD: usize = 128;
 
 /// How often the receiving thread wakes to send a heartbeat or notice the end.
 const TICK: Duration = Duration::from_millis(200);
 
 /// How long the client waits for the server's answer to its join before sending the
 /// join again. UDP may lose the join or the welcome; nothing else would notice.
-pub const JOIN_WAIT: Duration = Duration::from_secs(1);
+const JOIN_WAIT: Duration = Duration::from_secs(1);
 
 /// How many times the client sends its join before it goes on without an answer.
-pub const JOIN_TRIES: u32 = 3;
+const JOIN_TRIES: u32 = 3;
 
 /// How the client runs. Every field has a flag in `chat-client`.
 #[derive(Debug, Clone)]
@@ -45,9 +45,9 @@ pub struct ClientConfig {
     /// The terminal's size (rows, columns), to keep the prompt on the bottom row and
     /// to know how many rows an incoming line takes.
     pub terminal: (usize, usize),
-    /// Leave with `/quit` on SIGINT, SIGTERM and SIGHUP, then die by that signal (see
-    /// [`LeaveOnSignal`]). For a program that is only a chat client: it takes over
-    /// those signals for the whole process.
+    /// Leave with `/quit` on SIGINT, SIGTERM and SIGHUP, then die by that signal. For
+    /// a program that is only a chat client: it takes over those signals for the whole
+    /// process.
     pub leave_on_signal: bool,
 }
 
@@ -71,7 +71,7 @@ impl ClientConfig {
 /// destination of `send`, makes the kernel drop datagrams from anyone else, and lets
 /// ICMP "port unreachable" come back as `ECONNREFUSED`, so the client can say that no
 /// server is listening.
-pub fn connect(server: SocketAddr) -> Result<UdpSocket> {
+fn connect(server: SocketAddr) -> Result<UdpSocket> {
     let local: SocketAddr = if server.is_ipv4() {
         (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -93,7 +93,7 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
 ) -> Result<()> {
     if let Some(nick) = &config.nick {
         protocol::validate_nick(nick)
-            .map_err(|why| Error::Other(format!("--nick {nick}: {why}")))?;
+            .map_err(|why| Error::Usage(format!("--nick {nick}: {why}")))?;
     }
     let socket = connect(config.server)?;
     // Before the join: from the moment the server may count us in, a signal must not
@@ -149,12 +149,17 @@ fn join_chat(socket: &UdpSocket, join: &[u8], server: SocketAddr) -> Result<Opti
             Ok(n) => {
                 let answer = protocol::decode(protocol::trim_end(&buf[..n]));
                 return match answer.strip_prefix("error: ") {
-                    Some(why) => Err(Error::Other(format!("{server} refused the join: {why}"))),
+                    // The only refusal a join can get is a full chat.
+                    Some(why) => Err(Error::Remote {
+                        code: ErrorCode::Busy,
+                        message: format!("{server} refused the join: {why}"),
+                    }),
                     None => Ok(Some(answer)),
                 };
             }
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                return Err(Error::Other(format!(
+                // Nothing to retry: --host and --port name a port with no server.
+                return Err(Error::Usage(format!(
                     "nothing listens at {server} (ICMP port unreachable): is chat-server running?"
                 )));
             }
@@ -247,13 +252,13 @@ fn chat<R: BufRead, W: Write + Send + 'static>(
 /// action back), which is why only a program that is just a chat client should ask
 /// for this.
 #[derive(Debug)]
-pub struct LeaveOnSignal {
+struct LeaveOnSignal {
     handle: signal_hook::iterator::Handle,
 }
 
 impl LeaveOnSignal {
     /// Starts the thread that leaves through `socket` on a signal.
-    pub fn install(socket: &UdpSocket) -> Result<LeaveOnSignal> {
+    fn install(socket: &UdpSocket) -> Result<LeaveOnSignal> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let ignored = ignored_signals();
         let wanted = [SIGINT, SIGTERM, SIGHUP]
@@ -396,7 +401,7 @@ fn receive<W: Write>(
 /// k is the number of rows the message needs at `columns` wide. A production client
 /// would put the terminal in raw mode (rustyline, crossterm) and redraw the input line
 /// itself, which also copes with typed text longer than a row and with resizes.
-pub fn above_input(line: &str, columns: usize) -> String {
+fn above_input(line: &str, columns: usize) -> String {
     // East Asian wide characters take two columns; this rough rule (everything from
     // U+1100 up) over-counts some, which only costs a blank row.
     let width: usize = line
@@ -408,7 +413,7 @@ pub fn above_input(line: &str, columns: usize) -> String {
 }
 
 /// The terminal's (rows, columns), from `stty size` on our stdin, or (24, 80).
-pub fn terminal_size() -> (usize, usize) {
+pub(crate) fn terminal_size() -> (usize, usize) {
     std::process::Command::new("stty")
         .arg("size")
         .stdin(std::process::Stdio::inherit())

@@ -29,21 +29,18 @@
 //! UDP keeps message boundaries (no 粘包: two sends are two receives), but it may lose,
 //! duplicate or reorder datagrams, and the chat does not hide that: it is a lesson in
 //! what a datagram socket gives you, not a reliable messenger.
+//!
+//! The library holds everything, the flags included ([`args`]); the binaries in
+//! `src/bin/` parse them and call `run`.
 
+pub mod args;
 pub mod batch;
 pub mod client;
 pub mod limits;
 pub mod protocol;
+mod room;
 pub mod server;
 
 pub use client::ClientConfig;
 pub use protocol::Filter;
 pub use server::{run, ServerConfig};
-
-/// Parses a duration in seconds for a flag: `60`, `0.5`.
-pub fn parse_secs(s: &str) -> Result<std::time::Duration, String> {
-    let secs: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    std::time::Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is not a duration"))
-}

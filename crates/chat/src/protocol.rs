@@ -47,9 +47,9 @@ pub enum Command {
 }
 
 /// The heartbeat a client sends.
-pub const PING: &str = "/ping";
+pub(crate) const PING: &str = "/ping";
 /// The server's answer to [`PING`]; clients hide it.
-pub const PONG: &str = "/pong";
+pub(crate) const PONG: &str = "/pong";
 
 /// Removes what a terminal or `nc` adds at the end of a line (`\n`, `\r\n`) and any
 /// trailing spaces or tabs. It works on bytes, before decoding, so the length limit is
@@ -192,7 +192,7 @@ impl Filter {
 /// takes one; with none left it is dropped. This is how routers and APIs cap rates:
 /// a member may type quickly for a moment but not flood.
 #[derive(Debug, Clone)]
-pub struct TokenBucket {
+pub(crate) struct TokenBucket {
     tokens: f64,
     rate: f64,
     burst: f64,

@@ -5,8 +5,9 @@
 //! the next: one client at a time. A socklab server calls [`accept`] in a loop and
 //! hands each connection to [`Threads::spawn`], which runs it on a thread of its own,
 //! up to `max_conns` at once; one more is refused at once (and told why, where the
-//! protocol can say it) rather than queued behind the others. [`serve`] is that loop
-//! for servers that have nothing to add to it. A production server with tens of
+//! protocol can say it) rather than queued behind the others. [`serve_framed`] is
+//! that loop for the framed lessons (shell, ftp), which have nothing to add to it. A
+//! production server with tens of
 //! thousands of clients would multiplex them on a few threads with `epoll` instead
 //! (echo's `--event-loop`).
 
@@ -176,7 +177,7 @@ impl Threads {
     }
 
     /// Connections being served now.
-    pub fn active(&self) -> usize {
+    fn active(&self) -> usize {
         lock(&self.live).len()
     }
 
@@ -249,7 +250,7 @@ impl Threads {
 /// at most `opts.max_conns` at once; a connection over the cap is passed to
 /// `refuse` (which may write a short reply) and closed. With `opts.iterative` each
 /// client is served to the end in the accepting thread, as the tutorials did.
-pub fn serve<L, H, R>(listener: L, opts: &ServeOptions, handle: H, refuse: R) -> Result<()>
+fn serve<L, H, R>(listener: L, opts: &ServeOptions, handle: H, refuse: R) -> Result<()>
 where
     L: Listener,
     H: Fn(L::Stream, &str) + Send + Sync + 'static,
@@ -272,7 +273,7 @@ where
     Ok(())
 }
 
-/// [`serve`] for the framed lessons (shell, ftp): wraps each client's stream in a
+/// The accept loop of the framed lessons (shell, ftp), as `serve` runs it: wraps each client's stream in a
 /// [`Connection`] with `deadlines`, runs `session` on it, logs how it ended (a peer
 /// that went away is not a warning), and answers a client over the cap with a `busy`
 /// reply before closing it.
@@ -300,11 +301,11 @@ where
             }
         },
         |mut stream, _peer| {
-            let _ = socklab_proto::msg::write_failure(
-                &mut stream,
+            let busy = Error::refused(
                 ErrorCode::Busy,
                 "the server is at its connection limit; try again later",
             );
+            let _ = socklab_proto::msg::write_error(&mut stream, &busy);
         },
     )
 }

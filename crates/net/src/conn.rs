@@ -73,11 +73,6 @@ impl<S: Read + Write + AsFd> Connection<S> {
         })
     }
 
-    /// The deadlines this connection keeps.
-    pub fn deadlines(&self) -> Deadlines {
-        self.deadlines
-    }
-
     /// Sets `SO_RCVTIMEO` to `t`, unless it is already that.
     fn wait_at_most(&mut self, t: Duration) -> Result<()> {
         if self.read_timeout != Some(t) {
@@ -131,13 +126,6 @@ impl<S: Read + Write + AsFd> Connection<S> {
         msg::read_header(&mut self.stream).map_err(Error::under_deadline)
     }
 
-    /// [`Connection::read_header`] as an untyped object, for a reader that must look
-    /// before it knows the type.
-    pub fn read_object(&mut self) -> Result<Option<serde_json::Map<String, serde_json::Value>>> {
-        self.wait_at_most(self.deadlines.stall)?;
-        msg::read_object(&mut self.stream).map_err(Error::under_deadline)
-    }
-
     /// Reads the reply to a request: `{"ok":true,…}` as `T`, `{"ok":false,…}` as
     /// `Error::Remote`.
     pub fn read_reply<T: DeserializeOwned>(&mut self) -> Result<T> {
@@ -176,11 +164,6 @@ impl<S: Read + Write + AsFd> Connection<S> {
     /// The stream, to look at (its address, its descriptor for `poll`).
     pub fn get_ref(&self) -> &S {
         &self.stream
-    }
-
-    /// The stream back, with whatever timeouts it has now.
-    pub fn into_inner(self) -> S {
-        self.stream
     }
 }
 

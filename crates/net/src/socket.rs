@@ -36,7 +36,7 @@ impl Default for ListenOptions {
 /// previous run sit in TIME_WAIT. Without it, `bind` fails with "Address already in
 /// use" for up to a minute after a restart: the tutorials' most asked question.
 /// It does not let two live servers share a port on Linux; that is `SO_REUSEPORT`.
-pub fn set_reuse_addr(socket: &Socket, on: bool) -> Result<()> {
+fn set_reuse_addr(socket: &Socket, on: bool) -> Result<()> {
     socket
         .set_reuse_address(on)
         .map_err(|e| Error::io("setting SO_REUSEADDR", e))
@@ -45,7 +45,7 @@ pub fn set_reuse_addr(socket: &Socket, on: bool) -> Result<()> {
 /// `IPV6_V6ONLY` off: an IPv6 socket bound to `::` also accepts IPv4 clients, who
 /// appear as `::ffff:a.b.c.d`. One socket then serves both families ("dual stack").
 /// Linux defaults to off, but BSDs and Windows default to on, so we say it.
-pub fn set_dual_stack(socket: &Socket, on: bool) -> Result<()> {
+fn set_dual_stack(socket: &Socket, on: bool) -> Result<()> {
     socket
         .set_only_v6(!on)
         .map_err(|e| Error::io("setting IPV6_V6ONLY", e))
@@ -55,7 +55,7 @@ pub fn set_dual_stack(socket: &Socket, on: bool) -> Result<()> {
 /// up to `backlog` handshakes and queues them until `accept` takes them; past that,
 /// Linux drops new SYNs and the client retries, which is why a slow, one-at-a-time
 /// server makes clients hang instead of failing.
-pub fn listen(socket: &Socket, backlog: i32) -> Result<()> {
+fn listen(socket: &Socket, backlog: i32) -> Result<()> {
     socket
         .listen(backlog)
         .map_err(|e| Error::io(format!("listen(backlog={backlog})"), e))
@@ -65,7 +65,7 @@ pub fn listen(socket: &Socket, backlog: i32) -> Result<()> {
 /// Our accept loops wake every [`ACCEPT_POLL`] to see whether SIGTERM asked them to
 /// stop. A production server would wait in `poll`/`epoll` on the listener and a
 /// self-pipe instead (the event-loop lesson shows that).
-pub fn set_accept_timeout(listener: SockRef<'_>, timeout: Duration) -> Result<()> {
+fn set_accept_timeout(listener: SockRef<'_>, timeout: Duration) -> Result<()> {
     listener
         .set_read_timeout(Some(timeout))
         .map_err(|e| Error::io("setting SO_RCVTIMEO on the listener", e))
@@ -75,7 +75,7 @@ pub fn set_accept_timeout(listener: SockRef<'_>, timeout: Duration) -> Result<()
 /// merge them. Request/reply protocols want it; otherwise a reply can wait up to 40 ms
 /// for the peer's delayed ACK. Bulk transfers write 64 KiB and more at a time, so they
 /// lose nothing by it. On a listener it is inherited by every accepted socket.
-pub fn set_nodelay(socket: SockRef<'_>) -> Result<()> {
+fn set_nodelay(socket: SockRef<'_>) -> Result<()> {
     socket
         .set_nodelay(true)
         .map_err(|e| Error::io("setting TCP_NODELAY", e))

@@ -10,6 +10,12 @@
 //! `{"ok":false,"code":"not_found","error":"no such file: a.bin"}`. The tutorials'
 //! `json.loads` of whatever arrived could raise anywhere; here every malformed header
 //! becomes [`Error::BadHeader`] and the server answers `bad_request`.
+//!
+//! The readers are one family: [`read_object`] takes a header off the stream as an
+//! untyped object; [`parse_header`] and [`parse_reply`] turn such an object into a
+//! type; [`read_header`] and [`read_reply`] do both at once, for a reader that knows
+//! what comes next. The writers mirror them: [`write_header`], [`write_ok`],
+//! [`write_failure`] and [`write_error`].
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::frame::{read_frame, write_frame};
@@ -115,15 +121,15 @@ impl std::fmt::Debug for Request {
     }
 }
 
-/// The body of a failed reply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
+/// The body of a failed reply: `{"ok":false,"code":…,"error":…}`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Failure {
     /// Always false.
-    pub ok: bool,
+    ok: bool,
     /// The stable machine word.
-    pub code: ErrorCode,
+    code: ErrorCode,
     /// A sentence for people.
-    pub error: String,
+    error: String,
 }
 
 /// Encodes `value` as a JSON header frame.
@@ -154,13 +160,13 @@ pub fn read_object<R: Read>(r: &mut R) -> Result<Option<Map<String, Value>>> {
 pub fn read_header<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<Option<T>> {
     match read_object(r)? {
         None => Ok(None),
-        Some(map) => parse(map).map(Some),
+        Some(map) => parse_header(map).map(Some),
     }
 }
 
-/// Converts an object from [`read_object`] into `T`, turning serde's complaint into
+/// Converts a header from [`read_object`] into `T`, turning serde's complaint into
 /// [`Error::BadHeader`].
-pub fn parse<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T> {
+pub fn parse_header<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T> {
     serde_json::from_value(Value::Object(map)).map_err(|e| Error::BadHeader(e.to_string()))
 }
 
@@ -210,12 +216,13 @@ pub fn read_reply<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<T> {
     parse_reply(map)
 }
 
-/// [`read_reply`] of an object from [`read_object`], for callers that looked first.
+/// Converts a reply from [`read_object`] as [`read_reply`] does, for a reader that
+/// looked at it first.
 pub fn parse_reply<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T> {
     match map.get("ok") {
-        Some(Value::Bool(true)) => parse(map),
+        Some(Value::Bool(true)) => parse_header(map),
         Some(Value::Bool(false)) => {
-            let failure: Failure = parse(map)?;
+            let failure: Failure = parse_header(map)?;
             Err(Error::Remote {
                 code: failure.code,
                 message: failure.error,

@@ -6,9 +6,12 @@ use socklab_net::socket::connect;
 use socklab_net::{Connection, Deadlines, NO_DEADLINE};
 use socklab_proto::{Error, Request, Result};
 use std::borrow::Cow;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::net::TcpStream;
 use std::time::Duration;
+
+/// The exit code for "could not connect or log in", as ssh uses it.
+pub(crate) const EXIT_CONNECT_FAILED: u8 = 255;
 
 /// A logged-in connection to a shell server.
 #[derive(Debug)]
@@ -73,9 +76,43 @@ impl Client {
     }
 }
 
+/// What `shell-client` does once logged in: runs `command` (the words after `--`), or
+/// with none, the `>> ` loop on stdin. Returns the exit code ssh would give: the
+/// command's own, 1 when the server refused it (`cd nowhere`), and
+/// [`EXIT_CONNECT_FAILED`] when the connection failed.
+pub(crate) fn run_command_line(client: &mut Client, command: &[String]) -> u8 {
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let result = if command.is_empty() {
+        let stdin = std::io::stdin();
+        let interactive = stdin.is_terminal();
+        repl(client, &mut stdin.lock(), &mut out, &mut err, interactive)
+    } else {
+        client
+            .exec(&join_command(command), &mut out, &mut err)
+            .map(|status| {
+                if let Some(what) = status.describe() {
+                    eprintln!("shell-client: {what}");
+                }
+                status.local_code()
+            })
+    };
+    match result {
+        Ok(code) => code,
+        Err(e @ Error::Remote { .. }) => {
+            // The server refused the command itself (`cd nowhere`): a command failure.
+            eprintln!("error: {e}");
+            1
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_CONNECT_FAILED
+        }
+    }
+}
+
 /// Quotes `word` for `/bin/sh` when it needs it: `a b` becomes `'a b'`, `it's`
 /// becomes `'it'\''s'`; plain words are left alone.
-pub fn shell_quote(word: &str) -> Cow<'_, str> {
+fn shell_quote(word: &str) -> Cow<'_, str> {
     let plain = !word.is_empty()
         && word
             .bytes()
@@ -90,7 +127,7 @@ pub fn shell_quote(word: &str) -> Cow<'_, str> {
 /// Turns `shell-client -- ARGS…` into one command line. One argument is sent as it
 /// is, so `-- 'ls | wc -l'` runs a pipeline as with ssh; several are quoted word by
 /// word, so `-- ls -l 'a b'` lists the one file named `a b`.
-pub fn join_command(args: &[String]) -> String {
+fn join_command(args: &[String]) -> String {
     match args {
         [one] => one.clone(),
         many => many
@@ -105,7 +142,7 @@ pub fn join_command(args: &[String]) -> String {
 /// and prints its output. `exit` or end of input leaves. `prompt` is false when input
 /// is not a terminal, so piped use prints only the commands' output. Returns the last
 /// command's local exit code, as an interactive ssh session does.
-pub fn repl(
+fn repl(
     client: &mut Client,
     input: &mut dyn BufRead,
     out: &mut dyn Write,

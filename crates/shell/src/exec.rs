@@ -11,9 +11,8 @@
 //!   and sent on as they come. The connection's thread waits on both with `poll(2)`,
 //!   together with the client's socket and the command's exit, and reads whichever is
 //!   ready: blocking on one pipe while the command blocks writing the other would
-//!   deadlock. (The first version read each pipe on its own thread and watched the
-//!   socket on a third; starting three threads per command cost more than `true`
-//!   itself takes to run, see docs/lessons/03-remote-shell.md.)
+//!   deadlock. One `poll` in the thread that already serves the connection, rather
+//!   than a thread per pipe, keeps a short command from paying for thread starts.
 //! - the command is the leader of a new process group (`setpgid(0, 0)` through
 //!   `CommandExt::process_group`), so everything it starts, `cmd &` included, can be
 //!   killed in one `kill(-PGID)`: on timeout, when the client goes away, and when the
@@ -73,7 +72,7 @@ impl Drop for Group {
 
 /// Sends SIGKILL to every process in group `pgid` (`killpg(2)`). An empty group
 /// (`ESRCH`) is the usual case once a command is done, and is not an error.
-pub fn kill_group(pgid: u32) {
+fn kill_group(pgid: u32) {
     // pgid 0 or 1 would mean "my own group" or "everyone": never.
     let Ok(raw) = i32::try_from(pgid) else { return };
     if raw <= 1 {
@@ -101,7 +100,7 @@ enum Ready {
 /// [`Error::UnexpectedEof`]. Bytes the client sends meanwhile (its next request) are
 /// left in the socket. An error from `emit` (the client stopped reading) also kills
 /// the group. Either way no process of the command is left behind.
-pub fn spawn_command<F>(
+pub(crate) fn run_command<F>(
     cmd: &str,
     cwd: &Path,
     timeout: Duration,
@@ -306,7 +305,7 @@ mod tests {
 
     fn run(cmd: &str, timeout: Duration) -> (ExitStatus, Vec<u8>, Vec<u8>) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let status = spawn_command(cmd, Path::new("/"), timeout, None, |s, d| {
+        let status = run_command(cmd, Path::new("/"), timeout, None, |s, d| {
             match s {
                 StreamName::Stdout => out.extend_from_slice(d),
                 StreamName::Stderr => err.extend_from_slice(d),
@@ -360,7 +359,7 @@ mod tests {
 
     #[test]
     fn refuses_a_nul_byte() {
-        let r = spawn_command(
+        let r = run_command(
             "echo a\0b",
             Path::new("/"),
             Duration::from_secs(5),

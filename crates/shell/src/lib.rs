@@ -20,7 +20,7 @@
 //! What the tutorials' version got wrong, and what this one does instead:
 //!
 //! - It ran `os.popen(data)` for anyone who connected. Here a client must log in
-//!   first (argon2id users file, [`socklab_proto::auth`]), and the server listens on
+//!   first (argon2id users file, [`socklab_auth`]), and the server listens on
 //!   127.0.0.1 unless told otherwise, warning loudly when it is not.
 //! - It glued stderr to stdout and lost the exit code. Here the two streams travel as
 //!   separate chunks and the final reply carries the exit code, or the signal, the way
@@ -31,12 +31,14 @@
 //! - A command that never ended held the connection forever, and a client that went
 //!   away left its command running. Here each command has a wall-clock limit and runs
 //!   in its own process group, which is killed whole on timeout or disconnect
-//!   ([`exec`]).
+//!   (`exec`).
 //!
-//! The library holds everything; the binaries in `src/bin/` only parse arguments.
+//! The library holds everything, the flags included ([`args`]); the binaries in
+//! `src/bin/` parse them and call `run`.
 
+pub mod args;
 pub mod client;
-pub mod exec;
+mod exec;
 pub mod limits;
 pub mod server;
 pub mod wire;

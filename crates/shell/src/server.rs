@@ -1,9 +1,12 @@
-//! The shell server: log in, then run commands until the client leaves.
+//! The shell server, in the order of lesson 3: bind and accept, then for each client
+//! the login, the request loop, and each command run (spawned, its output streamed,
+//! its exit status sent).
 
-use crate::exec::spawn_command;
+use crate::exec::run_command;
 use crate::wire::{write_chunk, ExitStatus};
 use socklab_auth::{server_login, LoginPolicy, Users};
 use socklab_net::accept::{serve_framed, ServeOptions};
+use socklab_net::socket::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
 use socklab_net::{Connection, Deadlines};
 use socklab_proto::{Error, ErrorCode, Request, Result};
 use std::net::{TcpListener, TcpStream};
@@ -11,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How the shell server behaves. The defaults of each field are the documented limits
-/// in `socklab_proto::limits`; tests shorten them.
+/// How the shell server behaves. `shell-server` fills it from its flags
+/// ([`crate::args::ServerArgs`]), whose defaults are the documented limits.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Who may log in.
@@ -27,6 +30,51 @@ pub struct ServerConfig {
     pub login: LoginPolicy,
     /// The accept loop's cap and stop flag.
     pub serve: ServeOptions,
+}
+
+/// Reads the users file at `path`, refusing one with no users: nobody could log in.
+pub(crate) fn load_users(path: &Path) -> Result<Users> {
+    let users = Users::load(path)?;
+    if users.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} has no users, so nobody could log in; add one with: socklab-passwd --users {} NAME",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(users)
+}
+
+/// The directory every session starts in: `workdir`, or the current directory, made
+/// absolute; it must be a directory.
+pub(crate) fn session_root(workdir: Option<&Path>) -> Result<PathBuf> {
+    let dir = match workdir {
+        Some(dir) => dir.to_path_buf(),
+        None => {
+            std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?
+        }
+    };
+    dir.canonicalize()
+        .ok()
+        .filter(|d| d.is_dir())
+        .ok_or_else(|| Error::Usage(format!("--workdir {}: not a directory", dir.display())))
+}
+
+/// Binds `host:port` (warning loudly beyond loopback: nothing is encrypted), prints
+/// `listening on ADDR`, and serves there until `config.serve.shutdown` is raised.
+pub(crate) fn listen_and_run(host: &str, port: u16, config: ServerConfig) -> Result<()> {
+    let listener = tcp_listener(bind_addr(host, port)?, ListenOptions::default())?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the bound address", e))?;
+    warn_if_exposed(addr, "shell-server");
+    announce(addr);
+    log::info!(
+        "{} user(s) may log in; sessions start in {}",
+        config.users.len(),
+        config.workdir.display()
+    );
+    run(listener, config)
 }
 
 /// Serves the remote shell on `listener` until `config.serve.shutdown` is raised.
@@ -60,14 +108,12 @@ fn session(conn: &mut Connection<TcpStream>, peer: &str, config: &ServerConfig) 
     while let Some(request) = conn.read_request()? {
         match request {
             Request::Exec { cmd } => exec(conn, peer, &user, &cmd, &mut cwd, config)?,
-            Request::Login { .. } => conn.send_failure(
-                ErrorCode::BadRequest,
-                &format!("already logged in as {user}"),
-            )?,
-            _ => conn.send_failure(
-                ErrorCode::BadRequest,
+            Request::Login { .. } => {
+                conn.send_error(&Error::bad_request(format!("already logged in as {user}")))?
+            }
+            _ => conn.send_error(&Error::bad_request(
                 "the shell server only runs commands (op \"exec\"); files are ftp-server's job",
-            )?,
+            ))?,
         }
     }
     Ok(())
@@ -113,7 +159,7 @@ fn exec(
         .get_ref()
         .try_clone()
         .map_err(|e| Error::io("cloning the client socket", e))?;
-    let result = spawn_command(
+    let result = run_command(
         cmd,
         cwd,
         config.command_timeout,
@@ -153,7 +199,7 @@ const SHELL_SPECIAL: &[char] = &[
 
 /// Recognises the session's own `cd`: `cd` alone, or `cd DIR` with one plain word.
 /// `Some(None)` is a bare `cd`; `None` means the command is not ours.
-pub fn parse_cd(cmd: &str) -> Option<Option<&str>> {
+fn parse_cd(cmd: &str) -> Option<Option<&str>> {
     let mut words = cmd.split_whitespace();
     if words.next()? != "cd" {
         return None;
@@ -167,7 +213,7 @@ pub fn parse_cd(cmd: &str) -> Option<Option<&str>> {
 
 /// Resolves `cd TARGET` from `cwd`: relative to it, `~` is the server's `$HOME`, and
 /// no target goes back to `workdir`. The result must be an existing directory.
-pub fn change_dir(cwd: &Path, target: Option<&str>, workdir: &Path) -> Result<PathBuf> {
+fn change_dir(cwd: &Path, target: Option<&str>, workdir: &Path) -> Result<PathBuf> {
     let Some(target) = target else {
         return Ok(workdir.to_path_buf());
     };

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use socklab_proto::frame::LEN_PREFIX;
 use socklab_proto::limits::MAX_CHUNK;
 use socklab_proto::limits::MAX_HEADER_LEN;
-use socklab_proto::msg::{parse, parse_reply, read_object};
+use socklab_proto::msg::{parse_header, parse_reply, read_object};
 use socklab_proto::{Error, Result};
 use std::io::{Read, Write};
 
@@ -31,11 +31,11 @@ pub enum StreamName {
 /// The header in front of each chunk of output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ChunkHeader {
+struct ChunkHeader {
     /// Where the bytes go.
-    pub stream: StreamName,
+    stream: StreamName,
     /// How many raw bytes follow the header; at most [`MAX_CHUNK`].
-    pub size: u64,
+    size: u64,
 }
 
 /// The final reply to `exec`: how the command ended, as ssh reports it.
@@ -85,7 +85,7 @@ impl ExitStatus {
 
 /// Sends one chunk of output: its header and its bytes in a single write, so a small
 /// chunk leaves in one TCP segment.
-pub fn write_chunk<W: Write>(w: &mut W, stream: StreamName, data: &[u8]) -> Result<()> {
+pub(crate) fn write_chunk<W: Write>(w: &mut W, stream: StreamName, data: &[u8]) -> Result<()> {
     let header = serde_json::to_vec(&ChunkHeader {
         stream,
         size: data.len() as u64,
@@ -118,7 +118,7 @@ pub fn read_incoming<R: Read>(r: &mut R) -> Result<Incoming> {
     if !map.contains_key("stream") {
         return parse_reply(map).map(Incoming::Done);
     }
-    let header: ChunkHeader = parse(map)?;
+    let header: ChunkHeader = parse_header(map)?;
     if header.size > MAX_CHUNK as u64 {
         return Err(Error::BadHeader(format!(
             "output chunk of {} bytes is larger than the limit of {MAX_CHUNK}",

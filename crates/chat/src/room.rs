@@ -1,0 +1,335 @@
+//! The chat room: the table of members keyed by address, and what each datagram
+//! means to it (a message to relay, a command, a join, a leave). It queues what it
+//! answers in an [`Outbox`]; the server's loop sends that with one `sendmmsg`.
+//!
+//! "Joining" is simply the server seeing a new source address; "leaving" is `/quit`,
+//! or silence for longer than `--expire`, because UDP has no close that would tell the
+//! server a member went away.
+
+use crate::batch::Outbox;
+use crate::protocol::{self, Command, TokenBucket, PONG};
+use crate::server::ServerConfig;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+#[derive(Debug)]
+struct Member {
+    nick: String,
+    joined: u64,
+    last_seen: Instant,
+    bucket: TokenBucket,
+    /// Told "slow down" already; stays quiet until a message gets through again, so a
+    /// flood does not get a flood of errors back.
+    throttled: bool,
+}
+
+/// The members, and what the room has to say to them.
+#[derive(Debug)]
+pub(crate) struct Room {
+    /// Replies and copies queued by `send` and `broadcast`, for the server's loop to
+    /// send.
+    pub(crate) outbox: Outbox,
+    /// The limits and the word filter the room keeps to.
+    pub(crate) config: ServerConfig,
+    members: HashMap<SocketAddr, Member>,
+    next_join: u64,
+}
+
+/// A member's address as people read it: `127.0.0.1:5000`, not the dual-stack
+/// socket's `[::ffff:127.0.0.1]:5000`.
+/// Formatted only when a log line is actually written, not for every datagram.
+fn show_addr(addr: SocketAddr) -> Shown {
+    Shown(addr)
+}
+
+struct Shown(SocketAddr);
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        SocketAddr::new(self.0.ip().to_canonical(), self.0.port()).fmt(f)
+    }
+}
+
+/// A chat line as it goes on the wire: the text and a newline.
+fn datagram(line: &str) -> Vec<u8> {
+    let mut d = Vec::with_capacity(line.len() + 1);
+    d.extend_from_slice(line.as_bytes());
+    d.push(b'\n');
+    d
+}
+
+impl Room {
+    pub(crate) fn new(config: ServerConfig) -> Self {
+        Room {
+            outbox: Outbox::default(),
+            config,
+            members: HashMap::new(),
+            next_join: 0,
+        }
+    }
+
+    /// Queues one line for `to`. `bound` is the size of the datagram that caused it when
+    /// the sender was not yet a member: then the reply must not be larger. Anyone can
+    /// put a victim's address as the source of a UDP datagram; a server that answered
+    /// 10 bytes with 1,000 would turn itself into a traffic amplifier aimed at them.
+    fn send(&mut self, to: SocketAddr, line: &str, bound: Option<usize>) {
+        let datagram = datagram(line);
+        if let Some(max) = bound {
+            if datagram.len() > max {
+                log::debug!(
+                    "{}: reply of {} bytes not sent to a new address that sent {max}",
+                    show_addr(to),
+                    datagram.len()
+                );
+                return;
+            }
+        }
+        self.outbox.push(datagram, [to]);
+    }
+
+    /// Queues `line` for every member but `except`: one payload, one copy each.
+    pub(crate) fn broadcast(&mut self, except: Option<SocketAddr>, line: &str) {
+        let to = self.members.keys().filter(|a| Some(**a) != except).copied();
+        self.outbox.push(datagram(line), to);
+    }
+
+    fn nick_taken(&self, nick: &str, by: SocketAddr) -> bool {
+        let wanted = nick.to_lowercase();
+        self.members
+            .iter()
+            .any(|(addr, m)| *addr != by && m.nick.to_lowercase() == wanted)
+    }
+
+    /// Handles one datagram from `from`.
+    pub(crate) fn handle(&mut self, from: SocketAddr, data: &[u8], truncated: bool, now: Instant) {
+        let who = show_addr(from);
+        let was_member = self.members.contains_key(&from);
+        if let Some(m) = self.members.get_mut(&from) {
+            m.last_seen = now;
+            if !m.bucket.take(now) {
+                let first = !m.throttled;
+                m.throttled = true;
+                if first {
+                    log::warn!("{who} ({}): over the rate cap, dropping", m.nick);
+                    let line = format!(
+                        "error: slow down (max {} messages/s, burst {}); messages dropped",
+                        self.config.rate, self.config.burst
+                    );
+                    self.send(from, &line, None);
+                }
+                return;
+            }
+            m.throttled = false;
+        }
+
+        let body = protocol::trim_end(data);
+        if truncated || body.len() > self.config.max_message {
+            // Members are rate-capped before this point; strangers are not, so their
+            // refusals are logged at debug level: a flood must not become a flood of
+            // log lines.
+            let level = if was_member {
+                log::Level::Warn
+            } else {
+                log::Level::Debug
+            };
+            log::log!(
+                level,
+                "{who}: refused a datagram of {}{} bytes (max {})",
+                body.len(),
+                if truncated {
+                    "+ (truncated by the receive buffer)"
+                } else {
+                    ""
+                },
+                self.config.max_message
+            );
+            // Errors go to members only: a stranger gets nothing for a bad datagram.
+            if was_member {
+                let line = format!(
+                    "error: message too long (max {} bytes)",
+                    self.config.max_message
+                );
+                self.send(from, &line, None);
+            }
+            return;
+        }
+        let text = protocol::decode(body);
+        let command = protocol::parse(&text);
+
+        // The reply to the datagram that makes an address join is bounded by its size.
+        let bound = (!was_member).then_some(data.len());
+        if !was_member {
+            let nick = match &command {
+                Command::Quit => return,
+                Command::Unknown(word) => {
+                    log::debug!("{who}: unknown command /{word} from a stranger, ignored");
+                    return;
+                }
+                Command::Nick(nick) => {
+                    if protocol::validate_nick(nick).is_err() || self.nick_taken(nick, from) {
+                        log::info!("{who}: cannot join as {nick:?} (invalid or taken)");
+                        return;
+                    }
+                    Some(nick.clone())
+                }
+                _ => None,
+            };
+            if !self.join(from, nick, data.len(), now) {
+                return;
+            }
+        }
+
+        let Some(nick) = self.members.get(&from).map(|m| m.nick.clone()) else {
+            return;
+        };
+        match command {
+            Command::Say(text) => {
+                if !text.is_empty() {
+                    log::debug!("<{nick}> {text}");
+                    let line = format!("<{nick}> {}", self.config.filter.mask(&text));
+                    self.broadcast(Some(from), &line);
+                }
+            }
+            Command::Me(action) => {
+                if action.is_empty() {
+                    self.send(from, "error: usage: /me ACTION", bound);
+                } else {
+                    let line = format!("* {nick} {}", self.config.filter.mask(&action));
+                    self.broadcast(Some(from), &line);
+                }
+            }
+            Command::Nick(new) => {
+                if was_member {
+                    self.rename(from, &nick, &new);
+                }
+            }
+            Command::Who => {
+                let mut members: Vec<&Member> = self.members.values().collect();
+                members.sort_by_key(|m| m.joined);
+                let names: Vec<&str> = members.iter().map(|m| m.nick.as_str()).collect();
+                let line = format!("*** {} members: {}", names.len(), names.join(", "));
+                self.send(from, &line, bound);
+            }
+            Command::Quit => {
+                self.members.remove(&from);
+                log::info!("{who}: {nick} left");
+                self.broadcast(None, &format!("*** {nick} left"));
+                self.send(from, &format!("*** bye, {nick}"), None);
+            }
+            Command::Ping => self.send(from, PONG, bound),
+            Command::Unknown(word) => {
+                let line = format!(
+                    "error: unknown command /{word} (try /nick NAME, /who, /me ACTION, /quit, /ping; //text sends text starting with /)"
+                );
+                self.send(from, &line, bound);
+            }
+        }
+    }
+
+    /// Adds `addr` as a member, unless the room is full. `trigger` is the size of the
+    /// datagram that asked, which bounds what we may answer (see [`Room::send`]).
+    fn join(
+        &mut self,
+        addr: SocketAddr,
+        nick: Option<String>,
+        trigger: usize,
+        now: Instant,
+    ) -> bool {
+        let who = show_addr(addr);
+        if self.members.len() >= self.config.max_members {
+            log::warn!(
+                "{who}: not joined, the chat is full ({} members)",
+                self.config.max_members
+            );
+            let line = format!(
+                "error: the chat is full (max {} members)",
+                self.config.max_members
+            );
+            self.send(addr, &line, Some(trigger));
+            return false;
+        }
+        let nick = nick.unwrap_or_else(|| who.to_string());
+        self.members.insert(
+            addr,
+            Member {
+                nick: nick.clone(),
+                joined: self.next_join,
+                last_seen: now,
+                bucket: TokenBucket::new(self.config.rate, self.config.burst, now),
+                throttled: false,
+            },
+        );
+        self.next_join += 1;
+        // Joining costs a token like any other datagram.
+        if let Some(m) = self.members.get_mut(&addr) {
+            m.bucket.take(now);
+        }
+        log::info!(
+            "{who}: joined as {nick} ({} in the chat)",
+            self.members.len()
+        );
+        self.broadcast(Some(addr), &format!("*** {nick} joined"));
+        let welcome = format!(
+            "*** welcome, {nick}: {} here, /who lists them, /nick NAME renames you",
+            self.members.len()
+        );
+        self.send(addr, &welcome, Some(trigger));
+        true
+    }
+
+    fn rename(&mut self, addr: SocketAddr, old: &str, new: &str) {
+        if let Err(why) = protocol::validate_nick(new) {
+            self.send(addr, &format!("error: {why}"), None);
+            return;
+        }
+        if new == old {
+            // Answered, not ignored: a client whose join (`/nick NAME`) arrived but
+            // whose welcome was lost sends the same join again, and must hear back.
+            self.send(addr, &format!("*** you are already {new}"), None);
+            return;
+        }
+        if self.nick_taken(new, addr) {
+            self.send(addr, &format!("error: the nick {new} is taken"), None);
+            return;
+        }
+        if let Some(m) = self.members.get_mut(&addr) {
+            m.nick = new.to_owned();
+        }
+        log::info!("{}: {old} is now {new}", show_addr(addr));
+        self.broadcast(None, &format!("*** {old} is now known as {new}"));
+    }
+
+    /// Drops members silent for longer than `--expire` and tells the others.
+    pub(crate) fn expire(&mut self, now: Instant) {
+        let limit = self.config.expire;
+        let gone: Vec<SocketAddr> = self
+            .members
+            .iter()
+            .filter(|(_, m)| now.saturating_duration_since(m.last_seen) > limit)
+            .map(|(addr, _)| *addr)
+            .collect();
+        for addr in gone {
+            let Some(m) = self.members.remove(&addr) else {
+                continue;
+            };
+            let secs = limit.as_secs_f64();
+            log::info!(
+                "{}: {} expired after {secs} s of silence",
+                show_addr(addr),
+                m.nick
+            );
+            self.broadcast(
+                None,
+                &format!("*** {} expired (silent for {secs} s)", m.nick),
+            );
+            // It may be gone for good, or only have lost its heartbeats: say how to
+            // come back.
+            let line = format!(
+                "error: you were silent for more than {secs} s and left the chat; send anything to rejoin"
+            );
+            self.send(addr, &line, None);
+        }
+    }
+}
