@@ -8,7 +8,7 @@
 //! they appear as IPv4-mapped addresses, `::ffff:127.0.0.1`. Whether it does is the
 //! `IPV6_V6ONLY` option. Linux defaults it to off (dual stack, unless the sysctl
 //! `net.ipv6.bindv6only` says otherwise), the BSDs and Windows to on, so a portable
-//! server sets it explicitly either way (`socklab_net::socket::set_dual_stack`).
+//! server sets it explicitly either way (`socklab_net::socket::tcp_listener`, for `::`).
 //!
 //! With it off, one socket serves both families. With it on, the IPv4 client is
 //! refused, and the IPv4 side of the port stays free for a separate `0.0.0.0`
