@@ -26,8 +26,10 @@ fn python_client(fx: &Fixture) -> std::path::PathBuf {
 fn run(fx: &Fixture, script: &std::path::Path, port: u16, password: &str, args: &[&str]) -> Output {
     Command::new("python3")
         .arg(script)
-        .args(["127.0.0.1", &port.to_string(), USER])
         .args(args)
+        .env("SOCKLAB_HOST", "127.0.0.1")
+        .env("SOCKLAB_PORT", port.to_string())
+        .env("SOCKLAB_USER", USER)
         .current_dir(fx.local())
         .env("SOCKLAB_PASSWORD", password)
         .output()

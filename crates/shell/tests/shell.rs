@@ -399,7 +399,10 @@ fn python_client_in_protocol_md_runs_against_the_server() {
     let run = |cmd: &str, password: &str| {
         Command::new("python3")
             .arg(&path)
-            .args(["127.0.0.1", &fx.server.port().to_string(), USER, cmd])
+            .arg(cmd)
+            .env("SOCKLAB_HOST", "127.0.0.1")
+            .env("SOCKLAB_PORT", fx.server.port().to_string())
+            .env("SOCKLAB_USER", USER)
             .env("SOCKLAB_PASSWORD", password)
             .output()
             .unwrap()
