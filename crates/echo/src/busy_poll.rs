@@ -1,22 +1,27 @@
-//! Busy polling: spin for a connection's next message for a moment before sleeping.
+//! Busy polling, off unless asked for (`echo-server --busy-poll-us MICROS`): spin for
+//! a connection's next message for a moment before sleeping.
 //!
 //! A blocking `read` that finds nothing puts the thread to sleep, and the next message
-//! has to wake it: on the 2-core VM the benchmarks ran on, that wake-up (an
-//! inter-processor interrupt to a halted virtual CPU) cost about 40 µs, more than the
-//! whole loopback round trip. A client that sends its next request right after reading
-//! the reply will usually do so within a few dozen µs, so the server tries a
-//! non-blocking `recv(MSG_DONTWAIT)` in a loop for up to `BUSY_POLL` (100 µs) after
-//! each reply, and only then blocks. `make bench` measured the 64-byte round trip drop
-//! from about 64 µs to about 22 µs; the price is up to 100 µs of CPU per reply.
+//! has to wake it. Waking a thread on another core can cost more than the rest of a
+//! loopback round trip, most of all in a virtual machine, where the other virtual CPU
+//! is halted and must be woken by an inter-processor interrupt through the host. A
+//! client that sends its next request as soon as it has read the reply leaves only a
+//! short gap, so with a budget set the server tries a non-blocking
+//! `recv(MSG_DONTWAIT)` in a loop for up to that budget after each reply, and only
+//! then blocks. The price is up to the budget in CPU time per reply. What it buys and
+//! costs on a real machine is measured in docs/benchmarks.md and lesson 1's "Busy
+//! polling (opt-in)".
 //!
-//! Two bounds keep the spinning from hurting anyone else:
+//! Three bounds keep the spinning from hurting anyone else:
 //!
-//! - At most one thread per spare core spins at a time (one on a 2-core machine): the
-//!   others sleep in `read` as usual, so 1,000 connections cost no more CPU than one.
+//! - At most one thread per spare core spins at a time (none on a 1-core machine):
+//!   the others sleep in `read` as usual, so 1,000 connections cost no more CPU than
+//!   one.
 //! - It spins only when a connection has just been served (after a reply, or right
 //!   after it was accepted): an idle server, and a quiet connection, never spin.
-//! - The spin is bounded by `--busy-poll-us`, at most [`MAX_BUSY_POLL`]; the idle
-//!   timeout (`SO_RCVTIMEO`) starts when the spin ends.
+//! - The spin is bounded by `--busy-poll-us`, at most
+//!   [`MAX_BUSY_POLL`](crate::limits::MAX_BUSY_POLL); the idle timeout (`SO_RCVTIMEO`)
+//!   starts when the spin ends.
 //!
 //! Linux has the same idea built in (`SO_BUSY_POLL`, the `net.core.busy_read`
 //! sysctl), but only for network cards with NAPI polling, not for loopback. A

@@ -93,7 +93,12 @@ where
         let mut reply = vec![0u8; message.len()];
         match socklab_proto::frame::read_full(stream, &mut reply) {
             Ok(n) if n == reply.len() => {}
-            Ok(_) => return Err(Error::Other("the server closed the connection".into())),
+            Ok(_) => {
+                return Err(Error::io(
+                    "the server closed the connection before echoing the line",
+                    io::ErrorKind::UnexpectedEof.into(),
+                ))
+            }
             Err(e) => return Err(Error::io("reading the echo", e)),
         }
         output.write_all(&reply).map_err(out_err)?;
@@ -136,15 +141,23 @@ where
         // Unblock the sender if it is stuck writing to a server that stopped reading.
         let _ = SockRef::from(&from_server).shutdown(Shutdown::Both);
     }
+    // A panic is a bug, the one case for `Other`.
     let sent = sender
         .join()
         .map_err(|_| Error::Other("the sending thread panicked".into()))?;
     let received = received?;
     let sent = sent?;
-    if received != sent {
-        return Err(Error::Other(format!(
-            "the server closed after echoing {received} of {sent} bytes"
-        )));
+    if received < sent {
+        return Err(Error::io(
+            format!("the server closed after echoing {received} of {sent} bytes"),
+            io::ErrorKind::UnexpectedEof.into(),
+        ));
+    }
+    if received > sent {
+        return Err(Error::io(
+            format!("the server sent back {received} bytes for {sent}: is it an echo server?"),
+            io::ErrorKind::InvalidData.into(),
+        ));
     }
     Ok((sent, received))
 }
@@ -170,5 +183,47 @@ fn copy<R: Read + ?Sized, W: Write + ?Sized>(
         };
         w.write_all(&buf[..n]).map_err(CopyError::Write)?;
         total += n as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// A peer that reads all of `sent`, writes back `reply`, and closes.
+    fn peer_replying(reply: &'static [u8], sent: usize) -> UnixStream {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        std::thread::spawn(move || {
+            let mut got = vec![0u8; sent];
+            theirs.read_exact(&mut got).unwrap();
+            theirs.write_all(reply).unwrap();
+        });
+        ours
+    }
+
+    #[test]
+    fn pipe_says_when_the_server_echoed_less_or_more_than_it_was_sent() {
+        let short = peer_replying(b"he", 5);
+        let err = pipe(short, Cursor::new(b"hello".to_vec()), &mut Vec::new()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::UnexpectedEof),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("echoing 2 of 5 bytes"), "{err}");
+
+        let long = peer_replying(b"hello, world", 5);
+        let err = pipe(long, Cursor::new(b"hello".to_vec()), &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("12 bytes for 5"), "{err}");
+    }
+
+    #[test]
+    fn prompt_says_when_the_server_closed_before_the_echo() {
+        let mut short = peer_replying(b"hi", 6);
+        let err = prompt(&mut short, Cursor::new(b"hello\n".to_vec()), Vec::new()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::UnexpectedEof),
+            "{err:?}"
+        );
     }
 }

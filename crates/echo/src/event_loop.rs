@@ -4,6 +4,8 @@
 //! client, one thread asks the kernel "which of these sockets can I read or write
 //! without blocking?" and serves only those. This is the same echo server written that
 //! way, with `mio` (a thin, portable layer over `epoll` on Linux and `kqueue` on BSDs).
+//! It takes the same listener as [`crate::server::run`]: the sockets are the same, only
+//! made non-blocking and watched by `epoll` through their file descriptors.
 //!
 //! What makes it correct rather than a toy:
 //!
@@ -14,64 +16,38 @@
 //! - **Partial writes are buffered per connection.** When the client's receive window
 //!   is full, `write` takes only part of the echo. The rest waits in that connection's
 //!   `pending` buffer, we stop reading from it (backpressure: never buffer more than one
-//!   read's worth per client) and ask for `WRITABLE` instead of `READABLE`.
-//! - **Memory per connection is a few dozen bytes when idle**: the 64 KiB read buffer is
-//!   shared by all connections, and `pending` is only allocated while a write is stuck.
-//!   That is how one thread holds 10,000 connections in a few MiB.
-//!
-//! - **It busy-polls after serving** (`--busy-poll-us`, see [`crate::busy_poll`]): for
-//!   a moment after a connection was served, `epoll_wait` is called with a zero
-//!   timeout instead of sleeping, so a client's next message finds the loop awake.
+//!   read's worth, [`MAX_PENDING`], per client) and ask for `WRITABLE` instead of
+//!   `READABLE`.
+//! - **Memory per connection is a few dozen bytes when idle**: the one read buffer
+//!   ([`MAX_PENDING`], 16 KiB) is shared by all connections, and `pending` is only
+//!   allocated while a write is stuck. That is how one thread holds 10,000 connections
+//!   in a few MiB.
+//! - **It busy-polls after serving, if asked** (`--busy-poll-us`, see
+//!   [`crate::busy_poll`]): for a moment after a connection was served, `epoll_wait`
+//!   is called with a zero timeout instead of sleeping, so a client's next message
+//!   finds the loop awake.
 //!
 //! A production server would also spread connections over one loop per core, and
 //! use a timer wheel instead of scanning every connection for idleness.
 
+use crate::limits::MAX_PENDING;
 use crate::server::ServerConfig;
-use mio::event::Source;
-use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use socket2::SockRef;
+use socklab_net::accept::Listener;
 use socklab_net::limits::ACCEPT_POLL;
-use socklab_net::limits::IO_BUFFER;
 use socklab_proto::{Error, Result};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
-
-/// The most bytes read from one connection before its echo must have left: the bound
-/// on what a connection that does not read can make us hold.
-pub const MAX_PENDING: usize = 16 * 1024;
 
 /// The listener's token; connections count up from 1.
 const LISTENER: Token = Token(0);
 
 /// Events handled per `epoll_wait`.
 const EVENTS_CAPACITY: usize = 1024;
-
-/// A listening socket mio can poll: TCP or AF_UNIX.
-pub trait EvListener: Source {
-    /// The accepted stream type.
-    type Stream: Read + Write + Source;
-    /// `accept(2)` on a non-blocking listener.
-    fn accept_nb(&self) -> io::Result<(Self::Stream, String)>;
-}
-
-impl EvListener for TcpListener {
-    type Stream = TcpStream;
-    fn accept_nb(&self) -> io::Result<(TcpStream, String)> {
-        let (s, peer) = self.accept()?;
-        // Replies leave at once instead of waiting on Nagle's algorithm.
-        s.set_nodelay(true)?;
-        Ok((s, peer.to_string()))
-    }
-}
-
-impl EvListener for UnixListener {
-    type Stream = UnixStream;
-    fn accept_nb(&self) -> io::Result<(UnixStream, String)> {
-        let (s, _) = self.accept()?;
-        Ok((s, "unix".to_owned()))
-    }
-}
 
 /// One client, as the loop sees it.
 struct Client<S> {
@@ -95,34 +71,24 @@ enum Next {
     Close(Option<io::Error>),
 }
 
-/// Serves echo on a std listener with a single-threaded event loop until
-/// `config.serve.shutdown` is raised.
-pub fn run_tcp(listener: std::net::TcpListener, config: ServerConfig) -> Result<()> {
-    listener
+/// Serves echo on `listener` (TCP or AF_UNIX, as made by `socklab_net::socket`) from
+/// this one thread until `config.serve.shutdown` is raised. `config.serve.iterative`
+/// does not apply: every client is served at once.
+pub fn serve_with_epoll<L>(listener: L, config: ServerConfig) -> Result<()>
+where
+    L: Listener + AsFd,
+{
+    SockRef::from(&listener)
         .set_nonblocking(true)
         .map_err(|e| Error::io("making the listener non-blocking", e))?;
-    run(TcpListener::from_std(listener), config)
-}
-
-/// The same over AF_UNIX.
-pub fn run_unix(listener: std::os::unix::net::UnixListener, config: ServerConfig) -> Result<()> {
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::io("making the listener non-blocking", e))?;
-    run(UnixListener::from_std(listener), config)
-}
-
-/// The event loop itself.
-pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
     let mut poll = Poll::new().map_err(|e| Error::io("creating the epoll instance", e))?;
     let mut events = Events::with_capacity(EVENTS_CAPACITY);
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)
+    register(&poll, &listener, LISTENER, Interest::READABLE)
         .map_err(|e| Error::io("registering the listener", e))?;
     let mut conns: HashMap<Token, Client<L::Stream>> = HashMap::new();
     let mut next_token = 1usize;
     // One read buffer for every connection: the loop serves one at a time.
-    let mut buf = vec![0u8; MAX_PENDING.min(IO_BUFFER)];
+    let mut buf = vec![0u8; MAX_PENDING];
     let mut accepting = true;
     // Set when accept failed for want of descriptors (EMFILE): the queued clients will
     // not raise another edge, so we retry on every wake (at least every ACCEPT_POLL).
@@ -144,7 +110,7 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
         if accepting && config.serve.shutdown.is_triggered() {
             // Stop accepting; let the connections in flight finish within the grace.
             accepting = false;
-            let _ = poll.registry().deregister(&mut listener);
+            let _ = deregister(&poll, &listener);
             stop_deadline = Some(Instant::now() + config.serve.grace);
             log::info!(
                 "stopping: waiting up to {:?} for {} connection(s)",
@@ -181,7 +147,7 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
             let Some(conn) = conns.get_mut(&token) else {
                 continue;
             };
-            if let Next::Close(err) = serve(conn, &mut buf, config.upper) {
+            if let Next::Close(err) = echo_until_blocked(conn, &mut buf, config.upper) {
                 close(&poll, conns.remove(&token), err);
             } else if let Err(e) = update_interest(&poll, token, conn) {
                 close(&poll, conns.remove(&token), Some(e));
@@ -222,7 +188,7 @@ pub fn run<L: EvListener>(mut listener: L, config: ServerConfig) -> Result<()> {
 
 /// Accepts every pending connection (edge-triggered: until `WouldBlock`). Returns
 /// true when it had to stop early on an error such as EMFILE.
-fn accept_all<L: EvListener>(
+fn accept_all<L: Listener>(
     listener: &L,
     poll: &Poll,
     conns: &mut HashMap<Token, Client<L::Stream>>,
@@ -230,7 +196,7 @@ fn accept_all<L: EvListener>(
     config: &ServerConfig,
 ) -> bool {
     loop {
-        let (mut stream, peer) = match listener.accept_nb() {
+        let (stream, peer) = match listener.accept_stream() {
             Ok(pair) => pair,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -249,11 +215,14 @@ fn accept_all<L: EvListener>(
             );
             continue; // Dropping the stream closes it.
         }
+        // No set_nodelay here: a TCP socket accepted from a listener made by
+        // `socklab_net::socket::tcp_listener` inherits TCP_NODELAY from it. It does not
+        // inherit O_NONBLOCK, so that is set on each.
         let token = Token(*next_token);
         *next_token += 1;
-        if let Err(e) = poll
-            .registry()
-            .register(&mut stream, token, Interest::READABLE)
+        if let Err(e) = SockRef::from(&stream)
+            .set_nonblocking(true)
+            .and_then(|()| register(poll, &stream, token, Interest::READABLE))
         {
             log::warn!("{peer}: cannot register: {e}");
             continue;
@@ -276,8 +245,8 @@ fn accept_all<L: EvListener>(
     }
 }
 
-/// Moves as many bytes as the sockets allow, without blocking.
-fn serve<S: Read + Write>(conn: &mut Client<S>, buf: &mut [u8], upper: bool) -> Next {
+/// Echoes as many bytes as the socket allows, until it would block or is done.
+fn echo_until_blocked<S: Read + Write>(conn: &mut Client<S>, buf: &mut [u8], upper: bool) -> Next {
     loop {
         // First, the echo we still owe.
         while conn.pending_from < conn.pending.len() {
@@ -329,22 +298,25 @@ fn serve<S: Read + Write>(conn: &mut Client<S>, buf: &mut [u8], upper: bool) -> 
 
 /// Asks for WRITABLE while an echo is stuck (and stops reading: backpressure), and
 /// READABLE otherwise.
-fn update_interest<S: Source>(poll: &Poll, token: Token, conn: &mut Client<S>) -> io::Result<()> {
+fn update_interest<S: AsFd>(poll: &Poll, token: Token, conn: &mut Client<S>) -> io::Result<()> {
     let want = if conn.pending_from < conn.pending.len() {
         Interest::WRITABLE
     } else {
         Interest::READABLE
     };
     if want != conn.interest {
-        poll.registry().reregister(&mut conn.stream, token, want)?;
+        let fd = conn.stream.as_fd().as_raw_fd();
+        poll.registry()
+            .reregister(&mut SourceFd(&fd), token, want)?;
         conn.interest = want;
     }
     Ok(())
 }
 
-fn close<S: Source>(poll: &Poll, conn: Option<Client<S>>, err: Option<io::Error>) {
-    let Some(mut conn) = conn else { return };
-    let _ = poll.registry().deregister(&mut conn.stream);
+/// Stops watching a connection and logs how it ended; dropping it closes the socket.
+fn close<S: AsFd>(poll: &Poll, conn: Option<Client<S>>, err: Option<io::Error>) {
+    let Some(conn) = conn else { return };
+    let _ = deregister(poll, &conn.stream);
     match err {
         None => log::info!(
             "{}: closed after {} bytes in, {} bytes out",
@@ -361,25 +333,15 @@ fn close<S: Source>(poll: &Poll, conn: Option<Client<S>>, err: Option<io::Error>
     }
 }
 
-/// Raises this process's open-file limit (`RLIMIT_NOFILE`) as far as the hard limit
-/// allows, so one process can hold `wanted` sockets. Returns the soft limit in force,
-/// with a warning when it is still too low.
-pub fn raise_open_file_limit(wanted: usize) -> u64 {
-    // Each connection is one descriptor; the loop itself needs a handful more.
-    let target = wanted as u64 + 64;
-    match rlimit::increase_nofile_limit(target) {
-        Ok(limit) if limit < target => {
-            log::warn!(
-                "open-file limit is {limit} (the hard limit): at most about {} connections; \
-                 raise the hard limit (ulimit -Hn, or LimitNOFILE= in a systemd unit) for more",
-                limit.saturating_sub(64)
-            );
-            limit
-        }
-        Ok(limit) => limit,
-        Err(e) => {
-            log::warn!("cannot read or raise the open-file limit: {e}");
-            0
-        }
-    }
+/// Asks `epoll` to watch `fd` (mio's `SourceFd`: any descriptor, no mio socket type).
+fn register(poll: &Poll, fd: &impl AsFd, token: Token, interest: Interest) -> io::Result<()> {
+    let fd = fd.as_fd().as_raw_fd();
+    poll.registry()
+        .register(&mut SourceFd(&fd), token, interest)
+}
+
+/// Stops watching `fd`.
+fn deregister(poll: &Poll, fd: &impl AsFd) -> io::Result<()> {
+    let fd = fd.as_fd().as_raw_fd();
+    poll.registry().deregister(&mut SourceFd(&fd))
 }

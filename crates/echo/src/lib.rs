@@ -10,6 +10,12 @@
 //!
 //! or talk to it with a real peer: `printf 'hello\n' | nc -N 127.0.0.1 7007`.
 //!
+//! Read it in the lesson's order (docs/lessons/01-tcp-echo.md):
+//!
+//! 1. [`server`]: `accept` in [`server::run`], then `read` and `write_all` until the
+//!    client closes, a thread per client;
+//! 2. [`client`]: `connect`, then the `>> ` prompt or pipe mode.
+//!
 //! What the tutorials' version got wrong, and what this one does instead:
 //!
 //! - It served one client at a time; here each connection has a thread, up to
@@ -22,18 +28,35 @@
 //!   here each connection copies through one fixed buffer, so a client that does not
 //!   read simply stops being read (TCP flow control does the rest).
 //!
-//! `--event-loop` serves every client from one thread with non-blocking sockets and
-//! `epoll` instead (see [`event_loop`]): the `select()` lesson the tutorials end with.
+//! Then the advanced parts, each behind a flag:
+//!
+//! - [`event_loop`] (`--event-loop`): every client from one thread with non-blocking
+//!   sockets and `epoll`, the `select()` lesson the tutorials end with;
+//! - [`busy_poll`] (`--busy-poll-us`, off by default): spin briefly for a
+//!   connection's next message instead of sleeping, trading CPU for wake-up latency.
+//!
+//! [`launch`] is what the two binaries do once their flags are parsed; [`limits`]
+//! holds the lesson's defaults.
 //!
 //! The echo byte stream has no framing: it is the one lesson where the server never
 //! needs to know where a message ends. `examples/sticky.rs` shows why every other
 //! lesson does.
 
-pub mod busy_poll;
-pub mod client;
-pub mod event_loop;
-pub mod limits;
+// The lesson, in its order (one comment per module keeps rustfmt from sorting them).
+// 1. The server: accept, read, write_all.
 pub mod server;
+// 2. The client: connect, then the prompt or pipe mode.
+pub mod client;
+
+// The advanced parts, each behind a flag.
+// `--event-loop`: one thread and epoll.
+pub mod event_loop;
+// `--busy-poll-us`: spin instead of sleeping.
+pub mod busy_poll;
+
+// What the binaries run, and the lesson's defaults.
+pub mod launch;
+pub mod limits;
 
 pub use client::{EchoStream, Target};
 pub use server::{run, ServerConfig};

@@ -7,9 +7,9 @@
 //! `listen(backlog)`. Then:
 //!
 //! 1. [`run`]: `accept()` in a loop, each client on a thread of its own;
-//! 2. [`echo`]: `read()` what the client sent, `write_all()` it back, until `read`
+//! 2. `echo`: `read()` what the client sent, `write_all()` it back, until `read`
 //!    returns 0 (the client closed its side);
-//! 3. the stream is dropped when [`echo`] returns: `close()`.
+//! 3. the stream is dropped when `echo` returns: `close()`.
 
 use crate::busy_poll;
 use socket2::SockRef;
@@ -36,7 +36,9 @@ pub struct ServerConfig {
     pub serve: ServeOptions,
 }
 
-/// Serves echo on `listener` (TCP or AF_UNIX) until `config.serve.shutdown` is raised.
+/// Serves echo on `listener` (TCP or AF_UNIX), a thread per client, until
+/// `config.serve.shutdown` is raised. [`crate::event_loop::serve_with_epoll`] takes the
+/// same listener and serves every client from one thread instead.
 pub fn run<L>(listener: L, config: ServerConfig) -> Result<()>
 where
     L: Listener,

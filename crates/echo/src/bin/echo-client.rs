@@ -12,12 +12,9 @@
 //! server and the echo to stdout at the same time.
 
 use clap::Parser;
-use socklab_echo::client::{pipe, prompt};
-use socklab_echo::{EchoStream, Target};
-use std::io::IsTerminal;
+use socklab_echo::launch::{client_main, ClientFlags};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// TCP echo client: a `>> ` prompt on a terminal, pipe mode otherwise.
 #[derive(Debug, Parser)]
@@ -46,28 +43,13 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     socklab_net::cli::run_main(|| {
-        let target = match &args.unix {
-            Some(path) => Target::Unix(path.clone()),
-            None => Target::Tcp {
-                host: args.host.clone(),
-                port: args.port,
-            },
-        };
-        let timeout = Duration::try_from_secs_f64(args.connect_timeout)
-            .map_err(|e| socklab_proto::Error::Other(format!("--connect-timeout: {e}")))?;
-        let conn = EchoStream::open(&target, timeout)?;
-        let interactive = args.prompt || (!args.pipe && std::io::stdin().is_terminal());
-        let stdout = std::io::stdout();
-        // Each arm names the concrete socket type, so the copy loops are monomorphic.
-        match (conn, interactive) {
-            (EchoStream::Tcp(mut s), true) => {
-                prompt(&mut s, std::io::stdin().lock(), stdout.lock())
-            }
-            (EchoStream::Unix(mut s), true) => {
-                prompt(&mut s, std::io::stdin().lock(), stdout.lock())
-            }
-            (EchoStream::Tcp(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
-            (EchoStream::Unix(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
-        }
+        client_main(ClientFlags {
+            host: args.host,
+            port: args.port,
+            unix: args.unix,
+            connect_timeout_secs: args.connect_timeout,
+            prompt: args.prompt,
+            pipe: args.pipe,
+        })
     })
 }

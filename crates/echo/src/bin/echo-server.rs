@@ -12,13 +12,9 @@
 //! SIGINT or SIGTERM stops it gracefully.
 
 use clap::Parser;
-use socklab_echo::event_loop::{raise_open_file_limit, run_tcp, run_unix};
-use socklab_echo::{run, ServerConfig};
-use socklab_net::accept::{ServeOptions, Shutdown};
-use socklab_net::socket::{announce, bind_addr, tcp_listener, unix_listener, ListenOptions};
+use socklab_echo::launch::{server_main, ServerFlags};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// TCP echo server: sends back every byte it receives.
 #[derive(Debug, Parser)]
@@ -69,47 +65,18 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     socklab_net::cli::run_main(|| {
-        let config = ServerConfig {
+        server_main(ServerFlags {
+            host: args.host,
+            port: args.port,
+            unix: args.unix,
             upper: args.upper,
-            idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
-            busy_poll: Duration::from_micros(args.busy_poll_us),
-            serve: ServeOptions {
-                max_conns: args.max_conns,
-                iterative: args.iterative,
-                shutdown: Shutdown::on_signals()?,
-                ..ServeOptions::default()
-            },
-        };
-        let opts = ListenOptions {
+            max_conns: args.max_conns,
             backlog: args.backlog,
+            iterative: args.iterative,
+            event_loop: args.event_loop,
+            idle_timeout_secs: args.idle_timeout,
+            busy_poll_us: args.busy_poll_us,
             reuse_addr: !args.no_reuse_addr,
-        };
-        // A socket is a file descriptor: holding --max-conns of them needs the limit.
-        // The threaded server holds two per connection (a duplicate is kept so that a
-        // stop can cut connections still open after the grace period).
-        let per_conn = if args.event_loop { 1 } else { 2 };
-        raise_open_file_limit(args.max_conns * per_conn);
-        if let Some(path) = &args.unix {
-            let listener = unix_listener(path, args.backlog)?;
-            announce(path.display());
-            let result = if args.event_loop {
-                run_unix(listener, config)
-            } else {
-                run(listener, config)
-            };
-            let _ = std::fs::remove_file(path);
-            result
-        } else {
-            let listener = tcp_listener(bind_addr(&args.host, args.port)?, opts)?;
-            let addr = listener
-                .local_addr()
-                .map_err(|e| socklab_proto::Error::io("reading the bound address", e))?;
-            announce(addr);
-            if args.event_loop {
-                run_tcp(listener, config)
-            } else {
-                run(listener, config)
-            }
-        }
+        })
     })
 }

@@ -1,0 +1,154 @@
+//! What `echo-server` and `echo-client` do once their flags are parsed: the binaries
+//! parse with clap, fill in a [`ServerFlags`] or [`ClientFlags`], and call
+//! [`server_main`] or [`client_main`].
+
+use crate::client::{pipe, prompt, EchoStream, Target};
+use crate::event_loop::serve_with_epoll;
+use crate::limits::MAX_BUSY_POLL;
+use crate::server::{run, ServerConfig};
+use socklab_net::accept::{ServeOptions, Shutdown};
+use socklab_net::socket::{announce, bind_addr, tcp_listener, unix_listener, ListenOptions};
+use socklab_proto::{Error, Result};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `echo-server`'s flags say, as plain values.
+#[derive(Debug, Clone)]
+pub struct ServerFlags {
+    /// `--host`: the address to bind.
+    pub host: String,
+    /// `--port`: 0 picks a free one.
+    pub port: u16,
+    /// `--unix PATH`: serve an AF_UNIX socket instead of TCP.
+    pub unix: Option<PathBuf>,
+    /// `--upper`.
+    pub upper: bool,
+    /// `--max-conns`.
+    pub max_conns: usize,
+    /// `--backlog`.
+    pub backlog: i32,
+    /// `--iterative`: one client at a time.
+    pub iterative: bool,
+    /// `--event-loop`: every client from one thread, see [`crate::event_loop`].
+    pub event_loop: bool,
+    /// `--idle-timeout`, in seconds; 0 never closes an idle connection.
+    pub idle_timeout_secs: u64,
+    /// `--busy-poll-us`, in µs, at most [`MAX_BUSY_POLL`]; 0 never spins.
+    pub busy_poll_us: u64,
+    /// Not `--no-reuse-addr`.
+    pub reuse_addr: bool,
+}
+
+/// `echo-server`: binds, prints `listening on ADDR`, and serves until SIGINT or
+/// SIGTERM, with a thread per client or (`event_loop`) one thread for all.
+pub fn server_main(flags: ServerFlags) -> Result<()> {
+    let busy_poll = Duration::from_micros(flags.busy_poll_us);
+    if busy_poll > MAX_BUSY_POLL {
+        return Err(Error::Usage(format!(
+            "--busy-poll-us {} is over the limit of {}",
+            flags.busy_poll_us,
+            MAX_BUSY_POLL.as_micros()
+        )));
+    }
+    let config = ServerConfig {
+        upper: flags.upper,
+        idle_timeout: (flags.idle_timeout_secs > 0)
+            .then(|| Duration::from_secs(flags.idle_timeout_secs)),
+        busy_poll,
+        serve: ServeOptions {
+            max_conns: flags.max_conns,
+            iterative: flags.iterative,
+            shutdown: Shutdown::on_signals()?,
+            ..ServeOptions::default()
+        },
+    };
+    // A socket is a file descriptor: holding --max-conns of them needs the limit.
+    // The threaded server holds two per connection (a duplicate is kept so that a
+    // stop can cut connections still open after the grace period).
+    let per_conn = if flags.event_loop { 1 } else { 2 };
+    raise_open_file_limit(flags.max_conns * per_conn);
+    if let Some(path) = &flags.unix {
+        let listener = unix_listener(path, flags.backlog)?;
+        announce(path.display());
+        let result = if flags.event_loop {
+            serve_with_epoll(listener, config)
+        } else {
+            run(listener, config)
+        };
+        let _ = std::fs::remove_file(path);
+        result
+    } else {
+        let opts = ListenOptions {
+            backlog: flags.backlog,
+            reuse_addr: flags.reuse_addr,
+        };
+        let listener = tcp_listener(bind_addr(&flags.host, flags.port)?, opts)?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the bound address", e))?;
+        announce(addr);
+        if flags.event_loop {
+            serve_with_epoll(listener, config)
+        } else {
+            run(listener, config)
+        }
+    }
+}
+
+/// Raises this process's open-file limit (`RLIMIT_NOFILE`) as far as the hard limit
+/// allows, so one process can hold `wanted` sockets; warns when it is still too low.
+fn raise_open_file_limit(wanted: usize) {
+    // Each connection is one descriptor; the server itself needs a handful more.
+    let target = wanted as u64 + 64;
+    match rlimit::increase_nofile_limit(target) {
+        Ok(limit) if limit < target => log::warn!(
+            "open-file limit is {limit} (the hard limit): at most about {} connections; \
+             raise the hard limit (ulimit -Hn, or LimitNOFILE= in a systemd unit) for more",
+            limit.saturating_sub(64)
+        ),
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot read or raise the open-file limit: {e}"),
+    }
+}
+
+/// Everything `echo-client`'s flags say, as plain values.
+#[derive(Debug, Clone)]
+pub struct ClientFlags {
+    /// `--host`: a server name or address.
+    pub host: String,
+    /// `--port`.
+    pub port: u16,
+    /// `--unix PATH`: an AF_UNIX socket instead of `host` and `port`.
+    pub unix: Option<PathBuf>,
+    /// `--connect-timeout`, in seconds as typed.
+    pub connect_timeout_secs: f64,
+    /// `--prompt`: the `>> ` prompt even when stdin is not a terminal.
+    pub prompt: bool,
+    /// `--pipe`: pipe mode even when stdin is a terminal.
+    pub pipe: bool,
+}
+
+/// `echo-client`: connects, then runs the `>> ` prompt on a terminal (or with
+/// `--prompt`), pipe mode otherwise.
+pub fn client_main(flags: ClientFlags) -> Result<()> {
+    let timeout = Duration::try_from_secs_f64(flags.connect_timeout_secs)
+        .map_err(|e| Error::Usage(format!("--connect-timeout: {e}")))?;
+    let target = match flags.unix {
+        Some(path) => Target::Unix(path),
+        None => Target::Tcp {
+            host: flags.host,
+            port: flags.port,
+        },
+    };
+    let conn = EchoStream::open(&target, timeout)?;
+    let interactive = flags.prompt || (!flags.pipe && std::io::stdin().is_terminal());
+    let stdout = std::io::stdout();
+    // Each arm names the concrete socket type, so the copy loops are monomorphic.
+    match (conn, interactive) {
+        (EchoStream::Tcp(mut s), true) => prompt(&mut s, std::io::stdin().lock(), stdout.lock()),
+        (EchoStream::Unix(mut s), true) => prompt(&mut s, std::io::stdin().lock(), stdout.lock()),
+        (EchoStream::Tcp(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
+        (EchoStream::Unix(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
+    }
+}
