@@ -56,7 +56,7 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         md,
         "Compare ratios within one report only. On the 2-core VM these were first measured on, absolute timings \
          drifted between runs minutes apart, and ratios moved by up to ±30% with them. Two causes were found: waking \
-         a thread on the other (halted) virtual CPU cost about 40 µs, which busy polling avoids for the echo server; \
+         a thread on the other (halted) virtual CPU cost about 40 µs, which the echo server's opt-in busy polling (`--busy-poll-us`) avoids; \
          and memory the guest frees goes back to the host, so writing a file into fresh memory ran at 280–650 MB/s \
          instead of 2 GB/s (which is why every transfer's destination is deleted just before it is written).\n"
     );

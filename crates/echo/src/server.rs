@@ -107,8 +107,14 @@ fn echo<S: Read + Write + AsRawFd + AsFd>(
     // small. Memory per connection is this buffer, whatever the client sends.
     let mut buf = vec![0u8; IO_BUFFER];
     loop {
-        // read(): blocks until the client sends something; 0 means it closed.
-        let n = match read(&mut stream, &mut buf, config.busy_poll) {
+        // read(): blocks until the client sends something; 0 means it closed. With
+        // --busy-poll-us it first spins on a non-blocking recv (see `busy_poll`).
+        let got = if config.busy_poll.is_zero() {
+            stream.read(&mut buf)
+        } else {
+            busy_poll::read(&mut stream, &mut buf, config.busy_poll)
+        };
+        let n = match got {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -125,15 +131,6 @@ fn echo<S: Read + Write + AsRawFd + AsFd>(
             .write_all(&buf[..n])
             .map_err(|e| Error::io("writing", e).under_deadline())?;
         count.out += n as u64;
-    }
-}
-
-/// The plain blocking `read`, unless `--busy-poll-us` asked to spin first.
-fn read<S: Read + AsRawFd>(stream: &mut S, buf: &mut [u8], spin: Duration) -> io::Result<usize> {
-    if spin.is_zero() {
-        stream.read(buf)
-    } else {
-        busy_poll::read(stream, buf, spin)
     }
 }
 

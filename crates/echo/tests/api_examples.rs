@@ -7,7 +7,6 @@
 
 use socklab_testkit::wait_until;
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -17,13 +16,7 @@ const EXAMPLE_LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs example `name` with `args`, asserts it exited 0 in time, and returns stdout.
 fn run_example(name: &str, args: &[&str]) -> String {
-    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_echo-server"));
-    let path = bin_dir.parent().unwrap().join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} not built; run cargo test or cargo build --examples",
-        path.display()
-    );
+    let path = socklab_testkit::example(name);
     let mut child = Command::new(&path)
         .args(args)
         .stdout(Stdio::piped())

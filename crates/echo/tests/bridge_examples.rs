@@ -4,7 +4,6 @@
 
 use socklab_testkit::wait_until;
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -14,13 +13,7 @@ const EXAMPLE_LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs example `name`, asserts it exited 0 in time, and returns its stdout.
 fn run_example(name: &str) -> String {
-    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_echo-server"));
-    let path = bin_dir.parent().unwrap().join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} not built; run cargo test or cargo build --examples",
-        path.display()
-    );
+    let path = socklab_testkit::example(name);
     let mut child = Command::new(&path)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

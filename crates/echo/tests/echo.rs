@@ -22,10 +22,7 @@ fn server(args: &[&str]) -> Server {
 }
 
 fn server_in(mode: Mode, args: &[&str]) -> Server {
-    let mut all = vec!["--port", "0"];
-    all.extend_from_slice(mode);
-    all.extend_from_slice(args);
-    Server::spawn(SERVER, &all)
+    socklab_testkit::start_echo(&[mode, args].concat())
 }
 
 /// Runs each named test body once per server mode, as `threaded::NAME` and
@@ -559,9 +556,10 @@ fn protocol_doc_echo_snippet() -> String {
 fn python_client_from_protocol_doc_talks_to_the_server() {
     require_tool("python3");
     let srv = server(&[]);
-    let code = protocol_doc_echo_snippet()
-        .replace("port: int = 7007", &format!("port: int = {}", srv.port()));
+    let code = protocol_doc_echo_snippet();
     let out = Command::new("python3")
+        .env("SOCKLAB_HOST", "127.0.0.1")
+        .env("SOCKLAB_PORT", srv.port().to_string())
         .arg("-c")
         .arg(format!(
             "{code}\nprint(echo(bytes(range(256)) * 100) == bytes(range(256)) * 100)"

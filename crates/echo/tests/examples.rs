@@ -1,17 +1,10 @@
 //! The teaching examples print what they claim: `cargo test` builds examples into
 //! target/<profile>/examples/, next to the directory of the binaries under test.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 fn run_example(name: &str) -> String {
-    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_echo-server"));
-    let path = bin_dir.parent().unwrap().join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} not built; run cargo test or cargo build --examples",
-        path.display()
-    );
+    let path = socklab_testkit::example(name);
     let out = Command::new(&path).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
