@@ -7,6 +7,7 @@
 //! - `socklab-stress` (`make stress`): many clients at once against every server,
 //!   bounded to a few minutes; fails on any mismatch or lost data.
 
+pub mod cases;
 pub mod chat;
 pub mod cpu;
 pub mod echo;
