@@ -463,7 +463,8 @@ local function framed(tvb, pinfo, tree, echo)
                 d.body_at, d.body_at + n - 1, d.body_total))
             t:add(f.kind, tvb(offset, n), "body"):set_generated()
             t:add(f.msg, tvb(offset, n), string.format("body %d bytes (%d-%d of %d): %s", n,
-                d.body_at, d.body_at + n - 1, d.body_total, printable(tvb:raw(offset, math.min(n, 41)))))
+                d.body_at, d.body_at + n - 1, d.body_total,
+                printable(tvb:raw(offset, math.min(n, 40))) .. (n > 40 and "..." or "")))
                 :set_generated()
             t:add(f.body, tvb(offset, n))
             t:add(f.body_len, tvb(offset, n), n):set_generated()
