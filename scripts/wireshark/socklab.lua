@@ -312,6 +312,12 @@ printable = function(raw)
     return s
 end
 
+-- Text bodies (shell output) are shown; binary ones (files) only counted.
+local function preview(raw)
+    if raw:find("[^\t\n\r\32-\126]") then return "(binary)" end
+    return printable(raw)
+end
+
 local function shown_json(raw, obj, spans)
     if p.prefs.show_password or not spans.password or obj.op ~= "login" then return raw end
     local s, n = spans.password[1], spans.password[2]
@@ -464,7 +470,7 @@ local function framed(tvb, pinfo, tree, echo)
             t:add(f.kind, tvb(offset, n), "body"):set_generated()
             t:add(f.msg, tvb(offset, n), string.format("body %d bytes (%d-%d of %d): %s", n,
                 d.body_at, d.body_at + n - 1, d.body_total,
-                printable(tvb:raw(offset, math.min(n, 40))) .. (n > 40 and "..." or "")))
+                preview(tvb:raw(offset, math.min(n, 40))) .. (n > 40 and "..." or "")))
                 :set_generated()
             t:add(f.body, tvb(offset, n))
             t:add(f.body_len, tvb(offset, n), n):set_generated()
