@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the peers socklab's tests, demo and benchmarks talk to, when they are
-# missing: netcat-openbsd (nc), socat and python3, and with BENCH=1 (make bench) ncat
+# missing: netcat-openbsd (nc), socat, python3 and tshark (the wire-view tests and
+# make capture), and with BENCH=1 (make bench) ncat
 # and iperf3 too. Idempotent: it does
 # nothing when they are all there. Needs root (or sudo) only when it must install.
 set -euo pipefail
@@ -9,6 +10,7 @@ need=()
 command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q -- '-N' || need+=(netcat-openbsd)
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
 if [[ ${BENCH:-0} == 1 ]]; then
     command -v ncat >/dev/null 2>&1 || need+=(ncat)
     command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
@@ -25,5 +27,11 @@ if [[ $(id -u) -ne 0 ]]; then
     sudo=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+if [[ " ${need[*]} " == *" tshark "* ]]; then
+    # wireshark-common asks whether non-root users may capture; answer no (root still
+    # can; `dpkg-reconfigure wireshark-common` changes it) so that nothing prompts.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" |
+        "${sudo[@]}" debconf-set-selections
+fi
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
