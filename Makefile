@@ -15,13 +15,15 @@ USERS ?= .socklab/users
 # Who shell-client and ftp-client log in as: make shell-client LOGIN=alice PASSWORD_FILE=~/alice.pw
 LOGIN ?= demo
 PASSWORD_FILE ?= .socklab/password
+# Which lesson make capture records: echo, chat, shell or ftp.
+LESSON ?= ftp
 # Not --quiet: the first run of a target builds it, and a silent build looks hung.
 # The @ keeps make from echoing the command onto stdout, where a client's output goes.
 RUN    = @$(CARGO) run
 ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build demo test unit smoke lint fmt bench fuzz stress doc-check \
+.PHONY: help setup build demo test unit smoke lint fmt bench fuzz stress doc-check capture \
         echo-server echo-client example-sticky example-reuseaddr \
         example-numbered example-blocking example-backlog example-reuseport \
         example-v6only example-unix example-create-connection example-select-echo example-seqpacket \
@@ -31,7 +33,7 @@ ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-26s %s\n", $$1, $$2 }'
 
-setup: ## install the peers the tests talk to (nc, socat, python3) when missing
+setup: ## install the peers the tests talk to (nc, socat, python3, tshark) when missing
 	@bash scripts/setup.sh
 
 build: ## build every binary and example
@@ -63,6 +65,9 @@ bench: ## benchmarks beside socat, nc, ncat, iperf3, md5sum; writes docs/benchma
 stress: ## many clients at once against every server (release build, a few minutes; not in CI)
 	$(CARGO) build --release --workspace --bins
 	target/release/socklab-stress $(ARGS)
+
+capture: ## capture a lesson's demo traffic on loopback, print it dissected (LESSON=echo|chat|shell|ftp; needs root or the wireshark group)
+	@bash scripts/capture.sh $(LESSON)
 
 fuzz: ## run every cargo-fuzz target for FUZZ_SECS seconds each (default 60)
 	@FUZZ_SECS=$(FUZZ_SECS) bash scripts/fuzz.sh
