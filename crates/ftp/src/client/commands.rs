@@ -3,6 +3,7 @@
 
 use super::display::{local_time, shown};
 use super::session::Session;
+use crate::wire::Kind;
 use clap::Subcommand;
 use socklab_proto::names::validate_name;
 use socklab_proto::{Error, Result};
@@ -58,7 +59,14 @@ pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Wr
             let (files, bad, truncated) = session.list()?;
             for f in &files {
                 let when = local_time(f.mtime, "%Y-%m-%d %H:%M");
-                writeln!(out, "{:>14}  {when:<16}  {}", f.size, shown(&f.name)).map_err(w)?;
+                let kind = kind_word(f.kind);
+                writeln!(
+                    out,
+                    "{kind:<7} {:>14}  {when:<16}  {}",
+                    f.size,
+                    shown(&f.name)
+                )
+                .map_err(w)?;
             }
             for name in &bad {
                 eprintln!("warning: the server listed an invalid name {name}; ignored");
@@ -71,8 +79,9 @@ pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Wr
             let f = session.stat(name)?;
             writeln!(
                 out,
-                "{}: {} bytes, modified {}",
+                "{}: {}, {} bytes, modified {}",
                 shown(&f.name),
+                kind_word(f.kind),
                 f.size,
                 local_time(f.mtime, "%Y-%m-%d %H:%M:%S %Z")
             )
@@ -117,6 +126,15 @@ pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Wr
         }
     }
     Ok(())
+}
+
+/// How a listing names each kind of entry.
+fn kind_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::File => "file",
+        Kind::Dir => "dir",
+        Kind::Symlink => "symlink",
+    }
 }
 
 /// The name a `put` without `--as` stores `path` under: its file name.
