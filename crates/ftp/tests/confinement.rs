@@ -44,19 +44,24 @@ fn a_symlink_swapped_during_2000_gets_never_serves_a_file_outside_the_root() {
     write(&root.join("x"), b"public");
     let server = fx.server(&[]);
 
-    // The attacker: makes `x` a regular file and a symlink to the secret in turn, each
-    // by an atomic rename, as fast as it can.
+    // The attacker: swaps `x` between a regular file and a symlink to the secret,
+    // atomically (renameat2 RENAME_EXCHANGE), as fast as it can.
+    symlink(&secret, root.join("x.other")).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let swapper = {
-        let (stop, root, secret) = (stop.clone(), root.clone(), secret.clone());
+        let (stop, root) = (stop.clone(), root.clone());
         std::thread::spawn(move || {
+            let dir = std::fs::File::open(&root).unwrap();
             let mut swaps = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let _ = std::fs::remove_file(root.join("x.link"));
-                symlink(&secret, root.join("x.link")).unwrap();
-                std::fs::rename(root.join("x.link"), root.join("x")).unwrap();
-                std::fs::write(root.join("x.file"), b"public").unwrap();
-                std::fs::rename(root.join("x.file"), root.join("x")).unwrap();
+                rustix::fs::renameat_with(
+                    &dir,
+                    "x",
+                    &dir,
+                    "x.other",
+                    rustix::fs::RenameFlags::EXCHANGE,
+                )
+                .unwrap();
                 swaps += 1;
             }
             swaps
