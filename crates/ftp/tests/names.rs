@@ -111,7 +111,10 @@ fn server_refuses_every_hostile_name_for_every_op() {
 fn client_refuses_hostile_names_before_sending_them() {
     let fx = Fixture::new();
     let server = fx.server(&[]);
-    for name in hostile_names().iter().filter(|n| !n.contains('\0')) {
+    // `a/b` is a path now: the client sends it, and the server has nothing there.
+    let refused_here =
+        |n: &&String| !n.contains('\0') && socklab_ftp::paths::validate_path(n).is_err();
+    for name in hostile_names().iter().filter(refused_here) {
         let out = fx.client(&server, &["get", name]);
         assert_fails_with(&out, &server, "invalid_name");
         let out = fx.client(&server, &["stat", name]);
@@ -143,8 +146,9 @@ fn client_rejects_hostile_names_a_server_sends_back() {
             let (mut s, _) = listener.accept().unwrap();
             let _login = read_header::<_, Request>(&mut s).unwrap();
             write_ok(&mut s, &Empty {}).unwrap();
-            match read_header::<_, Request>(&mut s).unwrap() {
-                Some(Request::List) => {
+            let request: serde_json::Value = read_header(&mut s).unwrap().unwrap();
+            match request["op"].as_str() {
+                Some("list") => {
                     let files = serde_json::json!({"files": [
                         {"name": "good.txt", "size": 1, "mtime": 0},
                         {"name": "../../etc/passwd", "size": 1, "mtime": 0},
@@ -152,7 +156,7 @@ fn client_rejects_hostile_names_a_server_sends_back() {
                     ]});
                     write_ok(&mut s, &files).unwrap();
                 }
-                Some(Request::Get { .. }) => {
+                Some("get") => {
                     write_ok(&mut s, &serde_json::json!({"name": "../evil", "size": 1})).unwrap();
                 }
                 other => panic!("unexpected {other:?}"),
