@@ -92,9 +92,9 @@ impl Session {
     /// `stat PATH`: a symlink is described, not followed.
     pub fn stat(&mut self, name: &str) -> Result<FileInfo> {
         validate_path(name)?;
-        self.conn.send(&FtpRequest::Stat {
+        self.conn.send(&compat(&FtpRequest::Stat {
             path: name.to_owned(),
-        })?;
+        }))?;
         let info: FileInfo = self.conn.read_reply()?;
         if info.name != name {
             return Err(Error::BadHeader(format!(
@@ -140,11 +140,11 @@ impl Session {
         // compares its own prefix before it sends a byte more.
         let (mut partial, hasher) = PartFile::open(part, offset)?;
         let md5 = (offset > 0).then(|| finish_hex(hasher.clone()));
-        self.conn.send(&FtpRequest::Get {
+        self.conn.send(&compat(&FtpRequest::Get {
             path: name.to_owned(),
             offset,
             md5,
-        })?;
+        }))?;
         let reply: GetReply = match self.conn.read_reply() {
             Ok(r) => r,
             Err(e) => {
@@ -227,11 +227,11 @@ impl Session {
     /// the error says to discard them. Returns the size and md5.
     pub fn get_to_stdout(&mut self, name: &str) -> Result<(u64, String)> {
         validate_path(name)?;
-        self.conn.send(&FtpRequest::Get {
+        self.conn.send(&compat(&FtpRequest::Get {
             path: name.to_owned(),
             offset: 0,
             md5: None,
-        })?;
+        }))?;
         let reply: GetReply = self.conn.read_reply()?;
         if reply.name != name {
             return Err(Error::BadHeader(format!(
@@ -375,7 +375,7 @@ impl Session {
     fn put_request(&mut self, request: &FtpRequest, resume: bool) -> Result<PutReady> {
         let give_up = Instant::now() + RESUME_BUSY_WAIT;
         loop {
-            self.conn.send(request)?;
+            self.conn.send(&compat(request))?;
             match self.conn.read_reply::<PutReady>() {
                 Err(Error::Remote {
                     code: ErrorCode::Busy,
@@ -421,6 +421,28 @@ impl Session {
         self.conn.send(request)?;
         self.conn.read_reply::<Empty>().map(drop)
     }
+}
+
+/// `request` as sent: a one-component path of a get, put or stat goes as `"name"`,
+/// which servers from before paths (and `docs/python/file_server.py`) understand.
+fn compat(request: &FtpRequest) -> serde_json::Value {
+    let mut v = serde_json::to_value(request).unwrap_or_default();
+    let named = matches!(
+        request,
+        FtpRequest::Get { .. } | FtpRequest::Put { .. } | FtpRequest::Stat { .. }
+    );
+    if let Some(map) = v.as_object_mut().filter(|_| named) {
+        if map
+            .get("path")
+            .and_then(|p| p.as_str())
+            .is_some_and(|p| !p.contains('/'))
+        {
+            if let Some(path) = map.remove("path") {
+                map.insert("name".into(), path);
+            }
+        }
+    }
+    v
 }
 
 /// How often a resumed put asks again while the server answers `busy`.
