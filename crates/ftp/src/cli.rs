@@ -99,8 +99,8 @@ pub struct ClientArgs {
     /// Server port.
     #[arg(long, default_value_t = crate::limits::FTP_PORT)]
     port: u16,
-    /// User name to log in as (required unless --anonymous).
-    #[arg(long, required_unless_present = "anonymous")]
+    /// User name to log in as (default: $USER, as ssh does; ignored with --anonymous).
+    #[arg(long)]
     user: Option<String>,
     /// Read the password from this file (first line); without it, the SOCKLAB_PASSWORD
     /// environment variable, or else a prompt.
@@ -154,7 +154,13 @@ impl ClientArgs {
     /// The connection settings, with the password read (from the file, the
     /// environment or a prompt) unless the login is anonymous.
     fn config(&self) -> Result<ClientConfig> {
-        let login = match &self.user {
+        let user = self.user.clone().or_else(|| std::env::var("USER").ok());
+        if user.is_none() && !self.anonymous {
+            return Err(Error::Usage(
+                "no user name: pass --user NAME (or set USER), or --anonymous".into(),
+            ));
+        }
+        let login = match &user {
             Some(user) if !self.anonymous => {
                 let password = client_password(
                     self.password_file.as_deref(),

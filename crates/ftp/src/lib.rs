@@ -34,6 +34,8 @@
 pub mod cli;
 pub mod client;
 pub mod limits;
+pub mod paths;
+pub mod request;
 pub mod server;
 mod store;
 mod transfer;

@@ -8,16 +8,19 @@
 //! the body, reads the trailer, checks it, and publishes the file. The helpers they
 //! share come last.
 
+use crate::paths::validate_path;
+use crate::request::{read_request, FtpRequest};
 use crate::store::{Root, Upload};
-use crate::transfer::{copy_hashed, send_file_hashed};
+use crate::transfer::{copy_hashed, send_file_hashed, send_rest_hashed};
 use crate::wire::{GetReply, Listing, PutDone, PutReady, Trailer};
 use socklab_auth::{answer_login, server_login, LoginPolicy, Users};
 use socklab_net::accept::{serve_framed, ServeOptions};
 use socklab_net::{Connection, Deadlines};
-use socklab_proto::checksum::finish_hex;
+use socklab_proto::checksum::{finish_hex, hash_prefix};
 use socklab_proto::limits::MAX_HEADER_LEN;
-use socklab_proto::names::{escape, validate_name};
-use socklab_proto::{Error, ErrorCode, Request, Result};
+use socklab_proto::msg::Empty;
+use socklab_proto::names::escape;
+use socklab_proto::{Error, ErrorCode, Result};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -144,10 +147,21 @@ fn session(conn: &mut Connection<TcpStream>, peer: &str, shared: &Shared) -> Res
     let mut failures = 0;
     // A malformed header gets `bad_request` and an idle session `timeout`; then we
     // hang up (the error ends the loop).
-    while let Some(request) = conn.read_request()? {
-        let who = user.as_deref().unwrap_or("anonymous");
+    while let Some(request) = read_request(conn, config.idle_timeout)? {
+        if request.writes() && (config.read_only || user.is_none()) {
+            let why = if config.read_only {
+                "this server is read-only (--read-only)"
+            } else {
+                "anonymous users may only list, stat and download; log in to change files"
+            };
+            // Like every other refusal of a write, the session goes on: a client
+            // sends a body only after an ok reply, so nothing is in flight.
+            conn.send_failure(ErrorCode::Forbidden, why)?;
+            continue;
+        }
+        let root = &shared.root;
         match request {
-            Request::Login {
+            FtpRequest::Login {
                 user: name,
                 password,
             } => {
@@ -170,39 +184,50 @@ fn session(conn: &mut Connection<TcpStream>, peer: &str, shared: &Shared) -> Res
                     user = Some(name);
                 }
             }
-            Request::List => {
-                let reply = shared.root.list().map(fit_listing);
-                match reply {
-                    Ok(listing) => conn.send_ok(&listing)?,
-                    Err(e) => reply_error(conn, peer, &e)?,
-                }
+            FtpRequest::List { path } => {
+                let reply = root.list(path.as_deref()).map(fit_listing);
+                reply_with(conn, peer, reply)?;
             }
-            Request::Stat { name } => match shared.root.stat(&name) {
-                Ok(info) => conn.send_ok(&info)?,
-                Err(e) => reply_error(conn, peer, &e)?,
-            },
-            Request::Get { name, offset } => get(conn, peer, shared, &name, offset)?,
-            Request::Put {
-                name,
+            FtpRequest::Stat { path } => reply_with(conn, peer, root.stat(&path))?,
+            FtpRequest::Get { path, offset, md5 } => {
+                get(conn, peer, shared, &path, offset, md5.as_deref())?
+            }
+            FtpRequest::Put {
+                path,
                 size,
                 resume,
                 overwrite,
+                mtime,
             } => {
-                if config.read_only || user.is_none() {
-                    let why = if config.read_only {
-                        "this server is read-only (--read-only)"
-                    } else {
-                        "anonymous users may only list and download; log in to upload"
-                    };
-                    // Like every other refusal of a put, the session goes on: a client
-                    // sends the body only after an ok reply, so nothing is in flight.
-                    conn.send_failure(ErrorCode::Forbidden, why)?;
-                    continue;
-                }
-                log::info!("{peer} ({who}): put {} ({size} bytes)", escape(&name));
-                put(conn, peer, shared, &name, size, resume, overwrite)?;
+                let who = user.as_deref().unwrap_or("anonymous");
+                log::info!("{peer} ({who}): put {} ({size} bytes)", escape(&path));
+                let want = Put {
+                    user: who,
+                    path: &path,
+                    size,
+                    resume,
+                    overwrite,
+                    mtime,
+                };
+                put(conn, peer, shared, &want)?;
             }
-            Request::Exec { .. } => conn.send_failure(
+            FtpRequest::Mkdir { path, parents } => {
+                let done = root.mkdir(&path, parents).map(|()| Empty {});
+                reply_with(conn, peer, done)?;
+            }
+            FtpRequest::Delete { path } => {
+                let done = root.delete(&path).map(|()| Empty {});
+                reply_with(conn, peer, done)?;
+            }
+            FtpRequest::Rename {
+                from,
+                to,
+                overwrite,
+            } => {
+                let done = root.rename(&from, &to, overwrite).map(|()| Empty {});
+                reply_with(conn, peer, done)?;
+            }
+            FtpRequest::Exec { .. } => conn.send_failure(
                 ErrorCode::BadRequest,
                 "the file server does not run commands (that is shell-server's job)",
             )?,
@@ -212,60 +237,93 @@ fn session(conn: &mut Connection<TcpStream>, peer: &str, shared: &Shared) -> Res
 }
 
 /// `get`: the header, the bytes from `offset`, and the whole file's md5 in a trailer.
+/// A resume (`offset` > 0) that says what it holds (`md5`) is checked first: the
+/// prefix is hashed and compared before a byte more is sent.
 fn get(
     conn: &mut Connection<TcpStream>,
     peer: &str,
     shared: &Shared,
-    name: &str,
+    path: &str,
     offset: u64,
+    held_md5: Option<&str>,
 ) -> Result<()> {
-    let (file, size) = match shared.root.open_read(name) {
+    let (mut file, size) = match shared.root.open_read(path) {
         Ok(pair) => pair,
         Err(e) => return reply_error(conn, peer, &e),
     };
     if offset > size {
         let msg = format!(
             "offset {offset} is past the end of {} ({size} bytes)",
-            escape(name)
+            escape(path)
         );
         return conn.send_failure(ErrorCode::BadRequest, &msg);
     }
+    let prefix = match held_md5 {
+        Some(theirs) if offset > 0 => {
+            let hasher = hash_prefix(&mut file, offset)
+                .map_err(|e| Error::io(format!("reading {}", escape(path)), e))?;
+            let ours = finish_hex(hasher.clone());
+            if !ours.eq_ignore_ascii_case(theirs) {
+                let msg = format!(
+                    "the first {offset} bytes of {} changed on the server since the \
+                     interrupted transfer; download it again without --resume",
+                    escape(path)
+                );
+                return conn.send_failure(ErrorCode::ChecksumMismatch, &msg);
+            }
+            Some(hasher)
+        }
+        _ => None,
+    };
     conn.send_ok(&GetReply {
-        name: name.to_owned(),
+        name: path.to_owned(),
         size,
     })?;
     // The trailer's md5 covers the whole file, so the part the client already holds
     // is hashed too (read from disk, not sent), on the hashing thread while the rest
     // is sent. If the file shrinks under us we cannot send `size` bytes: the send
     // fails and we hang up, and the client's length check catches it.
-    let hasher = send_file_hashed(&file, conn.body()?, offset, size, |_| {}, "the file")
-        .map_err(Error::under_deadline)?;
+    let socket = conn.body()?;
+    let hasher = match prefix {
+        Some(h) => send_rest_hashed(&file, socket, offset, size, h, |_| {}, "the file"),
+        None => send_file_hashed(&file, socket, offset, size, |_| {}, "the file"),
+    }
+    .map_err(Error::under_deadline)?;
     let md5 = finish_hex(hasher);
     conn.send(&Trailer { md5: md5.clone() })?;
     log::info!(
         "{peer}: sent {} ({size} bytes from {offset}, md5 {md5})",
-        escape(name)
+        escape(path)
     );
     Ok(())
 }
 
-/// `put`: claim the name, tell the client where to start, stream the body into the
-/// partial file while hashing it, check the trailer, then publish atomically.
-#[allow(clippy::too_many_arguments)]
+/// What a `put` asks for.
+#[derive(Debug)]
+struct Put<'a> {
+    user: &'a str,
+    path: &'a str,
+    size: u64,
+    resume: bool,
+    overwrite: bool,
+    mtime: Option<u64>,
+}
+
+/// `put`: claim the path, tell the client where to start (and, resuming, the md5 of
+/// what is held), stream the body into the partial file while hashing it, check the
+/// trailer, then publish atomically.
 fn put(
     conn: &mut Connection<TcpStream>,
     peer: &str,
     shared: &Shared,
-    name: &str,
-    size: u64,
-    resume: bool,
-    overwrite: bool,
+    want: &Put<'_>,
 ) -> Result<()> {
     let root = &shared.root;
     let max = shared.config.max_file_size;
+    let (name, size, overwrite) = (want.path, want.size, want.overwrite);
     // Every refusal here comes before the client sends a body byte, so the
     // connection stays in step and the session goes on.
-    let checks = validate_name(name)
+    let checks = validate_path(name)
         .and_then(|()| {
             if size > max {
                 Err(Error::refused(
@@ -281,10 +339,7 @@ fn put(
         Ok(claim) => claim,
         Err(e) => return reply_error(conn, peer, &e),
     };
-    if let Err(e) = root.check_free(name, overwrite) {
-        return reply_error(conn, peer, &e);
-    }
-    let mut upload = match root.begin_upload(name, size, resume) {
+    let mut upload = match root.begin_upload(want.user, name, size, want.resume, overwrite) {
         Ok(u) => u,
         Err(e) => return reply_error(conn, peer, &e),
     };
@@ -295,7 +350,8 @@ fn put(
             escape(name)
         );
     }
-    conn.send_ok(&PutReady { offset })?;
+    let md5 = (offset > 0).then(|| finish_hex(upload.hasher.clone()));
+    conn.send_ok(&PutReady { offset, md5 })?;
 
     let body = copy_hashed(
         conn.body()?,
@@ -352,7 +408,7 @@ fn put(
         log::warn!("{peer}: put {}: {e}; nothing stored", escape(name));
         return conn.send_error(&e);
     }
-    match upload.commit(overwrite) {
+    match upload.commit(overwrite, want.mtime) {
         Ok(()) => {
             log::info!("{peer}: stored {} ({size} bytes, md5 {md5})", escape(name));
             conn.send_ok(&PutDone {
@@ -361,6 +417,18 @@ fn put(
                 md5,
             })
         }
+        Err(e) => reply_error(conn, peer, &e),
+    }
+}
+
+/// Answers a request with `reply` or with the refusal that replaced it.
+fn reply_with<T: serde::Serialize>(
+    conn: &mut Connection<TcpStream>,
+    peer: &str,
+    reply: Result<T>,
+) -> Result<()> {
+    match reply {
+        Ok(value) => conn.send_ok(&value),
         Err(e) => reply_error(conn, peer, &e),
     }
 }
@@ -418,6 +486,7 @@ mod tests {
         let files: Vec<FileInfo> = (0..2000)
             .map(|i| FileInfo {
                 name: format!("{i:0>200}"),
+                kind: Default::default(),
                 size: i,
                 mtime: 0,
             })
@@ -429,6 +498,7 @@ mod tests {
         assert!(json.len() < MAX_HEADER_LEN - 16, "{}", json.len());
         let small = fit_listing(vec![FileInfo {
             name: "a".into(),
+            kind: Default::default(),
             size: 1,
             mtime: 2,
         }]);

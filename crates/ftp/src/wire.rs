@@ -2,22 +2,39 @@
 //! (`crate::transfer`), and its md5 follows it in the [`Trailer`].
 //!
 //! ```text
-//! get:  -> {"op":"get","name":N,"offset":K}
+//! get:  -> {"op":"get","path":P,"offset":K,"md5":"<md5 of the K bytes held>"}
 //!       <- {"ok":true,"name":N,"size":S}  + (S-K) raw bytes + {"md5":"<whole file>"}
-//! put:  -> {"op":"put","name":N,"size":S,"resume":R,"overwrite":O}
-//!       <- {"ok":true,"offset":K}
+//! put:  -> {"op":"put","path":P,"size":S,"resume":R,"overwrite":O,"mtime":T}
+//!       <- {"ok":true,"offset":K,"md5":"<md5 of the K bytes held>"}
 //!       -> (S-K) raw bytes + {"md5":"<whole file>"}
 //!       <- {"ok":true,"name":N,"size":S,"md5":M}  |  {"ok":false,"code":"checksum_mismatch",…}
 //! ```
 
 use serde::{Deserialize, Serialize};
 
-/// One entry of a `list` reply.
+/// What an entry is. Symlinks are listed, never followed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A regular file.
+    #[default]
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (the server neither follows nor serves it).
+    Symlink,
+}
+
+/// One entry of a `list` reply, or a `stat` reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileInfo {
-    /// A single path component (the client validates it again).
+    /// In a listing a single path component, in a `stat` reply the path asked about
+    /// (the client validates it again).
     pub name: String,
-    /// Size in bytes.
+    /// File, directory or symlink; absent (a file) from servers before paths.
+    #[serde(default)]
+    pub kind: Kind,
+    /// Size in bytes (0 for a directory or a symlink).
     pub size: u64,
     /// Last modification, seconds since the Unix epoch.
     pub mtime: u64,
@@ -43,11 +60,16 @@ pub struct GetReply {
     pub size: u64,
 }
 
-/// `{"ok":true,"offset":K}`: where the uploader must start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `{"ok":true,"offset":K,"md5":M}`: where the uploader must start. A resumed upload's
+/// reply carries the md5 of the `K` bytes held, so the client compares its own prefix
+/// before it sends more (and stops with `checksum_mismatch` if the local file changed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PutReady {
     /// Bytes the server already holds from an interrupted upload.
     pub offset: u64,
+    /// Their md5; absent when `offset` is 0 (or from servers before this check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
 }
 
 /// `{"ok":true,"name":N,"size":S,"md5":M}`: an upload stored under its final name.

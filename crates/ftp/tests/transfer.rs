@@ -86,19 +86,22 @@ fn ls_and_stat_show_size_and_mtime_as_a_local_date() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines.len(),
-        2,
-        "directories and the partial dir are not listed: {text}"
+        3,
+        "directories are listed as such, the partial dir is not: {text}"
     );
     assert_eq!(
-        lines[0].trim_start(),
-        "5  2001-09-09 01:46  a.txt",
+        lines[0], "file                 5  2001-09-09 01:46  a.txt",
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("dir ") && lines[2].ends_with("subdir"),
         "{text}"
     );
     let out = fx.client(&server, &["stat", "a.txt"]);
     assert_ok(&out, &server);
     assert_eq!(
         stdout(&out),
-        "a.txt: 5 bytes, modified 2001-09-09 01:46:40 UTC\n"
+        "a.txt: file, 5 bytes, modified 2001-09-09 01:46:40 UTC\n"
     );
     let out = fx.client(&server, &["stat", "missing"]);
     assert_fails_with(&out, &server, "not_found");
@@ -241,7 +244,7 @@ fn prompt_runs_several_commands_on_one_connection() {
     assert_ok(&out, &server);
     let text = stdout(&out);
     assert!(text.contains("put one.txt: 1 bytes"), "{text}");
-    assert!(text.contains("one.txt: 1 bytes, modified "), "{text}");
+    assert!(text.contains("one.txt: file, 1 bytes, modified "), "{text}");
     assert_eq!(
         std::fs::read(fx.local().join("two words.txt")).unwrap(),
         b"1"

@@ -3,27 +3,33 @@
 
 use super::display::{local_time, shown};
 use super::session::Session;
+use crate::paths::validate_path;
+use crate::wire::Kind;
 use clap::Subcommand;
-use socklab_proto::names::validate_name;
 use socklab_proto::{Error, Result};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// One client command, from the command line or the `ftp> ` prompt.
+/// One client command, from the command line or the `ftp> ` prompt. Remote paths are
+/// relative to the served directory, `/`-separated.
 #[derive(Debug, Clone, Subcommand)]
 pub(crate) enum Command {
-    /// List the served files.
-    Ls,
-    /// Show the size and modification time of one file.
+    /// List a directory on the server (default: the served directory).
+    Ls {
+        /// The directory.
+        path: Option<String>,
+    },
+    /// Show the kind, size and modification time of one entry.
     Stat {
-        /// The file's name on the server.
+        /// The entry's path on the server.
         name: String,
     },
     /// Download a file.
     Get {
-        /// The file's name on the server.
+        /// The file's path on the server.
         name: String,
-        /// Where to write it (default: NAME in the current directory).
+        /// Where to write it: a file, an existing directory to write into, or `-` for
+        /// stdout (default: the last component of NAME, here).
         #[arg(short = 'o', long = "output", value_name = "PATH")]
         output: Option<PathBuf>,
         /// Continue an interrupted download from PATH.socklab-part (without it, a get
@@ -38,7 +44,8 @@ pub(crate) enum Command {
     Put {
         /// The local file.
         path: PathBuf,
-        /// The name to store it under (default: PATH's file name).
+        /// The path to store it under (default: PATH's file name); its directory must
+        /// exist on the server.
         #[arg(long = "as", value_name = "NAME")]
         as_name: Option<String>,
         /// Continue an interrupted upload from where the server stopped.
@@ -48,17 +55,52 @@ pub(crate) enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Make a directory on the server.
+    Mkdir {
+        /// The new directory.
+        path: String,
+        /// Make missing parents too; an existing directory is no error.
+        #[arg(short = 'p', long)]
+        parents: bool,
+    },
+    /// Delete a file (or a symlink) on the server.
+    Rm {
+        /// The file.
+        path: String,
+    },
+    /// Delete an empty directory on the server.
+    Rmdir {
+        /// The directory.
+        path: String,
+    },
+    /// Move or rename an entry on the server.
+    Mv {
+        /// What to move.
+        from: String,
+        /// Where to.
+        to: String,
+        /// Replace an existing file at TO.
+        #[arg(long)]
+        overwrite: bool,
+    },
 }
 
 /// Runs one command on `session`, printing its result to `out` and warnings to stderr.
 pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Write) -> Result<()> {
     let w = |e: io::Error| Error::io("writing to stdout", e);
     match command {
-        Command::Ls => {
-            let (files, bad, truncated) = session.list()?;
+        Command::Ls { path } => {
+            let (files, bad, truncated) = session.list(path.as_deref())?;
             for f in &files {
                 let when = local_time(f.mtime, "%Y-%m-%d %H:%M");
-                writeln!(out, "{:>14}  {when:<16}  {}", f.size, shown(&f.name)).map_err(w)?;
+                let kind = kind_word(f.kind);
+                writeln!(
+                    out,
+                    "{kind:<7} {:>14}  {when:<16}  {}",
+                    f.size,
+                    shown(&f.name)
+                )
+                .map_err(w)?;
             }
             for name in &bad {
                 eprintln!("warning: the server listed an invalid name {name}; ignored");
@@ -71,8 +113,9 @@ pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Wr
             let f = session.stat(name)?;
             writeln!(
                 out,
-                "{}: {} bytes, modified {}",
+                "{}: {}, {} bytes, modified {}",
                 shown(&f.name),
+                kind_word(f.kind),
                 f.size,
                 local_time(f.mtime, "%Y-%m-%d %H:%M:%S %Z")
             )
@@ -84,8 +127,13 @@ pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Wr
             resume,
             overwrite,
         } => {
-            validate_name(name)?;
-            let dest = output.clone().unwrap_or_else(|| PathBuf::from(name));
+            validate_path(name)?;
+            if output.as_deref() == Some(Path::new("-")) {
+                let (size, md5) = session.get_to_stdout(name)?;
+                eprintln!("got {}: {size} bytes, md5 {md5} -> stdout", shown(name));
+                return Ok(());
+            }
+            let dest = download_target(name, output.as_deref());
             let (size, md5, _) = session.get(name, &dest, *resume, *overwrite)?;
             writeln!(
                 out,
@@ -115,8 +163,60 @@ pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Wr
             )
             .map_err(w)?;
         }
+        Command::Mkdir { path, parents } => {
+            session.mkdir(path, *parents)?;
+            writeln!(out, "made {}", shown(path)).map_err(w)?;
+        }
+        Command::Rm { path } => {
+            if session.stat(path)?.kind == Kind::Dir {
+                return Err(Error::Usage(format!(
+                    "{} is a directory; rmdir deletes an empty one",
+                    shown(path)
+                )));
+            }
+            session.delete(path)?;
+            writeln!(out, "deleted {}", shown(path)).map_err(w)?;
+        }
+        Command::Rmdir { path } => {
+            if session.stat(path)?.kind != Kind::Dir {
+                return Err(Error::Usage(format!(
+                    "{} is not a directory; rm deletes a file",
+                    shown(path)
+                )));
+            }
+            session.delete(path)?;
+            writeln!(out, "deleted {}", shown(path)).map_err(w)?;
+        }
+        Command::Mv {
+            from,
+            to,
+            overwrite,
+        } => {
+            session.rename(from, to, *overwrite)?;
+            writeln!(out, "moved {} -> {}", shown(from), shown(to)).map_err(w)?;
+        }
     }
     Ok(())
+}
+
+/// Where a download of the remote `path` goes, as cp and scp decide: `-o FILE`, into
+/// `-o DIR` when DIR is an existing directory, else the path's last component here.
+fn download_target(path: &str, output: Option<&Path>) -> PathBuf {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    match output {
+        Some(o) if o.is_dir() => o.join(base),
+        Some(o) => o.to_owned(),
+        None => PathBuf::from(base),
+    }
+}
+
+/// How a listing names each kind of entry.
+fn kind_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::File => "file",
+        Kind::Dir => "dir",
+        Kind::Symlink => "symlink",
+    }
 }
 
 /// The name a `put` without `--as` stores `path` under: its file name.

@@ -1,20 +1,27 @@
 //! [`Session`]: a connected, logged-in client and its protocol calls, `list`, `stat`,
-//! `get` and `put`, each one request and the replies it brings (see [`crate::wire`]).
+//! `get`, `put`, `mkdir`, `delete` and `rename`, each one request and the replies it
+//! brings (see [`crate::wire`] and [`crate::request`]).
 
 use super::display::progress_bar;
 use super::download::{self, part_path, PartFile};
-use crate::transfer::{copy_hashed, send_file_hashed};
+use crate::paths::validate_path;
+use crate::request::FtpRequest;
+use crate::transfer::{copy_hashed, send_file_hashed, send_rest_hashed};
 use crate::wire::{FileInfo, GetReply, Listing, PutDone, PutReady, Trailer};
 use socklab_auth::client_login;
 use socklab_net::socket::connect;
 use socklab_net::{Connection, Deadlines};
-use socklab_proto::checksum::finish_hex;
+use socklab_proto::checksum::{finish_hex, hash_prefix};
+use socklab_proto::msg::Empty;
 use socklab_proto::names::{escape, validate_name};
-use socklab_proto::{Error, Request, Result};
+use socklab_proto::{Error, ErrorCode, Result};
+use std::cell::Cell;
 use std::fs::{self, File};
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use crate::limits::RESUME_BUSY_WAIT;
 
 /// How to reach and log in to the server.
 #[derive(Debug, Clone)]
@@ -60,10 +67,16 @@ impl Session {
         })
     }
 
-    /// `list`. Names that are not safe single components are dropped and returned
-    /// apart, escaped, so a hostile server cannot smuggle `../x` or terminal escapes.
-    pub fn list(&mut self) -> Result<(Vec<FileInfo>, Vec<String>, bool)> {
-        self.conn.send(&Request::List)?;
+    /// `list` of a directory (the root for `None`). Names that are not safe single
+    /// components are dropped and returned apart, escaped, so a hostile server cannot
+    /// smuggle `../x` or terminal escapes.
+    pub fn list(&mut self, path: Option<&str>) -> Result<(Vec<FileInfo>, Vec<String>, bool)> {
+        if let Some(p) = path {
+            validate_path(p)?;
+        }
+        self.conn.send(&FtpRequest::List {
+            path: path.map(str::to_owned),
+        })?;
         let listing: Listing = self.conn.read_reply()?;
         let mut good = Vec::new();
         let mut bad = Vec::new();
@@ -76,12 +89,12 @@ impl Session {
         Ok((good, bad, listing.truncated))
     }
 
-    /// `stat NAME`.
+    /// `stat PATH`: a symlink is described, not followed.
     pub fn stat(&mut self, name: &str) -> Result<FileInfo> {
-        validate_name(name)?;
-        self.conn.send(&Request::Stat {
-            name: name.to_owned(),
-        })?;
+        validate_path(name)?;
+        self.conn.send(&compat(&FtpRequest::Stat {
+            path: name.to_owned(),
+        }))?;
         let info: FileInfo = self.conn.read_reply()?;
         if info.name != name {
             return Err(Error::BadHeader(format!(
@@ -103,7 +116,7 @@ impl Session {
         resume: bool,
         overwrite: bool,
     ) -> Result<(u64, String, u64)> {
-        validate_name(name)?;
+        validate_path(name)?;
         download::check_target(dest, overwrite)?;
         let part = part_path(dest);
         // A partial download is data the user was told to resume: starting over
@@ -123,12 +136,35 @@ impl Session {
                 }
             }
         }
-        self.conn.send(&Request::Get {
-            name: name.to_owned(),
+        // The partial is hashed first: its md5 goes with the request, so the server
+        // compares its own prefix before it sends a byte more.
+        let (mut partial, hasher) = PartFile::open(part, offset)?;
+        let md5 = (offset > 0).then(|| finish_hex(hasher.clone()));
+        self.conn.send(&compat(&FtpRequest::Get {
+            path: name.to_owned(),
             offset,
-        })?;
-        let reply: GetReply = self.conn.read_reply()?;
-        if reply.name != name || validate_name(&reply.name).is_err() {
+            md5,
+        }))?;
+        let reply: GetReply = match self.conn.read_reply() {
+            Ok(r) => r,
+            Err(e) => {
+                let mismatch = matches!(
+                    e,
+                    Error::Remote {
+                        code: ErrorCode::ChecksumMismatch,
+                        ..
+                    }
+                );
+                // A fresh partial holds nothing; one that is not a prefix of the
+                // server's file can never become a good copy. Any other keeps its
+                // bytes for a later resume.
+                if offset == 0 || mismatch {
+                    partial.discard();
+                }
+                return Err(e);
+            }
+        };
+        if reply.name != name || validate_path(&reply.name).is_err() {
             return Err(Error::BadHeader(format!(
                 "the server sent {} when asked for {}",
                 escape(&reply.name),
@@ -140,7 +176,6 @@ impl Session {
                 "the server's file is shorter than the resume offset".into(),
             ));
         }
-        let (mut partial, hasher) = PartFile::open(part, offset)?;
         if offset > 0 {
             eprintln!(
                 "resuming {} at byte {offset} of {}",
@@ -169,7 +204,7 @@ impl Session {
                     reply.size,
                     path.display()
                 );
-                return Err(e);
+                return Err(lost_connection(e, held));
             }
         };
         let trailer: Trailer = self
@@ -187,6 +222,52 @@ impl Session {
         Ok((reply.size, md5, offset))
     }
 
+    /// `get NAME -o -`: the body straight to stdout, hashed on the way; no partial
+    /// file and no rename. A mismatch is reported after the bytes were written, so
+    /// the error says to discard them. Returns the size and md5.
+    pub fn get_to_stdout(&mut self, name: &str) -> Result<(u64, String)> {
+        validate_path(name)?;
+        self.conn.send(&compat(&FtpRequest::Get {
+            path: name.to_owned(),
+            offset: 0,
+            md5: None,
+        }))?;
+        let reply: GetReply = self.conn.read_reply()?;
+        if reply.name != name {
+            return Err(Error::BadHeader(format!(
+                "the server sent {} when asked for {}",
+                escape(&reply.name),
+                escape(name)
+            )));
+        }
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        let got = Cell::new(0);
+        let hasher = copy_hashed(
+            self.conn.body()?,
+            &mut out,
+            reply.size,
+            Default::default(),
+            |n| got.set(got.get() + n),
+            "the download",
+        )
+        .map_err(Error::under_deadline)
+        .map_err(|e| lost_connection(e, got.get()))?;
+        std::io::Write::flush(&mut out).map_err(|e| Error::io("writing to stdout", e))?;
+        let md5 = finish_hex(hasher);
+        let trailer: Trailer = self
+            .conn
+            .read_header()?
+            .ok_or(Error::UnexpectedEof("the md5 trailer"))?;
+        if !trailer.md5.eq_ignore_ascii_case(&md5) {
+            return Err(Error::ChecksumMismatch {
+                expected: trailer.md5,
+                actual: md5,
+            });
+        }
+        Ok((reply.size, md5))
+    }
+
     /// `put PATH` as `name`: the request, the ready reply with the offset to start
     /// from, the body, the md5 trailer, and the server's confirmation. Returns that
     /// confirmation and the offset it resumed from.
@@ -197,33 +278,61 @@ impl Session {
         resume: bool,
         overwrite: bool,
     ) -> Result<(PutDone, u64)> {
-        validate_name(name)?;
+        validate_path(name)?;
         let file =
             File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
         let meta = file
             .metadata()
             .map_err(|e| Error::io(format!("checking {}", path.display()), e))?;
         if !meta.is_file() {
-            return Err(Error::Usage(format!(
-                "{} is not a regular file",
-                path.display()
-            )));
+            let why = if meta.is_dir() {
+                "is a directory (put -r copies a tree)"
+            } else {
+                "is not a regular file"
+            };
+            return Err(Error::Usage(format!("{} {why}", path.display())));
         }
         let size = meta.len();
-        let request = Request::Put {
-            name: name.to_owned(),
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+        let request = FtpRequest::Put {
+            path: name.to_owned(),
             size,
             resume,
             overwrite,
+            mtime,
         };
-        self.conn.send(&request)?;
-        let ready: PutReady = self.conn.read_reply()?;
+        let ready = self.put_request(&request, resume)?;
         if ready.offset > size {
             return Err(Error::BadHeader(format!(
                 "the server asked to resume at {} of {size} bytes",
                 ready.offset
             )));
         }
+        // The server said what it holds: compare our own prefix before sending more.
+        let prefix = match (&ready.md5, ready.offset) {
+            (Some(theirs), held) if held > 0 => {
+                let hasher = hash_prefix(&file, held)
+                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+                if !finish_hex(hasher.clone()).eq_ignore_ascii_case(theirs) {
+                    // Hanging up leaves the server's partial as it was; a put
+                    // without --resume replaces it.
+                    return Err(Error::refused(
+                        ErrorCode::ChecksumMismatch,
+                        format!(
+                            "the local file changed since the interrupted transfer: its \
+                             first {held} bytes differ from what the server holds; run \
+                             the put without --resume to start over"
+                        ),
+                    ));
+                }
+                Some(hasher)
+            }
+            _ => None,
+        };
         if ready.offset > 0 {
             eprintln!(
                 "resuming upload of {} at byte {} of {size}",
@@ -232,17 +341,21 @@ impl Session {
             );
         }
         let bar = progress_bar(self.progress, size, ready.offset, name);
+        let sent = Cell::new(ready.offset);
+        let progress = |n| {
+            bar.inc(n);
+            sent.set(sent.get() + n);
+        };
         // The kernel sends the part the server lacks (sendfile) while a second thread
         // hashes the whole file, which the trailer covers.
-        let body = send_file_hashed(
-            &file,
-            self.conn.body()?,
-            ready.offset,
-            size,
-            |n| bar.inc(n),
-            "the local file",
-        )
-        .map_err(Error::under_deadline);
+        let socket = self.conn.body()?;
+        let (offset, what) = (ready.offset, "the local file");
+        let body = match prefix {
+            Some(h) => send_rest_hashed(&file, socket, offset, size, h, progress, what),
+            None => send_file_hashed(&file, socket, offset, size, progress, what),
+        }
+        .map_err(Error::under_deadline)
+        .map_err(|e| lost_connection(e, sent.get()));
         bar.finish_and_clear();
         let md5 = finish_hex(body?);
         self.conn.send(&Trailer { md5: md5.clone() })?;
@@ -254,5 +367,98 @@ impl Session {
             });
         }
         Ok((done, ready.offset))
+    }
+
+    /// Sends a put and reads the ready reply. A resume answered `busy` is asked
+    /// again for a few seconds ([`RESUME_BUSY_WAIT`]): just after an interrupted
+    /// upload, the server may not have seen the old connection end yet.
+    fn put_request(&mut self, request: &FtpRequest, resume: bool) -> Result<PutReady> {
+        let give_up = Instant::now() + RESUME_BUSY_WAIT;
+        loop {
+            self.conn.send(&compat(request))?;
+            match self.conn.read_reply::<PutReady>() {
+                Err(Error::Remote {
+                    code: ErrorCode::Busy,
+                    ..
+                }) if resume && Instant::now() < give_up => {
+                    std::thread::sleep(BUSY_RETRY);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// `mkdir PATH` (with `parents`, `mkdir -p`).
+    pub fn mkdir(&mut self, path: &str, parents: bool) -> Result<()> {
+        validate_path(path)?;
+        self.call(&FtpRequest::Mkdir {
+            path: path.to_owned(),
+            parents,
+        })
+    }
+
+    /// `delete PATH`: a file, a symlink or an empty directory.
+    pub fn delete(&mut self, path: &str) -> Result<()> {
+        validate_path(path)?;
+        self.call(&FtpRequest::Delete {
+            path: path.to_owned(),
+        })
+    }
+
+    /// `rename FROM TO`, refusing to replace unless `overwrite`.
+    pub fn rename(&mut self, from: &str, to: &str, overwrite: bool) -> Result<()> {
+        validate_path(from)?;
+        validate_path(to)?;
+        self.call(&FtpRequest::Rename {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            overwrite,
+        })
+    }
+
+    /// One request answered by `{"ok":true}`.
+    fn call(&mut self, request: &FtpRequest) -> Result<()> {
+        self.conn.send(request)?;
+        self.conn.read_reply::<Empty>().map(drop)
+    }
+}
+
+/// `request` as sent: a one-component path of a get, put or stat goes as `"name"`,
+/// which servers from before paths (and `docs/python/file_server.py`) understand.
+fn compat(request: &FtpRequest) -> serde_json::Value {
+    let mut v = serde_json::to_value(request).unwrap_or_default();
+    let named = matches!(
+        request,
+        FtpRequest::Get { .. } | FtpRequest::Put { .. } | FtpRequest::Stat { .. }
+    );
+    if let Some(map) = v.as_object_mut().filter(|_| named) {
+        if map
+            .get("path")
+            .and_then(|p| p.as_str())
+            .is_some_and(|p| !p.contains('/'))
+        {
+            if let Some(path) = map.remove("path") {
+                map.insert("name".into(), path);
+            }
+        }
+    }
+    v
+}
+
+/// How often a resumed put asks again while the server answers `busy`.
+const BUSY_RETRY: Duration = Duration::from_millis(200);
+
+/// A transfer cut off by the peer says so, with how far it got; other errors pass.
+fn lost_connection(e: Error, moved: u64) -> Error {
+    if e.is_disconnect() && !matches!(e, Error::Timeout(_)) {
+        Error::Io {
+            context: format!(
+                "the server closed the connection after {moved} bytes; run the same \
+                 command with --resume to continue"
+            ),
+            source: std::io::Error::new(std::io::ErrorKind::ConnectionAborted, e.to_string()),
+        }
+    } else {
+        e
     }
 }

@@ -19,4 +19,4 @@ mod copy;
 mod sendfile;
 
 pub(crate) use copy::copy_hashed;
-pub(crate) use sendfile::send_file_hashed;
+pub(crate) use sendfile::{send_file_hashed, send_rest_hashed};

@@ -68,6 +68,39 @@ pub(crate) fn send_file_hashed(
         socket,
         offset,
         size,
+        None,
+        &Pace::new(offset),
+        &mut progress,
+        what,
+    )
+}
+
+/// [`send_file_hashed`] for a resumed transfer whose prefix `0..offset` the caller
+/// has hashed already (to compare it with the peer's before sending): `prefix` is
+/// that md5 state, and only `offset..size` is read again.
+pub(crate) fn send_rest_hashed(
+    file: &File,
+    socket: &TcpStream,
+    offset: u64,
+    size: u64,
+    prefix: Md5,
+    mut progress: impl FnMut(u64),
+    what: &'static str,
+) -> Result<Md5> {
+    if offset > size {
+        return Err(Error::Other(format!(
+            "sendfile asked to start at {offset}, past the end ({size} bytes)"
+        )));
+    }
+    if offset == size {
+        return Ok(prefix);
+    }
+    send_and_hash(
+        file,
+        socket,
+        offset,
+        size,
+        Some(prefix),
         &Pace::new(offset),
         &mut progress,
         what,
@@ -76,21 +109,27 @@ pub(crate) fn send_file_hashed(
 
 /// [`send_file_hashed`], with the state its two threads share made by the caller, so
 /// that a test can look at how far ahead the hash ran.
+#[allow(clippy::too_many_arguments)] // the two entry points' arguments, plus the pace
 fn send_and_hash(
     file: &File,
     socket: &TcpStream,
     offset: u64,
     size: u64,
+    prefix: Option<Md5>,
     pace: &Pace,
     progress: &mut impl FnMut(u64),
     what: &'static str,
 ) -> Result<Md5> {
     let len = size - offset;
+    let (from, hasher) = match prefix {
+        Some(h) => (offset, h),
+        None => (0, Md5::default()),
+    };
     thread::scope(|scope| {
         let hashing = thread::Builder::new()
             .name("md5".into())
             .spawn_scoped(scope, || {
-                let hashed = hash_range(file, size, pace, what);
+                let hashed = hash_range(file, from, hasher, size, pace, what);
                 if hashed.is_err() {
                     pace.stop();
                 }
@@ -230,12 +269,18 @@ fn send_range(
     Ok(())
 }
 
-/// The hashing half of [`send_file_hashed`]: `pread`s bytes `0..end` into one buffer,
-/// keeping within [`HASH_LEAD`] of the sending.
-fn hash_range(file: &File, end: u64, pace: &Pace, what: &'static str) -> Result<Md5> {
-    let mut hasher = Md5::default();
+/// The hashing half of [`send_file_hashed`]: `pread`s bytes `from..end` into one
+/// buffer and adds them to `hasher`, keeping within [`HASH_LEAD`] of the sending.
+fn hash_range(
+    file: &File,
+    from: u64,
+    mut hasher: Md5,
+    end: u64,
+    pace: &Pace,
+    what: &'static str,
+) -> Result<Md5> {
     let mut buf = vec![0u8; PIPELINE_BUFFER];
-    let mut pos = 0;
+    let mut pos = from;
     while pos < end && !pace.is_stopped() {
         let want = buf
             .len()
@@ -376,7 +421,8 @@ mod tests {
         });
         let pace = Pace::new(0);
         let size = data.len() as u64;
-        let hasher = send_and_hash(&file, &tx, 0, size, &pace, &mut |_| {}, "test file").unwrap();
+        let hasher =
+            send_and_hash(&file, &tx, 0, size, None, &pace, &mut |_| {}, "test file").unwrap();
         drop(tx);
         assert_eq!(reader.join().unwrap(), size, "bytes the reader got");
         assert_eq!(finish_hex(hasher), md5_hex(&data));

@@ -77,6 +77,11 @@ impl Fixture {
         run_with_stdin(&mut self.bare_client(args), stdin.unwrap_or("").as_bytes())
     }
 
+    /// ftp-client with exactly `args`, in `local/`, not yet started.
+    pub fn bare_client_for_test(&self, args: &[&str]) -> Command {
+        self.bare_client(args)
+    }
+
     fn bare_client(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ftp-client"));
         cmd.args(args)
