@@ -32,4 +32,6 @@ pub mod conn;
 pub mod limits;
 pub mod socket;
 
+pub mod tls;
+
 pub use conn::{Connection, Deadlines, NO_DEADLINE};
