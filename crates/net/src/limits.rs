@@ -40,3 +40,7 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest known-hosts file a client reads.
 pub const MAX_KNOWN_HOSTS_BYTES: u64 = 1024 * 1024;
+
+/// How long a server reads (and drops) what a refused client still sends before it
+/// closes, so the refusal is not destroyed by a reset (see `tls::server`).
+pub const CLOSE_LINGER: Duration = Duration::from_millis(500);

@@ -3,6 +3,7 @@
 
 use super::stream::HandshakeIo;
 use super::{provider, Identity, Service, TlsStream, HANDSHAKE_RECORD, VERSIONS};
+use crate::limits::CLOSE_LINGER;
 use rustls::{ServerConfig, ServerConnection};
 use socklab_proto::limits::MAX_HEADER_LEN;
 use socklab_proto::{Error, ErrorCode, Result};
@@ -100,6 +101,7 @@ impl TlsAcceptor {
         }
         if first[0] != HANDSHAKE_RECORD {
             self.refuse_plain(&mut io);
+            linger(&mut io);
             return Err(Error::refused(
                 ErrorCode::BadRequest,
                 format!(
@@ -111,8 +113,11 @@ impl TlsAcceptor {
         conn.read_tls(&mut &first[..])
             .map_err(|e| Error::io("reading the TLS ClientHello", e))?;
         while conn.is_handshaking() {
-            conn.complete_io(&mut io)
-                .map_err(|e| handshake_error(e, "in the TLS handshake"))?;
+            if let Err(e) = conn.complete_io(&mut io) {
+                // rustls has queued its alert (no_application_protocol, …) and sent it.
+                linger(&mut io);
+                return Err(handshake_error(e, "in the TLS handshake"));
+            }
         }
         io.clear_timeouts()
             .map_err(|e| Error::io("clearing the socket timeouts", e))?;
@@ -142,6 +147,18 @@ impl TlsAcceptor {
             OnPlain::Close => Ok(()),
         };
     }
+}
+
+/// Closes our side and reads what the client still sends, for at most
+/// [`CLOSE_LINGER`] (and never past the handshake's deadline): closing a socket with
+/// unread bytes sends a reset, which can destroy the refusal we just sent before the
+/// client reads it.
+fn linger<S: Read + Write + AsFd>(io: &mut HandshakeIo<'_, S>) {
+    let _ = socket2::SockRef::from(&*io.stream).shutdown(std::net::Shutdown::Write);
+    io.deadline = io.deadline.min(Instant::now() + CLOSE_LINGER);
+    let mut sink = [0u8; 4096];
+    // Bounded by the deadline: each read waits at most what is left of it.
+    while matches!(io.read(&mut sink), Ok(n) if n > 0) {}
 }
 
 /// A handshake's I/O error: a deadline that passed is `Timeout`, anything else

@@ -107,6 +107,12 @@ pub(crate) struct HandshakeIo<'a, S> {
 /// How many leading bytes [`HandshakeIo`] keeps each way: a TLS record header.
 const SNIFF: usize = 5;
 
+/// Adds to `kept` the start of `bytes`, up to [`SNIFF`] bytes in all.
+fn keep_first(kept: &mut Vec<u8>, bytes: &[u8]) {
+    let room = SNIFF.saturating_sub(kept.len());
+    kept.extend_from_slice(&bytes[..room.min(bytes.len())]);
+}
+
 impl<'a, S: AsFd> HandshakeIo<'a, S> {
     pub(crate) fn new(stream: &'a mut S, deadline: std::time::Instant) -> Self {
         HandshakeIo {
@@ -141,8 +147,7 @@ impl<S: Read + AsFd> Read for HandshakeIo<'_, S> {
         let left = self.left()?;
         socket2::SockRef::from(&*self.stream).set_read_timeout(Some(left))?;
         let n = self.stream.read(buf)?;
-        let keep = (SNIFF - self.first_in.len().min(SNIFF)).min(n);
-        self.first_in.extend_from_slice(&buf[..keep]);
+        keep_first(&mut self.first_in, &buf[..n]);
         Ok(n)
     }
 }
@@ -152,8 +157,23 @@ impl<S: Write + AsFd> Write for HandshakeIo<'_, S> {
         let left = self.left()?;
         socket2::SockRef::from(&*self.stream).set_write_timeout(Some(left))?;
         let n = self.stream.write(buf)?;
-        let keep = (SNIFF - self.first_out.len().min(SNIFF)).min(n);
-        self.first_out.extend_from_slice(&buf[..keep]);
+        keep_first(&mut self.first_out, &buf[..n]);
+        Ok(n)
+    }
+
+    /// Vectored, as rustls writes: its last write after a failed handshake (the
+    /// alert, behind the ServerHello) is one call, and the default `write_vectored`
+    /// would send only the first buffer.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let left = self.left()?;
+        socket2::SockRef::from(&*self.stream).set_write_timeout(Some(left))?;
+        let n = self.stream.write_vectored(bufs)?;
+        let mut written = n;
+        for buf in bufs {
+            let sent = buf.len().min(written);
+            keep_first(&mut self.first_out, &buf[..sent]);
+            written -= sent;
+        }
         Ok(n)
     }
 
