@@ -535,3 +535,94 @@ fn pipe_mode_over_tls_is_byte_exact_and_sslkeylogfile_gets_the_secrets() {
         "key log: {keys:?}"
     );
 }
+
+/// echo-client on a real terminal (a PTY made by script(1)), answering the trust
+/// question with `answer`; returns the terminal's text and the client's exit status.
+fn on_a_terminal(kh: &Path, port: u16, answer: &str) -> (String, std::process::ExitStatus) {
+    use std::sync::{Arc, Mutex};
+    require_tool("script");
+    let cmd = format!("{CLIENT} --port {port} --tls");
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("SOCKLAB_KNOWN_HOSTS", kh)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let into = Arc::clone(&screen);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let shown = |needle: &str| {
+        socklab_testkit::wait_until(Duration::from_secs(15), || {
+            screen.lock().unwrap().contains(needle)
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    assert!(
+        shown("(yes/no)? "),
+        "no question: {:?}",
+        screen.lock().unwrap()
+    );
+    stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    if answer == "yes" {
+        assert!(shown(">> "), "no prompt: {:?}", screen.lock().unwrap());
+        stdin.write_all(b"hello\n").unwrap();
+        assert!(shown("\nhello"), "no echo: {:?}", screen.lock().unwrap());
+        // Ctrl-D ends the prompt on a terminal.
+        stdin.write_all(&[4]).unwrap();
+    }
+    let status = wait_child(&mut child, Duration::from_secs(15));
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let text = screen.lock().unwrap().clone();
+    (text, status)
+}
+
+#[test]
+fn on_a_terminal_an_unknown_server_is_asked_about_and_yes_remembers_it() {
+    let dir = TempDir::new().unwrap();
+    let srv = tls_server(&dir.path().join("state"), &[]);
+    let kh = dir.path().join("known_hosts");
+    let (screen, status) = on_a_terminal(&kh, srv.port(), "yes");
+    assert!(status.success(), "{screen}\nlog: {}", srv.stderr());
+    assert!(
+        screen.contains(&srv.fingerprint()),
+        "the question shows the fingerprint: {screen}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&kh).unwrap(),
+        format!("127.0.0.1:{} {}\n", srv.port(), srv.fingerprint())
+    );
+}
+
+#[test]
+fn on_a_terminal_answering_no_sends_nothing_and_remembers_nothing() {
+    let dir = TempDir::new().unwrap();
+    let srv = tls_server(&dir.path().join("state"), &[]);
+    let kh = dir.path().join("known_hosts");
+    let (screen, status) = on_a_terminal(&kh, srv.port(), "no");
+    assert!(!status.success(), "{screen}");
+    assert!(screen.contains("not trusted"), "{screen}");
+    assert!(!kh.exists(), "nothing written");
+    assert!(
+        srv.wait_for_log("after 0 bytes in", Duration::from_secs(5)),
+        "{}",
+        srv.stderr()
+    );
+}
