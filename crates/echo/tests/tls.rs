@@ -626,3 +626,47 @@ fn on_a_terminal_answering_no_sends_nothing_and_remembers_nothing() {
         srv.stderr()
     );
 }
+
+#[test]
+fn the_python_ssl_snippet_in_protocol_md_runs_as_printed() {
+    require_tool("python3");
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/protocol.md");
+    let markdown = std::fs::read_to_string(&doc).unwrap();
+    let section = &markdown[markdown
+        .find("### Echo over TLS")
+        .expect("the TLS echo section")..];
+    let start = section.find("```python\n").expect("a python block") + "```python\n".len();
+    let code = &section[start..start + section[start..].find("\n```").unwrap()];
+    let dir = TempDir::new().unwrap();
+    let srv = tls_server(&dir.path().join("state"), &[]);
+    let file = dir.path().join("snippet.py");
+    std::fs::write(&file, code).unwrap();
+    let out = Command::new("python3")
+        .arg(&file)
+        .env("SOCKLAB_HOST", "127.0.0.1")
+        .env("SOCKLAB_PORT", srv.port().to_string())
+        .env("SOCKLAB_FINGERPRINT", srv.fingerprint())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout), "TLSv1.3 socklab-echo/1 hello over TLS\n");
+    // Pinned to another fingerprint, it refuses.
+    let other = TempDir::new().unwrap();
+    let wrong = tls_server(other.path(), &[]).fingerprint();
+    let out = Command::new("python3")
+        .arg(&file)
+        .env("SOCKLAB_PORT", srv.port().to_string())
+        .env("SOCKLAB_FINGERPRINT", &wrong)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && text(&out.stderr).contains("refusing"),
+        "{}",
+        text(&out.stderr)
+    );
+}
