@@ -63,32 +63,38 @@ fn openssl_s_client_completes_tls13_and_gets_its_line_back_from_the_printed_fing
     let srv = tls_server(dir.path(), &[]);
     let printed = srv.fingerprint();
     let mut child = Command::new("openssl")
-        .args([
-            "s_client",
-            "-connect",
-            &srv.connect_addr(),
-            "-tls1_3",
-            "-ign_eof",
-        ])
+        .args(["s_client", "-connect", &srv.connect_addr(), "-tls1_3"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let into = std::sync::Arc::clone(&screen);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"hello over tls\n").unwrap();
-    // -ign_eof: s_client stays until the server closes; closing stdin (then Q) ends it.
-    let writer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(500));
-        let _ = stdin.write_all(b"Q\n");
+    // End of input makes s_client close, so wait for the echo first.
+    socklab_testkit::wait_until(Duration::from_secs(15), || {
+        text(&screen.lock().unwrap()).contains("\nhello over tls\n")
     });
-    let status = wait_child(&mut child, Duration::from_secs(20));
-    if status.is_none() {
+    drop(stdin);
+    if wait_child(&mut child, Duration::from_secs(15)).is_none() {
         let _ = child.kill();
     }
-    writer.join().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = text(&out.stdout);
+    let _ = child.wait();
+    reader.join().unwrap();
+    let out = screen.lock().unwrap().clone();
+    let stdout = text(&out);
     assert!(stdout.contains("TLSv1.3"), "no TLS 1.3 in:\n{stdout}");
     assert!(
         stdout.contains("\nhello over tls\n"),
