@@ -106,3 +106,63 @@ fn a_handshake_that_stalls_is_cut_at_the_login_deadline() {
     assert!(matches!(err, Error::Timeout(_)), "{err:?}");
     assert!(took < Duration::from_secs(2), "took {took:?}");
 }
+
+#[test]
+fn serve_framed_tls_serves_one_session_type_with_or_without_tls() {
+    use socklab_net::accept::{serve_framed_tls, FramedTls, ServeOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let acceptor = acceptor(&dir);
+    let fingerprint = acceptor.fingerprint().to_owned();
+    for tls in [
+        Some(FramedTls {
+            acceptor,
+            handshake_timeout: Duration::from_secs(10),
+        }),
+        None,
+    ] {
+        let with_tls = tls.is_some();
+        let (l, port) = listener();
+        let opts = ServeOptions::default();
+        let stop = opts.shutdown.clone();
+        // The listener's accept must wake to see the stop flag.
+        socket2::SockRef::from(&l)
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let server = thread::spawn(move || {
+            serve_framed_tls(l, &opts, Deadlines::default(), tls, |conn, _peer| {
+                while let Some(request) = conn.read_request()? {
+                    assert!(matches!(request, Request::Login { .. }));
+                    conn.send_ok(&Empty {})?;
+                }
+                Ok(())
+            })
+        });
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let login = Request::Login {
+            user: "alice".into(),
+            password: "secret".into(),
+        };
+        if with_tls {
+            let opts = ClientOptions {
+                service: Service::Shell,
+                trust: Trust::Fingerprint(fingerprint.clone()),
+                handshake_timeout: Duration::from_secs(10),
+            };
+            let session = client::connect(stream, "127.0.0.1", port, &opts).unwrap();
+            let mut conn = Connection::new(session, Deadlines::default()).unwrap();
+            conn.send(&login).unwrap();
+            conn.read_reply::<Empty>().unwrap();
+            // A plain client on the same server is told tls_required.
+            let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            msg::write_header(&mut plain, &login).unwrap();
+            let reply = msg::read_object(&mut plain).unwrap().unwrap();
+            assert_eq!(reply["code"], "tls_required", "{reply:?}");
+        } else {
+            let mut conn = Connection::new(stream, Deadlines::default()).unwrap();
+            conn.send(&login).unwrap();
+            conn.read_reply::<Empty>().unwrap();
+        }
+        stop.trigger();
+        server.join().unwrap().unwrap();
+    }
+}

@@ -12,6 +12,11 @@
 //!    handshake must be over by the deadline, and the result is a [`TlsStream`] that
 //!    goes into `Connection::new` like any `TcpStream`.
 //!
+//! A framed server (shell, ftp) gets both steps from
+//! `accept::serve_framed_tls(listener, &opts, deadlines, Some(FramedTls { acceptor,
+//! handshake_timeout }), session)`: its session takes a
+//! `Connection<MaybeTls<ServerConnection, TcpStream>>`, one type with or without TLS.
+//!
 //! What a client does (see [`client`]): `socket::connect`, then [`client::connect`]
 //! with a [`ClientOptions`] (the service, and one [`Trust`]: a pinned fingerprint, a
 //! CA file, or the known-hosts file of [`known_hosts`]).
@@ -29,7 +34,7 @@ mod stream;
 pub use cert::{state_dir, Identity};
 pub use client::{ClientOptions, ConnectError, Trust};
 pub use server::{OnPlain, TlsAcceptor};
-pub use stream::TlsStream;
+pub use stream::{MaybeTls, TlsStream};
 
 use base64::Engine;
 use std::sync::Arc;

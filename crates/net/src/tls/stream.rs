@@ -181,3 +181,80 @@ impl<S: Write + AsFd> Write for HandshakeIo<'_, S> {
         self.stream.flush()
     }
 }
+
+/// A stream that is TLS or not, decided per server at start (`--tls`): one type, so a
+/// session handler written once serves both (`Connection<MaybeTls<C, TcpStream>>`).
+#[derive(Debug)]
+pub enum MaybeTls<C, S: Read + Write = TcpStream> {
+    /// The socket itself.
+    Plain(S),
+    /// A TLS session over it.
+    Tls(TlsStream<C, S>),
+}
+
+impl<C, S, D> Read for MaybeTls<C, S>
+where
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
+{
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            MaybeTls::Plain(s) => s.read(buf),
+            MaybeTls::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl<C, S, D> Write for MaybeTls<C, S>
+where
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            MaybeTls::Plain(s) => s.write(buf),
+            MaybeTls::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTls::Plain(s) => s.flush(),
+            MaybeTls::Tls(s) => s.flush(),
+        }
+    }
+}
+
+impl<C, S: Read + Write + AsFd> AsFd for MaybeTls<C, S> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            MaybeTls::Plain(s) => s.as_fd(),
+            MaybeTls::Tls(s) => s.as_fd(),
+        }
+    }
+}
+
+impl<C, S, D> MaybeTls<C, S>
+where
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
+{
+    /// The socket under it.
+    pub fn get_ref(&self) -> &S {
+        match self {
+            MaybeTls::Plain(s) => s,
+            MaybeTls::Tls(s) => s.get_ref(),
+        }
+    }
+
+    /// Ends a TLS session with `close_notify`; nothing to do for a plain stream.
+    pub fn close(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTls::Plain(_) => Ok(()),
+            MaybeTls::Tls(s) => s.close(),
+        }
+    }
+}
