@@ -2,7 +2,7 @@
 //! whether to trust the server, by one [`Trust`].
 //!
 //! Pinning and trust on first use check the certificate's fingerprint in a rustls
-//! `ServerCertVerifier` ([`IdentityCheck`]); the handshake's signature is still
+//! `ServerCertVerifier` (`IdentityCheck`); the handshake's signature is still
 //! verified by the provider's own functions, so the server must hold the key of the
 //! certificate it shows. Only the question "is this the right certificate?" differs
 //! from a CA check.
