@@ -76,10 +76,10 @@ fmt: ## format the code
 	$(CARGO) fmt --all
 
 # ---- Lesson 0 and 1: the socket API, TCP echo -------------------------------------
-echo-server: ## TCP echo server (ARGS: --upper --iterative --unix PATH --backlog N ...)
+echo-server: ## TCP echo server (ARGS: --tls --upper --iterative --unix PATH --backlog N ...)
 	$(RUN) -p socklab-echo --bin echo-server -- $(ADDR) $(ARGS)
 
-echo-client: ## TCP echo client: a >> prompt, or pipe mode when stdin is not a terminal
+echo-client: ## TCP echo client: a >> prompt, or pipe mode when stdin is not a terminal (ARGS: --tls --fingerprint SHA256:... --accept-new)
 	$(RUN) -p socklab-echo --bin echo-client -- $(ADDR) $(ARGS)
 
 example-sticky: ## 粘包: two sends glued into one recv, then the framed fix

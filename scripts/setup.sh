@@ -9,6 +9,8 @@ set -euo pipefail
 need=()
 command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q -- '-N' || need+=(netcat-openbsd)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 if [[ ${BENCH:-0} == 1 ]]; then

@@ -5,9 +5,10 @@
 use crate::client::{pipe, prompt, EchoStream, Target};
 use crate::event_loop::serve_with_epoll;
 use crate::limits::MAX_BUSY_POLL;
-use crate::server::{run, ServerConfig};
+use crate::server::{run, ServerConfig, TlsConfig};
 use socklab_net::accept::{ServeOptions, Shutdown};
 use socklab_net::socket::{announce, bind_addr, tcp_listener, unix_listener, ListenOptions};
+use socklab_net::tls::Trust;
 use socklab_proto::{Error, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -38,6 +39,14 @@ pub struct ServerFlags {
     pub busy_poll_us: u64,
     /// Not `--no-reuse-addr`.
     pub reuse_addr: bool,
+    /// `--tls`, or implied by `--cert`.
+    pub tls: bool,
+    /// `--cert FILE --key FILE` (PEM).
+    pub cert_key: Option<(PathBuf, PathBuf)>,
+    /// `--state-dir DIR`: where the self-signed certificate is kept.
+    pub state_dir: Option<PathBuf>,
+    /// `--handshake-timeout`, in seconds.
+    pub handshake_timeout_secs: u64,
 }
 
 /// `echo-server`: binds, prints `listening on ADDR`, and serves until SIGINT or
@@ -51,7 +60,32 @@ pub fn server_main(flags: ServerFlags) -> Result<()> {
             MAX_BUSY_POLL.as_micros()
         )));
     }
+    let tls = if flags.tls || flags.cert_key.is_some() {
+        if flags.event_loop || !busy_poll.is_zero() {
+            return Err(Error::Usage(
+                "--tls works with the threaded server only (not --event-loop or --busy-poll-us)"
+                    .into(),
+            ));
+        }
+        let state_dir = flags
+            .state_dir
+            .clone()
+            .unwrap_or_else(crate::tls::default_state_dir);
+        let cert_key = flags
+            .cert_key
+            .as_ref()
+            .map(|(c, k)| (c.as_path(), k.as_path()));
+        let identity = crate::tls::identity(cert_key, &state_dir)?;
+        Some(TlsConfig {
+            acceptor: crate::tls::acceptor(&identity)?,
+            handshake_timeout: Duration::from_secs(flags.handshake_timeout_secs),
+        })
+    } else {
+        None
+    };
+    let fingerprint = tls.as_ref().map(|t| t.acceptor.fingerprint().to_owned());
     let config = ServerConfig {
+        tls,
         upper: flags.upper,
         idle_timeout: (flags.idle_timeout_secs > 0)
             .then(|| Duration::from_secs(flags.idle_timeout_secs)),
@@ -71,6 +105,7 @@ pub fn server_main(flags: ServerFlags) -> Result<()> {
     if let Some(path) = &flags.unix {
         let listener = unix_listener(path, flags.backlog)?;
         announce(path.display());
+        fingerprint.as_deref().map(socklab_net::tls::announce);
         let result = if flags.event_loop {
             serve_with_epoll(listener, config)
         } else {
@@ -88,6 +123,7 @@ pub fn server_main(flags: ServerFlags) -> Result<()> {
             .local_addr()
             .map_err(|e| Error::io("reading the bound address", e))?;
         announce(addr);
+        fingerprint.as_deref().map(socklab_net::tls::announce);
         if flags.event_loop {
             serve_with_epoll(listener, config)
         } else {
@@ -127,6 +163,14 @@ pub struct ClientFlags {
     pub prompt: bool,
     /// `--pipe`: pipe mode even when stdin is a terminal.
     pub pipe: bool,
+    /// `--tls`, or implied by `--fingerprint`, `--ca` or `--accept-new`.
+    pub tls: bool,
+    /// `--fingerprint SHA256:…`: trust exactly this certificate.
+    pub fingerprint: Option<String>,
+    /// `--ca FILE`: trust certificates from these CAs, for the host name.
+    pub ca: Option<PathBuf>,
+    /// `--accept-new`: trust an unknown server and remember it.
+    pub accept_new: bool,
 }
 
 /// `echo-client`: connects, then runs the `>> ` prompt on a terminal (or with
@@ -134,6 +178,10 @@ pub struct ClientFlags {
 pub fn client_main(flags: ClientFlags) -> Result<()> {
     let timeout = Duration::try_from_secs_f64(flags.connect_timeout_secs)
         .map_err(|e| Error::Usage(format!("--connect-timeout: {e}")))?;
+    let interactive = flags.prompt || (!flags.pipe && std::io::stdin().is_terminal());
+    if flags.tls || flags.fingerprint.is_some() || flags.ca.is_some() || flags.accept_new {
+        return tls_client(flags, timeout, interactive);
+    }
     let target = match flags.unix {
         Some(path) => Target::Unix(path),
         None => Target::Tcp {
@@ -142,7 +190,6 @@ pub fn client_main(flags: ClientFlags) -> Result<()> {
         },
     };
     let conn = EchoStream::open(&target, timeout)?;
-    let interactive = flags.prompt || (!flags.pipe && std::io::stdin().is_terminal());
     let stdout = std::io::stdout();
     // Each arm names the concrete socket type, so the copy loops are monomorphic.
     match (conn, interactive) {
@@ -150,5 +197,27 @@ pub fn client_main(flags: ClientFlags) -> Result<()> {
         (EchoStream::Unix(mut s), true) => prompt(&mut s, std::io::stdin().lock(), stdout.lock()),
         (EchoStream::Tcp(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
         (EchoStream::Unix(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
+    }
+}
+
+/// `echo-client --tls`: the TLS session, then the prompt or pipe mode in step.
+fn tls_client(flags: ClientFlags, timeout: Duration, interactive: bool) -> Result<()> {
+    if flags.unix.is_some() {
+        return Err(Error::Usage("--tls works over TCP, not --unix".into()));
+    }
+    let trust = Trust::from_flags(
+        flags.fingerprint.as_deref(),
+        flags.ca.as_deref(),
+        flags.accept_new,
+    )?;
+    let mut session = crate::tls::connect(&flags.host, flags.port, timeout, trust)?;
+    let stdout = std::io::stdout();
+    if interactive {
+        prompt(&mut session, std::io::stdin().lock(), stdout.lock())?;
+        let _ = session.close();
+        Ok(())
+    } else {
+        crate::tls::pipe_in_step(&mut session, std::io::stdin().lock(), &mut stdout.lock())
+            .map(drop)
     }
 }

@@ -28,6 +28,8 @@
 //!   here each connection copies through one fixed buffer, so a client that does not
 //!   read simply stops being read (TCP flow control does the rest).
 //!
+//! [`tls`] (`--tls`, lesson 5) runs the same echo inside a TLS 1.3 session.
+//!
 //! Then the advanced parts, each behind a flag:
 //!
 //! - [`event_loop`] (`--event-loop`): every client from one thread with non-blocking
@@ -47,6 +49,9 @@
 pub mod server;
 // 2. The client: connect, then the prompt or pipe mode.
 pub mod client;
+
+// Lesson 5: the same echo inside TLS (`--tls`).
+pub mod tls;
 
 // The advanced parts, each behind a flag.
 // `--event-loop`: one thread and epoll.

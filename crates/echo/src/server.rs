@@ -7,14 +7,16 @@
 //! `listen(backlog)`. Then:
 //!
 //! 1. [`run`]: `accept()` in a loop, each client on a thread of its own;
-//! 2. `echo`: `read()` what the client sent, `write_all()` it back, until `read`
+//! 2. with `--tls`, the TLS handshake on that thread ([`crate::tls`], lesson 5);
+//! 3. `echo`: `read()` what the client sent, `write_all()` it back, until `read`
 //!    returns 0 (the client closed its side);
-//! 3. the stream is dropped when `echo` returns: `close()`.
+//! 4. the stream is dropped when `echo` returns: `close()`.
 
 use crate::busy_poll;
 use socket2::SockRef;
 use socklab_net::accept::{accept, Listener, ServeOptions, Threads};
 use socklab_net::limits::IO_BUFFER;
+use socklab_net::tls::TlsAcceptor;
 use socklab_proto::{Error, Result};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
@@ -34,6 +36,18 @@ pub struct ServerConfig {
     pub busy_poll: Duration,
     /// The accept loop's cap, mode and stop flag.
     pub serve: ServeOptions,
+    /// `--tls`: every connection is a TLS session (see [`crate::tls`]).
+    pub tls: Option<TlsConfig>,
+}
+
+/// What a TLS echo server needs per connection.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// The certificate and the handshake's settings.
+    pub acceptor: TlsAcceptor,
+    /// How long a handshake may take (`--handshake-timeout`): a client that stalls in
+    /// it is cut, as a silent client is by the idle timeout.
+    pub handshake_timeout: Duration,
 }
 
 /// Serves echo on `listener` (TCP or AF_UNIX), a thread per client, until
@@ -66,10 +80,24 @@ where
     Ok(())
 }
 
-/// Serves one client and logs how it ended.
+/// Serves one client, over TLS with `--tls`, and logs how it ended.
 fn serve_client<S: Read + Write + AsRawFd + AsFd>(stream: S, peer: &str, config: &ServerConfig) {
     let mut count = Count::default();
-    match echo(stream, config, &mut count) {
+    let ended = match &config.tls {
+        None => echo(&mut { stream }, config, &mut count),
+        // The handshake runs here, on the connection's thread: a client that stalls in
+        // it holds one slot until --handshake-timeout, never the accept loop.
+        Some(tls) => crate::tls::accept(&tls.acceptor, stream, tls.handshake_timeout).and_then(
+            |mut session| {
+                echo(&mut session, config, &mut count)?;
+                // The client's close_notify ended the echo: answer with ours.
+                session
+                    .close()
+                    .map_err(|e| Error::io("closing the TLS session", e))
+            },
+        ),
+    };
+    match ended {
         Ok(()) => log::info!(
             "{peer}: closed after {} bytes in, {} bytes out",
             count.r#in,
@@ -92,13 +120,13 @@ struct Count {
 
 /// Copies `stream` back to itself until EOF.
 fn echo<S: Read + Write + AsRawFd + AsFd>(
-    mut stream: S,
+    stream: &mut S,
     config: &ServerConfig,
     count: &mut Count,
 ) -> Result<()> {
     // SO_RCVTIMEO and SO_SNDTIMEO bound a client that goes silent (read) and one that
     // stops reading while we send (write): either way the thread is freed.
-    let socket = SockRef::from(&stream);
+    let socket = SockRef::from(&*stream);
     socket
         .set_read_timeout(config.idle_timeout)
         .and_then(|()| socket.set_write_timeout(config.idle_timeout))
@@ -112,7 +140,7 @@ fn echo<S: Read + Write + AsRawFd + AsFd>(
         let got = if config.busy_poll.is_zero() {
             stream.read(&mut buf)
         } else {
-            busy_poll::read(&mut stream, &mut buf, config.busy_poll)
+            busy_poll::read(stream, &mut buf, config.busy_poll)
         };
         let n = match got {
             Ok(0) => return Ok(()),

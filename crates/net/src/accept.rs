@@ -310,6 +310,74 @@ where
     )
 }
 
+/// TLS for [`serve_framed_tls`]: the acceptor, and how long after `accept` each
+/// connection's handshake must be over (the login timeout: a client that stalls in
+/// the handshake is cut like one that stalls in login).
+#[derive(Debug, Clone)]
+pub struct FramedTls {
+    /// The certificate, the service's ALPN name, and `OnPlain::Framed`.
+    pub acceptor: crate::tls::TlsAcceptor,
+    /// From `accept` to the end of the handshake.
+    pub handshake_timeout: Duration,
+}
+
+/// The stream a [`serve_framed_tls`] session gets: the socket, or TLS over it.
+pub type FramedStream<S> = crate::tls::MaybeTls<rustls::ServerConnection, S>;
+
+/// [`serve_framed`] with TLS when `tls` is given (plain otherwise): each connection's
+/// handshake runs on its own thread, by `tls.handshake_timeout` after accept, before
+/// `session`; a plain client is told `tls_required` (the acceptor's `OnPlain`). One
+/// session type serves both modes. A TLS client over the cap is closed without a
+/// word: a plain `busy` frame would read to it as a server that does not speak TLS.
+pub fn serve_framed_tls<L, F>(
+    listener: L,
+    opts: &ServeOptions,
+    deadlines: Deadlines,
+    tls: Option<FramedTls>,
+    session: F,
+) -> Result<()>
+where
+    L: Listener,
+    F: Fn(&mut Connection<FramedStream<L::Stream>>, &str) -> Result<()> + Send + Sync + 'static,
+{
+    let refuse_busy = tls.is_none();
+    serve(
+        listener,
+        opts,
+        move |stream, peer| {
+            log::info!("{peer}: connected");
+            let stream = match &tls {
+                None => Ok(FramedStream::Plain(stream)),
+                Some(t) => t
+                    .acceptor
+                    .accept(stream, Instant::now() + t.handshake_timeout)
+                    .map(FramedStream::Tls),
+            };
+            let ended = stream
+                .and_then(|s| Connection::new(s, deadlines))
+                .and_then(|mut conn| {
+                    let result = session(&mut conn, peer);
+                    let _ = conn.body().map(|s| s.close());
+                    result
+                });
+            match ended {
+                Ok(()) => log::info!("{peer}: closed"),
+                Err(e) if e.is_disconnect() => log::info!("{peer}: dropped: {e}"),
+                Err(e) => log::warn!("{peer}: closed: {e}"),
+            }
+        },
+        move |mut stream, _peer| {
+            if refuse_busy {
+                let busy = Error::refused(
+                    ErrorCode::Busy,
+                    "the server is at its connection limit; try again later",
+                );
+                let _ = socklab_proto::msg::write_error(&mut stream, &busy);
+            }
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,8 @@
 //!   graceful stop on SIGINT or SIGTERM;
 //! - [`conn`]: [`Connection`], one framed connection with its idle, stall and login
 //!   deadlines, so no handler sets a socket timeout by hand;
+//! - [`tls`]: TLS 1.3 with rustls for any of these streams: the server's certificate,
+//!   the handshake under a deadline, and the client's trust (pin, CA, known hosts);
 //! - [`cli`]: what every binary does the same way (logging, `error: …` and the exit
 //!   code);
 //! - [`limits`]: the limits every server shares.
@@ -31,5 +33,7 @@ pub mod cli;
 pub mod conn;
 pub mod limits;
 pub mod socket;
+
+pub mod tls;
 
 pub use conn::{Connection, Deadlines, NO_DEADLINE};

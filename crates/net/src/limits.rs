@@ -33,3 +33,14 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Size of the buffer each connection copies through. Big enough that loopback copies
 /// are not dominated by syscalls, small enough that 1,000 connections stay cheap.
 pub const IO_BUFFER: usize = 64 * 1024;
+
+/// How long a TLS handshake may take when nothing else bounds it (echo's
+/// `--handshake-timeout`); shell and ftp count it against their login deadline.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest known-hosts file a client reads.
+pub const MAX_KNOWN_HOSTS_BYTES: u64 = 1024 * 1024;
+
+/// How long a server reads (and drops) what a refused client still sends before it
+/// closes, so the refusal is not destroyed by a reset (see `tls::server`).
+pub const CLOSE_LINGER: Duration = Duration::from_millis(500);

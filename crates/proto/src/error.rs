@@ -209,6 +209,8 @@ pub enum ErrorCode {
     Forbidden,
     /// The server failed; its log says why.
     Internal,
+    /// The server requires TLS and the client connected without it.
+    TlsRequired,
     /// A code this version does not know (sent by a newer peer).
     #[serde(other)]
     Unknown,

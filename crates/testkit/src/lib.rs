@@ -8,7 +8,9 @@
 //!   binary on port 0 with a fixture's files and extra flags, as a [`Server`], which
 //!   reads the address from its first stdout line (`listening on ADDR`), collects its log
 //!   for failure messages, and stops it by PID when dropped, whatever happens;
-//! - [`hostile`]: the hostile-input battery of the framed servers.
+//! - [`hostile`]: the hostile-input battery of the framed servers;
+//! - [`tls`]: certificates made by openssl, its fingerprints, and a TLS server's
+//!   `fingerprint` line ([`Server::fingerprint`]).
 //!
 //! It is a dev-dependency of the lessons, and a dependency of the benchmarks only;
 //! nothing here ships in a lesson's binary.
@@ -16,6 +18,7 @@
 mod fixture;
 pub mod hostile;
 mod start;
+pub mod tls;
 
 pub use fixture::{password, write_users, Cost, Fixture, USER};
 pub use start::{

@@ -8,6 +8,9 @@
 //! terminal 2$ echo-client < big.bin > out.bin   # pipe mode: byte-exact at any size
 //! ```
 //!
+//! `--tls` speaks TLS 1.3 and checks the server's certificate like ssh: the
+//! known-hosts file, `--fingerprint SHA256:…` or `--ca FILE`.
+//!
 //! When stdin is a terminal it shows a `>> ` prompt; otherwise it streams stdin to the
 //! server and the echo to stdout at the same time.
 
@@ -38,6 +41,18 @@ struct Args {
     /// Pipe mode even when stdin is a terminal.
     #[arg(long)]
     pipe: bool,
+    /// Speak TLS 1.3, trusting the server by --fingerprint, --ca, or the known-hosts file.
+    #[arg(long)]
+    tls: bool,
+    /// Trust exactly the certificate with this fingerprint (implies --tls).
+    #[arg(long, value_name = "SHA256:…")]
+    fingerprint: Option<String>,
+    /// Trust certificates signed by these CAs (PEM), for --host (implies --tls).
+    #[arg(long, value_name = "FILE", conflicts_with = "fingerprint")]
+    ca: Option<PathBuf>,
+    /// Trust a server not yet in the known-hosts file, and add it (implies --tls).
+    #[arg(long, conflicts_with_all = ["fingerprint", "ca"])]
+    accept_new: bool,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +65,10 @@ fn main() -> ExitCode {
             connect_timeout_secs: args.connect_timeout,
             prompt: args.prompt,
             pipe: args.pipe,
+            tls: args.tls,
+            fingerprint: args.fingerprint,
+            ca: args.ca,
+            accept_new: args.accept_new,
         })
     })
 }

@@ -9,6 +9,8 @@
 //! `--upper` uppercases ASCII as the tutorial's server did, `--unix PATH` serves an
 //! AF_UNIX socket instead, `--iterative` serves one client at a time to show what the
 //! backlog is for, `--event-loop` serves every client from one thread with epoll.
+//! `--tls` serves TLS 1.3 with a self-signed certificate kept in `--state-dir` (or
+//! `--cert`/`--key`), and prints `fingerprint SHA256:…` as its second line.
 //! SIGINT or SIGTERM stops it gracefully.
 
 use clap::Parser;
@@ -60,6 +62,22 @@ struct Args {
     /// Do not set SO_REUSEADDR, to see "Address already in use" after a restart.
     #[arg(long)]
     no_reuse_addr: bool,
+    /// Speak TLS 1.3 only (plain otherwise, wherever it binds). Prints a second line,
+    /// `fingerprint SHA256:…`, for clients to check.
+    #[arg(long)]
+    tls: bool,
+    /// The certificate chain, PEM (implies --tls; needs --key).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The certificate's private key, PEM.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Where the self-signed certificate is made on first start and kept.
+    #[arg(long, value_name = "DIR", default_value = ".socklab/tls/echo-server")]
+    state_dir: PathBuf,
+    /// Seconds a client has to finish the TLS handshake.
+    #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::HANDSHAKE_TIMEOUT.as_secs())]
+    handshake_timeout: u64,
 }
 
 fn main() -> ExitCode {
@@ -77,6 +95,10 @@ fn main() -> ExitCode {
             idle_timeout_secs: args.idle_timeout,
             busy_poll_us: args.busy_poll_us,
             reuse_addr: !args.no_reuse_addr,
+            tls: args.tls,
+            cert_key: args.cert.zip(args.key),
+            state_dir: Some(args.state_dir),
+            handshake_timeout_secs: args.handshake_timeout,
         })
     })
 }

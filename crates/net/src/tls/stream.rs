@@ -1,0 +1,260 @@
+//! [`TlsStream`]: a TLS session over a socket, usable wherever a socket is.
+
+use rustls::{ConnectionCommon, SideData, StreamOwned};
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::ops::{Deref, DerefMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+/// A TLS session (`C` is `rustls::ServerConnection` or `rustls::ClientConnection`)
+/// over the socket `S` it owns.
+///
+/// It is `Read + Write + AsFd`, so `Connection::new(tls_stream, deadlines)` works as
+/// with a `TcpStream`: the descriptor is the socket's, and the socket timeouts a
+/// `Connection` sets bound the reads and writes rustls makes under it (a timeout in
+/// the middle of a record loses nothing: rustls keeps the partial record).
+///
+/// Dropping it closes the socket without a TLS `close_notify`; call
+/// [`TlsStream::close`] first where the peer should see a clean end.
+pub struct TlsStream<C, S: Read + Write = TcpStream>(StreamOwned<C, S>);
+
+impl<C, S, D> TlsStream<C, S>
+where
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
+{
+    pub(crate) fn new(conn: C, sock: S) -> Self {
+        TlsStream(StreamOwned::new(conn, sock))
+    }
+
+    /// The socket under the session (its address, its options).
+    pub fn get_ref(&self) -> &S {
+        self.0.get_ref()
+    }
+
+    /// The ALPN protocol both ends agreed on, if the client offered one.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.0.conn.alpn_protocol()
+    }
+
+    /// Ends the session cleanly: sends `close_notify` (the peer's next read returns
+    /// end of file rather than an error), under the socket's send timeout.
+    pub fn close(&mut self) -> io::Result<()> {
+        self.0.conn.send_close_notify();
+        self.0.flush()
+    }
+}
+
+impl<C, S, D> Read for TlsStream<C, S>
+where
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
+{
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<C, S, D> Write for TlsStream<C, S>
+where
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<C, S: Read + Write + AsFd> AsFd for TlsStream<C, S> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.sock.as_fd()
+    }
+}
+
+impl<C, S: Read + Write + AsRawFd> AsRawFd for TlsStream<C, S> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.sock.as_raw_fd()
+    }
+}
+
+impl<C, S: Read + Write + fmt::Debug> fmt::Debug for TlsStream<C, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsStream")
+            .field("sock", &self.0.sock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The socket during a handshake: every read and write waits at most until
+/// `deadline` (the timeout is shrunk before each call, so a peer sending a byte a
+/// second cannot stretch the handshake), and the first bytes each way are kept, so a
+/// failed handshake can say whether the peer spoke TLS at all.
+pub(crate) struct HandshakeIo<'a, S> {
+    pub(crate) stream: &'a mut S,
+    pub(crate) deadline: std::time::Instant,
+    pub(crate) first_in: Vec<u8>,
+    pub(crate) first_out: Vec<u8>,
+}
+
+/// How many leading bytes [`HandshakeIo`] keeps each way: a TLS record header.
+const SNIFF: usize = 5;
+
+/// Adds to `kept` the start of `bytes`, up to [`SNIFF`] bytes in all.
+fn keep_first(kept: &mut Vec<u8>, bytes: &[u8]) {
+    let room = SNIFF.saturating_sub(kept.len());
+    kept.extend_from_slice(&bytes[..room.min(bytes.len())]);
+}
+
+impl<'a, S: AsFd> HandshakeIo<'a, S> {
+    pub(crate) fn new(stream: &'a mut S, deadline: std::time::Instant) -> Self {
+        HandshakeIo {
+            stream,
+            deadline,
+            first_in: Vec::new(),
+            first_out: Vec::new(),
+        }
+    }
+
+    /// What is left until the deadline, or `TimedOut` once it passed.
+    fn left(&self) -> io::Result<std::time::Duration> {
+        let left = self
+            .deadline
+            .saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
+        }
+        Ok(left)
+    }
+
+    /// Hands the socket back as `accept` or `connect` gave it: no timeouts.
+    pub(crate) fn clear_timeouts(&self) -> io::Result<()> {
+        let sock = socket2::SockRef::from(&*self.stream);
+        sock.set_read_timeout(None)?;
+        sock.set_write_timeout(None)
+    }
+}
+
+impl<S: Read + AsFd> Read for HandshakeIo<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.left()?;
+        socket2::SockRef::from(&*self.stream).set_read_timeout(Some(left))?;
+        let n = self.stream.read(buf)?;
+        keep_first(&mut self.first_in, &buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<S: Write + AsFd> Write for HandshakeIo<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let left = self.left()?;
+        socket2::SockRef::from(&*self.stream).set_write_timeout(Some(left))?;
+        let n = self.stream.write(buf)?;
+        keep_first(&mut self.first_out, &buf[..n]);
+        Ok(n)
+    }
+
+    /// Vectored, as rustls writes: its last write after a failed handshake (the
+    /// alert, behind the ServerHello) is one call, and the default `write_vectored`
+    /// would send only the first buffer.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let left = self.left()?;
+        socket2::SockRef::from(&*self.stream).set_write_timeout(Some(left))?;
+        let n = self.stream.write_vectored(bufs)?;
+        let mut written = n;
+        for buf in bufs {
+            let sent = buf.len().min(written);
+            keep_first(&mut self.first_out, &buf[..sent]);
+            written -= sent;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// A stream that is TLS or not, decided per server at start (`--tls`): one type, so a
+/// session handler written once serves both (`Connection<MaybeTls<C, TcpStream>>`).
+#[derive(Debug)]
+pub enum MaybeTls<C, S: Read + Write = TcpStream> {
+    /// The socket itself.
+    Plain(S),
+    /// A TLS session over it.
+    Tls(TlsStream<C, S>),
+}
+
+impl<C, S, D> Read for MaybeTls<C, S>
+where
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
+{
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            MaybeTls::Plain(s) => s.read(buf),
+            MaybeTls::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl<C, S, D> Write for MaybeTls<C, S>
+where
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            MaybeTls::Plain(s) => s.write(buf),
+            MaybeTls::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTls::Plain(s) => s.flush(),
+            MaybeTls::Tls(s) => s.flush(),
+        }
+    }
+}
+
+impl<C, S: Read + Write + AsFd> AsFd for MaybeTls<C, S> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            MaybeTls::Plain(s) => s.as_fd(),
+            MaybeTls::Tls(s) => s.as_fd(),
+        }
+    }
+}
+
+impl<C, S, D> MaybeTls<C, S>
+where
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
+{
+    /// The socket under it.
+    pub fn get_ref(&self) -> &S {
+        match self {
+            MaybeTls::Plain(s) => s,
+            MaybeTls::Tls(s) => s.get_ref(),
+        }
+    }
+
+    /// Ends a TLS session with `close_notify`; nothing to do for a plain stream.
+    pub fn close(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTls::Plain(_) => Ok(()),
+            MaybeTls::Tls(s) => s.close(),
+        }
+    }
+}
