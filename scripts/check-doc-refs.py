@@ -12,7 +12,7 @@ Two checks, over README.md and every docs/**/*.md:
    comment. Within one
    file the lines must not go back up: the code shows the calls in the table's order.
 
-`--fix` rewrites the LINE of each call row to the first line, at or after the row
+`--fix` rewrites the LINE of each call row that fails to the first line, at or after the row
 before it in the same file, that calls the identifier: when a file calls it in
 several functions, check that the row still points into the function its text names. Exit status: 0 when every
 reference holds, 1 otherwise (each failure is printed with the doc's file and line).
@@ -50,8 +50,13 @@ def key_of(cell):
 
 
 def calls(line_text, key):
-    # A comment that names the call is not the call.
-    code = line_text.split("//")[0] if not line_text.lstrip().startswith(("//", "#", "*")) else ""
+    # A comment, an import or a definition that names the call is not the call.
+    stripped = line_text.lstrip()
+    if stripped.startswith(("//", "#", "*", "use ", "pub use ", "mod ", "pub mod ")):
+        return None
+    code = line_text.split("//")[0]
+    if re.search(r"\bfn\s+" + re.escape(key) + r"\b", code):
+        return None
     return re.search(r"(?<![A-Za-z0-9_])" + re.escape(key) + r"(?![A-Za-z0-9_])", code)
 
 
@@ -92,7 +97,8 @@ def check(doc, fix):
             errors.append(f"{where}: the call row names no call in its socklab column")
             continue
         lines = source_lines(path)
-        if fix:
+        still_good = num <= len(lines) and calls(lines[num - 1], key) and num >= last_line.get(path, 0)
+        if fix and not still_good:
             start = last_line.get(path, 1)
             found = next((n for n in range(start, len(lines) + 1) if calls(lines[n - 1], key)), None)
             if found and found != num:

@@ -101,6 +101,7 @@ fn hint(code: ErrorCode) -> &'static str {
         ErrorCode::Forbidden => "the server is read-only for you (--read-only, or anonymous access)",
         ErrorCode::BadRequest => "the client and server disagree about the protocol",
         ErrorCode::Internal => "the server failed; its log says why",
+        ErrorCode::TlsRequired => "the server requires TLS: add --tls",
         ErrorCode::Unknown => "the server is newer than this client",
     }
 }
