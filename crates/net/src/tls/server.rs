@@ -131,8 +131,11 @@ impl TlsAcceptor {
             }
             OnPlain::Line => io
                 .write_all(
-                    format!("error: {TLS_REQUIRED_MESSAGE} ({})\n", ErrorCode::TlsRequired)
-                        .as_bytes(),
+                    format!(
+                        "error: {TLS_REQUIRED_MESSAGE} ({})\n",
+                        ErrorCode::TlsRequired
+                    )
+                    .as_bytes(),
                 )
                 .map_err(|e| e.to_string()),
             OnPlain::Close => Ok(()),
