@@ -54,6 +54,10 @@ pub struct ServerArgs {
     /// Do not broadcast lines typed on stdin.
     #[arg(long)]
     no_console: bool,
+    /// Make a new address echo a cookie before it joins, even on loopback (always on
+    /// when bound beyond loopback).
+    #[arg(long)]
+    verify_join: bool,
 }
 
 impl ServerArgs {
@@ -73,6 +77,7 @@ impl ServerArgs {
             expire: self.expire,
             filter,
             console: !self.no_console,
+            verify_join: self.verify_join,
             shutdown: Shutdown::on_signals()?,
             ..ServerConfig::default()
         };

@@ -2,6 +2,7 @@
 //! arrives, so neither waits for the other (the tutorial's `input()` blocked all
 //! incoming messages until you pressed Enter).
 
+use crate::cookie::CHALLENGE;
 use crate::protocol::{self, PING, PONG};
 use socklab_proto::{Error, ErrorCode, Result};
 use std::io::{self, BufRead, Write};
@@ -109,11 +110,7 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
     };
     let nick = config.nick.as_deref().unwrap_or("your address");
     let mut output = output;
-    match join_chat(
-        &socket,
-        format!("{join:<JOIN_PAD$}").as_bytes(),
-        config.server,
-    )? {
+    match join_chat(&socket, &join, config.nick.as_deref(), config.server)? {
         Some(welcome) => {
             // A retried join without a nick may be answered by the pong alone, if the
             // welcome was lost: joined all the same, with nothing to show.
@@ -134,20 +131,56 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
     chat(config, &socket, input, output)
 }
 
+/// The join that answers a server's cookie line, if `line` is one.
+fn cookie_answer(line: &str, nick: Option<&str>) -> Option<String> {
+    let token = line.strip_prefix(CHALLENGE)?.split_whitespace().next()?;
+    Some(match nick {
+        Some(nick) => format!("/join {token} {nick}"),
+        None => format!("/join {token}"),
+    })
+}
+
+/// A join datagram, padded with spaces to [`JOIN_PAD`] bytes.
+fn padded(join: &str) -> String {
+    format!("{join:<JOIN_PAD$}")
+}
+
 /// Sends the join datagram and waits [`JOIN_WAIT`] for the server's first answer (its
-/// welcome, or an error), sending the join again up to [`JOIN_TRIES`] times in all.
-/// Returns the answer, or `None` if none came. An answer that is an error (the chat is
-/// full) and an ICMP "port unreachable" (nothing listens there) are errors.
-fn join_chat(socket: &UdpSocket, join: &[u8], server: SocketAddr) -> Result<Option<String>> {
+/// welcome, or an error), sending the join again up to [`JOIN_TRIES`] times in all. A
+/// server that verifies joins answers with a cookie first; the client echoes it at
+/// once, which does not count as a try. Returns the answer, or `None` if none came. An
+/// answer that is an error (the chat is full) and an ICMP "port unreachable" (nothing
+/// listens there) are errors.
+fn join_chat(
+    socket: &UdpSocket,
+    join: &str,
+    nick: Option<&str>,
+    server: SocketAddr,
+) -> Result<Option<String>> {
     socket
         .set_read_timeout(Some(JOIN_WAIT))
         .map_err(|e| Error::io("setting SO_RCVTIMEO", e))?;
     let mut buf = vec![0u8; crate::limits::MAX_DATAGRAM];
-    for _ in 0..JOIN_TRIES {
-        send(socket, join)?;
+    let mut join = padded(join);
+    let mut cookies = 0;
+    let mut tries = 0;
+    // Each pass is a try, or one of at most JOIN_TRIES cookie answers: bounded.
+    while tries < JOIN_TRIES {
+        send(socket, join.as_bytes())?;
         match socket.recv(&mut buf) {
             Ok(n) => {
                 let answer = protocol::decode(protocol::trim_end(&buf[..n]));
+                if let Some(reply) = cookie_answer(&answer, nick) {
+                    cookies += 1;
+                    if cookies > JOIN_TRIES {
+                        return Err(Error::Remote {
+                            code: ErrorCode::Unknown,
+                            message: format!("{server} keeps refusing our join cookie"),
+                        });
+                    }
+                    join = padded(&reply);
+                    continue;
+                }
                 return match answer.strip_prefix("error: ") {
                     // The only refusal a join can get is a full chat.
                     Some(why) => Err(Error::Remote {
@@ -166,6 +199,7 @@ fn join_chat(socket: &UdpSocket, join: &[u8], server: SocketAddr) -> Result<Opti
             Err(e) if socklab_net::socket::is_wait_over(&e) => {}
             Err(e) => return Err(Error::io(format!("waiting for {server} to answer"), e)),
         }
+        tries += 1;
     }
     Ok(None)
 }
@@ -369,6 +403,11 @@ fn receive<W: Write>(
         warned = false;
         let line = protocol::decode(protocol::trim_end(&buf[..n]));
         if line == PONG {
+            continue;
+        }
+        // Expired and back as a stranger: rejoin by answering the cookie ourselves.
+        if let Some(reply) = cookie_answer(&line, config.nick.as_deref()) {
+            let _ = socket.send(padded(&reply).as_bytes());
             continue;
         }
         let mut out = output.lock().unwrap_or_else(|e| e.into_inner());

@@ -36,6 +36,7 @@
 pub mod args;
 pub mod batch;
 pub mod client;
+pub mod cookie;
 pub mod limits;
 pub mod protocol;
 mod room;

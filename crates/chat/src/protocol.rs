@@ -12,6 +12,7 @@
 //!                    /me ACTION      "* nick ACTION"
 //!                    /quit           leave
 //!                    /ping           heartbeat: "I am still here" (answered with /pong)
+//!                    /join TOKEN [NICK]  join with the server's cookie (see `cookie`)
 //!                    //text          a message that starts with "/"
 //! server -> client   <nick> text     relayed message
 //!                    * nick action   relayed /me
@@ -19,6 +20,8 @@
 //!                    [server] …      a line typed on the server's stdin
 //!                    error: …        your datagram was refused, and why
 //!                    /pong           answer to /ping
+//!                    *** to join, type: /join TOKEN   a new address must echo TOKEN first
+//!                                    (beyond loopback or with --verify-join)
 //! ```
 //!
 //! Every server datagram is one line ending in `\n`, so `nc -u` prints it as it comes.
@@ -42,6 +45,13 @@ pub enum Command {
     Quit,
     /// `/ping`.
     Ping,
+    /// `/join TOKEN [NICK]`: the answer to the server's cookie.
+    Join {
+        /// The token the server handed this address.
+        token: String,
+        /// The nick to join as, if any.
+        nick: Option<String>,
+    },
     /// A `/word` the server does not know (the word, for the error line).
     Unknown(String),
 }
@@ -95,6 +105,13 @@ pub fn parse(text: &str) -> Command {
         "me" => Command::Me(arg.to_owned()),
         "quit" => Command::Quit,
         "ping" => Command::Ping,
+        "join" => {
+            let mut words = arg.split_whitespace();
+            Command::Join {
+                token: words.next().unwrap_or_default().to_owned(),
+                nick: words.next().map(str::to_owned),
+            }
+        }
         other => Command::Unknown(other.to_owned()),
     }
 }
@@ -251,6 +268,20 @@ mod tests {
         assert_eq!(parse("/who"), Command::Who);
         assert_eq!(parse("/quit"), Command::Quit);
         assert_eq!(parse("/ping"), Command::Ping);
+        assert_eq!(
+            parse("/join 00ff bob"),
+            Command::Join {
+                token: "00ff".into(),
+                nick: Some("bob".into())
+            }
+        );
+        assert_eq!(
+            parse("/join"),
+            Command::Join {
+                token: String::new(),
+                nick: None
+            }
+        );
         assert_eq!(parse("/dance"), Command::Unknown("dance".into()));
         assert_eq!(parse("//etc/passwd"), Command::Say("/etc/passwd".into()));
     }

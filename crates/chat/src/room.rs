@@ -7,6 +7,8 @@
 //! server a member went away.
 
 use crate::batch::Outbox;
+use crate::cookie::{Cookies, CHALLENGE};
+use crate::limits::MAX_AMPLIFICATION;
 use crate::protocol::{self, Command, TokenBucket, PONG};
 use crate::server::ServerConfig;
 use std::collections::HashMap;
@@ -35,6 +37,7 @@ pub(crate) struct Room {
     pub(crate) config: ServerConfig,
     members: HashMap<SocketAddr, Member>,
     next_join: u64,
+    cookies: Cookies,
 }
 
 /// A member's address as people read it: `127.0.0.1:5000`, not the dual-stack
@@ -67,6 +70,7 @@ impl Room {
             config,
             members: HashMap::new(),
             next_join: 0,
+            cookies: Cookies::new(Instant::now()),
         }
     }
 
@@ -158,25 +162,37 @@ impl Room {
         let text = protocol::decode(body);
         let command = protocol::parse(&text);
 
-        // The reply to the datagram that makes an address join is bounded by its size.
-        let bound = (!was_member).then_some(data.len());
+        // Replies to a stranger are bounded by the size of the datagram that caused
+        // them; once an address has echoed its cookie, it is known to be real.
+        let mut bound = None;
         if !was_member {
-            let nick = match &command {
+            let verify = self.config.verify_join;
+            let (nick, verified) = match &command {
                 Command::Quit => return,
+                Command::Join { token, nick }
+                    if !verify || self.cookies.verify(from, token, now) =>
+                {
+                    (nick.clone(), verify)
+                }
+                _ if verify => {
+                    self.challenge(from, &command, data.len(), now);
+                    return;
+                }
                 Command::Unknown(word) => {
                     log::debug!("{who}: unknown command /{word} from a stranger, ignored");
                     return;
                 }
-                Command::Nick(nick) => {
-                    if protocol::validate_nick(nick).is_err() || self.nick_taken(nick, from) {
-                        log::info!("{who}: cannot join as {nick:?} (invalid or taken)");
-                        return;
-                    }
-                    Some(nick.clone())
-                }
-                _ => None,
+                Command::Nick(nick) => (Some(nick.clone()), false),
+                _ => (None, false),
             };
-            if !self.join(from, nick, data.len(), now) {
+            if let Some(nick) = &nick {
+                if protocol::validate_nick(nick).is_err() || self.nick_taken(nick, from) {
+                    log::info!("{who}: cannot join as {nick:?} (invalid or taken)");
+                    return;
+                }
+            }
+            bound = (!verified).then_some(data.len());
+            if !self.join(from, nick, bound, now) {
                 return;
             }
         }
@@ -219,6 +235,12 @@ impl Room {
                 self.send(from, &format!("*** bye, {nick}"), None);
             }
             Command::Ping => self.send(from, PONG, bound),
+            Command::Join { .. } => {
+                // A join retried after a lost welcome: answer it, as a retried /nick is.
+                if was_member {
+                    self.send(from, &format!("*** you are already {nick}"), None);
+                }
+            }
             Command::Unknown(word) => {
                 let line = format!(
                     "error: unknown command /{word} (try /nick NAME, /who, /me ACTION, /quit, /ping; //text sends text starting with /)"
@@ -228,13 +250,29 @@ impl Room {
         }
     }
 
-    /// Adds `addr` as a member, unless the room is full. `trigger` is the size of the
-    /// datagram that asked, which bounds what we may answer (see [`Room::send`]).
+    /// Hands a stranger its cookie, in a line no longer than [`MAX_AMPLIFICATION`]
+    /// times the datagram that asked: a spoofed datagram gets its victim at most that.
+    /// A stranger that asked for a nick is shown the line that joins under it.
+    fn challenge(&mut self, from: SocketAddr, command: &Command, size: usize, now: Instant) {
+        let token = self.cookies.token(from, now);
+        let line = match command {
+            Command::Nick(nick) if protocol::validate_nick(nick).is_ok() => {
+                format!("{CHALLENGE}{token} {nick}")
+            }
+            _ => format!("{CHALLENGE}{token}"),
+        };
+        log::debug!("{}: new address, sent a join cookie", show_addr(from));
+        self.send(from, &line, Some(size.saturating_mul(MAX_AMPLIFICATION)));
+    }
+
+    /// Adds `addr` as a member, unless the room is full. `bound` is the size of the
+    /// datagram that asked if the address is not known to be real, which bounds what we
+    /// may answer (see [`Room::send`]).
     fn join(
         &mut self,
         addr: SocketAddr,
         nick: Option<String>,
-        trigger: usize,
+        bound: Option<usize>,
         now: Instant,
     ) -> bool {
         let who = show_addr(addr);
@@ -247,7 +285,7 @@ impl Room {
                 "error: the chat is full (max {} members)",
                 self.config.max_members
             );
-            self.send(addr, &line, Some(trigger));
+            self.send(addr, &line, bound);
             return false;
         }
         let nick = nick.unwrap_or_else(|| who.to_string());
@@ -275,7 +313,7 @@ impl Room {
             "*** welcome, {nick}: {} here, /who lists them, /nick NAME renames you",
             self.members.len()
         );
-        self.send(addr, &welcome, Some(trigger));
+        self.send(addr, &welcome, bound);
         true
     }
 

@@ -338,7 +338,11 @@ fn dual_stack_server_relays_between_ipv4_and_ipv6() {
     let srv = start_chat(&["--host", "::"]);
     assert!(srv.addr.starts_with("[::]:"), "{}", srv.addr);
     let mut v6 = Member::new_at("[::1]:0", &format!("[::1]:{}", srv.port()));
+    // Bound beyond loopback: the join goes through a cookie.
     v6.send(&format!("{:<128}", "/nick six"));
+    let line = v6.expect(&srv, |l| common::cookie_token(l).is_some());
+    let token = common::cookie_token(&line).unwrap().to_owned();
+    v6.send(&format!("{:<128}", format!("/join {token} six")));
     v6.expect(&srv, |l| l.starts_with("*** welcome, six"));
     let v4 = Member::join(&srv, "four");
     v6.expect(&srv, |l| l == "*** four joined");
