@@ -8,7 +8,7 @@
 
 use crate::batch::Outbox;
 use crate::cookie::{Cookies, CHALLENGE};
-use crate::limits::MAX_AMPLIFICATION;
+use crate::limits::{MAX_AMPLIFICATION, MAX_RATE_ENTRIES};
 use crate::protocol::{self, Command, TokenBucket, PONG};
 use crate::server::ServerConfig;
 use std::collections::HashMap;
@@ -21,10 +21,18 @@ struct Member {
     nick: String,
     joined: u64,
     last_seen: Instant,
+}
+
+/// An address's rate cap. It is kept apart from the membership and outlives it by
+/// `--expire`: a member that quits and rejoins finds its bucket as it left it, so
+/// rejoining is no way to refill it.
+#[derive(Debug)]
+struct Rate {
     bucket: TokenBucket,
     /// Told "slow down" already; stays quiet until a message gets through again, so a
     /// flood does not get a flood of errors back.
     throttled: bool,
+    last_used: Instant,
 }
 
 /// The members, and what the room has to say to them.
@@ -36,6 +44,9 @@ pub(crate) struct Room {
     /// The limits and the word filter the room keeps to.
     pub(crate) config: ServerConfig,
     members: HashMap<SocketAddr, Member>,
+    /// Members' buckets, and those of addresses that left less than `--expire` ago; at
+    /// most [`MAX_RATE_ENTRIES`].
+    rates: HashMap<SocketAddr, Rate>,
     next_join: u64,
     cookies: Cookies,
 }
@@ -69,6 +80,7 @@ impl Room {
             outbox: Outbox::default(),
             config,
             members: HashMap::new(),
+            rates: HashMap::new(),
             next_join: 0,
             cookies: Cookies::new(Instant::now()),
         }
@@ -112,11 +124,17 @@ impl Room {
         let was_member = self.members.contains_key(&from);
         if let Some(m) = self.members.get_mut(&from) {
             m.last_seen = now;
-            if !m.bucket.take(now) {
-                let first = !m.throttled;
-                m.throttled = true;
-                if first {
-                    log::warn!("{who} ({}): over the rate cap, dropping", m.nick);
+        }
+        // Every datagram from an address with a bucket takes a token, member or not:
+        // joins, nick changes and /quit included.
+        if let Some(r) = self.rates.get_mut(&from) {
+            r.last_used = now;
+            if !r.bucket.take(now) {
+                let first = !r.throttled;
+                r.throttled = true;
+                // Only a member is told: a stranger gets no errors.
+                if first && was_member {
+                    log::warn!("{who}: over the rate cap, dropping");
                     let line = format!(
                         "error: slow down (max {} messages/s, burst {}); messages dropped",
                         self.config.rate, self.config.burst
@@ -125,7 +143,7 @@ impl Room {
                 }
                 return;
             }
-            m.throttled = false;
+            r.throttled = false;
         }
 
         let body = protocol::trim_end(data);
@@ -295,14 +313,23 @@ impl Room {
                 nick: nick.clone(),
                 joined: self.next_join,
                 last_seen: now,
-                bucket: TokenBucket::new(self.config.rate, self.config.burst, now),
-                throttled: false,
             },
         );
         self.next_join += 1;
-        // Joining costs a token like any other datagram.
-        if let Some(m) = self.members.get_mut(&addr) {
-            m.bucket.take(now);
+        // Joining costs a token like any other datagram: an address that left recently
+        // paid it on the way in; a new one starts a full bucket and pays it now.
+        if !self.rates.contains_key(&addr) {
+            self.make_room_for_a_rate(now);
+            let mut bucket = TokenBucket::new(self.config.rate, self.config.burst, now);
+            bucket.take(now);
+            self.rates.insert(
+                addr,
+                Rate {
+                    bucket,
+                    throttled: false,
+                    last_used: now,
+                },
+            );
         }
         log::info!(
             "{who}: joined as {nick} ({} in the chat)",
@@ -339,9 +366,38 @@ impl Room {
         self.broadcast(None, &format!("*** {old} is now known as {new}"));
     }
 
-    /// Drops members silent for longer than `--expire` and tells the others.
+    /// Keeps the table of buckets under [`MAX_RATE_ENTRIES`]: forgets those of
+    /// addresses gone for longer than `--expire`, then, if it is still full, the one of
+    /// a former member that was used longest ago. Members' buckets always stay.
+    fn make_room_for_a_rate(&mut self, now: Instant) {
+        if self.rates.len() < MAX_RATE_ENTRIES {
+            return;
+        }
+        let (limit, members) = (self.config.expire, &self.members);
+        self.rates.retain(|addr, r| {
+            members.contains_key(addr) || now.saturating_duration_since(r.last_used) <= limit
+        });
+        if self.rates.len() >= MAX_RATE_ENTRIES {
+            let oldest = self
+                .rates
+                .iter()
+                .filter(|(addr, _)| !self.members.contains_key(addr))
+                .min_by_key(|(_, r)| r.last_used)
+                .map(|(addr, _)| *addr);
+            if let Some(addr) = oldest {
+                self.rates.remove(&addr);
+            }
+        }
+    }
+
+    /// Drops members silent for longer than `--expire` and tells the others, and
+    /// forgets the buckets of addresses that left longer than `--expire` ago.
     pub(crate) fn expire(&mut self, now: Instant) {
         let limit = self.config.expire;
+        let members = &self.members;
+        self.rates.retain(|addr, r| {
+            members.contains_key(addr) || now.saturating_duration_since(r.last_used) <= limit
+        });
         let gone: Vec<SocketAddr> = self
             .members
             .iter()

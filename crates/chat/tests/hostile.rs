@@ -185,3 +185,44 @@ fn loopback_server_without_the_flag_joins_on_the_first_datagram() {
     m.expect(&srv, |l| l.starts_with("*** welcome, plain"));
     assert!(!m.seen.iter().any(|l| common::cookie_token(l).is_some()));
 }
+
+/// Issue 18's rejoin attack: `/nick flooder`, 8 messages, `/quit`, again and again,
+/// from one address. Each rejoin used to bring a fresh, full token bucket.
+#[test]
+fn quitting_and_rejoining_does_not_refill_the_rate_bucket() {
+    let (rate, burst) = (5.0, 10.0);
+    let srv = start_chat(&["--rate", "5", "--burst", "10"]);
+    let mut reader = Member::join(&srv, "reader");
+    let flooder = Member::new(&srv);
+    let flood = Duration::from_secs(3);
+    let start = Instant::now();
+    let mut cycles = 0;
+    while start.elapsed() < flood {
+        flooder.send(&format!("{:<128}", "/nick flooder"));
+        for i in 0..8 {
+            flooder.send(&format!("flood {cycles}.{i}"));
+        }
+        flooder.send("/quit");
+        cycles += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    // Whatever nick it had at the time (a message may arrive while it is not one,
+    // and join it under its address).
+    let lines = reader.drain(Duration::from_millis(700));
+    let relayed = lines.iter().filter(|l| l.contains("> flood ")).count();
+    let joins = lines.iter().filter(|l| l.ends_with(" joined")).count();
+    let per_sec = relayed as f64 / secs;
+    eprintln!(
+        "rejoin flood: {cycles} cycles, {relayed} messages relayed in {secs:.1} s \
+         ({per_sec:.1}/s), {joins} joins announced"
+    );
+    // One bucket for the whole run: its burst, plus the rate over the run.
+    let most = burst + rate * secs;
+    assert!(
+        relayed as f64 <= most,
+        "{relayed} messages relayed in {secs:.1} s ({per_sec:.1}/s) from one address that \
+         quit and rejoined {cycles} times; one bucket allows at most {most:.0}\nserver:\n{}",
+        srv.stderr()
+    );
+}
