@@ -16,8 +16,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The longest `--max-message`: a message and its nick must fit in one datagram.
-const MAX_MESSAGE_FLAG: usize = MAX_DATAGRAM - 100;
+/// The longest `--max-message`: a message and its nick must fit in one datagram, even
+/// once every hidden character is escaped (a 2-byte U+061C becomes the 7 of `\u{61c}`).
+const MAX_MESSAGE_FLAG: usize = (MAX_DATAGRAM - 100) / 4;
 
 /// The shortest `--heartbeat` the client keeps to, so that a slip of the finger cannot
 /// make it flood the server with pings.

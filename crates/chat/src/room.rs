@@ -111,11 +111,14 @@ impl Room {
         self.outbox.push(datagram(line), to);
     }
 
+    /// True when another member's nick looks like `nick`: the same in any case, or the
+    /// same confusable skeleton (see [`protocol::nick_keys`]).
     fn nick_taken(&self, nick: &str, by: SocketAddr) -> bool {
-        let wanted = nick.to_lowercase();
-        self.members
-            .iter()
-            .any(|(addr, m)| *addr != by && m.nick.to_lowercase() == wanted)
+        let wanted = protocol::nick_keys(nick);
+        self.members.iter().any(|(addr, m)| {
+            let theirs = protocol::nick_keys(&m.nick);
+            *addr != by && (wanted[0] == theirs[0] || wanted[1] == theirs[1])
+        })
     }
 
     /// Handles one datagram from `from`.

@@ -226,3 +226,32 @@ fn quitting_and_rejoining_does_not_refill_the_rate_bucket() {
         srv.stderr()
     );
 }
+
+#[test]
+fn look_alike_nicks_are_taken_and_hidden_characters_are_escaped_in_relayed_text() {
+    let srv = start_chat(&[]);
+    let mut alice = Member::join(&srv, "alice");
+    let mut mallory = Member::join(&srv, "mallory");
+    alice.expect(&srv, |l| l == "*** mallory joined");
+    // Cyrillic а (U+0430), fullwidth ａ (U+FF41), capital I for l: each looks like alice.
+    for look_alike in ["\u{430}lice", "\u{ff41}lice", "aIice"] {
+        mallory.send(&format!("/nick {look_alike}"));
+        let line = mallory.expect(&srv, |l| l.starts_with("error:") || l.starts_with("***"));
+        assert!(
+            line.contains("taken"),
+            "/nick {look_alike:?} (like alice) was answered {line:?}"
+        );
+    }
+    // Right-to-left override, zero-width space, BOM: refused in nicks.
+    for hidden in ["a\u{202e}b", "a\u{200b}b", "\u{feff}ab"] {
+        mallory.send(&format!("/nick {hidden}"));
+        let line = mallory.expect(&srv, |l| l.starts_with("error:") || l.starts_with("***"));
+        assert!(line.starts_with("error:"), "/nick {hidden:?} got {line:?}");
+    }
+    // In text they arrive as visible escapes, never raw.
+    mallory.send("invoice\u{202e}fdp.exe\u{2028}line two");
+    let line = alice.expect(&srv, |l| l.starts_with("<mallory> invoice"));
+    assert_eq!(line, r"<mallory> invoice\u{202e}fdp.exe\u{2028}line two");
+    alice.send("/who");
+    alice.expect(&srv, |l| l == "*** 2 members: alice, mallory");
+}
