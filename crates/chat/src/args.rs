@@ -122,6 +122,9 @@ pub struct ClientArgs {
     /// Send a /ping this often (seconds) so that the server does not expire you.
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "15")]
     heartbeat: Duration,
+    /// If the nick is taken, join as NICK_2, NICK_3… instead of exiting.
+    #[arg(long)]
+    nick_fallback: bool,
     /// After stdin ends, keep printing incoming messages for this many seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "0")]
     linger: Duration,
@@ -139,6 +142,7 @@ impl ClientArgs {
             max_message: self.max_message,
             heartbeat: self.heartbeat.max(MIN_HEARTBEAT),
             linger: self.linger,
+            nick_fallback: self.nick_fallback,
             prompt: on_terminal,
             terminal: if on_terminal {
                 terminal_size()

@@ -28,6 +28,9 @@ const JOIN_WAIT: Duration = Duration::from_secs(1);
 /// How many times the client sends its join before it goes on without an answer.
 const JOIN_TRIES: u32 = 3;
 
+/// How many other nicks `--nick-fallback` tries (`NICK_2` to `NICK_10`).
+const NICK_FALLBACKS: u32 = 9;
+
 /// How the client runs. Every field has a flag in `chat-client`.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -46,6 +49,8 @@ pub struct ClientConfig {
     /// The terminal's size (rows, columns), to keep the prompt on the bottom row and
     /// to know how many rows an incoming line takes.
     pub terminal: (usize, usize),
+    /// When the nick is taken, try `NICK_2`, `NICK_3`… instead of giving up.
+    pub nick_fallback: bool,
     /// Leave with `/quit` on SIGINT, SIGTERM and SIGHUP, then die by that signal. For
     /// a program that is only a chat client: it takes over those signals for the whole
     /// process.
@@ -63,6 +68,7 @@ impl ClientConfig {
             linger: Duration::ZERO,
             prompt: false,
             terminal: (24, 80),
+            nick_fallback: false,
             leave_on_signal: false,
         }
     }
@@ -104,13 +110,34 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
     } else {
         None
     };
-    let join = match &config.nick {
-        Some(nick) => format!("/nick {nick}"),
-        None => PING.to_owned(),
+    let mut nick = config.nick.clone();
+    let mut fallbacks = 0;
+    let answer = loop {
+        let join = match &nick {
+            Some(nick) => format!("/nick {nick}"),
+            None => PING.to_owned(),
+        };
+        match join_chat(&socket, &join, nick.as_deref(), config.server) {
+            Err(Error::Remote {
+                code: ErrorCode::Exists,
+                message,
+            }) if config.nick_fallback && fallbacks < NICK_FALLBACKS => {
+                fallbacks += 1;
+                let base = config.nick.as_deref().unwrap_or_default();
+                let next = fallback_nick(base, fallbacks + 1);
+                eprintln!("{message}; trying {next}");
+                nick = Some(next);
+            }
+            other => break other?,
+        }
+    };
+    let config = &ClientConfig {
+        nick: nick.clone(),
+        ..config.clone()
     };
     let nick = config.nick.as_deref().unwrap_or("your address");
     let mut output = output;
-    match join_chat(&socket, &join, config.nick.as_deref(), config.server)? {
+    match answer {
         Some(welcome) => {
             // A retried join without a nick may be answered by the pong alone, if the
             // welcome was lost: joined all the same, with nothing to show.
@@ -124,11 +151,21 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
         }
         None => eprintln!(
             "warning: no answer from {} to {JOIN_TRIES} joins: the server may be down or \
-             unreachable, or the nick taken (try another --nick); what you type is sent anyway",
+             unreachable; what you type is sent anyway",
             config.server
         ),
     }
     chat(config, &socket, input, output)
+}
+
+/// `base_N`, cut so that it stays within the longest nick.
+fn fallback_nick(base: &str, n: u32) -> String {
+    let suffix = format!("_{n}");
+    let mut cut = crate::limits::MAX_NICK_LEN.saturating_sub(suffix.len());
+    while !base.is_char_boundary(cut.min(base.len())) {
+        cut -= 1;
+    }
+    format!("{}{suffix}", &base[..cut.min(base.len())])
 }
 
 /// The join that answers a server's cookie line, if `line` is one.
@@ -182,7 +219,15 @@ fn join_chat(
                     continue;
                 }
                 return match answer.strip_prefix("error: ") {
-                    // The only refusal a join can get is a full chat.
+                    Some(why) if why.starts_with("nick ") => Err(Error::Remote {
+                        code: if why.ends_with(" is taken") {
+                            ErrorCode::Exists
+                        } else {
+                            ErrorCode::BadRequest
+                        },
+                        message: why.to_owned(),
+                    }),
+                    // Otherwise the chat is full.
                     Some(why) => Err(Error::Remote {
                         code: ErrorCode::Busy,
                         message: format!("{server} refused the join: {why}"),
@@ -473,6 +518,18 @@ pub(crate) fn terminal_size() -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fallback_nicks_stay_within_the_longest_nick() {
+        assert_eq!(fallback_nick("bob", 2), "bob_2");
+        let long = "é".repeat(16);
+        let n = fallback_nick(&long, 10);
+        assert!(
+            n.len() <= crate::limits::MAX_NICK_LEN && n.ends_with("_10"),
+            "{n}"
+        );
+        assert!(protocol::validate_nick(&n).is_ok(), "{n}");
+    }
 
     #[test]
     fn above_input_makes_one_row_per_terminal_width_of_text() {

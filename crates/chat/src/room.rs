@@ -11,6 +11,7 @@ use crate::cookie::{Cookies, CHALLENGE};
 use crate::limits::{MAX_AMPLIFICATION, MAX_RATE_ENTRIES};
 use crate::protocol::{self, Command, TokenBucket, PONG};
 use crate::server::ServerConfig;
+use socklab_proto::names::escape;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -111,6 +112,16 @@ impl Room {
         self.outbox.push(datagram(line), to);
     }
 
+    /// Why `nick` cannot be `by`'s, if it cannot: invalid, or taken. The wording is
+    /// what chat-client shows when it gives up.
+    fn refuse_nick(&self, nick: &str, by: SocketAddr) -> Option<String> {
+        if let Err(why) = protocol::validate_nick(nick) {
+            return Some(format!("nick {} is invalid: {why}", escape(nick)));
+        }
+        self.nick_taken(nick, by)
+            .then(|| format!("nick \"{nick}\" is taken"))
+    }
+
     /// True when another member's nick looks like `nick`: the same in any case, or the
     /// same confusable skeleton (see [`protocol::nick_keys`]).
     fn nick_taken(&self, nick: &str, by: SocketAddr) -> bool {
@@ -206,13 +217,16 @@ impl Room {
                 Command::Nick(nick) => (Some(nick.clone()), false),
                 _ => (None, false),
             };
+            bound = (!verified).then_some(data.len());
             if let Some(nick) = &nick {
-                if protocol::validate_nick(nick).is_err() || self.nick_taken(nick, from) {
-                    log::info!("{who}: cannot join as {nick:?} (invalid or taken)");
+                if let Some(why) = self.refuse_nick(nick, from) {
+                    log::info!("{who}: cannot join: {why}");
+                    // Bounded like any answer to a stranger: chat-client's padded join
+                    // leaves room for it.
+                    self.send(from, &format!("error: {why}"), bound);
                     return;
                 }
             }
-            bound = (!verified).then_some(data.len());
             if !self.join(from, nick, bound, now) {
                 return;
             }
@@ -359,7 +373,7 @@ impl Room {
             return;
         }
         if self.nick_taken(new, addr) {
-            self.send(addr, &format!("error: the nick {new} is taken"), None);
+            self.send(addr, &format!("error: nick \"{new}\" is taken"), None);
             return;
         }
         if let Some(m) = self.members.get_mut(&addr) {

@@ -255,3 +255,42 @@ fn look_alike_nicks_are_taken_and_hidden_characters_are_escaped_in_relayed_text(
     alice.send("/who");
     alice.expect(&srv, |l| l == "*** 2 members: alice, mallory");
 }
+
+#[test]
+fn chat_client_with_a_taken_nick_is_told_so_and_exits_non_zero() {
+    for flags in [&[][..], &["--verify-join"][..]] {
+        let srv = start_chat(flags);
+        let mut bob = Member::join(&srv, "bob");
+        let start = Instant::now();
+        let mut c = common::Client::spawn(&srv, &["--nick", "bob"]);
+        let status = socklab_testkit::wait_child(&mut c.child, WAIT);
+        let took = start.elapsed();
+        let (_, _, stderr) = c.finish();
+        assert!(
+            status.is_some_and(|s| !s.success()),
+            "{flags:?}: chat-client with a taken nick exited {status:?}; stderr: {stderr}"
+        );
+        assert!(
+            stderr.contains("nick \"bob\" is taken"),
+            "{flags:?}: stderr does not say why: {stderr}"
+        );
+        assert!(took < Duration::from_secs(2), "{flags:?}: took {took:?}");
+        let heard = bob.drain(Duration::from_millis(300));
+        assert!(
+            !heard.iter().any(|l| l.contains("joined")),
+            "{flags:?}: someone joined: {heard:?}"
+        );
+    }
+}
+
+#[test]
+fn chat_client_picks_another_nick_only_when_asked() {
+    let srv = start_chat(&[]);
+    let mut bob = Member::join(&srv, "bob");
+    let mut c = common::Client::spawn(&srv, &["--nick", "bob", "--nick-fallback"]);
+    c.expect(&srv, |l| l.starts_with("*** welcome, bob_2"));
+    bob.expect(&srv, |l| l == "*** bob_2 joined");
+    let (ok, _, stderr) = c.finish();
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("nick \"bob\" is taken"), "{stderr}");
+}
