@@ -11,8 +11,12 @@
 //! pick any address in it.
 
 use crate::limits::{GUESS_BURST, GUESS_INTERVAL, MAX_GUESS_ADDRESSES, MAX_GUESS_WAIT};
+use socklab_net::Connection;
+use socklab_proto::{Error, ErrorCode, Result};
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -47,10 +51,40 @@ impl Guesses {
         self.next.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Waits for the next turn of `peer`'s address before a login attempt is hashed;
+    /// a turn too far off is refused on `conn` with `busy`, and is the error returned
+    /// (close the connection).
+    pub(crate) fn wait_turn<S: Read + Write + AsFd>(
+        &self,
+        conn: &mut Connection<S>,
+        peer: &str,
+    ) -> Result<()> {
+        match self.reserve(peer, Instant::now()) {
+            Ok(wait) if wait.is_zero() => Ok(()),
+            Ok(wait) => {
+                log::info!("{peer}: login attempt waits {wait:?} for its address's turn");
+                std::thread::sleep(wait);
+                Ok(())
+            }
+            Err(wait) => {
+                log::warn!("{peer}: login refused, too many attempts from its address");
+                let refusal = Error::refused(
+                    ErrorCode::Busy,
+                    format!(
+                        "too many failed logins from your address; try again in {} s",
+                        wait.as_secs() + 1
+                    ),
+                );
+                conn.send_error(&refusal)?;
+                Err(refusal)
+            }
+        }
+    }
+
     /// Takes the next turn of `peer`'s address for one attempt: `Ok(wait)` to wait
     /// before hashing, or `Err(wait)` when the turn is more than [`MAX_GUESS_WAIT`]
     /// away (no turn taken: refuse the attempt).
-    pub(crate) fn reserve(&self, peer: &str, now: Instant) -> Result<Duration, Duration> {
+    fn reserve(&self, peer: &str, now: Instant) -> Result<Duration, Duration> {
         let key = address_of(peer);
         let tolerance = self.interval * (self.burst - 1);
         let mut table = self.table();

@@ -9,10 +9,6 @@
 //! - an unknown user is checked against a dummy hash, so it costs the same time as a
 //!   wrong password and gets the same reply: timing does not reveal who exists;
 //! - a password over [`MAX_PASSWORD_LEN`] bytes is refused without hashing;
-//! - every attempt waits for its address's turn (`guesses`): after a burst, one
-//!   attempt per [`crate::limits::GUESS_INTERVAL`] from one address, however many
-//!   connections it opens; a turn further off than [`crate::limits::MAX_GUESS_WAIT`] is
-//!   refused with `busy`;
 //! - each failure is answered after [`LOGIN_FAILURE_DELAY`], the
 //!   [`MAX_LOGIN_FAILURES`]th closes the connection, and the whole login must finish
 //!   within a total deadline ([`LOGIN_DEADLINE`]);
@@ -20,18 +16,14 @@
 //!
 //! Passwords still cross the network in clear: use loopback or an ssh tunnel.
 
-use crate::guesses::Guesses;
 use crate::limits::{LOGIN_DEADLINE, LOGIN_FAILURE_DELAY, MAX_LOGIN_FAILURES, MAX_PASSWORD_LEN};
 use crate::users::Users;
 use socklab_net::Connection;
-use socklab_proto::msg::Empty;
-use socklab_proto::{Error, ErrorCode, Request, Result};
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use socklab_proto::{msg::Empty, Error, ErrorCode, Request, Result};
 use std::time::{Duration, Instant};
+use std::{io::Read, io::Write, os::fd::AsFd};
 
-/// How strict the server's login is. The defaults are the documented limits; tests
-/// shorten them.
+/// How strict the server's login is: the documented limits by default (tests shorten them).
 #[derive(Debug, Clone)]
 pub struct LoginPolicy {
     /// The whole login must be done within this time from accept.
@@ -40,8 +32,8 @@ pub struct LoginPolicy {
     pub max_failures: u32,
     /// Wait before answering a failure.
     pub failure_delay: Duration,
-    /// Every address's turn to try; clones of the policy share it.
-    pub guesses: Guesses,
+    /// Each address's turn to try, before every attempt; clones of the policy share it.
+    pub guesses: crate::guesses::Guesses,
 }
 
 impl Default for LoginPolicy {
@@ -50,7 +42,7 @@ impl Default for LoginPolicy {
             deadline: LOGIN_DEADLINE,
             max_failures: MAX_LOGIN_FAILURES,
             failure_delay: LOGIN_FAILURE_DELAY,
-            guesses: Guesses::default(),
+            guesses: Default::default(),
         }
     }
 }
@@ -112,34 +104,13 @@ pub fn answer_login<S: Read + Write + AsFd>(
     failures: &mut u32,
     policy: &LoginPolicy,
 ) -> Result<bool> {
-    // Wait for this address's turn before hashing: the turn is per address, not per
-    // connection, so opening more connections does not make guessing faster.
-    match policy.guesses.reserve(peer, Instant::now()) {
-        Ok(wait) if !wait.is_zero() => {
-            log::info!("{peer}: login attempt waits {wait:?} for its address's turn");
-            std::thread::sleep(wait);
-        }
-        Ok(_) => {}
-        Err(wait) => {
-            log::warn!("{peer}: login refused, too many attempts from its address");
-            let refusal = Error::refused(
-                ErrorCode::Busy,
-                format!(
-                    "too many failed logins from your address; try again in {} s",
-                    wait.as_secs() + 1
-                ),
-            );
-            conn.send_error(&refusal)?;
-            return Err(refusal);
-        }
-    }
-    // Refuse an oversized password without hashing it; it still counts as a failure
-    // and still waits, so it is no faster than a wrong password.
+    policy.guesses.wait_turn(conn, peer)?;
+    // An oversized password is refused unhashed, yet counts and waits as a wrong one.
     let ok = password.len() <= MAX_PASSWORD_LEN && users.verify(user, &password);
     drop(password);
     if ok {
-        policy.guesses.refund(peer);
         conn.send_ok(&Empty {})?;
+        policy.guesses.refund(peer);
         return Ok(true);
     }
     *failures += 1;
