@@ -22,7 +22,7 @@ MAX_MESSAGE = 2048   # the server's --max-message: longer is refused, so do not 
 PACE = 0.2           # seconds between our datagrams: the server allows 5 a second
 
 
-def receive(sock, done):
+def receive(sock, done, nick):
     while True:
         try:
             data = sock.recv(65536)          # one datagram = one whole line, never glued
@@ -34,6 +34,12 @@ def receive(sock, done):
         line = data.decode("utf-8", "replace").rstrip("\n")  # a bad byte is U+FFFD, not a crash
         if line == "/pong":
             continue                          # the answer to our heartbeat: nothing to show
+        if line.startswith("*** to join, type: "):   # a server beyond loopback: echo its cookie
+            sock.send(f"/join {line.split()[5]} {nick}".ljust(128).encode())
+            continue
+        if line.startswith(f'error: nick "{nick}" is taken'):
+            print(line, file=sys.stderr)
+            os._exit(1)
         print(line, flush=True)
         if line.startswith("*** bye"):
             done.set()
@@ -56,7 +62,7 @@ def main():
     # it received (no amplification), and the welcome line needs the room.
     sock.send(f"/nick {args.nick}".ljust(128).encode())
     done = threading.Event()
-    threading.Thread(target=receive, args=(sock, done), daemon=True).start()
+    threading.Thread(target=receive, args=(sock, done, args.nick), daemon=True).start()
     threading.Thread(target=heartbeat, args=(sock, args.heartbeat, done), daemon=True).start()
     for line in sys.stdin:
         data = line.rstrip("\n").encode()

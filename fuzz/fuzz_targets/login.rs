@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
         deadline: Duration::from_secs(60),
         max_failures: 3,
         failure_delay: Duration::ZERO,
+        ..LoginPolicy::default()
     };
     let (server, mut client) = UnixStream::pair().expect("a socket pair");
     client

@@ -7,7 +7,8 @@
 //! - [`users`]: the users file, one `name:$argon2id$…` line per user, never a password;
 //! - `pool`: verifying on a few dedicated threads, so memory stays bounded;
 //! - [`login`]: the `{"op":"login"}` exchange on both ends, with its delay, failure
-//!   count and total deadline;
+//!   count and total deadline; `guesses`: the turn each address waits for, across
+//!   all of its connections;
 //! - [`password`]: where a client's password comes from;
 //! - [`args`]: the login flags the servers share, and socklab-passwd's; [`limits`]:
 //!   the limits of login.
@@ -21,11 +22,13 @@
 //! ```
 
 pub mod args;
+mod guesses;
 pub mod limits;
 pub mod login;
 pub mod password;
 mod pool;
 pub mod users;
 
+pub use guesses::Guesses;
 pub use login::{answer_login, client_login, server_login, LoginPolicy};
 pub use users::Users;

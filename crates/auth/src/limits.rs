@@ -30,3 +30,21 @@ pub const MAX_USERNAME_LEN: usize = 32;
 /// argon2's default parameters) while it runs, so without a cap every client logging
 /// in at once would add that much to the server's memory.
 pub const MAX_CONCURRENT_HASHES: usize = 4;
+
+/// Login attempts one address may make at once before its attempts are spaced out by
+/// [`GUESS_INTERVAL`], across all its connections: the per-connection delay alone let
+/// a hundred connections guess a hundred times as fast.
+pub const GUESS_BURST: u32 = 5;
+
+/// The spacing of one address's login attempts once its burst is spent: a failed
+/// attempt makes the next one from that address wait this long; a success gives its
+/// turn back.
+pub const GUESS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The longest an attempt waits for its address's turn; one whose turn is further off
+/// is refused at once (`busy`) and the connection closed, rather than holding a thread.
+pub const MAX_GUESS_WAIT: Duration = Duration::from_secs(10);
+
+/// Addresses whose turns are remembered at once; past this, those with no debt are
+/// forgotten first, then the one due soonest.
+pub const MAX_GUESS_ADDRESSES: usize = 4096;

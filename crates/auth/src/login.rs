@@ -19,14 +19,11 @@
 use crate::limits::{LOGIN_DEADLINE, LOGIN_FAILURE_DELAY, MAX_LOGIN_FAILURES, MAX_PASSWORD_LEN};
 use crate::users::Users;
 use socklab_net::Connection;
-use socklab_proto::msg::Empty;
-use socklab_proto::{Error, ErrorCode, Request, Result};
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use socklab_proto::{msg::Empty, Error, ErrorCode, Request, Result};
 use std::time::{Duration, Instant};
+use std::{io::Read, io::Write, os::fd::AsFd};
 
-/// How strict the server's login is. The defaults are the documented limits; tests
-/// shorten them.
+/// How strict the server's login is: the documented limits by default (tests shorten them).
 #[derive(Debug, Clone)]
 pub struct LoginPolicy {
     /// The whole login must be done within this time from accept.
@@ -35,6 +32,8 @@ pub struct LoginPolicy {
     pub max_failures: u32,
     /// Wait before answering a failure.
     pub failure_delay: Duration,
+    /// Each address's turn to try, before every attempt; clones of the policy share it.
+    pub guesses: crate::guesses::Guesses,
 }
 
 impl Default for LoginPolicy {
@@ -43,6 +42,7 @@ impl Default for LoginPolicy {
             deadline: LOGIN_DEADLINE,
             max_failures: MAX_LOGIN_FAILURES,
             failure_delay: LOGIN_FAILURE_DELAY,
+            guesses: Default::default(),
         }
     }
 }
@@ -104,12 +104,13 @@ pub fn answer_login<S: Read + Write + AsFd>(
     failures: &mut u32,
     policy: &LoginPolicy,
 ) -> Result<bool> {
-    // Refuse an oversized password without hashing it; it still counts as a failure
-    // and still waits, so it is no faster than a wrong password.
+    policy.guesses.wait_turn(conn, peer)?;
+    // An oversized password is refused unhashed, yet counts and waits as a wrong one.
     let ok = password.len() <= MAX_PASSWORD_LEN && users.verify(user, &password);
     drop(password);
     if ok {
         conn.send_ok(&Empty {})?;
+        policy.guesses.refund(peer);
         return Ok(true);
     }
     *failures += 1;

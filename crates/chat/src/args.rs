@@ -16,8 +16,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The longest `--max-message`: a message and its nick must fit in one datagram.
-const MAX_MESSAGE_FLAG: usize = MAX_DATAGRAM - 100;
+/// The longest `--max-message`: a message and its nick must fit in one datagram, even
+/// once every hidden character is escaped (a 2-byte U+061C becomes the 7 of `\u{61c}`).
+const MAX_MESSAGE_FLAG: usize = (MAX_DATAGRAM - 100) / 4;
 
 /// The shortest `--heartbeat` the client keeps to, so that a slip of the finger cannot
 /// make it flood the server with pings.
@@ -54,6 +55,10 @@ pub struct ServerArgs {
     /// Do not broadcast lines typed on stdin.
     #[arg(long)]
     no_console: bool,
+    /// Make a new address echo a cookie before it joins, even on loopback (always on
+    /// when bound beyond loopback).
+    #[arg(long)]
+    verify_join: bool,
 }
 
 impl ServerArgs {
@@ -73,6 +78,7 @@ impl ServerArgs {
             expire: self.expire,
             filter,
             console: !self.no_console,
+            verify_join: self.verify_join,
             shutdown: Shutdown::on_signals()?,
             ..ServerConfig::default()
         };
@@ -116,6 +122,9 @@ pub struct ClientArgs {
     /// Send a /ping this often (seconds) so that the server does not expire you.
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "15")]
     heartbeat: Duration,
+    /// If the nick is taken, join as NICK_2, NICK_3… instead of exiting.
+    #[arg(long)]
+    nick_fallback: bool,
     /// After stdin ends, keep printing incoming messages for this many seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "0")]
     linger: Duration,
@@ -133,6 +142,7 @@ impl ClientArgs {
             max_message: self.max_message,
             heartbeat: self.heartbeat.max(MIN_HEARTBEAT),
             linger: self.linger,
+            nick_fallback: self.nick_fallback,
             prompt: on_terminal,
             terminal: if on_terminal {
                 terminal_size()

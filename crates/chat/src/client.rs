@@ -2,30 +2,17 @@
 //! arrives, so neither waits for the other (the tutorial's `input()` blocked all
 //! incoming messages until you pressed Enter).
 
+use crate::join::{self, cookie_answer, padded, JOIN_TRIES};
 use crate::protocol::{self, PING, PONG};
-use socklab_proto::{Error, ErrorCode, Result};
+use socklab_proto::{Error, Result};
 use std::io::{self, BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The client pads its first datagram with spaces to this many bytes (the server
-/// trims them). The server never answers a new address with more bytes than it sent,
-/// so that spoofed datagrams cannot turn it into an amplifier; padding the join lets
-/// it answer with the welcome line or "the chat is full". QUIC pads its first packet
-/// to 1,200 bytes for the same reason.
-const JOIN_PAD: usize = 128;
-
 /// How often the receiving thread wakes to send a heartbeat or notice the end.
 const TICK: Duration = Duration::from_millis(200);
-
-/// How long the client waits for the server's answer to its join before sending the
-/// join again. UDP may lose the join or the welcome; nothing else would notice.
-const JOIN_WAIT: Duration = Duration::from_secs(1);
-
-/// How many times the client sends its join before it goes on without an answer.
-const JOIN_TRIES: u32 = 3;
 
 /// How the client runs. Every field has a flag in `chat-client`.
 #[derive(Debug, Clone)]
@@ -45,6 +32,8 @@ pub struct ClientConfig {
     /// The terminal's size (rows, columns), to keep the prompt on the bottom row and
     /// to know how many rows an incoming line takes.
     pub terminal: (usize, usize),
+    /// When the nick is taken, try `NICK_2`, `NICK_3`… instead of giving up.
+    pub nick_fallback: bool,
     /// Leave with `/quit` on SIGINT, SIGTERM and SIGHUP, then die by that signal. For
     /// a program that is only a chat client: it takes over those signals for the whole
     /// process.
@@ -62,6 +51,7 @@ impl ClientConfig {
             linger: Duration::ZERO,
             prompt: false,
             terminal: (24, 80),
+            nick_fallback: false,
             leave_on_signal: false,
         }
     }
@@ -103,17 +93,14 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
     } else {
         None
     };
-    let join = match &config.nick {
-        Some(nick) => format!("/nick {nick}"),
-        None => PING.to_owned(),
+    let (answer, nick) = join::join(&socket, config)?;
+    let config = &ClientConfig {
+        nick,
+        ..config.clone()
     };
     let nick = config.nick.as_deref().unwrap_or("your address");
     let mut output = output;
-    match join_chat(
-        &socket,
-        format!("{join:<JOIN_PAD$}").as_bytes(),
-        config.server,
-    )? {
+    match answer {
         Some(welcome) => {
             // A retried join without a nick may be answered by the pong alone, if the
             // welcome was lost: joined all the same, with nothing to show.
@@ -127,47 +114,11 @@ pub fn run<R: BufRead, W: Write + Send + 'static>(
         }
         None => eprintln!(
             "warning: no answer from {} to {JOIN_TRIES} joins: the server may be down or \
-             unreachable, or the nick taken (try another --nick); what you type is sent anyway",
+             unreachable; what you type is sent anyway",
             config.server
         ),
     }
     chat(config, &socket, input, output)
-}
-
-/// Sends the join datagram and waits [`JOIN_WAIT`] for the server's first answer (its
-/// welcome, or an error), sending the join again up to [`JOIN_TRIES`] times in all.
-/// Returns the answer, or `None` if none came. An answer that is an error (the chat is
-/// full) and an ICMP "port unreachable" (nothing listens there) are errors.
-fn join_chat(socket: &UdpSocket, join: &[u8], server: SocketAddr) -> Result<Option<String>> {
-    socket
-        .set_read_timeout(Some(JOIN_WAIT))
-        .map_err(|e| Error::io("setting SO_RCVTIMEO", e))?;
-    let mut buf = vec![0u8; crate::limits::MAX_DATAGRAM];
-    for _ in 0..JOIN_TRIES {
-        send(socket, join)?;
-        match socket.recv(&mut buf) {
-            Ok(n) => {
-                let answer = protocol::decode(protocol::trim_end(&buf[..n]));
-                return match answer.strip_prefix("error: ") {
-                    // The only refusal a join can get is a full chat.
-                    Some(why) => Err(Error::Remote {
-                        code: ErrorCode::Busy,
-                        message: format!("{server} refused the join: {why}"),
-                    }),
-                    None => Ok(Some(answer)),
-                };
-            }
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                // Nothing to retry: --host and --port name a port with no server.
-                return Err(Error::Usage(format!(
-                    "nothing listens at {server} (ICMP port unreachable): is chat-server running?"
-                )));
-            }
-            Err(e) if socklab_net::socket::is_wait_over(&e) => {}
-            Err(e) => return Err(Error::io(format!("waiting for {server} to answer"), e)),
-        }
-    }
-    Ok(None)
 }
 
 /// The chat itself, once joined (or given up waiting): sends each line of `input`,
@@ -307,7 +258,7 @@ fn ignored_signals() -> Vec<i32> {
     (1..=64).filter(|n| mask & (1 << (n - 1)) != 0).collect()
 }
 
-fn send(socket: &UdpSocket, datagram: &[u8]) -> Result<()> {
+pub(crate) fn send(socket: &UdpSocket, datagram: &[u8]) -> Result<()> {
     match socket.send(datagram) {
         Ok(_) => Ok(()),
         // An earlier datagram hit a closed port; the receiving thread already said so.
@@ -369,6 +320,11 @@ fn receive<W: Write>(
         warned = false;
         let line = protocol::decode(protocol::trim_end(&buf[..n]));
         if line == PONG {
+            continue;
+        }
+        // Expired and back as a stranger: rejoin by answering the cookie ourselves.
+        if let Some(reply) = cookie_answer(&line, config.nick.as_deref()) {
+            let _ = socket.send(padded(&reply).as_bytes());
             continue;
         }
         let mut out = output.lock().unwrap_or_else(|e| e.into_inner());

@@ -24,7 +24,9 @@
 //! - Bytes that are not UTF-8 crashed `decode()`; here they show as U+FFFD.
 //! - Nothing limited who or how much; here members, rate and message size are capped,
 //!   silent members expire, and a stranger never gets a reply larger than what it sent
-//!   (UDP source addresses can be forged: see `docs/security.md`).
+//!   (UDP source addresses can be forged: see `docs/security.md`); beyond loopback a
+//!   new address joins only by echoing a cookie ([`cookie`]), and nicks that look alike
+//!   are one nick.
 //!
 //! UDP keeps message boundaries (no 粘包: two sends are two receives), but it may lose,
 //! duplicate or reorder datagrams, and the chat does not hide that: it is a lesson in
@@ -36,6 +38,8 @@
 pub mod args;
 pub mod batch;
 pub mod client;
+pub mod cookie;
+mod join;
 pub mod limits;
 pub mod protocol;
 mod room;

@@ -30,5 +30,15 @@ pub const CHAT_EXPIRE: Duration = Duration::from_secs(60);
 /// server's expiry so that one or two lost heartbeats do not expire it.
 pub const CHAT_HEARTBEAT: Duration = Duration::from_secs(15);
 
+/// A stranger (an address that has not echoed its join cookie) never gets a reply
+/// larger than this many times the datagram that caused it: QUIC's anti-amplification
+/// limit, so a spoofed datagram buys its victim little.
+pub const MAX_AMPLIFICATION: usize = 3;
+
+/// Rate buckets the chat server keeps at once: every member's, and those of
+/// addresses that left less than `--expire` ago (so that leaving and rejoining does not
+/// refill one). Past this, the stalest former member's is forgotten.
+pub const MAX_RATE_ENTRIES: usize = 4096;
+
 /// The longest chat nick, in bytes.
 pub const MAX_NICK_LEN: usize = 32;

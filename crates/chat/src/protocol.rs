@@ -12,6 +12,7 @@
 //!                    /me ACTION      "* nick ACTION"
 //!                    /quit           leave
 //!                    /ping           heartbeat: "I am still here" (answered with /pong)
+//!                    /join TOKEN [NICK]  join with the server's cookie (see `cookie`)
 //!                    //text          a message that starts with "/"
 //! server -> client   <nick> text     relayed message
 //!                    * nick action   relayed /me
@@ -19,13 +20,17 @@
 //!                    [server] …      a line typed on the server's stdin
 //!                    error: …        your datagram was refused, and why
 //!                    /pong           answer to /ping
+//!                    *** to join, type: /join TOKEN   a new address must echo TOKEN first
+//!                                    (beyond loopback or with --verify-join)
 //! ```
 //!
 //! Every server datagram is one line ending in `\n`, so `nc -u` prints it as it comes.
 
+use socklab_proto::names::is_hidden;
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
+use unicode_security::skeleton;
 
 /// What a client datagram asks for, once trimmed and decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +47,13 @@ pub enum Command {
     Quit,
     /// `/ping`.
     Ping,
+    /// `/join TOKEN [NICK]`: the answer to the server's cookie.
+    Join {
+        /// The token the server handed this address.
+        token: String,
+        /// The nick to join as, if any.
+        nick: Option<String>,
+    },
     /// A `/word` the server does not know (the word, for the error line).
     Unknown(String),
 }
@@ -65,16 +77,31 @@ pub fn trim_end(bytes: &[u8]) -> &[u8] {
 /// Decodes a datagram as UTF-8, showing invalid bytes as U+FFFD (never failing), and
 /// replaces control characters (escape sequences, newlines inside the message, bell)
 /// with U+FFFD too: a peer must not be able to move other members' cursors, clear
-/// their screens, or forge a second line that looks like a server notice.
+/// their screens, or forge a second line that looks like a server notice. Invisible
+/// format characters and separators ([`is_hidden`]: U+202E reverses what follows,
+/// U+2028 starts a new line in some terminals) are shown as escapes, `\u{202e}`.
 pub fn decode(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .chars()
-        .map(|c| match c {
-            '\t' => ' ',
-            c if c.is_control() => char::REPLACEMENT_CHARACTER,
-            c => c,
-        })
-        .collect()
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push(' '),
+            c if c.is_control() => out.push(char::REPLACEMENT_CHARACTER),
+            c if is_hidden(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The forms of a nick that must differ from every other member's: its UTS #39
+/// confusable skeleton (`аlice` with a Cyrillic а, `ａlice`, `aIice` all give `alice`'s)
+/// and the skeleton of its lower case (nicks are unique regardless of case).
+pub(crate) fn nick_keys(nick: &str) -> [String; 2] {
+    [
+        skeleton(nick).collect(),
+        skeleton(&nick.to_lowercase()).collect(),
+    ]
 }
 
 /// Parses a decoded, trimmed message.
@@ -95,6 +122,13 @@ pub fn parse(text: &str) -> Command {
         "me" => Command::Me(arg.to_owned()),
         "quit" => Command::Quit,
         "ping" => Command::Ping,
+        "join" => {
+            let mut words = arg.split_whitespace();
+            Command::Join {
+                token: words.next().unwrap_or_default().to_owned(),
+                nick: words.next().map(str::to_owned),
+            }
+        }
         other => Command::Unknown(other.to_owned()),
     }
 }
@@ -103,6 +137,10 @@ pub fn parse(text: &str) -> Command {
 /// `_` or `.`. Spaces, brackets and `*` are refused so a nick can never make a line
 /// look like `[server] …` or `*** …`.
 pub fn validate_nick(nick: &str) -> Result<(), String> {
+    // Letters exclude them already; said outright, since a nick is shown to everyone.
+    if nick.chars().any(is_hidden) {
+        return Err("a nick may not contain invisible or text-direction characters".into());
+    }
     let ok_chars = nick
         .chars()
         .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
@@ -241,6 +279,10 @@ mod tests {
     fn invalid_utf8_and_control_characters_become_replacement_characters() {
         assert_eq!(decode(b"ok \xff\xfe"), "ok \u{fffd}\u{fffd}");
         assert_eq!(decode(b"a\x1b[2Jb\nc\td"), "a\u{fffd}[2Jb\u{fffd}c d");
+        assert_eq!(
+            decode("a\u{202e}b\u{2028}c".as_bytes()),
+            r"a\u{202e}b\u{2028}c"
+        );
     }
 
     #[test]
@@ -251,6 +293,20 @@ mod tests {
         assert_eq!(parse("/who"), Command::Who);
         assert_eq!(parse("/quit"), Command::Quit);
         assert_eq!(parse("/ping"), Command::Ping);
+        assert_eq!(
+            parse("/join 00ff bob"),
+            Command::Join {
+                token: "00ff".into(),
+                nick: Some("bob".into())
+            }
+        );
+        assert_eq!(
+            parse("/join"),
+            Command::Join {
+                token: String::new(),
+                nick: None
+            }
+        );
         assert_eq!(parse("/dance"), Command::Unknown("dance".into()));
         assert_eq!(parse("//etc/passwd"), Command::Say("/etc/passwd".into()));
     }
@@ -259,9 +315,28 @@ mod tests {
     fn nick_rules_refuse_spaces_brackets_and_long_names() {
         assert!(validate_nick("alice_2.0-x").is_ok());
         assert!(validate_nick("émile").is_ok());
-        for bad in ["", "a b", "[server]", "***", &"x".repeat(33)] {
+        for bad in [
+            "",
+            "a b",
+            "[server]",
+            "***",
+            &"x".repeat(33),
+            "a\u{202e}b",
+            "a\u{200d}b",
+        ] {
             assert!(validate_nick(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn look_alike_nicks_share_a_key() {
+        let alice = nick_keys("alice");
+        for same in ["\u{430}lice", "\u{ff41}lice", "aIice", "ALICE", "Alice"] {
+            let k = nick_keys(same);
+            assert!(k[0] == alice[0] || k[1] == alice[1], "{same:?}");
+        }
+        let k = nick_keys("alicia");
+        assert!(k[0] != alice[0] && k[1] != alice[1]);
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //! server a member went away.
 
 use crate::batch::Outbox;
+use crate::cookie::{Cookies, CHALLENGE};
+use crate::limits::{MAX_AMPLIFICATION, MAX_RATE_ENTRIES};
 use crate::protocol::{self, Command, TokenBucket, PONG};
 use crate::server::ServerConfig;
+use socklab_proto::names::escape;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -19,10 +22,18 @@ struct Member {
     nick: String,
     joined: u64,
     last_seen: Instant,
+}
+
+/// An address's rate cap. It is kept apart from the membership and outlives it by
+/// `--expire`: a member that quits and rejoins finds its bucket as it left it, so
+/// rejoining is no way to refill it.
+#[derive(Debug)]
+struct Rate {
     bucket: TokenBucket,
     /// Told "slow down" already; stays quiet until a message gets through again, so a
     /// flood does not get a flood of errors back.
     throttled: bool,
+    last_used: Instant,
 }
 
 /// The members, and what the room has to say to them.
@@ -34,7 +45,11 @@ pub(crate) struct Room {
     /// The limits and the word filter the room keeps to.
     pub(crate) config: ServerConfig,
     members: HashMap<SocketAddr, Member>,
+    /// Members' buckets, and those of addresses that left less than `--expire` ago; at
+    /// most [`MAX_RATE_ENTRIES`].
+    rates: HashMap<SocketAddr, Rate>,
     next_join: u64,
+    cookies: Cookies,
 }
 
 /// A member's address as people read it: `127.0.0.1:5000`, not the dual-stack
@@ -66,7 +81,9 @@ impl Room {
             outbox: Outbox::default(),
             config,
             members: HashMap::new(),
+            rates: HashMap::new(),
             next_join: 0,
+            cookies: Cookies::new(Instant::now()),
         }
     }
 
@@ -95,11 +112,24 @@ impl Room {
         self.outbox.push(datagram(line), to);
     }
 
+    /// Why `nick` cannot be `by`'s, if it cannot: invalid, or taken. The wording is
+    /// what chat-client shows when it gives up.
+    fn refuse_nick(&self, nick: &str, by: SocketAddr) -> Option<String> {
+        if let Err(why) = protocol::validate_nick(nick) {
+            return Some(format!("nick {} is invalid: {why}", escape(nick)));
+        }
+        self.nick_taken(nick, by)
+            .then(|| format!("nick \"{nick}\" is taken"))
+    }
+
+    /// True when another member's nick looks like `nick`: the same in any case, or the
+    /// same confusable skeleton (see [`protocol::nick_keys`]).
     fn nick_taken(&self, nick: &str, by: SocketAddr) -> bool {
-        let wanted = nick.to_lowercase();
-        self.members
-            .iter()
-            .any(|(addr, m)| *addr != by && m.nick.to_lowercase() == wanted)
+        let wanted = protocol::nick_keys(nick);
+        self.members.iter().any(|(addr, m)| {
+            let theirs = protocol::nick_keys(&m.nick);
+            *addr != by && (wanted[0] == theirs[0] || wanted[1] == theirs[1])
+        })
     }
 
     /// Handles one datagram from `from`.
@@ -108,11 +138,17 @@ impl Room {
         let was_member = self.members.contains_key(&from);
         if let Some(m) = self.members.get_mut(&from) {
             m.last_seen = now;
-            if !m.bucket.take(now) {
-                let first = !m.throttled;
-                m.throttled = true;
-                if first {
-                    log::warn!("{who} ({}): over the rate cap, dropping", m.nick);
+        }
+        // Every datagram from an address with a bucket takes a token, member or not:
+        // joins, nick changes and /quit included.
+        if let Some(r) = self.rates.get_mut(&from) {
+            r.last_used = now;
+            if !r.bucket.take(now) {
+                let first = !r.throttled;
+                r.throttled = true;
+                // Only a member is told: a stranger gets no errors.
+                if first && was_member {
+                    log::warn!("{who}: over the rate cap, dropping");
                     let line = format!(
                         "error: slow down (max {} messages/s, burst {}); messages dropped",
                         self.config.rate, self.config.burst
@@ -121,7 +157,7 @@ impl Room {
                 }
                 return;
             }
-            m.throttled = false;
+            r.throttled = false;
         }
 
         let body = protocol::trim_end(data);
@@ -158,25 +194,40 @@ impl Room {
         let text = protocol::decode(body);
         let command = protocol::parse(&text);
 
-        // The reply to the datagram that makes an address join is bounded by its size.
-        let bound = (!was_member).then_some(data.len());
+        // Replies to a stranger are bounded by the size of the datagram that caused
+        // them; once an address has echoed its cookie, it is known to be real.
+        let mut bound = None;
         if !was_member {
-            let nick = match &command {
+            let verify = self.config.verify_join;
+            let (nick, verified) = match &command {
                 Command::Quit => return,
+                Command::Join { token, nick }
+                    if !verify || self.cookies.verify(from, token, now) =>
+                {
+                    (nick.clone(), verify)
+                }
+                _ if verify => {
+                    self.challenge(from, &command, data.len(), now);
+                    return;
+                }
                 Command::Unknown(word) => {
                     log::debug!("{who}: unknown command /{word} from a stranger, ignored");
                     return;
                 }
-                Command::Nick(nick) => {
-                    if protocol::validate_nick(nick).is_err() || self.nick_taken(nick, from) {
-                        log::info!("{who}: cannot join as {nick:?} (invalid or taken)");
-                        return;
-                    }
-                    Some(nick.clone())
-                }
-                _ => None,
+                Command::Nick(nick) => (Some(nick.clone()), false),
+                _ => (None, false),
             };
-            if !self.join(from, nick, data.len(), now) {
+            bound = (!verified).then_some(data.len());
+            if let Some(nick) = &nick {
+                if let Some(why) = self.refuse_nick(nick, from) {
+                    log::info!("{who}: cannot join: {why}");
+                    // Bounded like any answer to a stranger: chat-client's padded join
+                    // leaves room for it.
+                    self.send(from, &format!("error: {why}"), bound);
+                    return;
+                }
+            }
+            if !self.join(from, nick, bound, now) {
                 return;
             }
         }
@@ -219,6 +270,12 @@ impl Room {
                 self.send(from, &format!("*** bye, {nick}"), None);
             }
             Command::Ping => self.send(from, PONG, bound),
+            Command::Join { .. } => {
+                // A join retried after a lost welcome: answer it, as a retried /nick is.
+                if was_member {
+                    self.send(from, &format!("*** you are already {nick}"), None);
+                }
+            }
             Command::Unknown(word) => {
                 let line = format!(
                     "error: unknown command /{word} (try /nick NAME, /who, /me ACTION, /quit, /ping; //text sends text starting with /)"
@@ -228,13 +285,29 @@ impl Room {
         }
     }
 
-    /// Adds `addr` as a member, unless the room is full. `trigger` is the size of the
-    /// datagram that asked, which bounds what we may answer (see [`Room::send`]).
+    /// Hands a stranger its cookie, in a line no longer than [`MAX_AMPLIFICATION`]
+    /// times the datagram that asked: a spoofed datagram gets its victim at most that.
+    /// A stranger that asked for a nick is shown the line that joins under it.
+    fn challenge(&mut self, from: SocketAddr, command: &Command, size: usize, now: Instant) {
+        let token = self.cookies.token(from, now);
+        let line = match command {
+            Command::Nick(nick) if protocol::validate_nick(nick).is_ok() => {
+                format!("{CHALLENGE}{token} {nick}")
+            }
+            _ => format!("{CHALLENGE}{token}"),
+        };
+        log::debug!("{}: new address, sent a join cookie", show_addr(from));
+        self.send(from, &line, Some(size.saturating_mul(MAX_AMPLIFICATION)));
+    }
+
+    /// Adds `addr` as a member, unless the room is full. `bound` is the size of the
+    /// datagram that asked if the address is not known to be real, which bounds what we
+    /// may answer (see [`Room::send`]).
     fn join(
         &mut self,
         addr: SocketAddr,
         nick: Option<String>,
-        trigger: usize,
+        bound: Option<usize>,
         now: Instant,
     ) -> bool {
         let who = show_addr(addr);
@@ -247,7 +320,7 @@ impl Room {
                 "error: the chat is full (max {} members)",
                 self.config.max_members
             );
-            self.send(addr, &line, Some(trigger));
+            self.send(addr, &line, bound);
             return false;
         }
         let nick = nick.unwrap_or_else(|| who.to_string());
@@ -257,14 +330,23 @@ impl Room {
                 nick: nick.clone(),
                 joined: self.next_join,
                 last_seen: now,
-                bucket: TokenBucket::new(self.config.rate, self.config.burst, now),
-                throttled: false,
             },
         );
         self.next_join += 1;
-        // Joining costs a token like any other datagram.
-        if let Some(m) = self.members.get_mut(&addr) {
-            m.bucket.take(now);
+        // Joining costs a token like any other datagram: an address that left recently
+        // paid it on the way in; a new one starts a full bucket and pays it now.
+        if !self.rates.contains_key(&addr) {
+            self.make_room_for_a_rate(now);
+            let mut bucket = TokenBucket::new(self.config.rate, self.config.burst, now);
+            bucket.take(now);
+            self.rates.insert(
+                addr,
+                Rate {
+                    bucket,
+                    throttled: false,
+                    last_used: now,
+                },
+            );
         }
         log::info!(
             "{who}: joined as {nick} ({} in the chat)",
@@ -275,7 +357,7 @@ impl Room {
             "*** welcome, {nick}: {} here, /who lists them, /nick NAME renames you",
             self.members.len()
         );
-        self.send(addr, &welcome, Some(trigger));
+        self.send(addr, &welcome, bound);
         true
     }
 
@@ -291,7 +373,7 @@ impl Room {
             return;
         }
         if self.nick_taken(new, addr) {
-            self.send(addr, &format!("error: the nick {new} is taken"), None);
+            self.send(addr, &format!("error: nick \"{new}\" is taken"), None);
             return;
         }
         if let Some(m) = self.members.get_mut(&addr) {
@@ -301,9 +383,38 @@ impl Room {
         self.broadcast(None, &format!("*** {old} is now known as {new}"));
     }
 
-    /// Drops members silent for longer than `--expire` and tells the others.
+    /// Keeps the table of buckets under [`MAX_RATE_ENTRIES`]: forgets those of
+    /// addresses gone for longer than `--expire`, then, if it is still full, the one of
+    /// a former member that was used longest ago. Members' buckets always stay.
+    fn make_room_for_a_rate(&mut self, now: Instant) {
+        if self.rates.len() < MAX_RATE_ENTRIES {
+            return;
+        }
+        let (limit, members) = (self.config.expire, &self.members);
+        self.rates.retain(|addr, r| {
+            members.contains_key(addr) || now.saturating_duration_since(r.last_used) <= limit
+        });
+        if self.rates.len() >= MAX_RATE_ENTRIES {
+            let oldest = self
+                .rates
+                .iter()
+                .filter(|(addr, _)| !self.members.contains_key(addr))
+                .min_by_key(|(_, r)| r.last_used)
+                .map(|(addr, _)| *addr);
+            if let Some(addr) = oldest {
+                self.rates.remove(&addr);
+            }
+        }
+    }
+
+    /// Drops members silent for longer than `--expire` and tells the others, and
+    /// forgets the buckets of addresses that left longer than `--expire` ago.
     pub(crate) fn expire(&mut self, now: Instant) {
         let limit = self.config.expire;
+        let members = &self.members;
+        self.rates.retain(|addr, r| {
+            members.contains_key(addr) || now.saturating_duration_since(r.last_used) <= limit
+        });
         let gone: Vec<SocketAddr> = self
             .members
             .iter()

@@ -42,6 +42,9 @@ pub struct ServerConfig {
     /// The receive buffer. [`crate::limits::MAX_DATAGRAM`] holds any UDP datagram;
     /// tests shrink it to show that truncation is detected.
     pub recv_buffer: usize,
+    /// A new address joins only after echoing a cookie (`--verify-join`; always on
+    /// when the server is bound beyond loopback). See [`crate::cookie`].
+    pub verify_join: bool,
     /// Raised to stop the server.
     pub shutdown: Shutdown,
 }
@@ -57,6 +60,7 @@ impl Default for ServerConfig {
             filter: Filter::none(),
             console: false,
             recv_buffer: crate::limits::MAX_DATAGRAM,
+            verify_join: false,
             shutdown: Shutdown::new(),
         }
     }
@@ -64,7 +68,7 @@ impl Default for ServerConfig {
 
 /// Binds the chat's UDP socket to `host:port`, prints `listening on ADDR`, and runs
 /// the chat on it until `config.shutdown` is raised.
-pub(crate) fn listen_and_run(host: &str, port: u16, config: ServerConfig) -> Result<()> {
+pub(crate) fn listen_and_run(host: &str, port: u16, mut config: ServerConfig) -> Result<()> {
     // socket(), IPV6_V6ONLY off when `host` is `::`, bind(): no listen, no accept.
     let socket = udp_socket(bind_addr(host, port)?)?;
     let addr = socket
@@ -73,6 +77,9 @@ pub(crate) fn listen_and_run(host: &str, port: u16, config: ServerConfig) -> Res
     announce(addr);
     // No login and no encryption: anyone who can reach the port can read and speak.
     warn_if_exposed(addr, "chat-server");
+    // On loopback every source address is this machine's own; beyond it, anyone on
+    // the path can write any source address on a datagram.
+    config.verify_join |= !addr.ip().is_loopback();
     run(socket, config)
 }
 
@@ -85,12 +92,17 @@ pub fn run(socket: UdpSocket, config: ServerConfig) -> Result<()> {
         .try_clone()
         .map_err(|e| Error::io("cloning the chat socket", e))?;
     log::info!(
-        "chat: max {} members, {} bytes a message, {}/s (burst {}) each, expiry after {:?} of silence{}",
+        "chat: max {} members, {} bytes a message, {}/s (burst {}) each, expiry after {:?} of silence{}{}",
         config.max_members,
         config.max_message,
         config.rate,
         config.burst,
         config.expire,
+        if config.verify_join {
+            ", joins verified by cookie"
+        } else {
+            ""
+        },
         if config.filter.is_empty() {
             String::new()
         } else {

@@ -20,7 +20,7 @@
 use crate::error::{Error, ErrorCode, Result};
 use crate::frame::{read_frame, write_frame};
 use crate::limits::MAX_HEADER_LEN;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::io::{Read, Write};
@@ -145,13 +145,79 @@ pub fn read_object<R: Read>(r: &mut R) -> Result<Option<Map<String, Value>>> {
     let Some(payload) = read_frame(r, MAX_HEADER_LEN)? else {
         return Ok(None);
     };
-    match serde_json::from_slice::<Value>(&payload) {
-        Ok(Value::Object(map)) => Ok(Some(map)),
-        Ok(other) => Err(Error::BadHeader(format!(
+    match serde_json::from_slice::<Strict>(&payload) {
+        Ok(Strict(Value::Object(map))) => Ok(Some(map)),
+        Ok(Strict(other)) => Err(Error::BadHeader(format!(
             "expected a JSON object, got {}",
             json_kind(&other)
         ))),
         Err(e) => Err(Error::BadHeader(e.to_string())),
+    }
+}
+
+/// A JSON value that refuses an object with the same key twice, at any depth.
+///
+/// serde_json keeps the last of two equal keys, so `{"op":"list","op":"exec",…}`
+/// would be an `exec` to this reader and a `list` to a reader that keeps the first
+/// (a proxy, a log filter, an older client): two readers of one header must never
+/// disagree about what it says. Every reader goes through [`read_object`], which parses
+/// through this type; serde_json's own nesting limit still applies.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key {key:?}"
+                )));
+            }
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -326,6 +392,23 @@ mod tests {
             read_header::<_, Request>(&mut Cursor::new(wire)),
             Err(Error::BadHeader(_))
         ));
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth() {
+        // serde_json alone keeps the last "op": this would run `id`.
+        assert!(bad(r#"{"op":"list","op":"exec","cmd":"id"}"#).contains("duplicate key \"op\""));
+        assert!(bad(r#"{"op":"exec","cmd":"ls","cmd":"id"}"#).contains("duplicate key"));
+        assert!(bad(r#"{"op":"stat","name":{"a":1,"a":2}}"#).contains("duplicate key"));
+        match read_reply::<_, Empty>(&mut frame(r#"{"ok":false,"ok":true}"#)) {
+            Err(Error::BadHeader(msg)) => assert!(msg.contains("duplicate key"), "{msg}"),
+            other => panic!("a reply with two \"ok\" keys was read as {other:?}"),
+        }
+        // Equal values in different objects are not duplicates.
+        let map = read_object(&mut frame(r#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#))
+            .unwrap()
+            .unwrap();
+        assert_eq!(map.len(), 2);
     }
 
     #[test]

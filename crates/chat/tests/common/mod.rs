@@ -47,13 +47,19 @@ impl Member {
         let mut m = Member::new(srv);
         let welcome = format!("*** welcome, {nick}");
         let start = Instant::now();
+        let mut join = format!("/nick {nick}");
         while start.elapsed() < WAIT {
-            m.send(&format!("{:<128}", format!("/nick {nick}")));
+            m.send(&format!("{join:<128}"));
             let deadline = Instant::now() + Duration::from_millis(500);
             while Instant::now() < deadline {
                 if let Some(l) = m.next_line(Duration::from_millis(100)) {
                     if l.starts_with(&welcome) {
                         return m;
+                    }
+                    // A server that verifies joins hands out a cookie first.
+                    if let Some(token) = cookie_token(&l) {
+                        join = format!("/join {token} {nick}");
+                        break;
                     }
                 }
             }
@@ -124,6 +130,13 @@ impl Member {
         }
         lines
     }
+}
+
+/// The token in a server's `*** to join, type: /join TOKEN` line.
+pub fn cookie_token(line: &str) -> Option<&str> {
+    line.strip_prefix(socklab_chat::cookie::CHALLENGE)?
+        .split_whitespace()
+        .next()
 }
 
 /// A real `chat-client` process, stdin and stdout piped.
