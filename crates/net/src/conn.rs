@@ -6,7 +6,8 @@
 //! hand. Every wait falls under one of three deadlines:
 //!
 //! - **idle**: between requests, a session may be silent this long
-//!   ([`Connection::read_request`]);
+//!   ([`Connection::read_request`]; once a request's first byte has come, the rest of
+//!   it must come within the stall deadline);
 //! - **stall**: inside an exchange (a reply, a body, a trailer), the peer must move a
 //!   byte at least this often ([`Connection::read_header`], [`Connection::body`], and
 //!   every write);
@@ -22,7 +23,7 @@ use crate::limits::{IDLE_TIMEOUT, STALL_TIMEOUT};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use socket2::SockRef;
-use socklab_proto::msg::{self, Request};
+use socklab_proto::msg;
 use socklab_proto::{Error, ErrorCode, Result};
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
@@ -84,20 +85,45 @@ impl<S: Read + Write + AsFd> Connection<S> {
         Ok(())
     }
 
-    /// Waits up to the idle deadline for the client's next request. `Ok(None)` is a
-    /// clean close. A session idle too long is told `timeout`, a malformed or
-    /// oversized header `bad_request` (after a bad length the stream is out of step);
-    /// either way an error follows, and the caller closes.
-    pub fn read_request(&mut self) -> Result<Option<Request>> {
+    /// Waits up to the idle deadline for the first byte of the client's next request
+    /// (a [`Request`], or a lesson's own request type), then gives the rest of it the
+    /// stall deadline in total: a peer that dribbles a header a byte at a time cannot
+    /// hold the connection past that. `Ok(None)` is a clean close. A session idle too
+    /// long is told `timeout`, a malformed or oversized header `bad_request` (after a
+    /// bad length the stream is out of step); either way an error follows, and the
+    /// caller closes.
+    pub fn read_request<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         self.wait_at_most(self.deadlines.idle)?;
-        match msg::read_header(&mut self.stream).map_err(Error::under_deadline) {
-            Ok(request) => Ok(request),
+        let mut first = [0u8; 1];
+        // Read through the stream (not a peek at the socket): a TLS stream may hold a
+        // whole pipelined request already decrypted.
+        let got = loop {
+            match self.stream.read(&mut first) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        match got.map_err(|e| Error::io("waiting for a request", e).under_deadline()) {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
             Err(Error::Timeout(_)) => {
                 let secs = self.deadlines.idle.as_secs();
                 let _ =
                     self.send_failure(ErrorCode::Timeout, &format!("idle for {secs} s; closing"));
-                Err(Error::Timeout(format!("idle for {secs} s")))
+                return Err(Error::Timeout(format!("idle for {secs} s")));
             }
+            Err(e) => return Err(e),
+        }
+        let deadline = Instant::now() + self.deadlines.stall;
+        let read = msg::read_header(&mut (&first[..]).chain(ByDeadline {
+            conn: &mut *self,
+            deadline,
+        }));
+        self.read_timeout = None;
+        match read.map_err(Error::under_deadline) {
+            // The first byte came, so a close now is in the middle of a frame.
+            Ok(None) => Err(Error::UnexpectedEof("a frame length")),
+            Ok(request) => Ok(request),
             Err(e) if e.is_disconnect() => Err(e),
             Err(e) => {
                 let _ = self.send_error(&e);
@@ -109,7 +135,7 @@ impl<S: Read + Write + AsFd> Connection<S> {
     /// Reads the next request, all of it by `deadline` (a login's total deadline).
     /// `Ok(None)` is a clean close; past the deadline, `Error::Timeout` (the caller
     /// decides what to tell the peer).
-    pub fn read_request_by(&mut self, deadline: Instant) -> Result<Option<Request>> {
+    pub fn read_request_by<T: DeserializeOwned>(&mut self, deadline: Instant) -> Result<Option<T>> {
         let read = msg::read_header(&mut ByDeadline {
             conn: &mut *self,
             deadline,
@@ -220,7 +246,7 @@ mod tests {
         let mut conn = Connection::new(s, Deadlines::default()).unwrap();
         let start = Instant::now();
         let err = conn
-            .read_request_by(start + Duration::from_millis(350))
+            .read_request_by::<msg::Empty>(start + Duration::from_millis(350))
             .unwrap_err();
         let took = start.elapsed();
         assert!(matches!(err, Error::Timeout(_)), "{err:?}");
@@ -240,7 +266,7 @@ mod tests {
             },
         )
         .unwrap();
-        let err = conn.read_request().unwrap_err();
+        let err = conn.read_request::<msg::Empty>().unwrap_err();
         assert!(
             matches!(err, Error::Timeout(ref m) if m == "idle for 0 s"),
             "{err:?}"
@@ -259,11 +285,45 @@ mod tests {
     }
 
     #[test]
+    fn a_request_dribbled_a_byte_at_a_time_is_cut_at_the_stall_deadline() {
+        let (mut c, s) = pair();
+        let writer = std::thread::spawn(move || {
+            // A frame announcing 100 bytes, sent a byte every 100 ms: each byte is well
+            // inside the idle deadline, but the whole header is not.
+            let _ = c.write_all(&100u32.to_be_bytes());
+            for _ in 0..20 {
+                if c.write_all(b" ").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let deadlines = Deadlines {
+            idle: Duration::from_secs(60),
+            stall: Duration::from_millis(400),
+        };
+        let mut conn = Connection::new(s, deadlines).unwrap();
+        let start = Instant::now();
+        let err = conn.read_request::<msg::Empty>().unwrap_err();
+        let took = start.elapsed();
+        assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+        assert!(
+            took < Duration::from_secs(2),
+            "a dribbled header held the connection {took:?}"
+        );
+        drop(conn);
+        writer.join().unwrap();
+    }
+
+    #[test]
     fn a_malformed_request_is_answered_bad_request() {
         let (mut c, s) = pair();
         let mut conn = Connection::new(s, Deadlines::default()).unwrap();
         socklab_proto::frame::write_frame(&mut c, b"[1]", 100).unwrap();
-        assert!(matches!(conn.read_request(), Err(Error::BadHeader(_))));
+        assert!(matches!(
+            conn.read_request::<socklab_proto::Request>(),
+            Err(Error::BadHeader(_))
+        ));
         let reply = msg::read_reply::<_, msg::Empty>(&mut c).unwrap_err();
         assert!(
             matches!(
