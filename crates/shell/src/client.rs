@@ -1,10 +1,11 @@
 //! The shell client: connect, log in, then run commands, one-shot or in a `>> ` loop.
 
+use crate::request::ShellRequest;
 use crate::wire::{read_incoming, ExitStatus, Incoming, StreamName};
 use socklab_auth::client_login;
 use socklab_net::socket::connect;
 use socklab_net::{Connection, Deadlines, NO_DEADLINE};
-use socklab_proto::{Error, Request, Result};
+use socklab_proto::{Error, Result};
 use std::borrow::Cow;
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::TcpStream;
@@ -56,8 +57,10 @@ impl Client {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<ExitStatus> {
-        self.conn.send(&Request::Exec {
+        self.conn.send(&ShellRequest::Exec {
             cmd: cmd.to_owned(),
+            stdin: false,
+            env: Default::default(),
         })?;
         loop {
             match read_incoming(self.conn.body()?)? {

@@ -37,9 +37,13 @@
 //! `src/bin/` parse them and call `run`.
 
 pub mod args;
+mod cd;
 pub mod client;
+pub mod env;
 mod exec;
+pub mod keeper;
 pub mod limits;
+pub mod request;
 pub mod server;
 pub mod wire;
 

@@ -505,7 +505,13 @@ fn server_refuses_to_start_without_users() {
         (dir.path().join("missing"), "create it with: socklab-passwd"),
     ] {
         let out = Command::new(socklab_testkit::bin("shell-server"))
-            .args(["--port", "0", "--users", file.to_str().unwrap()])
+            .args([
+                "--allow-root",
+                "--port",
+                "0",
+                "--users",
+                file.to_str().unwrap(),
+            ])
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

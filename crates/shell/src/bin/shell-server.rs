@@ -26,6 +26,10 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // The server runs itself again as the keeper of each command (see the keeper module).
+    if let Some(code) = socklab_shell::keeper::main_if_keeper() {
+        return code;
+    }
     let cli = Cli::parse();
     socklab_net::cli::run_main(|| cli.server.run())
 }
