@@ -3,7 +3,7 @@
 //! Each binary flattens one of these into its `clap` parser and calls its `run`: the
 //! binary holds no logic of its own.
 
-use crate::client::{run_command_line, Client, EXIT_CONNECT_FAILED};
+use crate::client::{run_command_line, Client, Mode, EXIT_CONNECT_FAILED};
 use crate::env::Account;
 use crate::limits::{COMMAND_TIMEOUT, SHELL_PORT};
 use crate::server::{listen_and_run, load_users, session_root, ServerConfig};
@@ -108,7 +108,18 @@ pub struct ClientArgs {
     /// Seconds to wait for the connection to be accepted.
     #[arg(long, value_name = "SECS", default_value_t = CONNECT_TIMEOUT.as_secs())]
     connect_timeout: u64,
-    /// The command to run, after `--`; without one, a `>> ` prompt reads commands.
+    /// Run the command (or the login shell) on a remote terminal (a PTY), as `ssh -t`:
+    /// for `top`, `vi`, `less`.
+    #[arg(short = 't', conflicts_with = "prompt")]
+    tty: bool,
+    /// The tutorial's `>> ` prompt: one command per line, `exit [N]` to leave.
+    #[arg(short = 'T', long)]
+    prompt: bool,
+    /// Do not forward stdin: the command reads end of input at once (ssh -n).
+    #[arg(short = 'n')]
+    no_stdin: bool,
+    /// The command to run, after `--`. Without one: a login shell on a remote
+    /// terminal when stdin is a terminal, else commands read one per line from stdin.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
 }
@@ -125,7 +136,12 @@ impl ClientArgs {
                 return EXIT_CONNECT_FAILED;
             }
         };
-        run_command_line(&mut client, &self.command)
+        let mode = match (self.tty, self.prompt) {
+            (true, _) => Mode::Pty,
+            (_, true) => Mode::Prompt,
+            _ => Mode::Auto,
+        };
+        run_command_line(&mut client, &self.command, mode, self.no_stdin)
     }
 
     /// The password (file, environment or prompt), then the connection and the login.

@@ -43,8 +43,11 @@ pub mod env;
 mod exec;
 pub mod keeper;
 pub mod limits;
+mod prompt;
+mod pump;
 pub mod request;
 pub mod server;
+mod tty;
 pub mod wire;
 
 pub use client::Client;
