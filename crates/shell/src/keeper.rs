@@ -13,9 +13,9 @@
 //! 3. `setsid()`: a new session with no controlling terminal, so the command cannot
 //!    reach the server's terminal (`open("/dev/tty")` fails with `ENXIO`). On a PTY it
 //!    then opens its terminal, which becomes the session's controlling terminal;
-//! 4. starts the command in a process group of its own and, on a PTY, makes that
-//!    group the terminal's foreground group, so Ctrl-C reaches the command, not the
-//!    keeper;
+//! 4. starts the command in its own process group, the terminal's foreground group
+//!    on a PTY; the keeper handles (and ignores) the terminal's signals, Ctrl-C
+//!    included, so only the command acts on them;
 //! 5. waits for the command to exit, or for SIGTERM (the server ending the session)
 //!    or SIGHUP (the terminal closed);
 //! 6. kills every process below it with SIGKILL, round after round, reaping each,
@@ -110,7 +110,7 @@ fn keep(ppid: i32, pty: bool, argv0: &OsStr, program: &OsStr, args: &[OsString])
     }
     // A session leader that opens a terminal without O_NOCTTY acquires it as its
     // controlling terminal. Held open until the keeper exits.
-    let _tty = if pty {
+    let tty = if pty {
         match rustix::termios::ttyname(std::io::stdin(), Vec::new()) {
             Ok(name) => match std::fs::OpenOptions::new()
                 .read(true)
@@ -134,22 +134,16 @@ fn keep(ppid: i32, pty: bool, argv0: &OsStr, program: &OsStr, args: &[OsString])
         Ok(s) => s,
         Err(e) => return fail("installing signal handlers", &e),
     };
-    let child = match Command::new(program)
-        .arg0(argv0)
-        .args(args)
-        .process_group(0)
-        .spawn()
-    {
+    // The command stays in the keeper's process group, which is the terminal's
+    // foreground group: an interactive shell finds itself in the foreground and moves
+    // to a group of its own for job control; a plain command gets Ctrl-C directly.
+    // (Starting it in a new group and then handing it the terminal would race with a
+    // shell that checks the foreground group first and stops itself with SIGTTIN.)
+    let child = match Command::new(program).arg0(argv0).args(args).spawn() {
         Ok(c) => c,
         Err(e) => return fail(&format!("cannot run {}", program.to_string_lossy()), &e),
     };
     let child = Pid::from_raw(child.id() as i32);
-    if let Some(tty) = &_tty {
-        // The command's group gets the terminal's signals (Ctrl-C, Ctrl-Z, resize).
-        if let Some(pid) = rustix::process::Pid::from_raw(child.as_raw()) {
-            let _ = rustix::termios::tcsetpgrp(tty, pid);
-        }
-    }
     let mut ended = reap(child, None);
     if ended.is_none() {
         for sig in signals.forever() {
@@ -164,6 +158,7 @@ fn keep(ppid: i32, pty: bool, argv0: &OsStr, program: &OsStr, args: &[OsString])
         }
     }
     ended = kill_all(child, ended);
+    drop(tty);
     match ended {
         Some(Ended::Code(code)) => ExitCode::from(code as u8),
         Some(Ended::Signal(sig)) => die_like(sig),

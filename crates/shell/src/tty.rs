@@ -31,7 +31,7 @@ impl RawMode {
         let saved = tcgetattr(&fd).map_err(|e| Error::io("tcgetattr", e.into()))?;
         let mut raw = saved.clone();
         raw.make_raw();
-        tcsetattr(&fd, OptionalActions::Flush, &raw)
+        tcsetattr(&fd, OptionalActions::Drain, &raw)
             .map_err(|e| Error::io("tcsetattr", e.into()))?;
         *SAVED.lock().unwrap_or_else(|p| p.into_inner()) = Some((fd, saved));
         Ok(RawMode(()))
