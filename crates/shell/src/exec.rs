@@ -23,6 +23,7 @@
 //! [`Keeper`]: SIGTERM to the keeper, which kills its whole tree and exits.
 
 use crate::keeper::keeper_argv;
+use crate::orphans;
 use crate::request::{is_stdin_frame, parse_inbound, Inbound};
 use crate::wire::{ExitStatus, StreamName};
 use nix::errno::Errno;
@@ -124,6 +125,9 @@ impl Drop for Keeper {
             self.stop();
             let _ = self.child.wait();
         }
+        orphans::unregister(self.child.id());
+        // Whatever escaped a keeper that was killed before it could clean up.
+        orphans::sweep();
     }
 }
 
@@ -166,11 +170,15 @@ fn spawn(job: &Job<'_>) -> Result<(Keeper, Option<File>)> {
             Some(File::from(master))
         }
     };
-    let child = cmd.spawn().map_err(|e| {
-        Error::io(
-            format!("cannot start a command in {}", job.cwd.display()),
-            e,
-        )
+    let child = orphans::register(|| {
+        let child = cmd.spawn().map_err(|e| {
+            Error::io(
+                format!("cannot start a command in {}", job.cwd.display()),
+                e,
+            )
+        })?;
+        let pid = child.id();
+        Ok((child, pid))
     })?;
     // `cmd` holds the PTY's slave side; dropping it leaves the keeper's copies the
     // only ones, so the master reads EIO once they are all closed.
@@ -370,7 +378,12 @@ where
                         sink = Sink::Closed;
                     }
                 }
-                Watch::Exited => exit_signal = None,
+                Watch::Exited => {
+                    exit_signal = None;
+                    // A keeper that exits cleanly left nothing behind; one killed (by
+                    // its own command) may have: its orphans are the server's now.
+                    orphans::sweep();
+                }
                 Watch::Peer => {
                     let conn = peer.as_mut().expect("polled peer is present");
                     if revents.intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR) {

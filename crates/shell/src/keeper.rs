@@ -209,7 +209,7 @@ fn kill_all(child: Pid, mut ended: Option<Ended>) -> Option<Ended> {
 
 /// The PIDs whose parent is `ppid`, from `/proc/PID/stat` (field 4, after the command
 /// name in parentheses, which may itself contain spaces and parentheses).
-fn children_of(ppid: i32) -> Vec<i32> {
+pub(crate) fn children_of(ppid: i32) -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

@@ -43,6 +43,7 @@ pub mod env;
 mod exec;
 pub mod keeper;
 pub mod limits;
+mod orphans;
 mod prompt;
 mod pump;
 pub mod request;

@@ -96,6 +96,7 @@ pub fn run(listener: TcpListener, config: ServerConfig) -> Result<()> {
                 .into(),
         ));
     }
+    crate::orphans::become_subreaper()?;
     let opts = config.serve.clone();
     let deadlines = Deadlines {
         idle: config.idle_timeout,

@@ -561,3 +561,29 @@ fn stdin_frames_sent_after_the_command_ended_are_skipped() {
     .unwrap();
     assert_eq!(read_line_of_output(&mut s), "next\n");
 }
+
+#[test]
+fn a_command_that_kills_its_keeper_still_leaves_nothing_behind() {
+    require_tool("setsid");
+    let fx = Fixture::start(&["--timeout", "30"]);
+    let t = tag();
+    let mut c = fx.client();
+    // $PPID of the command's shell is its keeper; SIGKILL gives it no chance to clean up.
+    let (st, _, _) = exec(
+        &mut c,
+        &format!("setsid -f sleep 304.{t}; (sleep 305.{t} &); sleep 0.2; kill -9 $PPID; sleep 60"),
+    );
+    assert_eq!(st.signal, Some(9), "{st:?}");
+    let gone = wait_until(Duration::from_secs(1), || {
+        processes_with(&format!(".{t}")).is_empty()
+    });
+    assert!(
+        gone,
+        "still running: {:?}\n{}",
+        processes_with(&format!(".{t}")),
+        fx.server.stderr()
+    );
+    // The session goes on.
+    let (st, out, _) = exec(&mut c, "echo still-here");
+    assert_eq!((st.exit, out.as_slice()), (Some(0), &b"still-here\n"[..]));
+}
