@@ -587,3 +587,36 @@ fn a_command_that_kills_its_keeper_still_leaves_nothing_behind() {
     let (st, out, _) = exec(&mut c, "echo still-here");
     assert_eq!((st.exit, out.as_slice()), (Some(0), &b"still-here\n"[..]));
 }
+
+#[test]
+fn a_server_killed_with_sigkill_leaves_nothing_behind() {
+    require_tool("setsid");
+    let mut fx = Fixture::start(&["--timeout", "60"]);
+    let t = tag();
+    let mut s = fx.connect();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let cmd = format!("{}; sleep 60", escapees(&t));
+    write_header(
+        &mut s,
+        &ShellRequest::Exec {
+            cmd,
+            stdin: false,
+            env: Default::default(),
+        },
+    )
+    .unwrap();
+    assert_eq!(read_line_of_output(&mut s), "ready\n");
+    assert_running(&t);
+    fx.server.signal("KILL");
+    fx.server
+        .wait_exit(Duration::from_secs(10))
+        .unwrap_or_else(|| fx.fail("no exit after SIGKILL"));
+    // The keeper's parent-death signal: it kills its tree.
+    assert_all_gone(
+        &fx,
+        &t,
+        Instant::now(),
+        Duration::from_secs(1),
+        "server SIGKILL",
+    );
+}
