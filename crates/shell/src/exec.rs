@@ -28,7 +28,7 @@ use crate::request::{is_stdin_frame, parse_inbound, Inbound};
 use crate::wire::{ExitStatus, StreamName};
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitid, Id, WaitPidFlag};
+use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
@@ -100,6 +100,16 @@ impl Keeper {
         Pid::from_raw(self.child.id() as i32)
     }
 
+    /// Whether the keeper, exited but not yet reaped, died of SIGKILL: the one way it
+    /// ends without killing its tree first.
+    fn killed(&self) -> bool {
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+        matches!(
+            waitid(Id::Pid(self.pid()), flags),
+            Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _))
+        )
+    }
+
     /// SIGTERM (and SIGCONT, in case the command stopped it), then SIGKILL if the
     /// keeper has not finished its work within [`KEEPER_GRACE`].
     fn stop(&mut self) {
@@ -116,6 +126,9 @@ impl Keeper {
         }
         log::error!("keeper {pid} did not stop within {KEEPER_GRACE:?}; killing it");
         let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.reaped = true;
+        orphans::sweep();
     }
 }
 
@@ -126,8 +139,6 @@ impl Drop for Keeper {
             let _ = self.child.wait();
         }
         orphans::unregister(self.child.id());
-        // Whatever escaped a keeper that was killed before it could clean up.
-        orphans::sweep();
     }
 }
 
@@ -380,9 +391,12 @@ where
                 }
                 Watch::Exited => {
                     exit_signal = None;
-                    // A keeper that exits cleanly left nothing behind; one killed (by
-                    // its own command) may have: its orphans are the server's now.
-                    orphans::sweep();
+                    // A keeper that ends normally left nothing behind. One killed by
+                    // SIGKILL (by its own command, say) could not clean up: its
+                    // orphans are the server's now.
+                    if keeper.killed() {
+                        orphans::sweep();
+                    }
                 }
                 Watch::Peer => {
                     let conn = peer.as_mut().expect("polled peer is present");

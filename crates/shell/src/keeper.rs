@@ -189,18 +189,26 @@ fn record(child: Pid, status: WaitStatus, ended: Option<Ended>) -> Option<Ended>
 
 /// Kills every child of the keeper with SIGKILL and reaps it, round after round: the
 /// children of a killed process are re-parented to the keeper (its subreaper), and
-/// are killed in the next round. Returns when the keeper has no child left.
+/// are killed in the next round. Returns when the keeper has no child left. A command
+/// that left nothing behind costs one `waitpid`, no scan of `/proc`.
 fn kill_all(child: Pid, mut ended: Option<Ended>) -> Option<Ended> {
     let me = getpid().as_raw();
     for _ in 0..MAX_KILL_ROUNDS {
-        for pid in children_of(me) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        match waitpid(None, None) {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            // Nothing below the keeper any more.
+            Err(Errno::ECHILD) => return ended,
+            Ok(WaitStatus::StillAlive) => {
+                for pid in children_of(me) {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+                match waitpid(None, None) {
+                    Ok(status) => ended = record(child, status, ended),
+                    Err(Errno::ECHILD) => return ended,
+                    Err(_) => {}
+                }
+            }
             Ok(status) => ended = record(child, status, ended),
-            Err(Errno::EINTR) => {}
-            // ECHILD: nothing left below the keeper.
-            Err(_) => return ended,
+            Err(_) => {}
         }
     }
     eprintln!("shell-server keeper: processes still forking after {MAX_KILL_ROUNDS} rounds");
