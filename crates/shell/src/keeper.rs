@@ -25,6 +25,7 @@
 //! `setsid` and the `prctl`s are done by the keeper on itself, after `exec`, so no
 //! `pre_exec` hook (which would need `unsafe`) is involved.
 
+use crate::limits::MAX_KILL_ROUNDS;
 use nix::errno::Errno;
 use nix::sys::prctl;
 use nix::sys::resource::{setrlimit, Resource};
@@ -41,10 +42,9 @@ use std::process::{Command, ExitCode};
 /// The first argument that turns `shell-server` into a keeper.
 pub(crate) const KEEPER_FLAG: &str = "--socklab-keeper";
 
-/// Exit code of a keeper that could not start its command (as `sh` uses for "not
-/// executable"), and rounds of killing before it gives up on a tree that keeps forking.
+/// Exit code of a keeper that could not start its command, as `sh` uses for "not
+/// executable".
 const EXIT_CANNOT_START: u8 = 126;
-const MAX_KILL_ROUNDS: usize = 10_000;
 
 /// The arguments that make `shell-server` a keeper for `program` (run as `argv0`).
 pub(crate) fn keeper_argv(

@@ -53,6 +53,7 @@ mod prompt;
 mod pump;
 pub mod request;
 pub mod server;
+mod spawn;
 mod tty;
 pub mod wire;
 

@@ -8,6 +8,7 @@
 //! round, as the keeper itself would have.
 
 use crate::keeper::children_of;
+use crate::limits::MAX_KILL_ROUNDS;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{getpid, Pid};
@@ -18,9 +19,6 @@ use std::sync::Mutex;
 /// PIDs of the keepers now running. Held while a keeper is spawned, so a sweep never
 /// sees a keeper that is not registered yet.
 static KEEPERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
-
-/// Rounds of killing before a sweep gives up on a tree that keeps forking.
-const MAX_SWEEP_ROUNDS: usize = 1000;
 
 /// Makes this process a child subreaper. Called once, when the server starts.
 pub(crate) fn become_subreaper() -> Result<()> {
@@ -48,7 +46,7 @@ pub(crate) fn unregister(pid: u32) {
 /// Kills and reaps every child of the server that is not a running keeper.
 pub(crate) fn sweep() {
     let me = getpid().as_raw();
-    for _ in 0..MAX_SWEEP_ROUNDS {
+    for _ in 0..MAX_KILL_ROUNDS {
         let strays: Vec<i32> = {
             let keepers = KEEPERS.lock().unwrap_or_else(|p| p.into_inner());
             children_of(me)
