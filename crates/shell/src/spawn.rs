@@ -17,6 +17,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The server's own binary, which runs again as each command's keeper.
+const SELF_EXE: &str = "/proc/self/exe";
+
 /// The running keeper. Dropping it before the command is over ends the command and
 /// everything it started, and reaps the keeper: no orphan, no zombie.
 #[derive(Debug)]
@@ -74,8 +77,9 @@ impl Drop for Keeper {
 
 /// Starts `job` under a keeper: pipes, or a new PTY whose master is returned.
 pub(crate) fn spawn(job: &Job<'_>) -> Result<(Keeper, Option<File>)> {
-    let exe = std::env::current_exe().map_err(|e| Error::io("finding shell-server itself", e))?;
-    let mut cmd = Command::new(exe);
+    // The running binary itself, even if its file was replaced or deleted since (an
+    // upgrade): /proc/self/exe opens the inode this process runs, not a path.
+    let mut cmd = Command::new(SELF_EXE);
     cmd.args(keeper_argv(
         matches!(job.io, JobIo::Pty { .. }),
         &job.argv0,

@@ -253,3 +253,43 @@ fn ctrl_c_at_the_prompt_interrupts_the_command_and_keeps_the_session() {
         t.screen()
     );
 }
+
+#[test]
+fn ctrl_d_ctrl_z_job_control_and_a_pager_work_on_the_pty() {
+    let fx = Fixture::start(&["--timeout", "120"]);
+    let mut t = Terminal::start(&fx, &[], (24, 80));
+    t.wait_for_shell(&fx);
+    // Ctrl-D: end of input for cat, through the remote line discipline.
+    let from = t.mark();
+    t.type_in("cat; echo cat-ended-$((1+1))\r");
+    std::thread::sleep(Duration::from_millis(300));
+    t.type_in("\x04");
+    t.expect_after(from, "cat-ended-2", Duration::from_secs(5));
+    // Ctrl-Z: the remote shell's job control stops the job; `kill %1` ends it.
+    let from = t.mark();
+    t.type_in("sleep 31\r");
+    std::thread::sleep(Duration::from_millis(300));
+    t.type_in("\x1a");
+    t.expect_after(from, "Stopped", Duration::from_secs(5));
+    let out = t.run("jobs; kill -9 %1");
+    assert!(out.contains("sleep 31"), "{out}");
+    // A full-screen program: less pages its input and quits on q. (vi works as well,
+    // but first asks the terminal where its cursor is, which this test's terminal
+    // does not answer.)
+    if std::path::Path::new("/usr/bin/less").exists() {
+        let from = t.mark();
+        t.type_in("seq 1000 | less\r");
+        t.expect_after(from, "\n23", Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(300));
+        t.type_in("q");
+        let out = t.run("echo less-left-$((2+2))");
+        assert!(out.contains("less-left-4"), "{out}");
+    }
+    t.type_in("exit\r");
+    assert_eq!(
+        t.wait_exit(Duration::from_secs(10)).code(),
+        Some(0),
+        "{}",
+        t.screen()
+    );
+}

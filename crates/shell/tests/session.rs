@@ -620,3 +620,34 @@ fn a_server_killed_with_sigkill_leaves_nothing_behind() {
         "server SIGKILL",
     );
 }
+
+#[test]
+fn a_pty_session_whose_client_vanishes_leaves_nothing_behind() {
+    require_tool("setsid");
+    let fx = Fixture::start(&["--timeout", "60"]);
+    let t = tag();
+    let mut s = fx.connect();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let cmd = format!("{}; sleep 60", escapees(&t));
+    write_header(
+        &mut s,
+        &ShellRequest::Pty {
+            term: "xterm".into(),
+            rows: 24,
+            cols: 80,
+            cmd: Some(cmd),
+            env: Default::default(),
+        },
+    )
+    .unwrap();
+    assert!(read_line_of_output(&mut s).contains("ready"));
+    assert_running(&t);
+    drop(s);
+    assert_all_gone(
+        &fx,
+        &t,
+        Instant::now(),
+        Duration::from_secs(1),
+        "PTY client gone",
+    );
+}
