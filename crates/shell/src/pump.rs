@@ -17,36 +17,43 @@ use std::io::Read;
 use std::net::TcpStream;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 /// Read ends that become readable on SIGWINCH, and on SIGTERM or SIGHUP.
+#[derive(Debug)]
 struct SignalPipes {
     winch: UnixStream,
     term: UnixStream,
+    /// True while no terminal session runs: SIGTERM and SIGHUP then simply end the
+    /// client (their default action); during one, the pump restores the terminal first.
+    idle: Arc<AtomicBool>,
 }
 
-/// Registers the signal pipes once per process.
+/// Registers the signal pipes once per process. Signal handlers stay registered for
+/// the process's life: signal-hook cannot put a default action back, so the default
+/// is kept conditional instead.
 fn signal_pipes() -> Result<&'static SignalPipes> {
     static PIPES: OnceLock<SignalPipes> = OnceLock::new();
     if let Some(p) = PIPES.get() {
         return Ok(p);
     }
-    let pair = || UnixStream::pair().map_err(|e| Error::io("creating a signal pipe", e));
-    let (winch, winch_w) = pair()?;
-    let (term, term_w) = pair()?;
-    let term_w2 = term_w
-        .try_clone()
-        .map_err(|e| Error::io("creating a signal pipe", e))?;
+    let io = |e| Error::io("installing a signal handler", e);
+    let (winch, winch_w) = UnixStream::pair().map_err(io)?;
+    let (term, term_w) = UnixStream::pair().map_err(io)?;
+    let term_w2 = term_w.try_clone().map_err(io)?;
+    let idle = Arc::new(AtomicBool::new(true));
     for (sig, w) in [(SIGWINCH, winch_w), (SIGTERM, term_w), (SIGHUP, term_w2)] {
-        signal_hook::low_level::pipe::register(sig, w)
-            .map_err(|e| Error::io("installing a signal handler", e))?;
+        signal_hook::low_level::pipe::register(sig, w).map_err(io)?;
+    }
+    for sig in [SIGTERM, SIGHUP] {
+        signal_hook::flag::register_conditional_default(sig, Arc::clone(&idle)).map_err(io)?;
     }
     for r in [&winch, &term] {
-        r.set_nonblocking(true)
-            .map_err(|e| Error::io("creating a signal pipe", e))?;
+        r.set_nonblocking(true).map_err(io)?;
     }
-    Ok(PIPES.get_or_init(|| SignalPipes { winch, term }))
+    Ok(PIPES.get_or_init(|| SignalPipes { winch, term, idle }))
 }
 
 /// A running pump; [`Pump::stop`] ends it.
@@ -54,6 +61,7 @@ fn signal_pipes() -> Result<&'static SignalPipes> {
 pub(crate) struct Pump {
     stop: UnixStream,
     thread: JoinHandle<()>,
+    signals: Option<&'static SignalPipes>,
 }
 
 impl Pump {
@@ -64,7 +72,9 @@ impl Pump {
         let (stop, stopped) =
             UnixStream::pair().map_err(|e| Error::io("creating the stop pipe", e))?;
         let signals = if terminal {
-            Some(signal_pipes()?)
+            let pipes = signal_pipes()?;
+            pipes.idle.store(false, Ordering::SeqCst);
+            Some(pipes)
         } else {
             None
         };
@@ -76,13 +86,20 @@ impl Pump {
                 }
             })
             .map_err(|e| Error::io("starting the stdin thread", e))?;
-        Ok(Pump { stop, thread })
+        Ok(Pump {
+            stop,
+            thread,
+            signals,
+        })
     }
 
     /// Tells the pump to stop (the command is over) and waits for it.
     pub fn stop(self) {
         drop(self.stop);
         let _ = self.thread.join();
+        if let Some(pipes) = self.signals {
+            pipes.idle.store(true, Ordering::SeqCst);
+        }
     }
 }
 

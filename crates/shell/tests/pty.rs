@@ -155,6 +155,21 @@ impl Terminal {
     }
 }
 
+/// Whether a process runs whose command line is exactly `cmdline` (words joined by
+/// spaces).
+fn running(cmdline: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| {
+                String::from_utf8_lossy(&c)
+                    .trim_end_matches('\0')
+                    .replace('\0', " ")
+                    == cmdline
+            })
+            .unwrap_or(false)
+    })
+}
+
 /// `stty -g` of terminal `slave`.
 fn modes(slave: &OwnedFd) -> String {
     let out = Command::new("stty")
@@ -193,12 +208,18 @@ fn login_shell_on_a_pty_has_a_terminal_resizes_takes_ctrl_c_and_exits_with_its_c
     );
     // Ctrl-C stops the remote command, not the session.
     let from = t.mark();
-    t.type_in("sleep 30\r");
-    std::thread::sleep(Duration::from_millis(500));
+    let nap = format!("sleep 32.{}", std::process::id());
+    t.type_in(&format!("{nap}\r"));
+    assert!(
+        wait_until(Duration::from_secs(10), || running(&nap)),
+        "{}",
+        t.screen()
+    );
     let pressed = Instant::now();
     t.type_in("\x03");
     t.type_in("echo after-$((40+2))\r");
     t.expect_after(from, "after-42", Duration::from_secs(2));
+    assert!(!running(&nap), "Ctrl-C left {nap} running");
     assert!(pressed.elapsed() < Duration::from_secs(2));
     t.type_in("exit 3\r");
     let status = t.wait_exit(Duration::from_secs(10));
@@ -235,10 +256,16 @@ fn ctrl_c_at_the_prompt_interrupts_the_command_and_keeps_the_session() {
     t.type_in("cd sub\r");
     t.expect_after(from, ">> ", Duration::from_secs(5));
     let from = t.mark();
-    t.type_in("sleep 30\r");
-    std::thread::sleep(Duration::from_millis(500));
+    let nap = format!("sleep 33.{}", std::process::id());
+    t.type_in(&format!("{nap}\r"));
+    assert!(
+        wait_until(Duration::from_secs(10), || running(&nap)),
+        "{}",
+        t.screen()
+    );
     t.type_in("\x03");
     t.expect_after(from, ">> ", Duration::from_secs(2));
+    assert!(!running(&nap), "Ctrl-C left {nap} running");
     let from = t.mark();
     t.type_in("pwd\r");
     t.expect_after(from, "/sub", Duration::from_secs(5));
@@ -267,12 +294,14 @@ fn ctrl_d_ctrl_z_job_control_and_a_pager_work_on_the_pty() {
     t.expect_after(from, "cat-ended-2", Duration::from_secs(5));
     // Ctrl-Z: the remote shell's job control stops the job; `kill %1` ends it.
     let from = t.mark();
-    t.type_in("sleep 31\r");
-    std::thread::sleep(Duration::from_millis(300));
+    let nap = format!("sleep 31.{}", std::process::id());
+    t.type_in(&format!("{nap}\r"));
+    let started = wait_until(Duration::from_secs(10), || running(&nap));
+    assert!(started, "{nap} did not start:\n{}", t.screen());
     t.type_in("\x1a");
     t.expect_after(from, "Stopped", Duration::from_secs(5));
     let out = t.run("jobs; kill -9 %1");
-    assert!(out.contains("sleep 31"), "{out}");
+    assert!(out.contains(&nap), "{out}");
     // A full-screen program: less pages its input and quits on q. (vi works as well,
     // but first asks the terminal where its cursor is, which this test's terminal
     // does not answer.)
@@ -292,4 +321,22 @@ fn ctrl_d_ctrl_z_job_control_and_a_pager_work_on_the_pty() {
         "{}",
         t.screen()
     );
+}
+
+#[test]
+fn sigterm_at_the_prompt_between_commands_still_ends_the_client() {
+    let fx = Fixture::start(&["--timeout", "60"]);
+    let mut t = Terminal::start(&fx, &["-T"], (24, 80));
+    t.expect_after(0, ">> ", Duration::from_secs(15));
+    let from = t.mark();
+    // A command on a PTY installs the client's terminal signal handling...
+    t.type_in("echo one\r");
+    t.expect_after(from, "one", Duration::from_secs(5));
+    let from = t.screen().rfind("one").unwrap();
+    t.expect_after(from, ">> ", Duration::from_secs(5));
+    // ...which must not outlive it: at the prompt, SIGTERM ends the client as usual.
+    socklab_testkit::signal(t.client.id(), "TERM");
+    let status = t.wait_exit(Duration::from_secs(5));
+    assert!(!status.success(), "{status:?}");
+    assert_eq!(t.modes(), t.initial);
 }
