@@ -27,6 +27,7 @@
 
 use crate::limits::MAX_KILL_ROUNDS;
 use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::sys::prctl;
 use nix::sys::resource::{setrlimit, Resource};
 use nix::sys::signal::{kill, Signal};
@@ -125,6 +126,9 @@ fn keep(ppid: i32, pty: bool, argv0: &OsStr, program: &OsStr, args: &[OsString])
     } else {
         None
     };
+    // Descriptors the server inherited from whoever started it (a jobserver pipe, a
+    // log file) must not reach the command, as sshd's closefrom(3) ensures.
+    close_on_exec_from(3);
     // Handlers (not SIG_IGN) for the terminal's signals: the keeper does not stop or
     // die on Ctrl-C or Ctrl-Z, while the command, whose handlers `exec` resets to the
     // defaults, does.
@@ -163,6 +167,22 @@ fn keep(ppid: i32, pty: bool, argv0: &OsStr, program: &OsStr, args: &[OsString])
         Some(Ended::Code(code)) => ExitCode::from(code as u8),
         Some(Ended::Signal(sig)) => die_like(sig),
         None => die_like(Signal::SIGKILL),
+    }
+}
+
+/// Marks every open descriptor from `lowest` up close-on-exec: the keeper keeps them,
+/// its command does not get them. (`fcntl` on a number: closing descriptors we do not
+/// own would need `unsafe`, and is not needed.)
+fn close_on_exec_from(lowest: i32) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd >= lowest)
+        .collect();
+    for fd in fds {
+        let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     }
 }
 

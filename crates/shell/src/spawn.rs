@@ -14,6 +14,7 @@ use rustix::pty::OpenptFlags;
 use socklab_proto::{Error, Result};
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -169,8 +170,10 @@ pub(crate) fn set_nonblocking(fd: impl AsFd) -> Result<()> {
 /// exits, then closes the write end of a pipe. Returns the read end: it becomes
 /// readable (end of file) when the process has exited, still unreaped.
 pub(crate) fn spawn_waiter(pid: u32) -> Result<OwnedFd> {
+    // A socket pair rather than pipe(2): std makes it close-on-exec, so no keeper
+    // started meanwhile by another session inherits it (and holds it open).
     let (exited, notify) =
-        nix::unistd::pipe().map_err(|e| Error::io("creating the exit pipe", e.into()))?;
+        UnixStream::pair().map_err(|e| Error::io("creating the exit notifier", e))?;
     std::thread::Builder::new()
         .name("waiter".into())
         .spawn(move || {
@@ -180,5 +183,5 @@ pub(crate) fn spawn_waiter(pid: u32) -> Result<OwnedFd> {
             drop(notify);
         })
         .map_err(|e| Error::io("starting the waiter thread", e))?;
-    Ok(exited)
+    Ok(exited.into())
 }

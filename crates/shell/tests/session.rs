@@ -651,3 +651,67 @@ fn a_pty_session_whose_client_vanishes_leaves_nothing_behind() {
         "PTY client gone",
     );
 }
+
+#[test]
+fn a_command_inherits_no_descriptor_of_the_server_or_other_sessions() {
+    let fx = Fixture::start(&["--timeout", "30"]);
+    // Another session's command is running, with its pipes, PTY and exit notifier open.
+    let mut other = fx.connect();
+    socklab_testkit::login(&mut other, USER, password()).unwrap();
+    write_header(
+        &mut other,
+        &ShellRequest::Pty {
+            term: "xterm".into(),
+            rows: 24,
+            cols: 80,
+            cmd: Some("echo up; sleep 20".into()),
+            env: Default::default(),
+        },
+    )
+    .unwrap();
+    assert!(read_line_of_output(&mut other).contains("up"));
+    let mut c = fx.client();
+    let (_, out, err) = exec(
+        &mut c,
+        "ls /proc/self/fd | tr '\\n' ' '; ls -l /proc/self/fd >&2",
+    );
+    // 0, 1, 2, and 3: the directory ls is reading.
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "0 1 2 3 ",
+        "{}",
+        String::from_utf8_lossy(&err)
+    );
+}
+
+#[test]
+fn a_session_started_meanwhile_does_not_delay_the_reply_of_another() {
+    let fx = Fixture::start(&["--timeout", "30"]);
+    let mut a = fx.client();
+    let mut b = fx.connect();
+    socklab_testkit::login(&mut b, USER, password()).unwrap();
+    let started = Instant::now();
+    let a_thread = std::thread::spawn(move || {
+        let (st, out, _) = exec(&mut a, "sleep 1; echo a-done");
+        (st, out, started.elapsed())
+    });
+    // B's keeper starts while A's command runs, and lives 15 s.
+    std::thread::sleep(Duration::from_millis(300));
+    let cmd = "echo b-up; sleep 15".to_string();
+    write_header(
+        &mut b,
+        &ShellRequest::Exec {
+            cmd,
+            stdin: false,
+            env: Default::default(),
+        },
+    )
+    .unwrap();
+    assert_eq!(read_line_of_output(&mut b), "b-up\n");
+    let (st, out, took) = a_thread.join().unwrap();
+    assert_eq!((st.exit, out.as_slice()), (Some(0), &b"a-done\n"[..]));
+    assert!(
+        took < Duration::from_secs(8),
+        "A's reply waited for B: {took:?}"
+    );
+}
