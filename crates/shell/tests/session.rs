@@ -209,15 +209,29 @@ fn a_command_cannot_reach_the_servers_terminal() {
         "opening /dev/tty hung"
     );
     // No controlling terminal, and a session of its own.
-    let (_, out, _) = exec(&mut c, "ps -o tty=,sid=,pid= -p $$");
+    // /proc/PID/stat: field 6 is the session, field 7 the controlling terminal (0: none).
+    let (_, out, _) = exec(&mut c, "cut -d' ' -f1,6,7 /proc/$$/stat");
     let fields: Vec<String> = String::from_utf8_lossy(&out)
         .split_whitespace()
         .map(String::from)
         .collect();
     assert_eq!(
-        fields.first().map(String::as_str),
-        Some("?"),
+        fields.get(2).map(String::as_str),
+        Some("0"),
         "has a terminal: {fields:?}"
+    );
+    let server_stat = std::fs::read_to_string(format!("/proc/{}/stat", fx.server.pid())).unwrap();
+    let server_sid = server_stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(3)
+        .unwrap();
+    assert_ne!(
+        fields.get(1).map(String::as_str),
+        Some(server_sid),
+        "in the server's session"
     );
 }
 
