@@ -170,7 +170,7 @@ traffic_shell() {
     local pw
     pw=$(make_users "$WORK/users" alice)
     mkdir -p "$WORK/box"
-    start_server SRV "$BIN/shell-server" --port 0 --users "$WORK/users" --workdir "$WORK/box"
+    start_server SRV "$BIN/shell-server" --port 0 --users "$WORK/users" --workdir "$WORK/box" --allow-root
     PORT=$SRV_PORT
     start_capture "$PORT"
     SOCKLAB_PASSWORD=$pw "$BIN/shell-client" --port "$PORT" --user alice -- \

@@ -202,7 +202,7 @@ class Servers:
                 argv += ["--expire", "3", "--no-console"]  # short, so heartbeats are put to the test
             if name == "shell":
                 work = tempfile.mkdtemp(dir=self.dir, prefix="shell-work-")
-                argv += ["--users", self.users_file(), "--workdir", work]
+                argv += ["--users", self.users_file(), "--workdir", work, "--allow-root"]
             if name == "ftp":
                 root = tempfile.mkdtemp(dir=self.dir, prefix="ftp-root-")
                 with open(os.path.join(root, "hi.txt"), "wb") as f:

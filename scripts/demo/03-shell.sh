@@ -13,7 +13,7 @@ echo "\$ cat users"
 cut -c1-72 "$WORK/users" | sed 's/$/…/'
 mkdir -p "$WORK/box"
 printf 'hello from the server\n' >"$WORK/box/notes.txt"
-start_server SHELL shell-server --users "$WORK/users" --port 0 --workdir "$WORK/box" --timeout 2
+start_server SHELL shell-server --users "$WORK/users" --port 0 --workdir "$WORK/box" --timeout 2 --allow-root
 echo "shell-server started: listening on $SHELL_ADDR (pid $SHELL_PID), loopback only"
 P=$SHELL_PORT
 

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 PW=$(make_users "$WORK/users" smoke)
-start_server SHELL "$BIN/shell-server" --users "$WORK/users" --port 0 --workdir "$WORK"
+start_server SHELL "$BIN/shell-server" --users "$WORK/users" --port 0 --workdir "$WORK" --allow-root
 code=0
 out=$(SOCKLAB_PASSWORD=$PW "$BIN/shell-client" --port "$SHELL_PORT" --user smoke -- \
     'echo smoke-out; echo smoke-err >&2; exit 7' 2>"$WORK/client.err") || code=$?

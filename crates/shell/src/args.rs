@@ -3,14 +3,15 @@
 //! Each binary flattens one of these into its `clap` parser and calls its `run`: the
 //! binary holds no logic of its own.
 
-use crate::client::{run_command_line, Client, EXIT_CONNECT_FAILED};
+use crate::client::{run_command_line, Client, Mode, EXIT_CONNECT_FAILED};
+use crate::env::Account;
 use crate::limits::{COMMAND_TIMEOUT, SHELL_PORT};
 use crate::server::{listen_and_run, load_users, session_root, ServerConfig};
 use socklab_auth::args::LoginArgs;
 use socklab_auth::password::client_password;
 use socklab_net::accept::{ServeOptions, Shutdown};
 use socklab_net::limits::{CONNECT_TIMEOUT, IDLE_TIMEOUT, MAX_CONNS};
-use socklab_proto::Result;
+use socklab_proto::{Error, Result};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -42,13 +43,37 @@ pub struct ServerArgs {
     #[arg(long, value_name = "SECS", default_value_t = IDLE_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
+    /// Also give commands this variable of the server's environment (repeatable).
+    /// Commands otherwise get only HOME, USER, LOGNAME, SHELL, PATH, SOCKLAB_USER and
+    /// the client's TERM, LANG and LC_*.
+    #[arg(long, value_name = "NAME")]
+    pass_env: Vec<String>,
+    /// Run even as root: every logged-in user then has a root shell.
+    #[arg(long)]
+    allow_root: bool,
 }
 
 impl ServerArgs {
     /// Loads the users file and checks the session directory (either failing before
     /// anything listens), then serves until SIGINT or SIGTERM.
     pub fn run(&self) -> Result<()> {
+        let account = Account::current()?;
+        if account.root {
+            if !self.allow_root {
+                return Err(Error::Usage(
+                    "shell-server is running as root, so every user who logs in would get a root shell; \
+                     run it as an ordinary user, or pass --allow-root if that is really meant"
+                        .into(),
+                ));
+            }
+            log::warn!("running as root (--allow-root): every logged-in user has a root shell");
+            eprintln!(
+                "shell-server: WARNING: running as root: every logged-in user has a root shell"
+            );
+        }
         let config = ServerConfig {
+            account,
+            pass_env: self.pass_env.clone(),
             users: load_users(&self.users)?,
             workdir: session_root(self.workdir.as_deref())?,
             command_timeout: Duration::from_secs(self.timeout),
@@ -83,7 +108,18 @@ pub struct ClientArgs {
     /// Seconds to wait for the connection to be accepted.
     #[arg(long, value_name = "SECS", default_value_t = CONNECT_TIMEOUT.as_secs())]
     connect_timeout: u64,
-    /// The command to run, after `--`; without one, a `>> ` prompt reads commands.
+    /// Run the command (or the login shell) on a remote terminal (a PTY), as `ssh -t`:
+    /// for `top`, `vi`, `less`.
+    #[arg(short = 't', conflicts_with = "prompt")]
+    tty: bool,
+    /// The tutorial's `>> ` prompt: one command per line, `exit [N]` to leave.
+    #[arg(short = 'T', long)]
+    prompt: bool,
+    /// Do not forward stdin: the command reads end of input at once (ssh -n).
+    #[arg(short = 'n')]
+    no_stdin: bool,
+    /// The command to run, after `--`. Without one: a login shell on a remote
+    /// terminal when stdin is a terminal, else commands read one per line from stdin.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
 }
@@ -100,7 +136,12 @@ impl ClientArgs {
                 return EXIT_CONNECT_FAILED;
             }
         };
-        run_command_line(&mut client, &self.command)
+        let mode = match (self.tty, self.prompt) {
+            (true, _) => Mode::Pty,
+            (_, true) => Mode::Prompt,
+            _ => Mode::Auto,
+        };
+        run_command_line(&mut client, &self.command, mode, self.no_stdin)
     }
 
     /// The password (file, environment or prompt), then the connection and the login.

@@ -1,13 +1,20 @@
 //! The shell client: connect, log in, then run commands, one-shot or in a `>> ` loop.
 
+use crate::env::client_may_set;
+use crate::prompt::repl;
+use crate::pump::Pump;
+use crate::request::ShellRequest;
+use crate::tty::RawMode;
 use crate::wire::{read_incoming, ExitStatus, Incoming, StreamName};
 use socklab_auth::client_login;
 use socklab_net::socket::connect;
 use socklab_net::{Connection, Deadlines, NO_DEADLINE};
-use socklab_proto::{Error, Request, Result};
+use socklab_proto::{Error, Result};
 use std::borrow::Cow;
-use std::io::{BufRead, IsTerminal, Write};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
 use std::net::TcpStream;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
 /// The exit code for "could not connect or log in", as ssh uses it.
@@ -46,19 +53,87 @@ impl Client {
         Ok(Client { conn })
     }
 
-    /// Runs `cmd` on the server, copying its stdout to `out` and its stderr to `err`
-    /// as the chunks arrive (flushed after each, so output shows live), and returns
-    /// how it ended. A failed reply (`cd` to a missing directory) is an
-    /// [`Error::Remote`]; the session goes on.
+    /// Runs `cmd` on the server with no input, copying its stdout to `out` and its
+    /// stderr to `err` as the chunks arrive (flushed after each, so output shows
+    /// live), and returns how it ended. A failed reply (`cd` to a missing directory)
+    /// is an [`Error::Remote`]; the session goes on.
     pub fn exec(
         &mut self,
         cmd: &str,
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<ExitStatus> {
-        self.conn.send(&Request::Exec {
+        self.exec_with_input(cmd, None, out, err)
+    }
+
+    /// Like [`Client::exec`], with `input` forwarded as the command's stdin (stdin
+    /// frames, then end of input when it ends).
+    pub fn exec_with_input(
+        &mut self,
+        cmd: &str,
+        input: Option<OwnedFd>,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<ExitStatus> {
+        let request = ShellRequest::Exec {
             cmd: cmd.to_owned(),
-        })?;
+            stdin: input.is_some(),
+            env: client_env(),
+        };
+        self.run(&request, input, false, out, err)
+    }
+
+    /// Runs `cmd`, or the account's login shell, on a remote pseudo-terminal of
+    /// `rows` x `cols`, with `input` (the local terminal) forwarded byte by byte and
+    /// its window-size changes sent as `resize`. The caller puts the terminal in raw
+    /// mode.
+    pub fn pty(
+        &mut self,
+        cmd: Option<&str>,
+        term: &str,
+        (rows, cols): (u16, u16),
+        input: OwnedFd,
+        out: &mut dyn Write,
+    ) -> Result<ExitStatus> {
+        let request = ShellRequest::Pty {
+            term: term.to_owned(),
+            rows,
+            cols,
+            cmd: cmd.map(str::to_owned),
+            env: client_env(),
+        };
+        let mut no_stderr = std::io::sink();
+        self.run(&request, Some(input), true, out, &mut no_stderr)
+    }
+
+    fn run(
+        &mut self,
+        request: &ShellRequest,
+        input: Option<OwnedFd>,
+        terminal: bool,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<ExitStatus> {
+        self.conn.send(request)?;
+        let pump = match input {
+            Some(fd) => {
+                let sock = self
+                    .conn
+                    .get_ref()
+                    .try_clone()
+                    .map_err(|e| Error::io("cloning the socket", e))?;
+                Some(Pump::start(fd, sock, terminal)?)
+            }
+            None => None,
+        };
+        let result = self.copy_output(out, err);
+        if let Some(pump) = pump {
+            pump.stop();
+        }
+        result
+    }
+
+    fn copy_output(&mut self, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus> {
         loop {
             match read_incoming(self.conn.body()?)? {
                 Incoming::Chunk(which, data) => {
@@ -76,25 +151,54 @@ impl Client {
     }
 }
 
-/// What `shell-client` does once logged in: runs `command` (the words after `--`), or
-/// with none, the `>> ` loop on stdin. Returns the exit code ssh would give: the
-/// command's own, 1 when the server refused it (`cd nowhere`), and
+/// `LANG` and `LC_*` of the client's environment, which the server passes on.
+fn client_env() -> BTreeMap<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| client_may_set(k))
+        .collect()
+}
+
+/// What the client does with its own stdin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// ssh's default: a command gets stdin, no command on a terminal gets a PTY.
+    Auto,
+    /// `-t`: the command (or login shell) on a PTY.
+    Pty,
+    /// `-T` / `--prompt`: the tutorial's `>> ` prompt.
+    Prompt,
+}
+
+/// What `shell-client` does once logged in: runs `command` (the words after `--`) with
+/// stdin forwarded (none with `no_stdin`), on a PTY with `-t`; with no command, a PTY
+/// login shell when stdin is a terminal, else the `>> ` loop. Returns the exit code ssh
+/// would give: the command's own, 1 when the server refused it (`cd nowhere`), and
 /// [`EXIT_CONNECT_FAILED`] when the connection failed.
-pub(crate) fn run_command_line(client: &mut Client, command: &[String]) -> u8 {
+pub(crate) fn run_command_line(
+    client: &mut Client,
+    command: &[String],
+    mode: Mode,
+    no_stdin: bool,
+) -> u8 {
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    let result = if command.is_empty() {
-        let stdin = std::io::stdin();
-        let interactive = stdin.is_terminal();
-        repl(client, &mut stdin.lock(), &mut out, &mut err, interactive)
-    } else {
+    let stdin = std::io::stdin();
+    let on_terminal = stdin.is_terminal();
+    let cmd = (!command.is_empty()).then(|| join_command(command));
+    let prompt = mode == Mode::Prompt || (mode == Mode::Auto && cmd.is_none() && !on_terminal);
+    let result = if prompt {
+        repl(client, &mut stdin.lock(), &mut out, &mut err, on_terminal)
+    } else if let (Mode::Auto, Some(cmd)) = (mode, &cmd) {
+        let input = if no_stdin { None } else { dup_stdin().ok() };
         client
-            .exec(&join_command(command), &mut out, &mut err)
+            .exec_with_input(cmd, input, &mut out, &mut err)
             .map(|status| {
                 if let Some(what) = status.describe() {
                     eprintln!("shell-client: {what}");
                 }
                 status.local_code()
             })
+    } else {
+        on_pty(client, cmd.as_deref(), &mut out).map(|s| s.local_code())
     };
     match result {
         Ok(code) => code,
@@ -108,6 +212,38 @@ pub(crate) fn run_command_line(client: &mut Client, command: &[String]) -> u8 {
             EXIT_CONNECT_FAILED
         }
     }
+}
+
+/// A descriptor of our stdin of its own: reads on it skip std's buffering, so
+/// `poll` and `read` agree.
+fn dup_stdin() -> Result<OwnedFd> {
+    std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Error::io("duplicating stdin", e))
+}
+
+/// Runs `cmd` (or the login shell) on a remote PTY the size of our terminal, with our
+/// terminal in raw mode for the duration.
+pub(crate) fn on_pty(
+    client: &mut Client,
+    cmd: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<ExitStatus> {
+    let stdin = std::io::stdin();
+    let size = rustix::termios::tcgetwinsize(&stdin)
+        .map(|ws| (ws.ws_row, ws.ws_col))
+        .unwrap_or((24, 80));
+    let term = std::env::var("TERM").unwrap_or_else(|_| "dumb".into());
+    let input = dup_stdin()?;
+    let raw = if stdin.is_terminal() {
+        Some(RawMode::enter(&stdin)?)
+    } else {
+        None
+    };
+    let status = client.pty(cmd, &term, size, input, out);
+    drop(raw);
+    status
 }
 
 /// Quotes `word` for `/bin/sh` when it needs it: `a b` becomes `'a b'`, `it's`
@@ -135,62 +271,6 @@ fn join_command(args: &[String]) -> String {
             .map(|a| shell_quote(a))
             .collect::<Vec<_>>()
             .join(" "),
-    }
-}
-
-/// The `>> ` loop of the tutorial: reads a command per line from `input`, runs it,
-/// and prints its output. `exit` or end of input leaves. `prompt` is false when input
-/// is not a terminal, so piped use prints only the commands' output. Returns the last
-/// command's local exit code, as an interactive ssh session does.
-fn repl(
-    client: &mut Client,
-    input: &mut dyn BufRead,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-    prompt: bool,
-) -> Result<u8> {
-    let mut last = 0;
-    let mut line = String::new();
-    loop {
-        if prompt {
-            let _ = write!(out, ">> ");
-            let _ = out.flush();
-        }
-        line.clear();
-        let n = input
-            .read_line(&mut line)
-            .map_err(|e| Error::io("reading a command", e))?;
-        let cmd = line.trim();
-        if n == 0 || cmd == "exit" || cmd == "quit" {
-            if n == 0 && prompt {
-                let _ = writeln!(out);
-            }
-            return Ok(last);
-        }
-        if cmd.is_empty() {
-            continue;
-        }
-        match client.exec(cmd, out, err) {
-            Ok(status) => {
-                last = status.local_code();
-                if let Some(cwd) = &status.cwd {
-                    if prompt {
-                        let _ = writeln!(err, "[{cwd}]");
-                    }
-                }
-                if let Some(what) = status.describe() {
-                    let _ = writeln!(err, "[{what}]");
-                } else if last != 0 && prompt {
-                    let _ = writeln!(err, "[exit {last}]");
-                }
-            }
-            Err(e @ Error::Remote { .. }) => {
-                // The server refused this one command (`cd nowhere`); the session lives.
-                let _ = writeln!(err, "error: {e}");
-                last = 1;
-            }
-            Err(e) => return Err(e),
-        }
     }
 }
 

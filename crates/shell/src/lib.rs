@@ -30,17 +30,31 @@
 //!   command runs, so `ping` shows its lines live and a gigabyte never sits in memory.
 //! - A command that never ended held the connection forever, and a client that went
 //!   away left its command running. Here each command has a wall-clock limit and runs
-//!   in its own process group, which is killed whole on timeout or disconnect
-//!   (`exec`).
+//!   under a keeper ([`keeper`]): a new session with no controlling terminal, a child
+//!   subreaper that kills everything the command started, however it tried to leave,
+//!   when the session ends (`exec`).
+//! - It could not feed a command its input or give it a terminal. Here stdin is
+//!   forwarded in frames ([`request`]), and `vi` or a login shell runs on a
+//!   pseudo-terminal, the client's own terminal in raw mode meanwhile.
+//! - Commands inherited the server's whole environment. Here they get sshd's ([`env`]).
 //!
 //! The library holds everything, the flags included ([`args`]); the binaries in
 //! `src/bin/` parse them and call `run`.
 
 pub mod args;
+mod cd;
 pub mod client;
+pub mod env;
 mod exec;
+pub mod keeper;
 pub mod limits;
+mod orphans;
+mod prompt;
+mod pump;
+pub mod request;
 pub mod server;
+mod spawn;
+mod tty;
 pub mod wire;
 
 pub use client::Client;

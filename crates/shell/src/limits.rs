@@ -7,3 +7,16 @@ pub const SHELL_PORT: u16 = 7022;
 
 /// Wall-clock limit of one remote command (`shell-server --timeout`).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// After a command's keeper is gone, how long to wait for its output pipes to close.
+/// Only a process that escaped the keeper could hold them; it must not hold the
+/// session.
+pub const KILL_DRAIN: Duration = Duration::from_secs(2);
+
+/// How long a keeper told to stop (SIGTERM) has to kill its tree and exit before the
+/// server kills it.
+pub const KEEPER_GRACE: Duration = Duration::from_secs(1);
+
+/// Rounds of SIGKILL a keeper (or the server's sweep) makes before giving up on a
+/// tree that keeps forking.
+pub const MAX_KILL_ROUNDS: usize = 10_000;

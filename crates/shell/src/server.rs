@@ -2,13 +2,20 @@
 //! the login, the request loop, and each command run (spawned, its output streamed,
 //! its exit status sent).
 
-use crate::exec::run_command;
+use crate::cd::{parse_cd, resolve};
+use crate::env::{command_env, Account};
+use crate::exec::{run_job, Job, JobIo};
+use crate::request::{is_stdin_frame, parse_inbound, ShellRequest};
 use crate::wire::{write_chunk, ExitStatus};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use serde_json::{Map, Value};
 use socklab_auth::{server_login, LoginPolicy, Users};
 use socklab_net::accept::{serve_framed, ServeOptions};
 use socklab_net::socket::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
 use socklab_net::{Connection, Deadlines};
+use socklab_proto::msg::parse_header;
 use socklab_proto::{Error, ErrorCode, Request, Result};
+use std::ffi::OsString;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,6 +37,10 @@ pub struct ServerConfig {
     pub login: LoginPolicy,
     /// The accept loop's cap and stop flag.
     pub serve: ServeOptions,
+    /// The account commands run as: `HOME`, `USER`, `SHELL`, the login shell.
+    pub account: Account,
+    /// Variables of the server's environment that commands get too (`--pass-env`).
+    pub pass_env: Vec<String>,
 }
 
 /// Reads the users file at `path`, refusing one with no users: nobody could log in.
@@ -85,6 +96,7 @@ pub fn run(listener: TcpListener, config: ServerConfig) -> Result<()> {
                 .into(),
         ));
     }
+    crate::orphans::become_subreaper()?;
     let opts = config.serve.clone();
     let deadlines = Deadlines {
         idle: config.idle_timeout,
@@ -98,74 +110,191 @@ pub fn run(listener: TcpListener, config: ServerConfig) -> Result<()> {
     })
 }
 
-/// One client's session: login, then one command at a time.
+/// One client's session: login, then one request at a time.
 fn session(conn: &mut Connection<TcpStream>, peer: &str, config: &ServerConfig) -> Result<()> {
     let user = server_login(conn, peer, &config.users, &config.login)?;
     log::info!("{peer}: logged in as {user}");
-    let mut cwd = config.workdir.clone();
+    let mut dirs = Dirs {
+        cwd: config.workdir.clone(),
+        previous: config.workdir.clone(),
+    };
     // A malformed header gets `bad_request` and an idle session `timeout`; then we
     // hang up (the error ends the loop).
-    while let Some(request) = conn.read_request()? {
-        match request {
-            Request::Exec { cmd } => exec(conn, peer, &user, &cmd, &mut cwd, config)?,
-            Request::Login { .. } => {
-                conn.send_error(&Error::bad_request(format!("already logged in as {user}")))?
+    while let Some(map) = next_request(conn, config.idle_timeout)? {
+        if is_stdin_frame(&map) {
+            // Input the client sent before it saw its command end: nobody wants it.
+            parse_inbound(map, conn.body()?).map_err(Error::under_deadline)?;
+            continue;
+        }
+        let op = map
+            .get("op")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned();
+        // A well-formed request the shell does not serve is answered and the session
+        // goes on; a malformed one (unknown op, wrong types) is answered and closes
+        // it, as `Connection::read_request` does.
+        let misplaced = match op.as_str() {
+            "login" => Some(format!("already logged in as {user}")),
+            "resize" => Some("resize: no command is running".into()),
+            "list" | "stat" | "get" | "put" | "mkdir" | "delete" | "rename" => Some(
+                "the shell server only runs commands (op \"exec\" or \"pty\"); files are ftp-server's job".into(),
+            ),
+            _ => None,
+        };
+        if let Some(why) = misplaced {
+            // Still a malformed one if it would not parse as what it claims to be.
+            if op != "resize" {
+                if let Err(e) = parse_header::<Request>(map) {
+                    let _ = conn.send_error(&e);
+                    return Err(e);
+                }
             }
-            _ => conn.send_error(&Error::bad_request(
-                "the shell server only runs commands (op \"exec\"); files are ftp-server's job",
-            ))?,
+            conn.send_error(&Error::bad_request(why))?;
+            continue;
+        }
+        match parse_header::<ShellRequest>(map) {
+            Ok(request) => run_request(conn, peer, &user, request, &mut dirs, config)?,
+            Err(e) => {
+                let _ = conn.send_error(&e);
+                return Err(e);
+            }
         }
     }
     Ok(())
 }
 
-/// Handles one `exec`: `cd` here, anything else through `/bin/sh -c`.
-fn exec(
+/// The session's directory and the one before it (`cd -`).
+#[derive(Debug)]
+struct Dirs {
+    cwd: PathBuf,
+    previous: PathBuf,
+}
+
+/// Waits up to `idle` for the client's next message, then reads it whole (each byte
+/// within the stall deadline). `Ok(None)` is a clean close.
+fn next_request(
+    conn: &mut Connection<TcpStream>,
+    idle: Duration,
+) -> Result<Option<Map<String, Value>>> {
+    let mut fds = [PollFd::new(conn.get_ref(), PollFlags::IN)];
+    let timeout = Timespec::try_from(idle).ok();
+    loop {
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => {
+                let secs = idle.as_secs();
+                let _ =
+                    conn.send_failure(ErrorCode::Timeout, &format!("idle for {secs} s; closing"));
+                return Err(Error::Timeout(format!("idle for {secs} s")));
+            }
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(Error::io("poll", e.into())),
+        }
+    }
+    match conn.read_header::<Map<String, Value>>() {
+        Ok(map) => Ok(map),
+        Err(e) if e.is_disconnect() => Err(e),
+        Err(e) => {
+            let _ = conn.send_error(&e);
+            Err(e)
+        }
+    }
+}
+
+/// Handles one `exec` or `pty`: the session's `cd` here, anything else under a keeper.
+fn run_request(
     conn: &mut Connection<TcpStream>,
     peer: &str,
     user: &str,
-    cmd: &str,
-    cwd: &mut PathBuf,
+    request: ShellRequest,
+    dirs: &mut Dirs,
     config: &ServerConfig,
 ) -> Result<()> {
-    if cmd.trim().is_empty() {
-        return conn.send_ok(&ExitStatus {
-            exit: Some(0),
-            ..Default::default()
-        });
+    let (cmd, io, term, env) = match request {
+        ShellRequest::Exec { cmd, stdin, env } => (Some(cmd), JobIo::Pipes { stdin }, None, env),
+        ShellRequest::Pty {
+            term,
+            rows,
+            cols,
+            cmd,
+            env,
+        } => (cmd, JobIo::Pty { rows, cols }, Some(term), env),
+    };
+    if let Some(cmd) = &cmd {
+        if cmd.trim().is_empty() && matches!(io, JobIo::Pipes { .. }) {
+            return conn.send_ok(&ExitStatus {
+                exit: Some(0),
+                ..Default::default()
+            });
+        }
+        if let Some(cd) = parse_cd(cmd) {
+            let to = cd.and_then(|cd| {
+                resolve(
+                    &cd,
+                    &dirs.cwd,
+                    &dirs.previous,
+                    &config.workdir,
+                    &config.account.home,
+                )
+            });
+            return match to {
+                Ok(dir) => {
+                    log::info!("{peer} ({user}): cd {}", dir.display());
+                    dirs.previous = std::mem::replace(&mut dirs.cwd, dir);
+                    conn.send_ok(&ExitStatus {
+                        exit: Some(0),
+                        cwd: Some(dirs.cwd.display().to_string()),
+                        ..Default::default()
+                    })
+                }
+                Err(e) => conn.send_error(&e),
+            };
+        }
     }
-    if let Some(target) = parse_cd(cmd) {
-        return match change_dir(cwd, target, &config.workdir) {
-            Ok(dir) => {
-                log::info!("{peer} ({user}): cd {}", dir.display());
-                *cwd = dir;
-                let reply = ExitStatus {
-                    exit: Some(0),
-                    cwd: Some(cwd.display().to_string()),
-                    ..Default::default()
-                };
-                conn.send_ok(&reply)
-            }
-            Err(e) => conn.send_error(&e),
+    let prepared = (|| {
+        let env = command_env(
+            &config.account,
+            user,
+            term.as_deref(),
+            &env,
+            &config.pass_env,
+        )?;
+        let (argv0, program, args) = match &cmd {
+            Some(cmd) => Job::shell_command(cmd)?,
+            None => login_shell(&config.account.shell),
         };
-    }
+        Ok::<_, Error>(Job {
+            argv0,
+            program,
+            args,
+            env,
+            cwd: &dirs.cwd,
+            timeout: config.command_timeout,
+            io,
+        })
+    })();
+    let job = match prepared {
+        Ok(job) => job,
+        Err(e) => return conn.send_error(&e),
+    };
     // The command itself goes to the debug log only: commands can carry secrets
     // (`mysql -pSECRET`), and the info log is for who did what, not with what.
-    log::debug!("{peer} ({user}): exec {cmd:?} in {}", cwd.display());
+    log::debug!(
+        "{peer} ({user}): {:?} {cmd:?} in {}",
+        job.io,
+        dirs.cwd.display()
+    );
     let started = Instant::now();
     // Output goes out through a second handle on the socket, which shares its send
-    // timeout, while the runner watches the first for the client leaving.
+    // timeout, while the runner reads the client's input from the first.
     let mut out = conn
         .get_ref()
         .try_clone()
         .map_err(|e| Error::io("cloning the client socket", e))?;
-    let result = run_command(
-        cmd,
-        cwd,
-        config.command_timeout,
-        Some(conn.get_ref()),
-        |which, data| write_chunk(&mut out, which, data),
-    );
+    let result = run_job(&job, Some(&mut *conn), |which, data| {
+        write_chunk(&mut out, which, data)
+    });
     match result {
         Ok(status) => {
             let how = match (status.exit, status.describe()) {
@@ -180,8 +309,8 @@ fn exec(
             conn.send_ok(&status)
         }
         Err(e @ (Error::Refused { .. } | Error::Io { .. })) => {
-            // A NUL in the command, or a shell that could not start (the session's
-            // directory was removed): tell the client and keep the session.
+            // A bad message during the command, or a command that could not start
+            // (the session's directory was removed): tell the client, keep the session.
             log::warn!("{peer} ({user}): {e}");
             conn.send_error(&e)
         }
@@ -189,98 +318,11 @@ fn exec(
     }
 }
 
-/// Characters that make `cd ARG` something only a shell can interpret (`cd $HOME`,
-/// `cd a && ls`): such commands go to `/bin/sh`, where `cd` only affects that one
-/// command, as it would in `sh -c`.
-const SHELL_SPECIAL: &[char] = &[
-    ';', '&', '|', '<', '>', '(', ')', '$', '`', '\\', '"', '\'', '*', '?', '[', ']', '#', '{',
-    '}', '!',
-];
-
-/// Recognises the session's own `cd`: `cd` alone, or `cd DIR` with one plain word.
-/// `Some(None)` is a bare `cd`; `None` means the command is not ours.
-fn parse_cd(cmd: &str) -> Option<Option<&str>> {
-    let mut words = cmd.split_whitespace();
-    if words.next()? != "cd" {
-        return None;
-    }
-    let target = words.next();
-    if words.next().is_some() || target.is_some_and(|t| t.contains(SHELL_SPECIAL)) {
-        return None;
-    }
-    Some(target)
-}
-
-/// Resolves `cd TARGET` from `cwd`: relative to it, `~` is the server's `$HOME`, and
-/// no target goes back to `workdir`. The result must be an existing directory.
-fn change_dir(cwd: &Path, target: Option<&str>, workdir: &Path) -> Result<PathBuf> {
-    let Some(target) = target else {
-        return Ok(workdir.to_path_buf());
-    };
-    let home = || std::env::var_os("HOME").map(PathBuf::from);
-    let path = match target.strip_prefix('~') {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => match home() {
-            Some(h) => h.join(rest.trim_start_matches('/')),
-            None => {
-                return Err(Error::refused(
-                    ErrorCode::NotFound,
-                    "cd: the server has no HOME",
-                ))
-            }
-        },
-        _ => cwd.join(target),
-    };
-    let not_found = |why: &str| Error::refused(ErrorCode::NotFound, format!("cd: {target}: {why}"));
-    let canon = path.canonicalize().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => not_found("no such file or directory"),
-        std::io::ErrorKind::PermissionDenied => not_found("permission denied"),
-        _ => not_found(&e.to_string()),
-    })?;
-    if !canon.is_dir() {
-        return Err(not_found("not a directory"));
-    }
-    Ok(canon)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recognises_only_plain_cd() {
-        assert_eq!(parse_cd("cd"), Some(None));
-        assert_eq!(parse_cd("  cd   /tmp "), Some(Some("/tmp")));
-        assert_eq!(parse_cd("cd ~/x"), Some(Some("~/x")));
-        assert_eq!(parse_cd("cd /tmp && ls"), None);
-        assert_eq!(parse_cd("cd $HOME"), None);
-        assert_eq!(parse_cd("cd a b"), None);
-        assert_eq!(parse_cd("cdrom"), None);
-        assert_eq!(parse_cd("ls"), None);
-    }
-
-    #[test]
-    fn change_dir_resolves_relative_and_refuses_missing() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        std::fs::create_dir(root.join("sub")).unwrap();
-        std::fs::write(root.join("file"), b"x").unwrap();
-        assert_eq!(
-            change_dir(&root, Some("sub"), &root).unwrap(),
-            root.join("sub")
-        );
-        assert_eq!(
-            change_dir(&root.join("sub"), Some(".."), &root).unwrap(),
-            root
-        );
-        assert_eq!(change_dir(&root.join("sub"), None, &root).unwrap(), root);
-        let err = change_dir(&root, Some("nope"), &root).unwrap_err();
-        assert_eq!(err.code(), ErrorCode::NotFound);
-        assert!(
-            err.to_string()
-                .contains("cd: nope: no such file or directory"),
-            "{err}"
-        );
-        let err = change_dir(&root, Some("file"), &root).unwrap_err();
-        assert!(err.to_string().contains("not a directory"), "{err}");
-    }
+/// The account's shell as a login shell: `argv[0]` is `-NAME`, as login(1) and sshd
+/// start it, so it reads the profile.
+fn login_shell(shell: &Path) -> (OsString, OsString, Vec<OsString>) {
+    let name = shell.file_name().unwrap_or(shell.as_os_str());
+    let mut argv0 = OsString::from("-");
+    argv0.push(name);
+    (argv0, shell.as_os_str().to_owned(), Vec::new())
 }

@@ -92,7 +92,7 @@ fn timeout_kills_the_whole_process_group() {
     write_header(
         &mut s,
         &Request::Exec {
-            cmd: "echo $$; sh -c 'sleep 1000 & sleep 1000'".into(),
+            cmd: "cut -d' ' -f5 /proc/$$/stat; sh -c 'sleep 1000 & sleep 1000'".into(),
         },
     )
     .unwrap();
@@ -123,7 +123,7 @@ fn client_disconnecting_mid_command_kills_its_group_within_a_second() {
     write_header(
         &mut s,
         &Request::Exec {
-            cmd: "echo $$; sleep 1000 & sleep 1000".into(),
+            cmd: "cut -d' ' -f5 /proc/$$/stat; sleep 1000 & sleep 1000".into(),
         },
     )
     .unwrap();
@@ -439,7 +439,7 @@ fn sigterm_stops_the_server_and_kills_commands_still_running() {
     write_header(
         &mut s,
         &Request::Exec {
-            cmd: "echo $$; sleep 1000".into(),
+            cmd: "cut -d' ' -f5 /proc/$$/stat; sleep 1000".into(),
         },
     )
     .unwrap();
@@ -505,7 +505,13 @@ fn server_refuses_to_start_without_users() {
         (dir.path().join("missing"), "create it with: socklab-passwd"),
     ] {
         let out = Command::new(socklab_testkit::bin("shell-server"))
-            .args(["--port", "0", "--users", file.to_str().unwrap()])
+            .args([
+                "--allow-root",
+                "--port",
+                "0",
+                "--users",
+                file.to_str().unwrap(),
+            ])
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

@@ -52,13 +52,16 @@ pub fn server_command(name: &str, args: &[&str]) -> Command {
     command(name, &[], args)
 }
 
-/// `shell-server --port 0 --users USERS --workdir WORK ARGS`, with the fixture's
-/// users file and work directory.
+/// `shell-server --port 0 --users USERS --workdir WORK --allow-root ARGS`, with the
+/// fixture's users file and work directory. `--allow-root` because CI runs the tests
+/// as root; it changes nothing for another user.
 pub fn shell_server(fx: &Fixture, args: &[&str]) -> Command {
+    let mut all = vec!["--allow-root"];
+    all.extend_from_slice(args);
     command(
         "shell-server",
         &[("--users", fx.users()), ("--workdir", fx.work())],
-        args,
+        &all,
     )
 }
 

@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! terminal 1$ shell-server --users users.txt                   # listening on 127.0.0.1:7022
-//! terminal 2$ shell-client --user alice                        # a >> prompt, like the tutorial
+//! terminal 2$ shell-client --user alice                        # a login shell on a remote terminal
+//! terminal 2$ shell-client --user alice -T                     # a >> prompt, like the tutorial
 //! terminal 2$ shell-client --user alice -- ls -l 'a b'         # one command, then exit
+//! terminal 2$ tar c src | shell-client --user alice -- tar x   # stdin is forwarded (-n: not)
+//! terminal 2$ shell-client --user alice -t -- top              # a command on a remote terminal
 //! ```
 //!
 //! The password comes from `--password-file`, else `SOCKLAB_PASSWORD`, else a prompt

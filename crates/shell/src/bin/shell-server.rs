@@ -7,8 +7,11 @@
 //! ```
 //!
 //! Each client logs in, then runs commands with `/bin/sh -c` in its session's
-//! directory (starting at `--workdir`), with stdout and stderr streamed back
-//! separately and the exit code at the end. It binds 127.0.0.1 unless `--host` says
+//! directory (starting at `--workdir`), or a login shell on a pseudo-terminal, with
+//! stdin forwarded, stdout and stderr streamed back separately and the exit code at
+//! the end. Each command runs in a session of its own under a keeper (this binary,
+//! started again) that leaves nothing running when it ends. It refuses to run as root
+//! unless given `--allow-root`. It binds 127.0.0.1 unless `--host` says
 //! otherwise, and warns loudly then: commands and passwords are not encrypted. To use
 //! it from another machine, tunnel it: `ssh -L 7022:127.0.0.1:7022 server-host`.
 //! SIGINT or SIGTERM stops it gracefully.
@@ -26,6 +29,10 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // The server runs itself again as the keeper of each command (see the keeper module).
+    if let Some(code) = socklab_shell::keeper::main_if_keeper() {
+        return code;
+    }
     let cli = Cli::parse();
     socklab_net::cli::run_main(|| cli.server.run())
 }

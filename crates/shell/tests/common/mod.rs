@@ -44,8 +44,11 @@ impl Fixture {
 
     fn spawn(extra: &[&str], cost: Cost) -> Fixture {
         let files = socklab_testkit::Fixture::with_cost(cost);
+        // The tests run as root, which shell-server refuses without this flag.
+        let mut args = vec!["--allow-root"];
+        args.extend_from_slice(extra);
         Fixture {
-            server: socklab_testkit::start_shell(&files, extra),
+            server: socklab_testkit::start_shell(&files, &args),
             work: files.work(),
             files,
         }

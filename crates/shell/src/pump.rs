@@ -1,0 +1,168 @@
+//! The client's stdin pump: a thread that forwards local input to the server as stdin
+//! frames while the main thread copies the command's output, and on a terminal also
+//! sends `resize` when the window changes (SIGWINCH).
+//!
+//! Input and output need two threads: with one, a client blocked sending input that
+//! the server cannot take yet (its command is busy writing output) would never read
+//! the output that would unblock it.
+
+use crate::request::{write_resize, write_stdin};
+use crate::tty;
+use rustix::event::{poll, PollFd, PollFlags};
+use signal_hook::consts::{SIGHUP, SIGTERM, SIGWINCH};
+use socklab_proto::limits::MAX_CHUNK;
+use socklab_proto::{Error, Result};
+use std::fs::File;
+use std::io::Read;
+use std::net::TcpStream;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+
+/// Read ends that become readable on SIGWINCH, and on SIGTERM or SIGHUP.
+#[derive(Debug)]
+struct SignalPipes {
+    winch: UnixStream,
+    term: UnixStream,
+    /// True while no terminal session runs: SIGTERM and SIGHUP then simply end the
+    /// client (their default action); during one, the pump restores the terminal first.
+    idle: Arc<AtomicBool>,
+}
+
+/// Registers the signal pipes once per process. Signal handlers stay registered for
+/// the process's life: signal-hook cannot put a default action back, so the default
+/// is kept conditional instead.
+fn signal_pipes() -> Result<&'static SignalPipes> {
+    static PIPES: OnceLock<SignalPipes> = OnceLock::new();
+    if let Some(p) = PIPES.get() {
+        return Ok(p);
+    }
+    let io = |e| Error::io("installing a signal handler", e);
+    let (winch, winch_w) = UnixStream::pair().map_err(io)?;
+    let (term, term_w) = UnixStream::pair().map_err(io)?;
+    let term_w2 = term_w.try_clone().map_err(io)?;
+    let idle = Arc::new(AtomicBool::new(true));
+    for (sig, w) in [(SIGWINCH, winch_w), (SIGTERM, term_w), (SIGHUP, term_w2)] {
+        signal_hook::low_level::pipe::register(sig, w).map_err(io)?;
+    }
+    for sig in [SIGTERM, SIGHUP] {
+        signal_hook::flag::register_conditional_default(sig, Arc::clone(&idle)).map_err(io)?;
+    }
+    for r in [&winch, &term] {
+        r.set_nonblocking(true).map_err(io)?;
+    }
+    Ok(PIPES.get_or_init(|| SignalPipes { winch, term, idle }))
+}
+
+/// A running pump; [`Pump::stop`] ends it.
+#[derive(Debug)]
+pub(crate) struct Pump {
+    stop: UnixStream,
+    thread: JoinHandle<()>,
+    signals: Option<&'static SignalPipes>,
+}
+
+impl Pump {
+    /// Starts forwarding `input` to `sock`. With `terminal`, window-size changes of
+    /// `input` are sent as `resize`, and SIGTERM or SIGHUP restore the terminal
+    /// before the client dies of them.
+    pub fn start(input: OwnedFd, mut sock: TcpStream, terminal: bool) -> Result<Pump> {
+        let (stop, stopped) =
+            UnixStream::pair().map_err(|e| Error::io("creating the stop pipe", e))?;
+        let signals = if terminal {
+            let pipes = signal_pipes()?;
+            pipes.idle.store(false, Ordering::SeqCst);
+            Some(pipes)
+        } else {
+            None
+        };
+        let thread = std::thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || {
+                if let Err(e) = pump(input, &mut sock, &stopped, signals) {
+                    log::debug!("stdin pump: {e}");
+                }
+            })
+            .map_err(|e| Error::io("starting the stdin thread", e))?;
+        Ok(Pump {
+            stop,
+            thread,
+            signals,
+        })
+    }
+
+    /// Tells the pump to stop (the command is over) and waits for it.
+    pub fn stop(self) {
+        drop(self.stop);
+        let _ = self.thread.join();
+        if let Some(pipes) = self.signals {
+            pipes.idle.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+fn pump(
+    input: OwnedFd,
+    sock: &mut TcpStream,
+    stopped: &UnixStream,
+    signals: Option<&SignalPipes>,
+) -> Result<()> {
+    let mut input = Some(File::from(input));
+    let mut buf = vec![0u8; MAX_CHUNK];
+    loop {
+        let mut fds = vec![PollFd::new(stopped, PollFlags::IN)];
+        if let Some(s) = signals {
+            fds.push(PollFd::new(&s.term, PollFlags::IN));
+            fds.push(PollFd::new(&s.winch, PollFlags::IN));
+        }
+        if let Some(i) = &input {
+            fds.push(PollFd::from_borrowed_fd(i.as_fd(), PollFlags::IN));
+        }
+        match poll(&mut fds, None) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(Error::io("poll", e.into())),
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+        drop(fds);
+        if ready[0] {
+            return Ok(());
+        }
+        let mut next = 1;
+        if let Some(s) = signals {
+            if ready[1] {
+                tty::restore();
+                let _ = signal_hook::low_level::emulate_default_handler(SIGTERM);
+                std::process::exit(128 + SIGTERM);
+            }
+            if ready[2] {
+                let mut junk = [0u8; 64];
+                while matches!((&s.winch).read(&mut junk), Ok(n) if n > 0) {}
+                if let Some(i) = &input {
+                    if let Ok(ws) = rustix::termios::tcgetwinsize(i) {
+                        write_resize(sock, ws.ws_row, ws.ws_col)?;
+                    }
+                }
+            }
+            next = 3;
+        }
+        if ready.get(next) == Some(&true) {
+            let Some(i) = input.as_mut() else { continue };
+            match i.read(&mut buf) {
+                Ok(0) => {
+                    write_stdin(sock, &[])?;
+                    input = None;
+                }
+                Ok(n) => write_stdin(sock, &buf[..n])?,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    log::warn!("reading stdin: {e}; sending end of input");
+                    write_stdin(sock, &[])?;
+                    input = None;
+                }
+            }
+        }
+    }
+}
