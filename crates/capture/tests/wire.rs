@@ -291,7 +291,9 @@ fn shell_exec_shows_the_command_its_stdout_stream_and_exit_code() {
         ])
         .arg("--password-file")
         .arg(fx.password_file())
-        .args(["--", "echo on the wire; exit 3"])
+        // -n: no stdin frames, so the capture holds exactly the exchange asserted below
+        // (the EOF frame of forwarded stdin could come before or after the output).
+        .args(["-n", "--", "echo on the wire; exit 3"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
