@@ -56,8 +56,10 @@ pub fn server_command(name: &str, args: &[&str]) -> Command {
 /// fixture's users file and work directory. `--allow-root` because CI runs the tests
 /// as root; it changes nothing for another user.
 pub fn shell_server(fx: &Fixture, args: &[&str]) -> Command {
-    let mut all = vec!["--allow-root"];
-    all.extend_from_slice(args);
+    let mut all = args.to_vec();
+    if !all.contains(&"--allow-root") {
+        all.insert(0, "--allow-root");
+    }
     command(
         "shell-server",
         &[("--users", fx.users()), ("--workdir", fx.work())],
