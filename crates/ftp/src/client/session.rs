@@ -6,10 +6,12 @@ use super::display::progress_bar;
 use super::download::{self, part_path, PartFile};
 use crate::paths::validate_path;
 use crate::request::FtpRequest;
-use crate::transfer::{copy_hashed, send_file_hashed, send_rest_hashed};
+use crate::transfer::{copy_hashed, send_hashed, Sink};
 use crate::wire::{FileInfo, GetReply, Listing, PutDone, PutReady, Trailer};
 use socklab_auth::client_login;
+use socklab_net::limits::HANDSHAKE_TIMEOUT;
 use socklab_net::socket::connect;
+use socklab_net::tls::{client as tls_client, ClientOptions, MaybeTls, Service, Trust};
 use socklab_net::{Connection, Deadlines};
 use socklab_proto::checksum::{finish_hex, hash_prefix};
 use socklab_proto::msg::Empty;
@@ -40,17 +42,57 @@ pub struct ClientConfig {
     pub progress: bool,
 }
 
+/// The client's stream: the socket, or a TLS session over it.
+type Link = MaybeTls<rustls::ClientConnection, TcpStream>;
+
 /// A connected, logged-in client.
 #[derive(Debug)]
 pub struct Session {
-    conn: Connection<TcpStream>,
+    conn: Connection<Link>,
     progress: bool,
 }
 
+impl Drop for Session {
+    /// Ends a TLS session with `close_notify`, so the server sees a clean end.
+    fn drop(&mut self) {
+        if let Ok(stream) = self.conn.body() {
+            let _ = stream.close();
+        }
+    }
+}
+
 impl Session {
-    /// Connects and logs in (or not, for anonymous access).
+    /// Connects in clear and logs in (or not, for anonymous access).
     pub fn connect(config: &ClientConfig) -> Result<Session> {
+        Session::open(config, None)
+    }
+
+    /// Connects over TLS, trusting the server as `trust` says, then logs in.
+    pub fn connect_tls(config: &ClientConfig, trust: &Trust) -> Result<Session> {
+        Session::open(config, Some(trust))
+    }
+
+    /// Connects (over TLS when `tls` says how to trust the server) and logs in.
+    pub(crate) fn open(config: &ClientConfig, tls: Option<&Trust>) -> Result<Session> {
         let stream = connect(&config.host, config.port, config.connect_timeout)?;
+        // With TLS nothing of ours (not the login) is sent before the server is
+        // trusted: `tls_client::connect` refuses a changed certificate first.
+        let stream = match tls {
+            None => MaybeTls::Plain(stream),
+            Some(trust) => {
+                let opts = ClientOptions {
+                    service: Service::Ftp,
+                    trust: trust.clone(),
+                    handshake_timeout: HANDSHAKE_TIMEOUT,
+                };
+                MaybeTls::Tls(tls_client::connect(
+                    stream,
+                    &config.host,
+                    config.port,
+                    &opts,
+                )?)
+            }
+        };
         // The server owes every reply at once: the client waits at most the stall
         // time for any of them, and for each byte of a transfer.
         let deadlines = Deadlines {
@@ -348,14 +390,14 @@ impl Session {
         };
         // The kernel sends the part the server lacks (sendfile) while a second thread
         // hashes the whole file, which the trailer covers.
-        let socket = self.conn.body()?;
-        let (offset, what) = (ready.offset, "the local file");
-        let body = match prefix {
-            Some(h) => send_rest_hashed(&file, socket, offset, size, h, progress, what),
-            None => send_file_hashed(&file, socket, offset, size, progress, what),
-        }
-        .map_err(Error::under_deadline)
-        .map_err(|e| lost_connection(e, sent.get()));
+        let sink = match self.conn.body()? {
+            MaybeTls::Plain(socket) => Sink::Socket(socket),
+            MaybeTls::Tls(tls) => Sink::Stream(tls),
+        };
+        let span = (ready.offset, size);
+        let body = send_hashed(&file, sink, span, prefix, progress, "the local file")
+            .map_err(Error::under_deadline)
+            .map_err(|e| lost_connection(e, sent.get()));
         bar.finish_and_clear();
         let md5 = finish_hex(body?);
         self.conn.send(&Trailer { md5: md5.clone() })?;
