@@ -159,6 +159,7 @@ fn a_tree_of_2000_files_goes_up_and_down_intact_and_a_rerun_copies_nothing() {
         "{}",
         describe(&out, &server)
     );
+    assert!(fs::symlink_metadata(fx.root().join("up/d1/link")).is_err());
     fs::remove_file(tree.join("d1").join("link")).unwrap();
     assert_same_tree(&tree, &fx.root().join("up"));
     assert_eq!(count_dirs(&fx.root().join("up")), DIRS);
@@ -174,6 +175,22 @@ fn a_tree_of_2000_files_goes_up_and_down_intact_and_a_rerun_copies_nothing() {
     assert_ok(&out, &server);
     assert!(
         stdout(&out).contains(&format!("{FILES} skipped")),
+        "{}",
+        describe(&out, &server)
+    );
+
+    // A file changed here is replaced there only with --overwrite.
+    fs::write(tree.join("数据").join("报告 1.txt"), "报告 v2\n").unwrap();
+    let out = fx.client(&server, &["put", "-r", "tree", "--as", "up"]);
+    assert_fails_with(&out, &server, "exists");
+    assert_eq!(
+        fs::read_to_string(fx.root().join("up/数据/报告 1.txt")).unwrap(),
+        "报告\n"
+    );
+    let out = fx.client(&server, &["put", "-r", "tree", "--as", "up", "--overwrite"]);
+    assert_ok(&out, &server);
+    assert!(
+        stdout(&out).contains(&format!("1 files (10 bytes) copied, {} skipped", FILES - 1)),
         "{}",
         describe(&out, &server)
     );
@@ -232,4 +249,58 @@ fn a_tree_upload_killed_halfway_is_completed_by_a_rerun_with_resume() {
         describe(&out, &server)
     );
     assert_same_tree(&tree, &up);
+}
+
+#[test]
+fn a_tree_download_killed_halfway_is_completed_by_a_rerun_with_resume() {
+    require_tool("diff");
+    let fx = Fixture::new();
+    make_tree(&fx.root().join("up"));
+    let server = fx.server(&[]);
+    let mut child = fx
+        .client_command(
+            server.port(),
+            &["--no-progress", "get", "-r", "up", "-o", "down"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let down = fx.local().join("down");
+    let halfway = wait_until(Duration::from_secs(60), || {
+        down.is_dir() && files(&down).len() >= FILES / 2
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        halfway,
+        "the download never got halfway:\n{}",
+        server.stderr()
+    );
+    let complete = files(&down)
+        .iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".socklab-part"))
+        .count();
+    assert!(
+        complete < FILES,
+        "the kill came too late: all {complete} files were there"
+    );
+
+    // Without --resume the partials are in the way, and nothing is lost.
+    let out = fx.client(&server, &["get", "-r", "up", "-o", "down"]);
+    let parts = files(&down)
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".socklab-part"))
+        .count();
+    if parts > 0 {
+        assert!(!out.status.success(), "{}", describe(&out, &server));
+        assert!(
+            stderr(&out).contains("--resume"),
+            "{}",
+            describe(&out, &server)
+        );
+    }
+    let out = fx.client(&server, &["get", "-r", "up", "-o", "down", "--resume"]);
+    assert_ok(&out, &server);
+    assert_same_tree(&fx.root().join("up"), &down);
 }
