@@ -304,3 +304,39 @@ fn a_tree_download_killed_halfway_is_completed_by_a_rerun_with_resume() {
     assert_ok(&out, &server);
     assert_same_tree(&fx.root().join("up"), &down);
 }
+
+#[test]
+fn a_pipelined_tree_over_tls_is_served_without_waiting_for_the_idle_timeout() {
+    require_tool("diff");
+    let fx = Fixture::new();
+    let tree = fx.local().join("tree");
+    for i in 0..200 {
+        let dir = tree.join(format!("d{}", i % 5));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(format!("f{i}")), format!("file {i}\n")).unwrap();
+    }
+    // A request left decrypted in the TLS session's buffer would wait for the idle
+    // timeout; with 30 s, 200 of them could not finish within the client's own 10.
+    let state = fx.path("state");
+    let server = fx.server(&[
+        "--tls",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--idle-timeout",
+        "30",
+    ]);
+    let fp = server.fingerprint();
+    let tls = ["--fingerprint", fp.as_str(), "--timeout", "10"];
+    let out = fx.client(
+        &server,
+        &[&tls[..], &["put", "-r", "tree", "--as", "up"]].concat(),
+    );
+    assert_ok(&out, &server);
+    assert_same_tree(&tree, &fx.root().join("up"));
+    let out = fx.client(
+        &server,
+        &[&tls[..], &["get", "-r", "up", "-o", "down"]].concat(),
+    );
+    assert_ok(&out, &server);
+    assert_same_tree(&tree, &fx.local().join("down"));
+}
