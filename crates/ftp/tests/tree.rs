@@ -340,3 +340,32 @@ fn a_pipelined_tree_over_tls_is_served_without_waiting_for_the_idle_timeout() {
     assert_ok(&out, &server);
     assert_same_tree(&tree, &fx.local().join("down"));
 }
+
+#[test]
+fn on_a_terminal_a_tree_draws_one_progress_bar_not_one_per_file() {
+    require_tool("script");
+    let fx = Fixture::new();
+    let tree = fx.local().join("tree");
+    fs::create_dir_all(tree.join("a")).unwrap();
+    fs::write(tree.join("a").join("big.bin"), random_bytes(40 << 20)).unwrap();
+    for i in 0..20 {
+        fs::write(tree.join(format!("small{i}.txt")), "x").unwrap();
+    }
+    let server = fx.server(&[]);
+    let cmd = fx.client_command(server.port(), &["put", "-r", "tree", "--as", "up"]);
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| format!("'{}'", a.to_str().unwrap()))
+        .collect();
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .current_dir(fx.local())
+        .env("SOCKLAB_KNOWN_HOSTS", fx.path("known_hosts"));
+    let out = script.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", server.stderr());
+    assert!(text.contains("up ["), "no tree bar in:\n{text}");
+    assert!(!text.contains("big.bin ["), "a per-file bar in:\n{text}");
+    assert!(text.contains("21 files ("), "no summary in:\n{text}");
+}

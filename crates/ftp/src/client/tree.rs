@@ -306,7 +306,7 @@ impl Session {
             opts.overwrite,
         )?;
         let total = todo.iter().map(|(e, _)| e.size).sum();
-        let bar = progress_bar(self.progress, total, 0, &format!("{} files", todo.len()));
+        let bar = progress_bar(self.progress, total, 0, remote);
         // The file whose trailer is sent and whose confirmation is still to be read.
         let mut pending: Option<(u64, String)> = None;
         for (entry, exists) in &todo {
@@ -411,7 +411,7 @@ impl Session {
             opts.overwrite,
         )?;
         let total = todo.iter().map(|(e, _, off)| e.size - off).sum();
-        let bar = progress_bar(self.progress, total, 0, &format!("{} files", todo.len()));
+        let bar = progress_bar(self.progress, total, 0, remote);
         let mut in_flight = VecDeque::new();
         let mut next = todo.iter();
         loop {
