@@ -9,8 +9,9 @@ use socklab_auth::password::client_password;
 use socklab_auth::Users;
 use socklab_net::accept::{ServeOptions, Shutdown};
 use socklab_net::socket::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
+use socklab_net::tls::{self, Identity, OnPlain, Service, TlsAcceptor, Trust};
 use socklab_proto::{Error, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -53,6 +54,24 @@ pub struct ServerArgs {
     /// Keep interrupted uploads for `put --resume` this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = crate::limits::PARTIAL_TTL.as_secs())]
     partial_ttl: u64,
+    /// Serve over TLS (the default when binding anything but loopback).
+    #[arg(long, conflicts_with = "no_tls")]
+    tls: bool,
+    /// Serve in clear even beyond loopback: passwords and files cross the network
+    /// readable by anyone on the path.
+    #[arg(long)]
+    no_tls: bool,
+    /// The TLS certificate chain (PEM) to present instead of the self-signed one;
+    /// implies --tls.
+    #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "no_tls")]
+    cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Where the self-signed certificate is kept (default: .socklab/tls/ftp-server/
+    /// beside the users file).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -76,16 +95,46 @@ impl ServerArgs {
             shutdown: Shutdown::on_signals()?,
             ..ServeOptions::default()
         };
+        let addr = bind_addr(&self.host, self.port)?;
+        config.tls = self.tls_acceptor(addr.ip().is_loopback())?;
+        let fingerprint = config.tls.as_ref().map(|t| t.fingerprint().to_owned());
         // Check the configuration and the root before saying we listen.
         let server = prepare(config)?;
-        let addr = bind_addr(&self.host, self.port)?;
         let listener = tcp_listener(addr, ListenOptions::default())?;
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("reading the bound address", e))?;
-        warn_if_exposed(addr, "ftp-server");
+        if fingerprint.is_none() {
+            warn_if_exposed(addr, "ftp-server");
+        }
         announce(addr);
+        fingerprint.as_deref().map(tls::announce);
         server.run(listener)
+    }
+
+    /// The TLS acceptor, when TLS is on: asked for (`--tls`, `--cert`), or by default
+    /// on any address but loopback unless `--no-tls`.
+    fn tls_acceptor(&self, loopback: bool) -> Result<Option<TlsAcceptor>> {
+        let asked = self.tls || self.cert.is_some();
+        if !asked && (loopback || self.no_tls) {
+            return Ok(None);
+        }
+        let identity = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Identity::from_pem_files(cert, key)?,
+            _ => {
+                let state = self.state_dir.clone().unwrap_or_else(|| {
+                    let base = self.users.as_deref().and_then(|u| u.parent());
+                    let base = base.filter(|b| !b.as_os_str().is_empty());
+                    tls::state_dir(base.unwrap_or(Path::new(".")), "ftp-server")
+                });
+                Identity::load_or_create(&state)?
+            }
+        };
+        Ok(Some(TlsAcceptor::new(
+            &identity,
+            Service::Ftp,
+            OnPlain::Framed,
+        )?))
     }
 }
 
@@ -115,6 +164,19 @@ pub struct ClientArgs {
     /// Never draw a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Connect over TLS, trusting the server as the known-hosts file says (asked on
+    /// a terminal the first time).
+    #[arg(long)]
+    tls: bool,
+    /// Trust exactly this certificate (the server's `fingerprint` line); implies --tls.
+    #[arg(long, value_name = "SHA256:...")]
+    fingerprint: Option<String>,
+    /// Trust certificates issued by these CAs (PEM) for the host name; implies --tls.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Trust a server not yet in the known-hosts file, and remember it; implies --tls.
+    #[arg(long)]
+    accept_new: bool,
     /// A command to run; without one, an `ftp> ` prompt reads commands from stdin.
     #[command(subcommand)]
     command: Option<Command>,
@@ -140,15 +202,25 @@ impl ClientArgs {
     }
 
     fn connect_and_run(&self) -> Result<LastCommand> {
+        let trust = self.trust()?;
         let config = self.config()?;
         match &self.command {
             Some(command) => {
-                let mut session = Session::connect(&config)?;
+                let mut session = Session::open(&config, trust.as_ref())?;
                 client::execute(&mut session, command, &mut std::io::stdout().lock())?;
                 Ok(LastCommand::Succeeded)
             }
-            None => client::repl(&config, &mut std::io::stdin().lock()),
+            None => client::repl(&config, trust.as_ref(), &mut std::io::stdin().lock()),
         }
+    }
+
+    /// How to trust the server when TLS is asked for (any of the TLS flags).
+    fn trust(&self) -> Result<Option<Trust>> {
+        let fp = self.fingerprint.as_deref();
+        if !(self.tls || fp.is_some() || self.ca.is_some() || self.accept_new) {
+            return Ok(None);
+        }
+        Trust::from_flags(fp, self.ca.as_deref(), self.accept_new).map(Some)
     }
 
     /// The connection settings, with the password read (from the file, the

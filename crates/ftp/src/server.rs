@@ -8,15 +8,16 @@
 //! the body, reads the trailer, checks it, and publishes the file. The helpers they
 //! share come last.
 
-use crate::paths::validate_path;
+mod files;
+
 use crate::request::{read_request, FtpRequest};
-use crate::store::{Root, Upload};
-use crate::transfer::{copy_hashed, send_file_hashed, send_rest_hashed};
-use crate::wire::{GetReply, Listing, PutDone, PutReady, Trailer};
+use crate::store::Root;
+use crate::wire::Listing;
+use files::{get, put, Put};
 use socklab_auth::{answer_login, server_login, LoginPolicy, Users};
-use socklab_net::accept::{serve_framed, ServeOptions};
+use socklab_net::accept::{serve_framed_tls, FramedStream, FramedTls, ServeOptions};
+use socklab_net::tls::TlsAcceptor;
 use socklab_net::{Connection, Deadlines};
-use socklab_proto::checksum::{finish_hex, hash_prefix};
 use socklab_proto::limits::MAX_HEADER_LEN;
 use socklab_proto::msg::Empty;
 use socklab_proto::names::escape;
@@ -51,7 +52,13 @@ pub struct ServerConfig {
     pub login: LoginPolicy,
     /// The accept loop's cap and stop flag.
     pub serve: ServeOptions,
+    /// TLS (`--tls`, on by default beyond loopback): every connection's handshake
+    /// must be over within the login deadline. `None` serves plain TCP.
+    pub tls: Option<TlsAcceptor>,
 }
+
+/// A client's connection: the socket, or a TLS session over it.
+type Conn = Connection<FramedStream<TcpStream>>;
 
 impl ServerConfig {
     /// A configuration with every documented default, serving `root`.
@@ -67,6 +74,7 @@ impl ServerConfig {
             partial_ttl: crate::limits::PARTIAL_TTL,
             login: LoginPolicy::default(),
             serve: ServeOptions::default(),
+            tls: None,
         }
     }
 }
@@ -100,8 +108,12 @@ impl Prepared {
             idle: config.idle_timeout,
             stall: config.stall_timeout,
         };
+        let tls = config.tls.clone().map(|acceptor| FramedTls {
+            acceptor,
+            handshake_timeout: config.login.deadline,
+        });
         let shared = Arc::new(self.shared);
-        serve_framed(listener, &opts, deadlines, move |conn, peer| {
+        serve_framed_tls(listener, &opts, deadlines, tls, move |conn, peer| {
             session(conn, peer, &shared)
         })
     }
@@ -135,7 +147,7 @@ pub fn prepare(config: ServerConfig) -> Result<Prepared> {
 }
 
 /// One client's session.
-fn session(conn: &mut Connection<TcpStream>, peer: &str, shared: &Shared) -> Result<()> {
+fn session(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<()> {
     let config = &shared.config;
     let mut user = None;
     if !config.anonymous {
@@ -147,7 +159,7 @@ fn session(conn: &mut Connection<TcpStream>, peer: &str, shared: &Shared) -> Res
     let mut failures = 0;
     // A malformed header gets `bad_request` and an idle session `timeout`; then we
     // hang up (the error ends the loop).
-    while let Some(request) = read_request(conn, config.idle_timeout)? {
+    while let Some(request) = read_request(conn, config.idle_timeout, config.stall_timeout)? {
         if request.writes() && (config.read_only || user.is_none()) {
             let why = if config.read_only {
                 "this server is read-only (--read-only)"
@@ -236,197 +248,8 @@ fn session(conn: &mut Connection<TcpStream>, peer: &str, shared: &Shared) -> Res
     Ok(())
 }
 
-/// `get`: the header, the bytes from `offset`, and the whole file's md5 in a trailer.
-/// A resume (`offset` > 0) that says what it holds (`md5`) is checked first: the
-/// prefix is hashed and compared before a byte more is sent.
-fn get(
-    conn: &mut Connection<TcpStream>,
-    peer: &str,
-    shared: &Shared,
-    path: &str,
-    offset: u64,
-    held_md5: Option<&str>,
-) -> Result<()> {
-    let (mut file, size) = match shared.root.open_read(path) {
-        Ok(pair) => pair,
-        Err(e) => return reply_error(conn, peer, &e),
-    };
-    if offset > size {
-        let msg = format!(
-            "offset {offset} is past the end of {} ({size} bytes)",
-            escape(path)
-        );
-        return conn.send_failure(ErrorCode::BadRequest, &msg);
-    }
-    let prefix = match held_md5 {
-        Some(theirs) if offset > 0 => {
-            let hasher = hash_prefix(&mut file, offset)
-                .map_err(|e| Error::io(format!("reading {}", escape(path)), e))?;
-            let ours = finish_hex(hasher.clone());
-            if !ours.eq_ignore_ascii_case(theirs) {
-                let msg = format!(
-                    "the first {offset} bytes of {} changed on the server since the \
-                     interrupted transfer; download it again without --resume",
-                    escape(path)
-                );
-                return conn.send_failure(ErrorCode::ChecksumMismatch, &msg);
-            }
-            Some(hasher)
-        }
-        _ => None,
-    };
-    conn.send_ok(&GetReply {
-        name: path.to_owned(),
-        size,
-    })?;
-    // The trailer's md5 covers the whole file, so the part the client already holds
-    // is hashed too (read from disk, not sent), on the hashing thread while the rest
-    // is sent. If the file shrinks under us we cannot send `size` bytes: the send
-    // fails and we hang up, and the client's length check catches it.
-    let socket = conn.body()?;
-    let hasher = match prefix {
-        Some(h) => send_rest_hashed(&file, socket, offset, size, h, |_| {}, "the file"),
-        None => send_file_hashed(&file, socket, offset, size, |_| {}, "the file"),
-    }
-    .map_err(Error::under_deadline)?;
-    let md5 = finish_hex(hasher);
-    conn.send(&Trailer { md5: md5.clone() })?;
-    log::info!(
-        "{peer}: sent {} ({size} bytes from {offset}, md5 {md5})",
-        escape(path)
-    );
-    Ok(())
-}
-
-/// What a `put` asks for.
-#[derive(Debug)]
-struct Put<'a> {
-    user: &'a str,
-    path: &'a str,
-    size: u64,
-    resume: bool,
-    overwrite: bool,
-    mtime: Option<u64>,
-}
-
-/// `put`: claim the path, tell the client where to start (and, resuming, the md5 of
-/// what is held), stream the body into the partial file while hashing it, check the
-/// trailer, then publish atomically.
-fn put(
-    conn: &mut Connection<TcpStream>,
-    peer: &str,
-    shared: &Shared,
-    want: &Put<'_>,
-) -> Result<()> {
-    let root = &shared.root;
-    let max = shared.config.max_file_size;
-    let (name, size, overwrite) = (want.path, want.size, want.overwrite);
-    // Every refusal here comes before the client sends a body byte, so the
-    // connection stays in step and the session goes on.
-    let checks = validate_path(name)
-        .and_then(|()| {
-            if size > max {
-                Err(Error::refused(
-                    ErrorCode::TooLarge,
-                    format!("{size} bytes is over this server's limit of {max} bytes"),
-                ))
-            } else {
-                Ok(())
-            }
-        })
-        .and_then(|()| root.claim(name));
-    let _claim = match checks {
-        Ok(claim) => claim,
-        Err(e) => return reply_error(conn, peer, &e),
-    };
-    let mut upload = match root.begin_upload(want.user, name, size, want.resume, overwrite) {
-        Ok(u) => u,
-        Err(e) => return reply_error(conn, peer, &e),
-    };
-    let offset = upload.offset;
-    if offset > 0 {
-        log::info!(
-            "{peer}: resuming {} at byte {offset} of {size}",
-            escape(name)
-        );
-    }
-    let md5 = (offset > 0).then(|| finish_hex(upload.hasher.clone()));
-    conn.send_ok(&PutReady { offset, md5 })?;
-
-    let body = copy_hashed(
-        conn.body()?,
-        &mut upload.file,
-        size - offset,
-        upload.hasher.clone(),
-        |_| {},
-        "the upload body",
-    )
-    .map_err(Error::under_deadline);
-    let md5 = match body {
-        Ok(hasher) => finish_hex(hasher),
-        Err(e) => {
-            // A disconnect, a stall or a full disk: keep what arrived for a resume.
-            keep_partial(upload, peer, name, size);
-            if !e.is_disconnect() {
-                let _ = conn.send_error(&e);
-            } else if matches!(e, Error::Timeout(_)) {
-                let _ = conn.send_failure(
-                    ErrorCode::Timeout,
-                    "the upload stalled; closing (resume it with --resume)",
-                );
-            }
-            return Err(e);
-        }
-    };
-    let trailer = match conn.read_header::<Trailer>() {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            keep_partial(upload, peer, name, size);
-            return Err(Error::UnexpectedEof("the trailer"));
-        }
-        Err(e) if e.is_disconnect() => {
-            keep_partial(upload, peer, name, size);
-            return Err(e);
-        }
-        Err(e) => {
-            // Not a trailer where one must be: the body was longer than announced
-            // (or garbage). Nothing of it can be trusted.
-            upload.discard();
-            let e = Error::BadHeader(format!(
-                "expected the md5 trailer after {size} body bytes: {e}"
-            ));
-            let _ = conn.send_error(&e);
-            return Err(e);
-        }
-    };
-    if !trailer.md5.eq_ignore_ascii_case(&md5) {
-        upload.discard();
-        let e = Error::ChecksumMismatch {
-            expected: trailer.md5,
-            actual: md5,
-        };
-        log::warn!("{peer}: put {}: {e}; nothing stored", escape(name));
-        return conn.send_error(&e);
-    }
-    match upload.commit(overwrite, want.mtime) {
-        Ok(()) => {
-            log::info!("{peer}: stored {} ({size} bytes, md5 {md5})", escape(name));
-            conn.send_ok(&PutDone {
-                name: name.to_owned(),
-                size,
-                md5,
-            })
-        }
-        Err(e) => reply_error(conn, peer, &e),
-    }
-}
-
 /// Answers a request with `reply` or with the refusal that replaced it.
-fn reply_with<T: serde::Serialize>(
-    conn: &mut Connection<TcpStream>,
-    peer: &str,
-    reply: Result<T>,
-) -> Result<()> {
+fn reply_with<T: serde::Serialize>(conn: &mut Conn, peer: &str, reply: Result<T>) -> Result<()> {
     match reply {
         Ok(value) => conn.send_ok(&value),
         Err(e) => reply_error(conn, peer, &e),
@@ -434,7 +257,7 @@ fn reply_with<T: serde::Serialize>(
 }
 
 /// Answers a refused request; the connection stays in step, so the session goes on.
-fn reply_error(conn: &mut Connection<TcpStream>, peer: &str, e: &Error) -> Result<()> {
+fn reply_error(conn: &mut Conn, peer: &str, e: &Error) -> Result<()> {
     match e.code() {
         ErrorCode::Internal => log::error!("{peer}: {e}"),
         _ => log::info!("{peer}: refused: {e}"),
@@ -464,16 +287,6 @@ fn fit_listing(files: Vec<crate::wire::FileInfo>) -> Listing {
         files: kept,
         truncated,
     }
-}
-
-/// Keeps what arrived of an upload that stopped short, for a later `put --resume`, and
-/// logs how much that is.
-fn keep_partial(upload: Upload, peer: &str, name: &str, size: u64) {
-    let held = upload.keep();
-    log::info!(
-        "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
-        escape(name)
-    );
 }
 
 #[cfg(test)]

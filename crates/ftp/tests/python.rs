@@ -24,8 +24,24 @@ fn python_client(fx: &Fixture) -> std::path::PathBuf {
 }
 
 fn run(fx: &Fixture, script: &std::path::Path, port: u16, password: &str, args: &[&str]) -> Output {
-    Command::new("python3")
-        .arg(script)
+    run_pinned(fx, script, port, password, None, args)
+}
+
+/// [`run`] with `SOCKLAB_FINGERPRINT` set when `pin` is given: TLS, pinned.
+fn run_pinned(
+    fx: &Fixture,
+    script: &std::path::Path,
+    port: u16,
+    password: &str,
+    pin: Option<&str>,
+    args: &[&str],
+) -> Output {
+    let mut cmd = Command::new("python3");
+    match pin {
+        Some(fp) => cmd.env("SOCKLAB_FINGERPRINT", fp),
+        None => cmd.env_remove("SOCKLAB_FINGERPRINT"),
+    };
+    cmd.arg(script)
         .args(args)
         .env("SOCKLAB_HOST", "127.0.0.1")
         .env("SOCKLAB_PORT", port.to_string())
@@ -80,6 +96,75 @@ fn python_client_in_protocol_md_logs_in_lists_gets_and_puts() {
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("(auth_failed)"),
+        "{}",
+        describe(&out, &server)
+    );
+}
+
+#[test]
+fn python_ssl_client_in_protocol_md_pins_the_fingerprint_and_moves_files_byte_exact() {
+    require_tool("python3");
+    let fx = Fixture::new();
+    let script = python_client(&fx);
+    let data = random_bytes(3 << 20);
+    write(&fx.local().join("up.bin"), &data);
+    let state = fx.path("tls-state");
+    let server = fx.server(&["--tls", "--state-dir", state.to_str().unwrap()]);
+    let fp = server.fingerprint();
+    let port = server.port();
+
+    // Python hashes getpeercert(binary_form=True) and compares it with the pin.
+    let out = run_pinned(
+        &fx,
+        &script,
+        port,
+        password(),
+        Some(&fp),
+        &["put", "up.bin"],
+    );
+    assert!(out.status.success(), "{}", describe(&out, &server));
+    assert!(
+        stdout(&out).contains(&md5_of(&data)),
+        "{}",
+        describe(&out, &server)
+    );
+    assert!(std::fs::read(fx.root().join("up.bin")).unwrap() == data);
+
+    std::fs::remove_file(fx.local().join("up.bin")).unwrap();
+    let out = run_pinned(
+        &fx,
+        &script,
+        port,
+        password(),
+        Some(&fp),
+        &["get", "up.bin"],
+    );
+    assert!(out.status.success(), "{}", describe(&out, &server));
+    assert!(std::fs::read(fx.local().join("up.bin")).unwrap() == data);
+
+    // Another pin: the script stops after the handshake, before the login.
+    let logins = server.stderr().matches("logged in as").count();
+    let other = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+    let out = run_pinned(&fx, &script, port, password(), Some(other), &["ls"]);
+    assert!(!out.status.success(), "{}", describe(&out, &server));
+    assert!(
+        stderr(&out).contains("not logging in"),
+        "{}",
+        describe(&out, &server)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        server.stderr().matches("logged in as").count(),
+        logins,
+        "{}",
+        server.stderr()
+    );
+
+    // The same script without TLS is told what the server wants.
+    let out = run(&fx, &script, port, password(), &["ls"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("(tls_required)"),
         "{}",
         describe(&out, &server)
     );

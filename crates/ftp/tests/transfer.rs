@@ -305,17 +305,25 @@ fn server_without_users_or_anonymous_refuses_to_start() {
 }
 
 #[test]
-fn binding_beyond_loopback_warns_that_traffic_is_in_clear() {
+fn binding_beyond_loopback_turns_tls_on_and_no_tls_warns_that_traffic_is_in_clear() {
     let fx = Fixture::new();
     let server = fx.server(&["--host", "0.0.0.0"]);
+    assert!(server.fingerprint().starts_with("SHA256:"));
+    assert!(!server.stderr().contains("IN CLEAR"), "{}", server.stderr());
+    let clear = fx.server(&["--host", "0.0.0.0", "--no-tls"]);
     assert!(
-        server.wait_for_log("IN CLEAR", Duration::from_secs(10)),
+        clear.wait_for_log("IN CLEAR", Duration::from_secs(10)),
         "{}",
-        server.stderr()
+        clear.stderr()
     );
     let local = fx.server(&[]);
     assert!(local.addr.starts_with("127.0.0.1:"), "{}", local.addr);
     assert!(!local.stderr().contains("IN CLEAR"), "{}", local.stderr());
+    assert!(
+        !local.stdout().contains("fingerprint"),
+        "{}",
+        local.stdout()
+    );
 }
 
 #[test]

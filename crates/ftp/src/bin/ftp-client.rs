@@ -8,7 +8,8 @@
 //! ```
 //!
 //! The password comes from `--password-file`, `SOCKLAB_PASSWORD`, or a prompt.
-//! `--anonymous` skips login on a server started with `--anonymous`. It exits 0 on
+//! `--anonymous` skips login on a server started with `--anonymous`. `--tls` (or
+//! `--fingerprint`, `--ca`, `--accept-new`) connects over TLS. It exits 0 on
 //! success and 1 with `error: …` on failure.
 //!
 //! Its flags, and what it does with them, are in `socklab_ftp::cli`.

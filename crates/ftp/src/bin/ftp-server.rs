@@ -7,8 +7,9 @@
 //! ```
 //!
 //! `--read-only` refuses uploads, `--anonymous` lets anyone list and download without
-//! logging in. It binds 127.0.0.1 unless `--host` says otherwise, and warns when it
-//! does: passwords and files cross the network in clear. SIGINT or SIGTERM stops it
+//! logging in. It binds 127.0.0.1 unless `--host` says otherwise; beyond loopback it
+//! speaks TLS (printing `fingerprint SHA256:…` under `listening on`) unless `--no-tls`,
+//! which warns that passwords and files then cross in clear. SIGINT or SIGTERM stops it
 //! gracefully; interrupted uploads stay in ROOT/.socklab-partial for `--resume`.
 //!
 //! Its flags, and what it does with them, are in `socklab_ftp::cli`.

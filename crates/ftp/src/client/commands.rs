@@ -3,6 +3,7 @@
 
 use super::display::{local_time, shown};
 use super::session::Session;
+use super::tree::{tree_name, TreeOptions, TreeReport};
 use crate::paths::validate_path;
 use crate::wire::Kind;
 use clap::Subcommand;
@@ -39,6 +40,14 @@ pub(crate) enum Command {
         /// Replace PATH if it exists.
         #[arg(long)]
         overwrite: bool,
+        /// Copy the directory NAME and everything under it (into PATH, default: its
+        /// last component here), keeping modification times; files already complete
+        /// here are skipped.
+        #[arg(short = 'r', long)]
+        recursive: bool,
+        /// With -r: skip a file only when its md5 matches, not its size and mtime.
+        #[arg(long, requires = "recursive")]
+        checksum: bool,
     },
     /// Upload a file.
     Put {
@@ -54,6 +63,14 @@ pub(crate) enum Command {
         /// Replace a file of that name on the server.
         #[arg(long)]
         overwrite: bool,
+        /// Copy the directory PATH and everything under it (as NAME, default: its
+        /// name), keeping modification times; files already complete there are
+        /// skipped. Symlinks are skipped with a warning.
+        #[arg(short = 'r', long)]
+        recursive: bool,
+        /// With -r: skip a file only when its md5 matches, not its size and mtime.
+        #[arg(long, requires = "recursive")]
+        checksum: bool,
     },
     /// Make a directory on the server.
     Mkdir {
@@ -126,8 +143,22 @@ pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Wr
             output,
             resume,
             overwrite,
+            recursive,
+            checksum,
         } => {
             validate_path(name)?;
+            if *recursive {
+                let base = name.rsplit('/').next().unwrap_or(name);
+                let dest = output.clone().unwrap_or_else(|| PathBuf::from(base));
+                let opts = TreeOptions {
+                    resume: *resume,
+                    overwrite: *overwrite,
+                    checksum: *checksum,
+                };
+                let report = session.get_tree(name, &dest, opts)?;
+                let to = dest.display().to_string();
+                return summary(out, "got", name, &to, &report).map_err(w);
+            }
             if output.as_deref() == Some(Path::new("-")) {
                 let (size, md5) = session.get_to_stdout(name)?;
                 eprintln!("got {}: {size} bytes, md5 {md5} -> stdout", shown(name));
@@ -148,7 +179,23 @@ pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Wr
             as_name,
             resume,
             overwrite,
+            recursive,
+            checksum,
         } => {
+            if *recursive {
+                let name = match as_name {
+                    Some(n) => n.clone(),
+                    None => tree_name(path)?,
+                };
+                let opts = TreeOptions {
+                    resume: *resume,
+                    overwrite: *overwrite,
+                    checksum: *checksum,
+                };
+                let report = session.put_tree(path, &name, opts)?;
+                let from = path.display().to_string();
+                return summary(out, "put", &from, &name, &report).map_err(w);
+            }
             let name = match as_name {
                 Some(n) => n.clone(),
                 None => upload_name(path)?,
@@ -208,6 +255,26 @@ fn download_target(path: &str, output: Option<&Path>) -> PathBuf {
         Some(o) => o.to_owned(),
         None => PathBuf::from(base),
     }
+}
+
+/// The line a tree copy ends with: what moved, and what was already there.
+fn summary(
+    out: &mut dyn Write,
+    verb: &str,
+    from: &str,
+    to: &str,
+    r: &TreeReport,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{verb} {} -> {}: {} files ({} bytes) copied, {} skipped (already complete), {} directories",
+        shown(from),
+        shown(to),
+        r.files,
+        r.bytes,
+        r.skipped,
+        r.dirs
+    )
 }
 
 /// How a listing names each kind of entry.

@@ -7,6 +7,8 @@
 //!   only after the trailer's md5 matches; an interrupted one stays there for
 //!   `get --resume`. The target is never replaced unless `--overwrite` says so;
 //! - `commands.rs`: the commands a user types and what each prints;
+//! - `upload.rs`: the client's side of a `put`;
+//! - `tree.rs`: `put -r` and `get -r`, a directory tree with pipelined requests;
 //! - `prompt.rs`: the `ftp> ` prompt;
 //! - `display.rs`: what the user sees besides results: names made safe to print,
 //!   local times, the progress bar, and each error with what to do about it.
@@ -16,6 +18,8 @@ mod display;
 mod download;
 mod prompt;
 mod session;
+mod tree;
+mod upload;
 
 pub(crate) use commands::{execute, Command};
 pub(crate) use display::explain;

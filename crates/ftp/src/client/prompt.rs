@@ -5,6 +5,7 @@
 use super::commands::{execute, Command};
 use super::display::explain;
 use super::session::{ClientConfig, Session};
+use socklab_net::tls::Trust;
 use socklab_proto::{Error, Result};
 use std::io::{self, BufRead, IsTerminal, Write};
 
@@ -34,10 +35,14 @@ struct PromptLine {
 /// Reads commands from `input` until `quit` or end of input, printing each error as
 /// it happens. An error is returned only when the prompt itself cannot go on (no
 /// first connection, unreadable input).
-pub(crate) fn repl(config: &ClientConfig, input: &mut dyn BufRead) -> Result<LastCommand> {
+pub(crate) fn repl(
+    config: &ClientConfig,
+    tls: Option<&Trust>,
+    input: &mut dyn BufRead,
+) -> Result<LastCommand> {
     use clap::Parser;
     let interactive = io::stdin().is_terminal();
-    let mut session = Some(Session::connect(config)?);
+    let mut session = Some(Session::open(config, tls)?);
     let mut last = LastCommand::Succeeded;
     let mut line = String::new();
     loop {
@@ -82,7 +87,7 @@ pub(crate) fn repl(config: &ClientConfig, input: &mut dyn BufRead) -> Result<Las
         };
         let mut s = match session.take() {
             Some(s) => s,
-            None => match Session::connect(config) {
+            None => match Session::open(config, tls) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("error: {}", explain(&e));

@@ -6,22 +6,23 @@ use super::display::progress_bar;
 use super::download::{self, part_path, PartFile};
 use crate::paths::validate_path;
 use crate::request::FtpRequest;
-use crate::transfer::{copy_hashed, send_file_hashed, send_rest_hashed};
-use crate::wire::{FileInfo, GetReply, Listing, PutDone, PutReady, Trailer};
+use crate::transfer::copy_hashed;
+use crate::wire::{FileInfo, GetReply, Listing, Trailer};
+use indicatif::ProgressBar;
 use socklab_auth::client_login;
+use socklab_net::limits::HANDSHAKE_TIMEOUT;
 use socklab_net::socket::connect;
+use socklab_net::tls::{client as tls_client, ClientOptions, MaybeTls, Service, Trust};
 use socklab_net::{Connection, Deadlines};
-use socklab_proto::checksum::{finish_hex, hash_prefix};
+use socklab_proto::checksum::finish_hex;
 use socklab_proto::msg::Empty;
 use socklab_proto::names::{escape, validate_name};
 use socklab_proto::{Error, ErrorCode, Result};
 use std::cell::Cell;
-use std::fs::{self, File};
+use std::fs;
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::{Duration, Instant, UNIX_EPOCH};
-
-use crate::limits::RESUME_BUSY_WAIT;
+use std::time::Duration;
 
 /// How to reach and log in to the server.
 #[derive(Debug, Clone)]
@@ -40,17 +41,57 @@ pub struct ClientConfig {
     pub progress: bool,
 }
 
+/// The client's stream: the socket, or a TLS session over it.
+type Link = MaybeTls<rustls::ClientConnection, TcpStream>;
+
 /// A connected, logged-in client.
 #[derive(Debug)]
 pub struct Session {
-    conn: Connection<TcpStream>,
-    progress: bool,
+    pub(super) conn: Connection<Link>,
+    pub(super) progress: bool,
+}
+
+impl Drop for Session {
+    /// Ends a TLS session with `close_notify`, so the server sees a clean end.
+    fn drop(&mut self) {
+        if let Ok(stream) = self.conn.body() {
+            let _ = stream.close();
+        }
+    }
 }
 
 impl Session {
-    /// Connects and logs in (or not, for anonymous access).
+    /// Connects in clear and logs in (or not, for anonymous access).
     pub fn connect(config: &ClientConfig) -> Result<Session> {
+        Session::open(config, None)
+    }
+
+    /// Connects over TLS, trusting the server as `trust` says, then logs in.
+    pub fn connect_tls(config: &ClientConfig, trust: &Trust) -> Result<Session> {
+        Session::open(config, Some(trust))
+    }
+
+    /// Connects (over TLS when `tls` says how to trust the server) and logs in.
+    pub(crate) fn open(config: &ClientConfig, tls: Option<&Trust>) -> Result<Session> {
         let stream = connect(&config.host, config.port, config.connect_timeout)?;
+        // With TLS nothing of ours (not the login) is sent before the server is
+        // trusted: `tls_client::connect` refuses a changed certificate first.
+        let stream = match tls {
+            None => MaybeTls::Plain(stream),
+            Some(trust) => {
+                let opts = ClientOptions {
+                    service: Service::Ftp,
+                    trust: trust.clone(),
+                    handshake_timeout: HANDSHAKE_TIMEOUT,
+                };
+                MaybeTls::Tls(tls_client::connect(
+                    stream,
+                    &config.host,
+                    config.port,
+                    &opts,
+                )?)
+            }
+        };
         // The server owes every reply at once: the client waits at most the stall
         // time for any of them, and for each byte of a transfer.
         let deadlines = Deadlines {
@@ -138,13 +179,30 @@ impl Session {
         }
         // The partial is hashed first: its md5 goes with the request, so the server
         // compares its own prefix before it sends a byte more.
-        let (mut partial, hasher) = PartFile::open(part, offset)?;
+        let (partial, hasher) = PartFile::open(part, offset)?;
         let md5 = (offset > 0).then(|| finish_hex(hasher.clone()));
         self.conn.send(&compat(&FtpRequest::Get {
             path: name.to_owned(),
             offset,
             md5,
         }))?;
+        let (partial, size, md5) = self.receive(name, partial, hasher, offset, None)?;
+        partial.publish(dest, overwrite)?;
+        Ok((size, md5, offset))
+    }
+
+    /// The rest of a `get` whose request is sent: the reply, the body from `offset`
+    /// into `partial` (hashed on from `hasher`), and the md5 trailer checked. Returns
+    /// the verified partial, ready to publish, with the size and md5. `tree` is the
+    /// bar of a whole tree, which this file advances; without it, the file has its own.
+    pub(super) fn receive(
+        &mut self,
+        name: &str,
+        mut partial: PartFile,
+        hasher: socklab_proto::checksum::Md5,
+        offset: u64,
+        tree: Option<&ProgressBar>,
+    ) -> Result<(PartFile, u64, String)> {
         let reply: GetReply = match self.conn.read_reply() {
             Ok(r) => r,
             Err(e) => {
@@ -183,7 +241,10 @@ impl Session {
                 reply.size
             );
         }
-        let bar = progress_bar(self.progress, reply.size, offset, name);
+        let bar = match tree {
+            Some(bar) => bar.clone(),
+            None => progress_bar(self.progress, reply.size, offset, name),
+        };
         let body = copy_hashed(
             self.conn.body()?,
             partial.file(),
@@ -193,7 +254,9 @@ impl Session {
             "the download",
         )
         .map_err(Error::under_deadline);
-        bar.finish_and_clear();
+        if tree.is_none() {
+            bar.finish_and_clear();
+        }
         let md5 = match body {
             Ok(hasher) => finish_hex(hasher),
             Err(e) => {
@@ -218,8 +281,7 @@ impl Session {
                 actual: md5,
             });
         }
-        partial.publish(dest, overwrite)?;
-        Ok((reply.size, md5, offset))
+        Ok((partial, reply.size, md5))
     }
 
     /// `get NAME -o -`: the body straight to stdout, hashed on the way; no partial
@@ -268,126 +330,6 @@ impl Session {
         Ok((reply.size, md5))
     }
 
-    /// `put PATH` as `name`: the request, the ready reply with the offset to start
-    /// from, the body, the md5 trailer, and the server's confirmation. Returns that
-    /// confirmation and the offset it resumed from.
-    pub fn put(
-        &mut self,
-        path: &Path,
-        name: &str,
-        resume: bool,
-        overwrite: bool,
-    ) -> Result<(PutDone, u64)> {
-        validate_path(name)?;
-        let file =
-            File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| Error::io(format!("checking {}", path.display()), e))?;
-        if !meta.is_file() {
-            let why = if meta.is_dir() {
-                "is a directory (put -r copies a tree)"
-            } else {
-                "is not a regular file"
-            };
-            return Err(Error::Usage(format!("{} {why}", path.display())));
-        }
-        let size = meta.len();
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_secs());
-        let request = FtpRequest::Put {
-            path: name.to_owned(),
-            size,
-            resume,
-            overwrite,
-            mtime,
-        };
-        let ready = self.put_request(&request, resume)?;
-        if ready.offset > size {
-            return Err(Error::BadHeader(format!(
-                "the server asked to resume at {} of {size} bytes",
-                ready.offset
-            )));
-        }
-        // The server said what it holds: compare our own prefix before sending more.
-        let prefix = match (&ready.md5, ready.offset) {
-            (Some(theirs), held) if held > 0 => {
-                let hasher = hash_prefix(&file, held)
-                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-                if !finish_hex(hasher.clone()).eq_ignore_ascii_case(theirs) {
-                    // Hanging up leaves the server's partial as it was; a put
-                    // without --resume replaces it.
-                    return Err(Error::refused(
-                        ErrorCode::ChecksumMismatch,
-                        format!(
-                            "the local file changed since the interrupted transfer: its \
-                             first {held} bytes differ from what the server holds; run \
-                             the put without --resume to start over"
-                        ),
-                    ));
-                }
-                Some(hasher)
-            }
-            _ => None,
-        };
-        if ready.offset > 0 {
-            eprintln!(
-                "resuming upload of {} at byte {} of {size}",
-                escape(name),
-                ready.offset
-            );
-        }
-        let bar = progress_bar(self.progress, size, ready.offset, name);
-        let sent = Cell::new(ready.offset);
-        let progress = |n| {
-            bar.inc(n);
-            sent.set(sent.get() + n);
-        };
-        // The kernel sends the part the server lacks (sendfile) while a second thread
-        // hashes the whole file, which the trailer covers.
-        let socket = self.conn.body()?;
-        let (offset, what) = (ready.offset, "the local file");
-        let body = match prefix {
-            Some(h) => send_rest_hashed(&file, socket, offset, size, h, progress, what),
-            None => send_file_hashed(&file, socket, offset, size, progress, what),
-        }
-        .map_err(Error::under_deadline)
-        .map_err(|e| lost_connection(e, sent.get()));
-        bar.finish_and_clear();
-        let md5 = finish_hex(body?);
-        self.conn.send(&Trailer { md5: md5.clone() })?;
-        let done: PutDone = self.conn.read_reply()?;
-        if !done.md5.eq_ignore_ascii_case(&md5) || done.size != size {
-            return Err(Error::ChecksumMismatch {
-                expected: md5,
-                actual: done.md5,
-            });
-        }
-        Ok((done, ready.offset))
-    }
-
-    /// Sends a put and reads the ready reply. A resume answered `busy` is asked
-    /// again for a few seconds ([`RESUME_BUSY_WAIT`]): just after an interrupted
-    /// upload, the server may not have seen the old connection end yet.
-    fn put_request(&mut self, request: &FtpRequest, resume: bool) -> Result<PutReady> {
-        let give_up = Instant::now() + RESUME_BUSY_WAIT;
-        loop {
-            self.conn.send(&compat(request))?;
-            match self.conn.read_reply::<PutReady>() {
-                Err(Error::Remote {
-                    code: ErrorCode::Busy,
-                    ..
-                }) if resume && Instant::now() < give_up => {
-                    std::thread::sleep(BUSY_RETRY);
-                }
-                other => return other,
-            }
-        }
-    }
-
     /// `mkdir PATH` (with `parents`, `mkdir -p`).
     pub fn mkdir(&mut self, path: &str, parents: bool) -> Result<()> {
         validate_path(path)?;
@@ -425,7 +367,7 @@ impl Session {
 
 /// `request` as sent: a one-component path of a get, put or stat goes as `"name"`,
 /// which servers from before paths (and `docs/python/file_server.py`) understand.
-fn compat(request: &FtpRequest) -> serde_json::Value {
+pub(super) fn compat(request: &FtpRequest) -> serde_json::Value {
     let mut v = serde_json::to_value(request).unwrap_or_default();
     let named = matches!(
         request,
@@ -446,10 +388,10 @@ fn compat(request: &FtpRequest) -> serde_json::Value {
 }
 
 /// How often a resumed put asks again while the server answers `busy`.
-const BUSY_RETRY: Duration = Duration::from_millis(200);
+pub(super) const BUSY_RETRY: Duration = Duration::from_millis(200);
 
 /// A transfer cut off by the peer says so, with how far it got; other errors pass.
-fn lost_connection(e: Error, moved: u64) -> Error {
+pub(super) fn lost_connection(e: Error, moved: u64) -> Error {
     if e.is_disconnect() && !matches!(e, Error::Timeout(_)) {
         Error::Io {
             context: format!(

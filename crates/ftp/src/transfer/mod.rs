@@ -19,4 +19,71 @@ mod copy;
 mod sendfile;
 
 pub(crate) use copy::copy_hashed;
-pub(crate) use sendfile::{send_file_hashed, send_rest_hashed};
+use sendfile::{send_file_hashed, send_rest_hashed};
+
+use socklab_proto::checksum::{hash_prefix, Md5};
+use socklab_proto::{Error, Result};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::net::TcpStream;
+
+/// Where a sender's file bytes go.
+///
+/// `sendfile(2)` hands the page cache to a socket, so it can only serve a plain
+/// connection: over TLS every byte must be encrypted by the TLS stream in user space,
+/// so there the file is read into buffers and written through the stream
+/// ([`copy_hashed`]). The caller knows which it holds (the `MaybeTls` variant) and
+/// says so here; a plain enum keeps the choice in one visible `match`.
+pub(crate) enum Sink<'a, W> {
+    /// A plain TCP socket: `sendfile(2)`.
+    Socket(&'a TcpStream),
+    /// Anything else that writes (a TLS session): the copy engine.
+    Stream(&'a mut W),
+}
+
+/// Sends bytes `offset..size` of `file` into `sink` and returns the md5 of bytes
+/// `0..size`, as [`send_file_hashed`] does (`prefix`: the md5 of `0..offset`, when
+/// the caller has already hashed it, as [`send_rest_hashed`] takes it).
+pub(crate) fn send_hashed<W: Write>(
+    file: &File,
+    sink: Sink<'_, W>,
+    (offset, size): (u64, u64),
+    prefix: Option<Md5>,
+    progress: impl FnMut(u64),
+    what: &'static str,
+) -> Result<Md5> {
+    if offset > size {
+        return Err(Error::Other(format!(
+            "asked to send from {offset}, past the end ({size} bytes)"
+        )));
+    }
+    let stream = match sink {
+        Sink::Socket(socket) => {
+            return match prefix {
+                Some(h) => send_rest_hashed(file, socket, offset, size, h, progress, what),
+                None => send_file_hashed(file, socket, offset, size, progress, what),
+            }
+        }
+        Sink::Stream(stream) => stream,
+    };
+    let mut reader = file;
+    let read_error = |e| Error::io(format!("reading {what}"), e);
+    let hasher = match prefix {
+        Some(h) => {
+            reader.seek(SeekFrom::Start(offset)).map_err(read_error)?;
+            h
+        }
+        // The trailer covers the whole file: hash the prefix the peer holds first,
+        // which also leaves the file positioned at `offset`.
+        None => {
+            reader.seek(SeekFrom::Start(0)).map_err(read_error)?;
+            hash_prefix(&mut reader, offset).map_err(read_error)?
+        }
+    };
+    let mut body = reader.take(size - offset);
+    let hasher = copy_hashed(&mut body, stream, size - offset, hasher, progress, what)?;
+    stream
+        .flush()
+        .map_err(|e| Error::io(format!("sending {what}"), e))?;
+    Ok(hasher)
+}

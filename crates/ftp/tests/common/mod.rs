@@ -87,6 +87,9 @@ impl Fixture {
         cmd.args(args)
             .current_dir(self.local())
             .env_remove("SOCKLAB_PASSWORD")
+            // Each test has its own known-hosts file, never the user's.
+            .env("SOCKLAB_KNOWN_HOSTS", self.path("known_hosts"))
+            .env_remove("SSLKEYLOGFILE")
             // Times print in the local zone: make it the same on every machine. "UTC0"
             // is a POSIX rule, so no time zone database is needed to read it.
             .env("TZ", "UTC0");

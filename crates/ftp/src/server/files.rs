@@ -1,0 +1,201 @@
+//! The two requests that move a file's bytes, `get` and `put`.
+
+use super::{reply_error, Conn, Shared};
+use crate::paths::validate_path;
+use crate::store::Upload;
+use crate::transfer::{copy_hashed, send_hashed, Sink};
+use crate::wire::{GetReply, PutDone, PutReady, Trailer};
+use socklab_net::accept::FramedStream;
+use socklab_proto::checksum::{finish_hex, hash_prefix};
+use socklab_proto::names::escape;
+use socklab_proto::{Error, ErrorCode, Result};
+
+/// `get`: the header, the bytes from `offset`, and the whole file's md5 in a trailer.
+/// A resume (`offset` > 0) that says what it holds (`md5`) is checked first: the
+/// prefix is hashed and compared before a byte more is sent.
+pub(super) fn get(
+    conn: &mut Conn,
+    peer: &str,
+    shared: &Shared,
+    path: &str,
+    offset: u64,
+    held_md5: Option<&str>,
+) -> Result<()> {
+    let (mut file, size) = match shared.root.open_read(path) {
+        Ok(pair) => pair,
+        Err(e) => return reply_error(conn, peer, &e),
+    };
+    if offset > size {
+        let msg = format!(
+            "offset {offset} is past the end of {} ({size} bytes)",
+            escape(path)
+        );
+        return conn.send_failure(ErrorCode::BadRequest, &msg);
+    }
+    let prefix = match held_md5 {
+        Some(theirs) if offset > 0 => {
+            let hasher = hash_prefix(&mut file, offset)
+                .map_err(|e| Error::io(format!("reading {}", escape(path)), e))?;
+            let ours = finish_hex(hasher.clone());
+            if !ours.eq_ignore_ascii_case(theirs) {
+                let msg = format!(
+                    "the first {offset} bytes of {} changed on the server since the \
+                     interrupted transfer; download it again without --resume",
+                    escape(path)
+                );
+                return conn.send_failure(ErrorCode::ChecksumMismatch, &msg);
+            }
+            Some(hasher)
+        }
+        _ => None,
+    };
+    conn.send_ok(&GetReply {
+        name: path.to_owned(),
+        size,
+    })?;
+    // The trailer's md5 covers the whole file, so the part the client already holds
+    // is hashed too (read from disk, not sent), on the hashing thread while the rest
+    // is sent. If the file shrinks under us we cannot send `size` bytes: the send
+    // fails and we hang up, and the client's length check catches it.
+    let sink = match conn.body()? {
+        FramedStream::Plain(socket) => Sink::Socket(socket),
+        FramedStream::Tls(tls) => Sink::Stream(tls),
+    };
+    let hasher = send_hashed(&file, sink, (offset, size), prefix, |_| {}, "the file")
+        .map_err(Error::under_deadline)?;
+    let md5 = finish_hex(hasher);
+    conn.send(&Trailer { md5: md5.clone() })?;
+    log::info!(
+        "{peer}: sent {} ({size} bytes from {offset}, md5 {md5})",
+        escape(path)
+    );
+    Ok(())
+}
+
+/// What a `put` asks for.
+#[derive(Debug)]
+pub(super) struct Put<'a> {
+    pub(super) user: &'a str,
+    pub(super) path: &'a str,
+    pub(super) size: u64,
+    pub(super) resume: bool,
+    pub(super) overwrite: bool,
+    pub(super) mtime: Option<u64>,
+}
+
+/// `put`: claim the path, tell the client where to start (and, resuming, the md5 of
+/// what is held), stream the body into the partial file while hashing it, check the
+/// trailer, then publish atomically.
+pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) -> Result<()> {
+    let root = &shared.root;
+    let max = shared.config.max_file_size;
+    let (name, size, overwrite) = (want.path, want.size, want.overwrite);
+    // Every refusal here comes before the client sends a body byte, so the
+    // connection stays in step and the session goes on.
+    let checks = validate_path(name)
+        .and_then(|()| {
+            if size > max {
+                Err(Error::refused(
+                    ErrorCode::TooLarge,
+                    format!("{size} bytes is over this server's limit of {max} bytes"),
+                ))
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| root.claim(name));
+    let _claim = match checks {
+        Ok(claim) => claim,
+        Err(e) => return reply_error(conn, peer, &e),
+    };
+    let mut upload = match root.begin_upload(want.user, name, size, want.resume, overwrite) {
+        Ok(u) => u,
+        Err(e) => return reply_error(conn, peer, &e),
+    };
+    let offset = upload.offset;
+    if offset > 0 {
+        log::info!(
+            "{peer}: resuming {} at byte {offset} of {size}",
+            escape(name)
+        );
+    }
+    let md5 = (offset > 0).then(|| finish_hex(upload.hasher.clone()));
+    conn.send_ok(&PutReady { offset, md5 })?;
+
+    let body = copy_hashed(
+        conn.body()?,
+        &mut upload.file,
+        size - offset,
+        upload.hasher.clone(),
+        |_| {},
+        "the upload body",
+    )
+    .map_err(Error::under_deadline);
+    let md5 = match body {
+        Ok(hasher) => finish_hex(hasher),
+        Err(e) => {
+            // A disconnect, a stall or a full disk: keep what arrived for a resume.
+            keep_partial(upload, peer, name, size);
+            if !e.is_disconnect() {
+                let _ = conn.send_error(&e);
+            } else if matches!(e, Error::Timeout(_)) {
+                let _ = conn.send_failure(
+                    ErrorCode::Timeout,
+                    "the upload stalled; closing (resume it with --resume)",
+                );
+            }
+            return Err(e);
+        }
+    };
+    let trailer = match conn.read_header::<Trailer>() {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            keep_partial(upload, peer, name, size);
+            return Err(Error::UnexpectedEof("the trailer"));
+        }
+        Err(e) if e.is_disconnect() => {
+            keep_partial(upload, peer, name, size);
+            return Err(e);
+        }
+        Err(e) => {
+            // Not a trailer where one must be: the body was longer than announced
+            // (or garbage). Nothing of it can be trusted.
+            upload.discard();
+            let e = Error::BadHeader(format!(
+                "expected the md5 trailer after {size} body bytes: {e}"
+            ));
+            let _ = conn.send_error(&e);
+            return Err(e);
+        }
+    };
+    if !trailer.md5.eq_ignore_ascii_case(&md5) {
+        upload.discard();
+        let e = Error::ChecksumMismatch {
+            expected: trailer.md5,
+            actual: md5,
+        };
+        log::warn!("{peer}: put {}: {e}; nothing stored", escape(name));
+        return conn.send_error(&e);
+    }
+    match upload.commit(overwrite, want.mtime) {
+        Ok(()) => {
+            log::info!("{peer}: stored {} ({size} bytes, md5 {md5})", escape(name));
+            conn.send_ok(&PutDone {
+                name: name.to_owned(),
+                size,
+                md5,
+            })
+        }
+        Err(e) => reply_error(conn, peer, &e),
+    }
+}
+
+/// Keeps what arrived of an upload that stopped short, for a later `put --resume`, and
+/// logs how much that is.
+fn keep_partial(upload: Upload, peer: &str, name: &str, size: u64) {
+    let held = upload.keep();
+    log::info!(
+        "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",
+        escape(name)
+    );
+}
