@@ -7,12 +7,6 @@
 //! expected: an old client's one-component name is a one-component path.
 
 use serde::{Deserialize, Serialize};
-use socklab_net::Connection;
-use socklab_proto::msg::read_header;
-use socklab_proto::{Error, ErrorCode, Result};
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
-use std::time::Duration;
 
 /// One request to the file server. Unknown fields are refused, as in
 /// `socklab_proto::Request`.
@@ -127,69 +121,6 @@ impl std::fmt::Debug for FtpRequest {
             }
         }
     }
-}
-
-/// Waits up to `idle` for the client's next request, then reads it (each byte
-/// within the stall deadline `stall`). `Ok(None)` is a clean close. An idle session
-/// is told `timeout`; a malformed header `bad_request`; either way an error follows,
-/// and the caller closes.
-///
-/// The wait is a read of the request's first byte under the idle timeout, not a
-/// `poll(2)` of the socket: a TLS session may already hold the next request,
-/// decrypted from the same socket read as the last one (a client that pipelines its
-/// requests), and the socket would then look idle.
-pub(crate) fn read_request<S: Read + Write + AsFd>(
-    conn: &mut Connection<S>,
-    idle: Duration,
-    stall: Duration,
-) -> Result<Option<FtpRequest>> {
-    // `body` sets (and remembers) the stall timeout; the first byte waits longer, and
-    // the timeout goes back to the stall before anything else reads.
-    let stream = conn.body()?;
-    set_read_timeout(stream, idle)?;
-    let mut first = [0u8; 1];
-    let waited = loop {
-        match stream.read(&mut first) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            other => break other,
-        }
-    };
-    set_read_timeout(stream, stall)?;
-    let read = match waited.map_err(|e| Error::io("waiting for a request", e).under_deadline()) {
-        Ok(0) => return Ok(None),
-        Ok(_) => read_header::<_, FtpRequest>(&mut first.chain(&mut *stream))
-            .map_err(Error::under_deadline),
-        Err(Error::Timeout(_)) => {
-            let secs = idle.as_secs();
-            let _ = conn.send_failure(ErrorCode::Timeout, &format!("idle for {secs} s; closing"));
-            return Err(Error::Timeout(format!("idle for {secs} s")));
-        }
-        Err(e) => Err(e),
-    };
-    match read {
-        Ok(Some(request)) => Ok(Some(request)),
-        // The first byte came: the frame was cut short.
-        Ok(None) => Err(Error::UnexpectedEof("a request")),
-        Err(e) if e.is_disconnect() || matches!(e, Error::Timeout(_)) => Err(e),
-        Err(e) => {
-            let _ = conn.send_error(&e);
-            Err(e)
-        }
-    }
-}
-
-/// Sets the socket's receive timeout (`SO_RCVTIMEO`); `NO_DEADLINE` is none.
-fn set_read_timeout<F: AsFd>(fd: &F, t: Duration) -> Result<()> {
-    use nix::sys::socket::{setsockopt, sockopt::ReceiveTimeout};
-    use nix::sys::time::TimeVal;
-    let tv = if t == socklab_net::NO_DEADLINE {
-        TimeVal::new(0, 0)
-    } else {
-        let t = t.max(Duration::from_micros(1));
-        TimeVal::new(t.as_secs() as _, t.subsec_micros() as _)
-    };
-    setsockopt(fd, ReceiveTimeout, &tv)
-        .map_err(|e| Error::io("setting the receive timeout", e.into()))
 }
 
 #[cfg(test)]

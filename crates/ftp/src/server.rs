@@ -10,7 +10,7 @@
 
 mod files;
 
-use crate::request::{read_request, FtpRequest};
+use crate::request::FtpRequest;
 use crate::store::Root;
 use crate::wire::Listing;
 use files::{get, put, Put};
@@ -159,7 +159,7 @@ fn session(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<()> {
     let mut failures = 0;
     // A malformed header gets `bad_request` and an idle session `timeout`; then we
     // hang up (the error ends the loop).
-    while let Some(request) = read_request(conn, config.idle_timeout, config.stall_timeout)? {
+    while let Some(request) = conn.read_request::<FtpRequest>()? {
         if request.writes() && (config.read_only || user.is_none()) {
             let why = if config.read_only {
                 "this server is read-only (--read-only)"
