@@ -54,6 +54,7 @@ mod pump;
 pub mod request;
 pub mod server;
 mod spawn;
+pub mod tls;
 mod tty;
 pub mod wire;
 
