@@ -8,14 +8,14 @@
 //!
 //! The server side is `accept::serve_framed_tls` (the handshake on each connection's
 //! own thread) with a listener that notes when each client was accepted, so the
-//! handshake counts against the login deadline ([`Accepted`]).
+//! handshake counts against the login deadline (`Accepted`).
 //!
 //! One rule follows from TLS for the rest of the shell: a TLS session is one state
 //! machine, so every byte of it goes through the one [`socklab_net::Connection`] that
 //! owns it, on the thread that owns it (no second handle on the socket writes output
 //! or reads input), and a readable socket is not the same as a readable frame, either
 //! way: rustls may already hold decrypted bytes that `poll(2)` cannot see, and a
-//! readable socket may carry only part of a record. [`tls_buffered`] answers "is there
+//! readable socket may carry only part of a record. `tls_buffered` answers "is there
 //! something to read without waiting?" for both.
 
 use socklab_net::accept::Listener;

@@ -257,6 +257,28 @@ fn stdin_is_forwarded_over_tls() {
 }
 
 #[test]
+fn a_command_echoing_megabytes_of_stdin_over_tls_does_not_deadlock() {
+    let state = TempDir::new().unwrap();
+    let home = TempDir::new().unwrap();
+    let fx = tls_server(state.path(), &["--timeout", "60"]);
+    let fp = fx.server.fingerprint();
+    let input: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+    let out = client(
+        &fx,
+        &home.path().join("kh"),
+        &["--fingerprint", &fp, "--", "cat"],
+        &input,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out, &fx));
+    assert!(
+        out.stdout == input,
+        "{} bytes back of {}",
+        out.stdout.len(),
+        input.len()
+    );
+}
+
+#[test]
 fn loopback_is_plain_unless_asked_and_any_other_address_is_tls_by_default() {
     let fx = Fixture::start(&[]);
     assert!(!fx.server.stdout().contains("fingerprint"));
