@@ -327,3 +327,105 @@ fn sixty_four_stalled_handshakes_do_not_keep_out_a_real_login() {
         assert!(closed, "a stalled handshake was never cut");
     }
 }
+
+#[test]
+fn an_openssl_ca_certificate_via_cert_and_key_is_trusted_with_ca_and_its_fingerprint_printed() {
+    require_tool("openssl");
+    let (pki, home) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let files = socklab_testkit::tls::openssl_ca(pki.path(), "IP:127.0.0.1");
+    let fx = Fixture::start(&[
+        "--cert",
+        files.cert.to_str().unwrap(),
+        "--key",
+        files.key.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        fx.server.fingerprint(),
+        socklab_testkit::tls::openssl_fingerprint(&files.cert)
+    );
+    let kh = home.path().join("kh");
+    let ca = files.ca.to_str().unwrap();
+    let out = client(&fx, &kh, &["--ca", ca, "--", "echo via ca"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out, &fx));
+    assert_eq!(text(&out.stdout), "via ca\n");
+    // The same CA, but the name asked for is not the certificate's: refused, 255.
+    let port = fx.server.port().to_string();
+    let out = run_with_stdin(
+        Command::new(CLIENT)
+            .args(["--host", "localhost", "--port", &port, "--user", USER])
+            .args(["--ca", ca, "--", "touch pwned"])
+            .env("SOCKLAB_PASSWORD", password())
+            .env("SOCKLAB_KNOWN_HOSTS", &kh),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out, &fx));
+    let err = text(&out.stderr);
+    assert!(err.contains("certificate"), "{}", show(&out, &fx));
+    assert!(!fx.work.join("pwned").exists());
+}
+
+/// Sends a ClientHello in pieces over `spend` seconds, completes the handshake, then
+/// sends nothing; prints how long after connecting the server closed.
+const PYTHON_SLOW_HANDSHAKE: &str = r#"
+import socket, ssl, sys, time
+host, port, spend = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+s = socket.create_connection((host, port), timeout=30)
+start = time.monotonic()
+try:
+    obj.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+hello = out.read()
+pieces = 6
+step = len(hello) // pieces + 1
+for i in range(0, len(hello), step):
+    s.sendall(hello[i:i + step])
+    time.sleep(spend / pieces)
+while True:
+    try:
+        obj.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        pending = out.read()
+        if pending:
+            s.sendall(pending)
+        data = s.recv(65536)
+        if not data:
+            sys.exit("closed in the handshake")
+        inc.write(data)
+pending = out.read()
+if pending:
+    s.sendall(pending)
+try:
+    while s.recv(65536):
+        pass
+except OSError:
+    pass
+print(time.monotonic() - start)
+"#;
+
+#[test]
+fn the_handshake_counts_against_the_login_deadline() {
+    require_tool("python3");
+    let state = TempDir::new().unwrap();
+    let fx = tls_server(state.path(), &["--login-timeout", "4"]);
+    let port = fx.server.port().to_string();
+    // 3 s of a 4 s deadline in the handshake: the login gets what is left, not 4 s more.
+    let out = Command::new("python3")
+        .args(["-c", PYTHON_SLOW_HANDSHAKE, "127.0.0.1", &port, "3"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out, &fx));
+    let secs: f64 = text(&out.stdout).trim().parse().unwrap();
+    assert!(
+        (2.5..6.0).contains(&secs),
+        "closed {secs} s after connecting (deadline 4 s from accept)\n{}",
+        show(&out, &fx)
+    );
+}
