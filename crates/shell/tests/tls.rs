@@ -429,3 +429,22 @@ fn the_handshake_counts_against_the_login_deadline() {
         show(&out, &fx)
     );
 }
+
+#[test]
+fn a_tls_client_reaching_a_plain_server_says_so_and_exits_255() {
+    let home = TempDir::new().unwrap();
+    let fx = Fixture::start(&[]);
+    let out = client(
+        &fx,
+        &home.path().join("kh"),
+        &["--accept-new", "--", "touch pwned"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out, &fx));
+    assert!(
+        text(&out.stderr).contains("does not speak TLS"),
+        "{}",
+        show(&out, &fx)
+    );
+    assert!(!fx.work.join("pwned").exists());
+}
