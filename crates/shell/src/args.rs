@@ -11,7 +11,8 @@ use socklab_auth::args::LoginArgs;
 use socklab_auth::password::client_password;
 use socklab_net::accept::{ServeOptions, Shutdown};
 use socklab_net::limits::{CONNECT_TIMEOUT, IDLE_TIMEOUT, MAX_CONNS};
-use socklab_proto::{Error, Result};
+use socklab_net::tls::Trust;
+use socklab_proto::{Error, ErrorCode, Result};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -48,9 +49,63 @@ pub struct ServerArgs {
     /// the client's TERM, LANG and LC_*.
     #[arg(long, value_name = "NAME")]
     pass_env: Vec<String>,
-    /// Run even as root: every logged-in user then has a root shell.
-    #[arg(long)]
+    /// Run even as root: every logged-in user then has a root shell. (Repeating it
+    /// is harmless: test harnesses and scripts each add it.)
+    #[arg(long, overrides_with = "allow_root")]
     allow_root: bool,
+    /// TLS 1.3 (the default beyond loopback): a self-signed certificate kept in
+    /// --state-dir, its fingerprint printed on the second stdout line.
+    #[arg(long, conflicts_with = "no_tls")]
+    tls: bool,
+    /// Plain TCP even beyond loopback: passwords and commands cross the network in clear.
+    #[arg(long)]
+    no_tls: bool,
+    /// The certificate chain to present (PEM; implies --tls), with --key.
+    #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "no_tls")]
+    cert: Option<PathBuf>,
+    /// The private key of --cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Where the self-signed certificate is kept (default: .socklab/tls/shell-server/
+    /// beside the users file).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+/// What the server's TLS flags ask for; the bound address settles the default.
+#[derive(Debug, Clone)]
+pub(crate) struct TlsChoice {
+    /// `--tls` (or `--cert`): on wherever it binds.
+    on: bool,
+    /// `--no-tls`: off even beyond loopback.
+    off: bool,
+    cert_key: Option<(PathBuf, PathBuf)>,
+    state_dir: PathBuf,
+}
+
+impl TlsChoice {
+    /// The acceptor for a server bound to `addr`, or `None` for plain TCP: TLS when
+    /// asked, or when `addr` is not loopback and `--no-tls` was not given.
+    pub(crate) fn acceptor_for(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> Result<Option<socklab_net::tls::TlsAcceptor>> {
+        let on = self.on || (!addr.ip().is_loopback() && !self.off);
+        if !on {
+            if self.off && !addr.ip().is_loopback() {
+                eprintln!(
+                    "shell-server: WARNING: --no-tls on {addr}: passwords and commands cross the network in clear"
+                );
+            }
+            return Ok(None);
+        }
+        let cert_key = self
+            .cert_key
+            .as_ref()
+            .map(|(c, k)| (c.as_path(), k.as_path()));
+        let identity = crate::tls::identity(cert_key, &self.state_dir)?;
+        crate::tls::acceptor(&identity).map(Some)
+    }
 }
 
 impl ServerArgs {
@@ -84,8 +139,19 @@ impl ServerArgs {
                 shutdown: Shutdown::on_signals()?,
                 ..ServeOptions::default()
             },
+            tls: None,
         };
-        listen_and_run(&self.host, self.port, config)
+        let beside = self.users.parent().unwrap_or(std::path::Path::new("."));
+        let tls = TlsChoice {
+            on: self.tls || self.cert.is_some(),
+            off: self.no_tls,
+            cert_key: self.cert.clone().zip(self.key.clone()),
+            state_dir: self
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| socklab_net::tls::state_dir(beside, "shell-server")),
+        };
+        listen_and_run(&self.host, self.port, tls, config)
     }
 }
 
@@ -118,6 +184,19 @@ pub struct ClientArgs {
     /// Do not forward stdin: the command reads end of input at once (ssh -n).
     #[arg(short = 'n')]
     no_stdin: bool,
+    /// TLS 1.3, trusting the server by the known-hosts file (asks on a terminal the
+    /// first time; SOCKLAB_KNOWN_HOSTS names the file).
+    #[arg(long)]
+    tls: bool,
+    /// Trust exactly the certificate with this fingerprint (implies --tls).
+    #[arg(long, value_name = "SHA256:…")]
+    fingerprint: Option<String>,
+    /// Trust certificates from these CAs, for the host name (PEM; implies --tls).
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Trust an unknown server and remember it, as ssh's accept-new (implies --tls).
+    #[arg(long)]
+    accept_new: bool,
     /// The command to run, after `--`. Without one: a login shell on a remote
     /// terminal when stdin is a terminal, else commands read one per line from stdin.
     #[arg(last = true, value_name = "CMD")]
@@ -131,6 +210,13 @@ impl ClientArgs {
         socklab_net::cli::init_logging();
         let mut client = match self.log_in() {
             Ok(client) => client,
+            Err(Error::Remote {
+                code: ErrorCode::TlsRequired,
+                ..
+            }) => {
+                eprintln!("error: the server requires TLS: add --tls");
+                return EXIT_CONNECT_FAILED;
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return EXIT_CONNECT_FAILED;
@@ -148,12 +234,22 @@ impl ClientArgs {
     fn log_in(&self) -> Result<Client> {
         let prompt = format!("password for {}@{}: ", self.user, self.host);
         let password = client_password(self.password_file.as_deref(), &prompt)?;
-        Client::connect(
+        let tls = self.tls || self.fingerprint.is_some() || self.ca.is_some() || self.accept_new;
+        let trust = tls
+            .then(|| {
+                Trust::from_flags(
+                    self.fingerprint.as_deref(),
+                    self.ca.as_deref(),
+                    self.accept_new,
+                )
+            })
+            .transpose()?;
+        let stream = crate::tls::connect(
             &self.host,
             self.port,
             Duration::from_secs(self.connect_timeout),
-            &self.user,
-            &password,
-        )
+            trust,
+        )?;
+        Client::login_on(stream, &self.user, &password)
     }
 }

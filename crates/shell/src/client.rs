@@ -2,12 +2,13 @@
 
 use crate::env::client_may_set;
 use crate::prompt::repl;
-use crate::pump::Pump;
+use crate::pump::{forward_inline, Pump};
 use crate::request::ShellRequest;
+use crate::tls::ClientStream;
 use crate::tty::RawMode;
 use crate::wire::{read_incoming, ExitStatus, Incoming, StreamName};
 use socklab_auth::client_login;
-use socklab_net::socket::connect;
+use socklab_net::tls::MaybeTls;
 use socklab_net::{Connection, Deadlines, NO_DEADLINE};
 use socklab_proto::{Error, Result};
 use std::borrow::Cow;
@@ -23,7 +24,7 @@ pub(crate) const EXIT_CONNECT_FAILED: u8 = 255;
 /// A logged-in connection to a shell server.
 #[derive(Debug)]
 pub struct Client {
-    conn: Connection<TcpStream>,
+    conn: Connection<ClientStream>,
 }
 
 impl Client {
@@ -36,12 +37,17 @@ impl Client {
         user: &str,
         password: &str,
     ) -> Result<Client> {
-        let stream = connect(host, port, timeout)?;
-        Self::login(stream, user, password)
+        let stream = crate::tls::connect(host, port, timeout, None)?;
+        Self::login_on(stream, user, password)
     }
 
-    /// Logs in on an already connected stream.
+    /// Logs in on an already connected socket, without TLS.
     pub fn login(stream: TcpStream, user: &str, password: &str) -> Result<Client> {
+        Self::login_on(MaybeTls::Plain(stream), user, password)
+    }
+
+    /// Logs in on an already connected stream, plain or TLS.
+    pub fn login_on(stream: ClientStream, user: &str, password: &str) -> Result<Client> {
         // The server bounds a command's time (its --timeout) and a session's idle
         // time; the client waits as long as the server lets it.
         let deadlines = Deadlines {
@@ -115,16 +121,20 @@ impl Client {
         err: &mut dyn Write,
     ) -> Result<ExitStatus> {
         self.conn.send(request)?;
-        let pump = match input {
-            Some(fd) => {
-                let sock = self
-                    .conn
-                    .get_ref()
+        let pump = match (input, self.conn.get_ref()) {
+            (Some(fd), MaybeTls::Plain(sock)) => {
+                let sock = sock
                     .try_clone()
                     .map_err(|e| Error::io("cloning the socket", e))?;
                 Some(Pump::start(fd, sock, terminal)?)
             }
-            None => None,
+            // A TLS session has one state, so one thread both reads and writes it.
+            (Some(fd), MaybeTls::Tls(_)) => {
+                return forward_inline(fd, &mut self.conn, terminal, |conn| {
+                    Self::copy_one(conn, out, err)
+                });
+            }
+            (None, _) => None,
         };
         let result = self.copy_output(out, err);
         if let Some(pump) = pump {
@@ -135,18 +145,30 @@ impl Client {
 
     fn copy_output(&mut self, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus> {
         loop {
-            match read_incoming(self.conn.body()?)? {
-                Incoming::Chunk(which, data) => {
-                    let sink: &mut dyn Write = match which {
-                        StreamName::Stdout => &mut *out,
-                        StreamName::Stderr => &mut *err,
-                    };
-                    // A closed local stdout (`shell-client -- yes | head`) is the
-                    // user's choice, not a reason to stop reading the server's reply.
-                    let _ = sink.write_all(&data).and_then(|()| sink.flush());
-                }
-                Incoming::Done(status) => return Ok(status),
+            if let Some(status) = Self::copy_one(&mut self.conn, out, err)? {
+                return Ok(status);
             }
+        }
+    }
+
+    /// Reads one message of a running command: a chunk, copied out, or its end.
+    fn copy_one(
+        conn: &mut Connection<ClientStream>,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<Option<ExitStatus>> {
+        match read_incoming(conn.body()?)? {
+            Incoming::Chunk(which, data) => {
+                let sink: &mut dyn Write = match which {
+                    StreamName::Stdout => &mut *out,
+                    StreamName::Stderr => &mut *err,
+                };
+                // A closed local stdout (`shell-client -- yes | head`) is the
+                // user's choice, not a reason to stop reading the server's reply.
+                let _ = sink.write_all(&data).and_then(|()| sink.flush());
+                Ok(None)
+            }
+            Incoming::Done(status) => Ok(Some(status)),
         }
     }
 }

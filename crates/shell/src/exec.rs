@@ -25,16 +25,16 @@
 use crate::limits::KILL_DRAIN;
 use crate::orphans;
 use crate::request::{is_stdin_frame, parse_inbound, Inbound};
+use crate::server::ServerConn;
 use crate::spawn::{resize, set_nonblocking, spawn, spawn_waiter};
-use crate::wire::{ExitStatus, StreamName};
+use crate::tls::{readable_after_poll, tls_buffered};
+use crate::wire::{write_chunk, ExitStatus, StreamName};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use serde_json::{Map, Value};
-use socklab_net::Connection;
 use socklab_proto::limits::MAX_CHUNK;
 use socklab_proto::{Error, Result};
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::ChildStdin;
@@ -92,18 +92,15 @@ enum Watch {
     Peer,
 }
 
-/// Runs `job`, calling `emit` with each chunk of output as it arrives; on a PTY all
-/// output is `stdout`. `peer`, when given, is the client's connection: stdin frames
-/// and `resize` are read from it, and its closing ends the command with
-/// [`Error::UnexpectedEof`]. Returns how the command ended, once its output is drained.
-pub(crate) fn run_job<F>(
-    job: &Job<'_>,
-    mut peer: Option<&mut Connection<TcpStream>>,
-    mut emit: F,
-) -> Result<ExitStatus>
-where
-    F: FnMut(StreamName, &[u8]) -> Result<()>,
-{
+/// Runs `job`, sending each chunk of its output to the client on `conn` as it
+/// arrives; on a PTY all output is `stdout`. Stdin frames and `resize` are read from
+/// `conn` too, on this same thread (a TLS session has one state: one reader, one
+/// writer), and the client's leaving ends the command with [`Error::UnexpectedEof`].
+/// Returns how the command ended, once its output is drained.
+pub(crate) fn run_job(job: &Job<'_>, conn: &mut ServerConn) -> Result<ExitStatus> {
+    let emit = |conn: &mut ServerConn, which: StreamName, data: &[u8]| {
+        write_chunk(conn.body()?, which, data).map_err(Error::under_deadline)
+    };
     let (mut keeper, mut master) = spawn(job)?;
     let mut stdout = keeper.child.stdout.take();
     let mut stderr = keeper.child.stderr.take();
@@ -137,10 +134,18 @@ where
             keeper.stop();
             killed_at = Some(Instant::now());
         }
-        let wait = match killed_at {
+        let mut wait = match killed_at {
             None => deadline.saturating_duration_since(Instant::now()),
             Some(t) => KILL_DRAIN.saturating_sub(t.elapsed()),
         };
+        // A new frame only once the last one is written: bounded buffering.
+        let want_frame = !client_eof && pending.is_empty();
+        // Over TLS a frame may be decrypted and waiting already, which `poll` on the
+        // socket would not see: then the poll only looks, and the frame is read.
+        let buffered = want_frame && tls_buffered(conn.body()?)?;
+        if buffered {
+            wait = Duration::ZERO;
+        }
         let mut ready: Vec<(Watch, PollFlags)> = Vec::with_capacity(6);
         {
             let mut fds = Vec::with_capacity(6);
@@ -169,23 +174,24 @@ where
                 fds.push(PollFd::new(fd, PollFlags::IN));
                 what.push(Watch::Exited);
             }
-            if let Some(conn) = &peer {
-                // A new frame only once the last one is written: bounded buffering.
-                let mut flags = PollFlags::RDHUP;
-                if !client_eof && pending.is_empty() {
-                    flags |= PollFlags::IN;
-                }
-                fds.push(PollFd::new(conn.get_ref(), flags));
-                what.push(Watch::Peer);
+            let mut flags = PollFlags::RDHUP;
+            if want_frame {
+                flags |= PollFlags::IN;
             }
+            fds.push(PollFd::new(conn.get_ref(), flags));
+            what.push(Watch::Peer);
             let timeout = Timespec::try_from(wait).ok();
             match poll(&mut fds, timeout.as_ref()) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(Error::io("poll", e.into())),
             }
             for (fd, w) in fds.iter().zip(&what) {
-                if !fd.revents().is_empty() {
-                    ready.push((*w, fd.revents()));
+                let mut revents = fd.revents();
+                if *w == Watch::Peer && buffered {
+                    revents |= PollFlags::IN;
+                }
+                if !revents.is_empty() {
+                    ready.push((*w, revents));
                 }
             }
         }
@@ -202,7 +208,7 @@ where
                             StreamName::Stdout => stdout = None,
                             StreamName::Stderr => stderr = None,
                         },
-                        Some(n) => emit(which, &buf[..n])?,
+                        Some(n) => emit(conn, which, &buf[..n])?,
                         None => {}
                     }
                 }
@@ -215,7 +221,7 @@ where
                         // EIO once every slave descriptor is closed: the end of output.
                         match read_some(&mut m, &mut buf) {
                             Some(0) => master = None,
-                            Some(n) => emit(StreamName::Stdout, &buf[..n])?,
+                            Some(n) => emit(conn, StreamName::Stdout, &buf[..n])?,
                             None => {}
                         }
                     }
@@ -241,11 +247,14 @@ where
                     }
                 }
                 Watch::Peer => {
-                    let conn = peer.as_mut().expect("polled peer is present");
                     if revents.intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR) {
                         // A client never half-closes while a command runs: it is gone.
                         log::info!("client went away while a command ran; ending it");
                         return Err(Error::UnexpectedEof("a command: the client disconnected"));
+                    }
+                    // Over TLS a readable socket may hold part of a record: wait on.
+                    if !readable_after_poll(conn.body()?)? {
+                        continue;
                     }
                     let map: Map<String, Value> = conn
                         .read_header()?

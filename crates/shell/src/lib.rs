@@ -37,6 +37,8 @@
 //!   forwarded in frames ([`request`]), and `vi` or a login shell runs on a
 //!   pseudo-terminal, the client's own terminal in raw mode meanwhile.
 //! - Commands inherited the server's whole environment. Here they get sshd's ([`env`]).
+//! - Everything crossed the network in clear. Here `--tls` (the default beyond
+//!   loopback) runs the session inside TLS 1.3 ([`tls`]).
 //!
 //! The library holds everything, the flags included ([`args`]); the binaries in
 //! `src/bin/` parse them and call `run`.
@@ -54,6 +56,7 @@ mod pump;
 pub mod request;
 pub mod server;
 mod spawn;
+pub mod tls;
 mod tty;
 pub mod wire;
 

@@ -7,9 +7,12 @@
 //! the output that would unblock it.
 
 use crate::request::{write_resize, write_stdin};
+use crate::tls::{readable_after_poll, tls_buffered, ClientStream};
 use crate::tty;
+use crate::wire::ExitStatus;
 use rustix::event::{poll, PollFd, PollFlags};
 use signal_hook::consts::{SIGHUP, SIGTERM, SIGWINCH};
+use socklab_net::Connection;
 use socklab_proto::limits::MAX_CHUNK;
 use socklab_proto::{Error, Result};
 use std::fs::File;
@@ -165,4 +168,113 @@ fn pump(
             }
         }
     }
+}
+
+/// The pump and the output copy on one thread, for a TLS session (whose one state
+/// cannot be shared by two threads without a lock that a blocked read would hold):
+/// one `poll` waits for the server's next message, local input, and the signals;
+/// `on_message` reads one message and returns the command's end when it comes.
+///
+/// A stdin frame is written whole, blocking: a command that takes no input while
+/// its output backs up can stall this write until the server's stall deadline; the
+/// two-thread pump of plain connections has no such case.
+pub(crate) fn forward_inline<F>(
+    input: OwnedFd,
+    conn: &mut Connection<ClientStream>,
+    terminal: bool,
+    mut on_message: F,
+) -> Result<ExitStatus>
+where
+    F: FnMut(&mut Connection<ClientStream>) -> Result<Option<ExitStatus>>,
+{
+    let signals = if terminal {
+        let pipes = signal_pipes()?;
+        pipes.idle.store(false, Ordering::SeqCst);
+        Some(pipes)
+    } else {
+        None
+    };
+    let mut input = Some(File::from(input));
+    let mut buf = vec![0u8; MAX_CHUNK];
+    let result = loop {
+        // Decrypted and waiting already, where `poll` cannot see it.
+        match tls_buffered(conn.body()?) {
+            Ok(true) => match on_message(conn) {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) => continue,
+                Err(e) => break Err(e),
+            },
+            Ok(false) => {}
+            Err(e) => break Err(e),
+        }
+        let ready: Vec<bool> = {
+            let mut fds = vec![PollFd::new(conn.get_ref(), PollFlags::IN)];
+            if let Some(s) = signals {
+                fds.push(PollFd::new(&s.term, PollFlags::IN));
+                fds.push(PollFd::new(&s.winch, PollFlags::IN));
+            }
+            if let Some(i) = &input {
+                fds.push(PollFd::from_borrowed_fd(i.as_fd(), PollFlags::IN));
+            }
+            match poll(&mut fds, None) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => break Err(Error::io("poll", e.into())),
+            }
+            fds.iter().map(|f| !f.revents().is_empty()).collect()
+        };
+        if ready[0] {
+            match readable_after_poll(conn.body()?).and_then(|r| match r {
+                true => on_message(conn),
+                false => Ok(None),
+            }) {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+        }
+        let mut next = 1;
+        if let Some(s) = signals {
+            if ready[1] {
+                tty::restore();
+                let _ = signal_hook::low_level::emulate_default_handler(SIGTERM);
+                std::process::exit(128 + SIGTERM);
+            }
+            if ready[2] {
+                let mut junk = [0u8; 64];
+                while matches!((&s.winch).read(&mut junk), Ok(n) if n > 0) {}
+                if let Some(i) = &input {
+                    if let Ok(ws) = rustix::termios::tcgetwinsize(i) {
+                        if let Err(e) = write_resize(conn.body()?, ws.ws_row, ws.ws_col) {
+                            break Err(e);
+                        }
+                    }
+                }
+            }
+            next = 3;
+        }
+        if ready.get(next) == Some(&true) {
+            let Some(i) = input.as_mut() else { continue };
+            let sent = match i.read(&mut buf) {
+                Ok(0) => {
+                    input = None;
+                    write_stdin(conn.body()?, &[])
+                }
+                Ok(n) => write_stdin(conn.body()?, &buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+                Err(e) => {
+                    log::warn!("reading stdin: {e}; sending end of input");
+                    input = None;
+                    write_stdin(conn.body()?, &[])
+                }
+            };
+            if let Err(e) = sent {
+                break Err(e);
+            }
+        }
+    };
+    if let Some(pipes) = signals {
+        pipes.idle.store(true, Ordering::SeqCst);
+    }
+    result
 }

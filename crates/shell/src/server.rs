@@ -6,17 +6,18 @@ use crate::cd::{parse_cd, resolve};
 use crate::env::{command_env, Account};
 use crate::exec::{run_job, Job, JobIo};
 use crate::request::{is_stdin_frame, parse_inbound, ShellRequest};
-use crate::wire::{write_chunk, ExitStatus};
+use crate::tls::{readable_after_poll, tls_buffered, Accepted, TimedListener};
+use crate::wire::ExitStatus;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use serde_json::{Map, Value};
 use socklab_auth::{server_login, LoginPolicy, Users};
-use socklab_net::accept::{serve_framed, ServeOptions};
+use socklab_net::accept::{serve_framed_tls, FramedStream, FramedTls, ServeOptions};
 use socklab_net::socket::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
 use socklab_net::{Connection, Deadlines};
 use socklab_proto::msg::parse_header;
 use socklab_proto::{Error, ErrorCode, Request, Result};
 use std::ffi::OsString;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,7 +42,12 @@ pub struct ServerConfig {
     pub account: Account,
     /// Variables of the server's environment that commands get too (`--pass-env`).
     pub pass_env: Vec<String>,
+    /// TLS (`--tls`): the acceptor; its handshake counts against the login deadline.
+    pub tls: Option<socklab_net::tls::TlsAcceptor>,
 }
+
+/// A client's connection on the server: the socket, or a TLS session over it.
+pub(crate) type ServerConn = Connection<FramedStream<Accepted>>;
 
 /// Reads the users file at `path`, refusing one with no users: nobody could log in.
 pub(crate) fn load_users(path: &Path) -> Result<Users> {
@@ -71,15 +77,28 @@ pub(crate) fn session_root(workdir: Option<&Path>) -> Result<PathBuf> {
         .ok_or_else(|| Error::Usage(format!("--workdir {}: not a directory", dir.display())))
 }
 
-/// Binds `host:port` (warning loudly beyond loopback: nothing is encrypted), prints
-/// `listening on ADDR`, and serves there until `config.serve.shutdown` is raised.
-pub(crate) fn listen_and_run(host: &str, port: u16, config: ServerConfig) -> Result<()> {
+/// Binds `host:port`, makes the TLS acceptor when `tls` says to for that address
+/// (warning loudly about a plain server beyond loopback), prints `listening on ADDR`
+/// (and `fingerprint SHA256:…` with TLS), and serves there until
+/// `config.serve.shutdown` is raised.
+pub(crate) fn listen_and_run(
+    host: &str,
+    port: u16,
+    tls: crate::args::TlsChoice,
+    mut config: ServerConfig,
+) -> Result<()> {
     let listener = tcp_listener(bind_addr(host, port)?, ListenOptions::default())?;
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", e))?;
-    warn_if_exposed(addr, "shell-server");
+    config.tls = tls.acceptor_for(addr)?;
+    if config.tls.is_none() {
+        warn_if_exposed(addr, "shell-server");
+    }
     announce(addr);
+    if let Some(acceptor) = &config.tls {
+        socklab_net::tls::announce(acceptor.fingerprint());
+    }
     log::info!(
         "{} user(s) may log in; sessions start in {}",
         config.users.len(),
@@ -104,15 +123,31 @@ pub fn run(listener: TcpListener, config: ServerConfig) -> Result<()> {
         // after one command's worth of time with no progress, the write fails.
         stall: config.command_timeout.max(Duration::from_secs(1)),
     };
+    let tls = config.tls.clone().map(|acceptor| FramedTls {
+        acceptor,
+        // The login deadline, from accept: what the handshake leaves is the login's.
+        handshake_timeout: config.login.deadline,
+    });
     let config = Arc::new(config);
-    serve_framed(listener, &opts, deadlines, move |conn, peer| {
-        session(conn, peer, &config)
-    })
+    serve_framed_tls(
+        TimedListener(listener),
+        &opts,
+        deadlines,
+        tls,
+        move |conn, peer| session(conn, peer, &config),
+    )
 }
 
 /// One client's session: login, then one request at a time.
-fn session(conn: &mut Connection<TcpStream>, peer: &str, config: &ServerConfig) -> Result<()> {
-    let user = server_login(conn, peer, &config.users, &config.login)?;
+fn session(conn: &mut ServerConn, peer: &str, config: &ServerConfig) -> Result<()> {
+    // The login deadline runs from accept: the handshake has spent part of it.
+    let mut login = config.login.clone();
+    let spent = conn.get_ref().get_ref().at().elapsed();
+    login.deadline = login
+        .deadline
+        .saturating_sub(spent)
+        .max(Duration::from_millis(1));
+    let user = server_login(conn, peer, &config.users, &login)?;
     log::info!("{peer}: logged in as {user}");
     let mut dirs = Dirs {
         cwd: config.workdir.clone(),
@@ -173,21 +208,25 @@ struct Dirs {
 
 /// Waits up to `idle` for the client's next message, then reads it whole (each byte
 /// within the stall deadline). `Ok(None)` is a clean close.
-fn next_request(
-    conn: &mut Connection<TcpStream>,
-    idle: Duration,
-) -> Result<Option<Map<String, Value>>> {
-    let mut fds = [PollFd::new(conn.get_ref(), PollFlags::IN)];
-    let timeout = Timespec::try_from(idle).ok();
-    loop {
-        match poll(&mut fds, timeout.as_ref()) {
+fn next_request(conn: &mut ServerConn, idle: Duration) -> Result<Option<Map<String, Value>>> {
+    let deadline = Instant::now() + idle;
+    // Over TLS the next request may already be decrypted and waiting, where `poll`
+    // cannot see it; and a readable socket may hold only part of a record.
+    while !tls_buffered(conn.body()?)? {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [PollFd::new(conn.get_ref(), PollFlags::IN)];
+        match poll(&mut fds, Timespec::try_from(left).ok().as_ref()) {
             Ok(0) => {
                 let secs = idle.as_secs();
                 let _ =
                     conn.send_failure(ErrorCode::Timeout, &format!("idle for {secs} s; closing"));
                 return Err(Error::Timeout(format!("idle for {secs} s")));
             }
-            Ok(_) => break,
+            Ok(_) => {
+                if readable_after_poll(conn.body()?)? {
+                    break;
+                }
+            }
             Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(Error::io("poll", e.into())),
         }
@@ -204,7 +243,7 @@ fn next_request(
 
 /// Handles one `exec` or `pty`: the session's `cd` here, anything else under a keeper.
 fn run_request(
-    conn: &mut Connection<TcpStream>,
+    conn: &mut ServerConn,
     peer: &str,
     user: &str,
     request: ShellRequest,
@@ -286,15 +325,9 @@ fn run_request(
         dirs.cwd.display()
     );
     let started = Instant::now();
-    // Output goes out through a second handle on the socket, which shares its send
-    // timeout, while the runner reads the client's input from the first.
-    let mut out = conn
-        .get_ref()
-        .try_clone()
-        .map_err(|e| Error::io("cloning the client socket", e))?;
-    let result = run_job(&job, Some(&mut *conn), |which, data| {
-        write_chunk(&mut out, which, data)
-    });
+    // Output goes out through the connection, on this thread, between reads of the
+    // client's input: over TLS there is one session state and so one writer.
+    let result = run_job(&job, conn);
     match result {
         Ok(status) => {
             let how = match (status.exit, status.describe()) {

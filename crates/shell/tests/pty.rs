@@ -340,3 +340,29 @@ fn sigterm_at_the_prompt_between_commands_still_ends_the_client() {
     assert!(!status.success(), "{status:?}");
     assert_eq!(t.modes(), t.initial);
 }
+
+#[test]
+fn a_pty_session_works_over_tls_keystrokes_in_and_the_screen_out() {
+    let state = tempfile::TempDir::new().unwrap();
+    let st = state.path().to_str().unwrap();
+    let fx = Fixture::start(&["--timeout", "60", "--tls", "--state-dir", st]);
+    let fp = fx.server.fingerprint();
+    let mut t = Terminal::start(
+        &fx,
+        &[
+            "--fingerprint",
+            &fp,
+            "-t",
+            "--",
+            "tty; read line; echo \"got:$line\"; exit 5",
+        ],
+        (24, 80),
+    );
+    let before = t.initial.clone();
+    t.expect_after(0, "/dev/pts/", Duration::from_secs(15));
+    t.type_in("typed over tls\r");
+    let status = t.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(5), "{}", t.screen());
+    assert!(t.screen().contains("got:typed over tls"), "{}", t.screen());
+    assert_eq!(t.modes(), before, "terminal modes not restored");
+}

@@ -351,7 +351,7 @@ fn connection_over_the_cap_is_told_busy() {
 
 #[test]
 fn warns_loudly_when_bound_beyond_loopback_and_stops_on_sigterm() {
-    let mut fx = Fixture::start(&["--host", "0.0.0.0"]);
+    let mut fx = Fixture::start(&["--host", "0.0.0.0", "--no-tls"]);
     assert!(
         fx.server.wait_for_log("IN CLEAR", Duration::from_secs(10)),
         "{}",

@@ -7,7 +7,13 @@
 //! terminal 2$ shell-client --user alice -- ls -l 'a b'         # one command, then exit
 //! terminal 2$ tar c src | shell-client --user alice -- tar x   # stdin is forwarded (-n: not)
 //! terminal 2$ shell-client --user alice -t -- top              # a command on a remote terminal
+//! terminal 2$ shell-client --user alice --tls -- uname -a      # over TLS (known-hosts trust)
 //! ```
+//!
+//! `--tls` trusts the server by the known-hosts file (`--accept-new` adds an unknown
+//! one), `--fingerprint SHA256:…` pins it, `--ca FILE` checks a CA chain; each of the
+//! last three implies `--tls`. A changed or untrusted certificate exits 255 before
+//! anything is sent, as does a plain client reaching a TLS server ("add --tls").
 //!
 //! The password comes from `--password-file`, else `SOCKLAB_PASSWORD`, else a prompt
 //! without echo. One-shot mode prints the command's stdout to stdout and its stderr to

@@ -12,15 +12,18 @@
 //! the end. Each command runs in a session of its own under a keeper (this binary,
 //! started again) that leaves nothing running when it ends. It refuses to run as root
 //! unless given `--allow-root`. It binds 127.0.0.1 unless `--host` says
-//! otherwise, and warns loudly then: commands and passwords are not encrypted. To use
-//! it from another machine, tunnel it: `ssh -L 7022:127.0.0.1:7022 server-host`.
+//! otherwise, plain there unless `--tls`; on any other address TLS 1.3 is on by
+//! default (`--no-tls` turns it off, with a loud warning: commands and passwords then
+//! cross the network in clear). With TLS the second stdout line is the certificate's
+//! `fingerprint SHA256:…`, kept in `.socklab/tls/shell-server/` beside the users file
+//! (`--state-dir`, or `--cert FILE --key FILE`).
 //! SIGINT or SIGTERM stops it gracefully.
 
 use clap::Parser;
 use socklab_shell::args::ServerArgs;
 use std::process::ExitCode;
 
-/// Remote shell server: runs commands for logged-in users, ssh style, without the encryption.
+/// Remote shell server: runs commands for logged-in users, ssh style, over TLS with --tls.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {

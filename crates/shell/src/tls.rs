@@ -1,0 +1,183 @@
+//! The remote shell over TLS (`--tls`): the same frames inside a TLS 1.3 session.
+//!
+//! ```text
+//! terminal 1$ shell-server --users users.txt --tls     # listening on 127.0.0.1:7022
+//!                                                      # fingerprint SHA256:…
+//! terminal 2$ shell-client --user alice --tls -- uname -a   # asks whether to trust it
+//! ```
+//!
+//! The server side is `accept::serve_framed_tls` (the handshake on each connection's
+//! own thread) with a listener that notes when each client was accepted, so the
+//! handshake counts against the login deadline (`Accepted`).
+//!
+//! One rule follows from TLS for the rest of the shell: a TLS session is one state
+//! machine, so every byte of it goes through the one [`socklab_net::Connection`] that
+//! owns it, on the thread that owns it (no second handle on the socket writes output
+//! or reads input), and a readable socket is not the same as a readable frame, either
+//! way: rustls may already hold decrypted bytes that `poll(2)` cannot see, and a
+//! readable socket may carry only part of a record. `tls_buffered` answers "is there
+//! something to read without waiting?" for both.
+
+use socklab_net::accept::Listener;
+use socklab_net::limits::HANDSHAKE_TIMEOUT;
+use socklab_net::socket::connect as tcp_connect;
+use socklab_net::tls::{self, ClientOptions, Identity, MaybeTls, OnPlain, Service, TlsAcceptor};
+use socklab_net::tls::{ConnectError, TlsStream, Trust};
+use socklab_proto::{Error, Result};
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A client's socket and the moment it was accepted: the login deadline counts from
+/// then, so a client cannot spend one deadline in the handshake and another in login.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    sock: TcpStream,
+    at: Instant,
+}
+
+impl Accepted {
+    /// When `accept(2)` returned this client.
+    pub(crate) fn at(&self) -> Instant {
+        self.at
+    }
+}
+
+impl Read for Accepted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock.read(buf)
+    }
+}
+
+impl Write for Accepted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.sock.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
+}
+
+impl AsFd for Accepted {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+/// A TCP listener whose streams are [`Accepted`].
+#[derive(Debug)]
+pub(crate) struct TimedListener(pub(crate) TcpListener);
+
+impl Listener for TimedListener {
+    type Stream = Accepted;
+    fn accept_stream(&self) -> io::Result<(Accepted, String)> {
+        let (sock, peer) = self.0.accept_stream()?;
+        Ok((
+            Accepted {
+                sock,
+                at: Instant::now(),
+            },
+            peer,
+        ))
+    }
+}
+
+/// The server's identity: `--cert` and `--key` when given, else the self-signed one
+/// kept in `state_dir` (made on first start).
+pub(crate) fn identity(cert_key: Option<(&Path, &Path)>, state_dir: &Path) -> Result<Identity> {
+    match cert_key {
+        Some((cert, key)) => Identity::from_pem_files(cert, key),
+        None => Identity::load_or_create(state_dir),
+    }
+}
+
+/// The shell's acceptor: ALPN `socklab-shell/1`; a plain client is told
+/// `tls_required` in a frame, which shell-client turns into "add --tls".
+pub(crate) fn acceptor(identity: &Identity) -> Result<TlsAcceptor> {
+    TlsAcceptor::new(identity, Service::Shell, OnPlain::Framed)
+}
+
+/// The client's stream: the socket, or a TLS session over it.
+pub type ClientStream = MaybeTls<rustls::ClientConnection, TcpStream>;
+
+/// A connection to `host`:`port`, in TLS when `trust` is given (then the server is
+/// trusted as it says before anything of ours is sent).
+pub(crate) fn connect(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    trust: Option<Trust>,
+) -> std::result::Result<ClientStream, ConnectError> {
+    let stream: TcpStream = tcp_connect(host, port, timeout)?;
+    let Some(trust) = trust else {
+        return Ok(MaybeTls::Plain(stream));
+    };
+    let opts = ClientOptions {
+        service: Service::Shell,
+        trust,
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+    };
+    Ok(MaybeTls::Tls(tls::client::connect(
+        stream, host, port, &opts,
+    )?))
+}
+
+/// True when the TLS layer of `stream` holds something to read now: decrypted bytes,
+/// or the peer's close. Always false for a plain stream, whose readiness `poll(2)`
+/// tells exactly.
+///
+/// It works through the `Read` of the stream: with the socket non-blocking, an empty
+/// read returns at once when rustls holds plaintext (or saw the end), else reads and
+/// decrypts what the socket has, and says `WouldBlock` when no whole record came.
+/// (A `MaybeTls::has_plaintext()` in socklab-net would say the same without
+/// touching the socket's flags.)
+pub(crate) fn tls_buffered<C, S>(stream: &mut MaybeTls<C, S>) -> Result<bool>
+where
+    S: Read + Write + AsFd,
+    TlsStream<C, S>: Read + AsFd,
+{
+    let MaybeTls::Tls(s) = stream else {
+        return Ok(false);
+    };
+    let set = |s: &TlsStream<C, S>, on: bool| {
+        rustix::io::ioctl_fionbio(s.as_fd(), on)
+            .map_err(|e| Error::io("setting the socket's blocking mode", e.into()))
+    };
+    set(s, true)?;
+    let probe = s.read(&mut []);
+    set(s, false)?;
+    match probe {
+        Ok(_) => Ok(true),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(false)
+        }
+        // A broken session: the next read reports it.
+        Err(_) => Ok(true),
+    }
+}
+
+/// True when a frame (or the end) can be read from `stream` now that `poll(2)` said
+/// its socket is readable: always for a plain stream; for TLS only once a whole record
+/// of data came (a readable socket may hold part of one, or a record without data).
+pub(crate) fn readable_after_poll<C, S>(stream: &mut MaybeTls<C, S>) -> Result<bool>
+where
+    S: Read + Write + AsFd,
+    TlsStream<C, S>: Read + AsFd,
+{
+    match stream {
+        MaybeTls::Plain(_) => Ok(true),
+        MaybeTls::Tls(_) => tls_buffered(stream),
+    }
+}
