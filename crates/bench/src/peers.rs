@@ -12,6 +12,13 @@ pub struct Peer {
     pub port: u16,
 }
 
+impl Peer {
+    /// Its process id (its CPU time, and that of the children it reaped, is metered).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -59,21 +66,24 @@ pub fn start(program: &str, args: &[&str]) -> Result<Peer, String> {
     Err(format!("{program} did not start listening"))
 }
 
-/// Starts `socat` as an echo server: a forked `PIPE` per connection.
-///
-/// `-b 4096`: with its default 8 KiB transfer size, socat's bulk echo can deadlock on
-/// its own pipe (a blocking 8 KiB write into a pipe it has not yet drained), and the
-/// bulk case then fails after its timeout.
-pub fn socat_echo() -> Result<Peer, String> {
-    start(
-        "socat",
-        &[
-            "-b",
-            "4096",
-            "TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
-            "PIPE",
-        ],
-    )
+/// The socat settings the echo cases try, each its own row: its default transfer size
+/// (8 KiB), half of it, and the largest the bench writes at once. The report compares
+/// socklab with whichever was fastest and names it.
+pub const SOCAT_SETTINGS: [(&str, &[&str]); 3] = [
+    ("socat fork PIPE (default, -b 8192)", &[]),
+    ("socat fork PIPE -b 4096", &["-b", "4096"]),
+    ("socat fork PIPE -b 65536", &["-b", "65536"]),
+];
+
+/// Starts `socat` as an echo server: a forked `PIPE` per connection, with `options`
+/// (e.g. `-b 4096`) before its addresses.
+pub fn socat_echo(options: &[&str]) -> Result<Peer, String> {
+    let args: Vec<&str> = options
+        .iter()
+        .copied()
+        .chain(["TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", "PIPE"])
+        .collect();
+    start("socat", &args)
 }
 
 /// iperf3's loopback rate for `bytes`, in MB/s: the ceiling for a TCP byte stream.

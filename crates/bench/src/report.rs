@@ -47,9 +47,12 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
     let _ = writeln!(md, "# socklab benchmarks\n");
     let _ = writeln!(
         md,
-        "Written by `make bench{}` (crates/bench, scripts/bench.sh). Every figure is the median of {} run(s), with the min–max; \
-         every ratio compares medians measured in this same run. Everything ran on loopback.\n",
+        "Written by `make bench{}` (crates/bench, scripts/bench.sh) in {:.0} s of wall time. Every figure is the median of {} run(s), with the min–max; \
+         every ratio compares figures measured in this same run. Where a ratio has a spread, its two sides were run interleaved \
+         (A, B, A, B…, so a drift of the machine hits both alike) and it is the median of the per-round ratios, the spread their min–max. \
+         Everything ran on loopback.\n",
         if ctx.quick { " QUICK=1" } else { "" },
+        r.total_secs,
         ctx.runs
     );
     let _ = writeln!(
@@ -77,7 +80,7 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
     let _ = writeln!(md, "\n## Ratios against peers\n");
     let _ = writeln!(
         md,
-        "| comparison | socklab | peer | ratio | target | |\n|---|---|---|---|---|---|"
+        "| comparison | socklab | peer | ratio | spread | target | |\n|---|---|---|---|---|---|---|"
     );
     for x in &r.ratios {
         let target = match x.target {
@@ -99,13 +102,17 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
             }
             (_, false, _) => "**missed**".into(),
         };
+        let spread = x.spread().map_or(String::new(), |(lo, hi)| {
+            format!("{}–{}", ratio(lo), ratio(hi))
+        });
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             x.what,
             num(x.ours),
             num(x.peer),
             ratio(x.value()),
+            spread,
             target,
             verdict
         );

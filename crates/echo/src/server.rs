@@ -34,6 +34,9 @@ pub struct ServerConfig {
     /// Spin this long for a connection's next message before sleeping in `read`
     /// (`--busy-poll-us`, see [`crate::busy_poll`]); zero, the default, never spins.
     pub busy_poll: Duration,
+    /// Move the bytes socket → pipe → socket with `splice(2)` (`--splice`, see
+    /// [`crate::splice`]): they never enter this process. Not with `upper` or `tls`.
+    pub splice: bool,
     /// The accept loop's cap, mode and stop flag.
     pub serve: ServeOptions,
     /// `--tls`: every connection is a TLS session (see [`crate::tls`]).
@@ -113,9 +116,9 @@ fn serve_client<S: Read + Write + AsRawFd + AsFd>(stream: S, peer: &str, config:
 
 /// Bytes one connection moved.
 #[derive(Debug, Default)]
-struct Count {
-    r#in: u64,
-    out: u64,
+pub(crate) struct Count {
+    pub(crate) r#in: u64,
+    pub(crate) out: u64,
 }
 
 /// Copies `stream` back to itself until EOF.
@@ -131,6 +134,9 @@ fn echo<S: Read + Write + AsRawFd + AsFd>(
         .set_read_timeout(config.idle_timeout)
         .and_then(|()| socket.set_write_timeout(config.idle_timeout))
         .map_err(|e| Error::io("setting timeouts", e))?;
+    if config.splice {
+        return crate::splice::echo(stream, count);
+    }
     // One fixed buffer per connection, on the heap so 1,000 threads' stacks stay
     // small. Memory per connection is this buffer, whatever the client sends.
     let mut buf = vec![0u8; IO_BUFFER];

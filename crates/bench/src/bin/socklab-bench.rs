@@ -47,6 +47,7 @@ fn main() -> ExitCode {
         runs,
     };
     let mut ok = true;
+    let started = std::time::Instant::now();
     for (name, case) in CASES {
         if !wants(name) {
             continue;
@@ -58,6 +59,8 @@ fn main() -> ExitCode {
             ok = false;
         }
     }
+    results.total_secs = started.elapsed().as_secs_f64();
+    eprintln!("total time: {:.0} s", results.total_secs);
     if let Err(e) = report::write(&args.out, &results, &ctx) {
         eprintln!("error: writing {}: {e}", args.out.display());
         return ExitCode::FAILURE;

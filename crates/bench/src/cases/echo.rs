@@ -1,71 +1,191 @@
 //! The echo case.
 
-use super::{peer_samples, repeat};
+use super::repeat;
 use crate::stats::{percentile, Target};
 use crate::{cpu, echo, peers, Ctx, Results};
-use socklab_testkit::{peak_rss_kib, rss_kib};
+use socklab_testkit::{peak_rss_kib, rss_kib, Server};
+use std::time::Duration;
 
 /// The echo servers measured. The first is the default (a blocking `read`), the one a
-/// user gets and the one compared with the peers; the second is the same server with
-/// busy polling turned on (opt-in, crates/echo/src/busy_poll.rs), to show in the same
-/// run what it buys and what it costs.
-const ECHO_MODES: [(&str, &[&str]); 3] = [
+/// user gets; the second is the same server with busy polling turned on (opt-in,
+/// crates/echo/src/busy_poll.rs), to show in the same run what it buys and what it
+/// costs; then one thread for all (`--event-loop`) and zero-copy (`--splice`).
+const ECHO_MODES: [(&str, &[&str]); 4] = [
     ("echo-server (threads)", &[]),
     (
         "echo-server (threads) --busy-poll-us 100",
         &["--busy-poll-us", "100"],
     ),
     ("echo-server --event-loop", &["--event-loop"]),
+    ("echo-server --splice", &["--splice"]),
 ];
 
 /// The busy-polling row of [`ECHO_MODES`].
 const ECHO_BUSY_POLL: usize = 1;
 
+/// The reference every echo row is read against: the simplest correct server, a
+/// thread per connection copying through a 64 KiB buffer (src/bin/std-echo.rs).
+const STD_REFERENCE: &str = "std-echo (reference: thread per connection, 30 lines)";
+
+/// A bulk run that moves nothing for this long has deadlocked: the subject fails.
+const BULK_STALL: Duration = Duration::from_secs(10);
+
+/// What each echo row of the bulk case is judged by: (mode, against the best socat,
+/// against the std reference).
+fn bulk_targets(mode: &str) -> (Target, Target) {
+    if mode.contains("--splice") {
+        (Target::AtLeast(2.4), Target::AtLeast(1.2))
+    } else {
+        (Target::None, Target::None)
+    }
+}
+
+/// A server the bulk case measures, kept running until the case ends.
+struct Subject {
+    name: String,
+    addr: String,
+    pid: u32,
+    ours: bool,
+    _running: Running,
+}
+
+enum Running {
+    Server(Server),
+    // Held only to keep it running (killed on drop).
+    Peer(#[allow(dead_code)] peers::Peer),
+}
+
 pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let bytes: u64 = ctx.pick(16 << 20, 1 << 30);
-    r.notes
-        .push(format!("echo bulk: {} MiB each way per run", bytes >> 20));
-    let mut ours = 0.0;
+    let per_gib = (1u64 << 30) as f64 / bytes as f64;
+    r.notes.push(format!(
+        "echo bulk: {} MiB each way per run, written in 256 KiB chunks by one thread while another reads the echo; \
+         every subject is started first, then the runs go round them in turn ({} rounds); \
+         CPU is user + system time of the client (this process) and the server (with the children it reaped: socat forks one per connection), per GiB echoed; \
+         socat is tried at each setting in its own row and compared at its fastest, iperf3 runs at its defaults",
+        bytes >> 20,
+        ctx.runs
+    ));
+    let mut subjects = Vec::new();
     for (name, mode) in ECHO_MODES {
         let srv = ctx.server("echo-server", mode);
-        let addr = srv.connect_addr();
-        let rates = repeat(ctx.runs, || echo::bulk(&addr, bytes))?;
-        let m = r.figure("echo bulk", name, "throughput", "MB/s", rates);
-        if ours == 0.0 {
-            ours = m;
+        subjects.push(Subject {
+            name: name.into(),
+            addr: srv.connect_addr(),
+            pid: srv.pid(),
+            ours: true,
+            _running: Running::Server(srv),
+        });
+    }
+    let reference = ctx.server("std-echo", &[]);
+    subjects.push(Subject {
+        name: STD_REFERENCE.into(),
+        addr: reference.connect_addr(),
+        pid: reference.pid(),
+        ours: false,
+        _running: Running::Server(reference),
+    });
+    for (name, options) in peers::SOCAT_SETTINGS {
+        // A peer that fails is reported, not fatal: the harness judges socklab, not socat.
+        match peers::socat_echo(options) {
+            Ok(p) => subjects.push(Subject {
+                name: name.into(),
+                addr: format!("127.0.0.1:{}", p.port),
+                pid: p.pid(),
+                ours: false,
+                _running: Running::Peer(p),
+            }),
+            Err(e) => r.notes.push(format!("echo bulk: {name} skipped: {e}")),
         }
-        r.figure(
-            "echo bulk",
-            name,
-            "peak RSS",
-            "MiB",
-            vec![peak_rss_kib(srv.pid()) as f64 / 1024.0],
+    }
+    let mut rates = vec![Vec::with_capacity(ctx.runs); subjects.len()];
+    let mut cpu_gib = vec![Vec::with_capacity(ctx.runs); subjects.len()];
+    let mut failed = vec![false; subjects.len()];
+    for _round in 0..ctx.runs {
+        for (i, s) in subjects.iter().enumerate() {
+            if failed[i] {
+                rates[i].push(f64::NAN);
+                cpu_gib[i].push(f64::NAN);
+                continue;
+            }
+            let meter = cpu::Meter::start(Some(s.pid));
+            match echo::bulk(&s.addr, bytes, BULK_STALL) {
+                Ok(rate) => {
+                    // socat reaps the child that served the run on SIGCHLD: give it
+                    // the moment that takes, so the child's CPU is counted.
+                    std::thread::sleep(Duration::from_millis(100));
+                    rates[i].push(rate);
+                    cpu_gib[i].push(meter.seconds() * per_gib);
+                }
+                Err(e) if s.ours => return Err(format!("{}: {e}", s.name)),
+                Err(e) => {
+                    r.notes.push(format!(
+                        "echo bulk: {} failed and is left out of later rounds: {e}",
+                        s.name
+                    ));
+                    failed[i] = true;
+                    rates[i].push(f64::NAN);
+                    cpu_gib[i].push(f64::NAN);
+                }
+            }
+        }
+    }
+    let mut medians = Vec::with_capacity(subjects.len());
+    for (i, s) in subjects.iter().enumerate() {
+        medians.push(r.figure("echo bulk", &s.name, "throughput", "MB/s", rates[i].clone()));
+        r.figure("echo bulk", &s.name, "CPU", "s/GiB", cpu_gib[i].clone());
+        if let Running::Server(srv) = &s._running {
+            r.figure(
+                "echo bulk",
+                &s.name,
+                "peak RSS",
+                "MiB",
+                vec![peak_rss_kib(srv.pid()) as f64 / 1024.0],
+            );
+        }
+    }
+    let cheapest = (0..subjects.len())
+        .filter(|&i| cpu_gib[i].iter().any(|v| v.is_finite()))
+        .min_by(|&a, &b| {
+            crate::stats::percentile(&cpu_gib[a], 50.0)
+                .total_cmp(&crate::stats::percentile(&cpu_gib[b], 50.0))
+        });
+    if let Some(c) = cheapest {
+        r.notes.push(format!(
+            "echo bulk: cheapest per byte: {} ({:.2} s of CPU per GiB echoed, client included)",
+            subjects[c].name,
+            crate::stats::percentile(&cpu_gib[c], 50.0)
+        ));
+    }
+    let reference = ECHO_MODES.len();
+    // The fastest socat setting that worked is the one compared with.
+    let socat = (reference + 1..subjects.len())
+        .filter(|&i| medians[i].is_finite())
+        .max_by(|&a, &b| medians[a].total_cmp(&medians[b]));
+    for (i, (name, _)) in ECHO_MODES.iter().enumerate() {
+        let (vs_socat, vs_std) = bulk_targets(name);
+        match socat {
+            Some(p) => r.paired_ratio(
+                &format!(
+                    "echo bulk throughput, {name} / {} (its fastest setting)",
+                    subjects[p].name
+                ),
+                &rates[i],
+                &rates[p],
+                vs_socat,
+            ),
+            None => r
+                .notes
+                .push("echo bulk: no socat setting worked; no ratio against socat".into()),
+        }
+        r.paired_ratio(
+            &format!("echo bulk throughput, {name} / std-echo reference"),
+            &rates[i],
+            &rates[reference],
+            vs_std,
         );
     }
-    // A peer that fails is reported, not fatal: the harness judges socklab, not socat.
-    let socat = match peers::socat_echo() {
-        Ok(s) => s,
-        Err(e) => {
-            r.notes.push(format!("echo bulk: socat skipped: {e}"));
-            return Ok(());
-        }
-    };
-    let addr = format!("127.0.0.1:{}", socat.port);
-    let samples = peer_samples(r, "echo bulk, socat", ctx.runs, || echo::bulk(&addr, bytes));
-    let peer = r.figure(
-        "echo bulk",
-        "socat fork PIPE",
-        "throughput",
-        "MB/s",
-        samples,
-    );
-    drop(socat);
-    r.ratio(
-        "echo bulk throughput, echo-server / socat",
-        ours,
-        peer,
-        Target::AtLeast(2.4),
-    );
+    drop(subjects);
     match repeat(ctx.runs, || peers::iperf3_rate(bytes)) {
         Ok(rates) => {
             let ceiling = r.figure(
@@ -77,7 +197,7 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             );
             r.ratio(
                 "echo bulk throughput, echo-server / iperf3",
-                ours,
+                medians[0],
                 ceiling,
                 Target::None,
             );
@@ -116,8 +236,12 @@ pub(super) fn echo_round_trip(ctx: &Ctx, r: &mut Results) -> Result<(), String> 
             vec![cpu_us],
         );
     }
-    let peer = match peers::socat_echo() {
-        Ok(socat) => measure(r, "socat fork PIPE", &format!("127.0.0.1:{}", socat.port)),
+    let peer = match peers::socat_echo(&[]) {
+        Ok(socat) => measure(
+            r,
+            peers::SOCAT_SETTINGS[0].0,
+            &format!("127.0.0.1:{}", socat.port),
+        ),
         Err(e) => Err(e),
     };
     let peer = match peer {
@@ -207,7 +331,14 @@ pub(super) fn echo_hold(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         .iter()
         .filter(|(_, m)| !m.contains(&"--busy-poll-us"))
     {
-        let per_conn = if mode.contains(&"--event-loop") { 1 } else { 2 };
+        // --splice adds a pipe (two descriptors) per connection.
+        let per_conn = if mode.contains(&"--event-loop") {
+            1
+        } else if mode.contains(&"--splice") {
+            4
+        } else {
+            2
+        };
         let n = clients.min((hard.saturating_sub(200) / per_conn) as usize);
         if n < clients {
             r.notes.push(format!(

@@ -22,23 +22,6 @@ pub const CASES: &[(&str, Case)] = &[
     ("chat relay", chat::chat_relay),
 ];
 
-/// Measures a peer (socat, nc, md5sum…) `runs` times. A peer that fails is noted and
-/// shown as "–", not fatal: the harness judges socklab, not the tools beside it.
-fn peer_samples(
-    r: &mut Results,
-    what: &str,
-    runs: usize,
-    f: impl FnMut() -> Result<f64, String>,
-) -> Vec<f64> {
-    match repeat(runs, f) {
-        Ok(v) => v,
-        Err(e) => {
-            r.notes.push(format!("{what} failed and is left out: {e}"));
-            vec![f64::NAN]
-        }
-    }
-}
-
 fn repeat<T>(runs: usize, mut f: impl FnMut() -> Result<T, String>) -> Result<Vec<T>, String> {
     (0..runs).map(|_| f()).collect()
 }
@@ -79,7 +62,8 @@ fn rate_and_cpu(
     (median, cheapest)
 }
 
-/// [`metered`] for a peer: a failure is noted and shown as "–", as in [`peer_samples`].
+/// [`metered`] for a peer (nc, md5sum…): a failure is noted and shown as "–", not
+/// fatal: the harness judges socklab, not the tools beside it.
 fn peer_metered(
     r: &mut Results,
     what: &str,
