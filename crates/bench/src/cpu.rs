@@ -67,6 +67,7 @@ pub fn least(samples: &[f64]) -> f64 {
 pub struct Meter {
     server: Option<u32>,
     start: f64,
+    server_start: f64,
 }
 
 impl Meter {
@@ -76,6 +77,7 @@ impl Meter {
         Meter {
             server,
             start: Self::now(server),
+            server_start: Self::server_now(server),
         }
     }
 
@@ -88,9 +90,18 @@ impl Meter {
                 .unwrap_or(f64::NAN)
     }
 
+    fn server_now(server: Option<u32>) -> f64 {
+        server.and_then(of_process_and_reaped).unwrap_or(f64::NAN)
+    }
+
     /// CPU seconds spent since the start (NaN if the server's could not be read).
     pub fn seconds(&self) -> f64 {
         Self::now(self.server) - self.start
+    }
+
+    /// The server's share of [`Meter::seconds`] (NaN without a server).
+    pub fn server_seconds(&self) -> f64 {
+        Self::server_now(self.server) - self.server_start
     }
 }
 

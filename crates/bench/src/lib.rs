@@ -90,6 +90,8 @@ pub struct Ctx {
     pub quick: bool,
     /// Runs per case.
     pub runs: usize,
+    /// `--bulk-mib`: bytes each way per echo bulk run, overriding the mode's default.
+    pub bulk_bytes: Option<u64>,
 }
 
 impl Ctx {

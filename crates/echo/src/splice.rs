@@ -13,13 +13,18 @@
 
 use crate::server::Count;
 use nix::errno::Errno;
-use nix::fcntl::{splice, SpliceFFlags};
+use nix::fcntl::{fcntl, splice, FcntlArg, SpliceFFlags};
 use socklab_proto::{Error, Result};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 
-/// The most one `splice` takes from the socket: the default pipe's capacity (16
-/// pages), so the pipe, drained after every chunk, never makes the first call wait.
-const CHUNK: usize = 64 * 1024;
+/// A pipe's capacity on Linux unless changed: 16 pages.
+const DEFAULT_PIPE_SIZE: usize = 64 * 1024;
+
+/// The capacity asked for each connection's pipe, and so the most one `splice` takes
+/// from the socket: the pipe, drained after every chunk, never makes that call wait.
+/// Kernel memory, not this process's; a kernel that refuses it (over
+/// /proc/sys/fs/pipe-max-size for an unprivileged user) leaves the default 64 KiB.
+const PIPE_SIZE: usize = 256 * 1024;
 
 /// Echoes `stream` back to itself through a pipe until the client closes its side.
 /// The socket's SO_RCVTIMEO and SO_SNDTIMEO (set by the caller) bound both calls, as
@@ -29,14 +34,22 @@ pub(crate) fn echo<S: AsFd>(stream: &S, count: &mut Count) -> Result<()> {
     let (pipe_out, pipe_in) =
         nix::unistd::pipe().map_err(|e| Error::io("making a pipe", e.into()))?;
     let sock = stream.as_fd();
+    // The capacity the pipe really has: what F_SETPIPE_SZ granted, else the default.
+    let chunk = fcntl(
+        pipe_in.as_raw_fd(),
+        FcntlArg::F_SETPIPE_SZ(PIPE_SIZE as i32),
+    )
+    .ok()
+    .and_then(|granted| usize::try_from(granted).ok())
+    .unwrap_or(DEFAULT_PIPE_SIZE);
     loop {
-        // Socket → pipe: up to CHUNK of whatever has arrived; 0 means the client closed.
+        // Socket → pipe: up to `chunk` of whatever has arrived; 0 means the client closed.
         let n = match splice(
             sock,
             None,
             &pipe_in,
             None,
-            CHUNK,
+            chunk,
             SpliceFFlags::SPLICE_F_MOVE,
         ) {
             Ok(0) => return Ok(()),
