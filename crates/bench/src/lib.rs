@@ -75,11 +75,18 @@ impl Results {
 
     /// Records a ratio measured in interleaved pairs: `ours[i]` and `peer[i]` come from
     /// the same round. Its value is the median of the per-round ratios.
-    pub fn paired_ratio(&mut self, what: &str, ours: &[f64], peer: &[f64], target: Target) {
+    pub fn paired_ratio(
+        &mut self,
+        what: &str,
+        ours: &[f64],
+        peer: &[f64],
+        target: Target,
+    ) -> &mut Ratio {
         let pairs = ours.iter().zip(peer).map(|(o, p)| o / p).collect();
         let median = |v: &[f64]| stats::percentile(v, 50.0);
         let x = self.ratio(what, median(ours), median(peer), target);
         x.pairs = pairs;
+        x
     }
 }
 

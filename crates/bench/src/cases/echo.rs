@@ -61,17 +61,15 @@ enum Running {
     Peer(#[allow(dead_code)] peers::Peer),
 }
 
-pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
-    let bytes: u64 = ctx.bulk_bytes.unwrap_or(ctx.pick(16 << 20, 1 << 30));
-    let per_gib = (1u64 << 30) as f64 / bytes as f64;
-    r.notes.push(format!(
-        "echo bulk: {} MiB each way per run, written in 256 KiB chunks by one thread while another reads the echo; \
-         every subject is started first, then the runs go round them in turn ({} rounds); \
-         CPU is user + system time of the client (this process) and the server (with the children it reaped: socat forks one per connection), per GiB echoed; \
-         socat is tried at each setting in its own row and compared at its fastest, iperf3 runs at its defaults",
-        bytes >> 20,
-        ctx.runs
-    ));
+/// Starts every echo-server mode, the std reference and socat at each of `socat`'s
+/// settings, in that order ([`ECHO_MODES`], then the reference at index
+/// `ECHO_MODES.len()`, then socat). A socat that does not start is noted.
+fn start_subjects(
+    ctx: &Ctx,
+    r: &mut Results,
+    case: &str,
+    socat: &[(&str, &[&str])],
+) -> Vec<Subject> {
     let mut subjects = Vec::new();
     for (name, mode) in ECHO_MODES {
         let srv = ctx.server("echo-server", mode);
@@ -91,7 +89,7 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         ours: false,
         _running: Running::Server(reference),
     });
-    for (name, options) in peers::SOCAT_SETTINGS {
+    for &(name, options) in socat {
         // A peer that fails is reported, not fatal: the harness judges socklab, not socat.
         match peers::socat_echo(options) {
             Ok(p) => subjects.push(Subject {
@@ -101,9 +99,24 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
                 ours: false,
                 _running: Running::Peer(p),
             }),
-            Err(e) => r.notes.push(format!("echo bulk: {name} skipped: {e}")),
+            Err(e) => r.notes.push(format!("{case}: {name} skipped: {e}")),
         }
     }
+    subjects
+}
+
+pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
+    let bytes: u64 = ctx.bulk_bytes.unwrap_or(ctx.pick(16 << 20, 1 << 30));
+    let per_gib = (1u64 << 30) as f64 / bytes as f64;
+    r.notes.push(format!(
+        "echo bulk: {} MiB each way per run, written in 256 KiB chunks by one thread while another reads the echo; \
+         every subject is started first, then the runs go round them in turn ({} rounds); \
+         CPU is user + system time of the client (this process) and the server (with the children it reaped: socat forks one per connection), per GiB echoed; \
+         socat is tried at each setting in its own row and compared at its fastest, iperf3 runs at its defaults",
+        bytes >> 20,
+        ctx.runs
+    ));
+    let subjects = start_subjects(ctx, r, "echo bulk", &peers::SOCAT_SETTINGS);
     let mut rates = vec![Vec::with_capacity(ctx.runs); subjects.len()];
     let mut cpu_gib = vec![Vec::with_capacity(ctx.runs); subjects.len()];
     let mut server_gib = vec![Vec::with_capacity(ctx.runs); subjects.len()];
@@ -180,15 +193,17 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     for (i, (name, _)) in ECHO_MODES.iter().enumerate() {
         let (vs_socat, vs_std) = bulk_targets(name);
         match socat {
-            Some(p) => r.paired_ratio(
-                &format!(
-                    "echo bulk throughput, {name} / {} (its fastest setting)",
-                    subjects[p].name
-                ),
-                &rates[i],
-                &rates[p],
-                vs_socat,
-            ),
+            Some(p) => {
+                r.paired_ratio(
+                    &format!(
+                        "echo bulk throughput, {name} / {} (its fastest setting)",
+                        subjects[p].name
+                    ),
+                    &rates[i],
+                    &rates[p],
+                    vs_socat,
+                );
+            }
             None => r
                 .notes
                 .push("echo bulk: no socat setting worked; no ratio against socat".into()),
@@ -223,65 +238,77 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
 }
 
 pub(super) fn echo_round_trip(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
+    let case = "echo round trip";
     let count = ctx.pick(500, 10_000);
     r.notes.push(format!(
-        "echo round trip: {count} sequential 64-byte round trips per run, TCP_NODELAY; \
-         CPU per round trip counts the client (this process) and the server"
+        "echo round trip: {count} sequential 64-byte round trips per run, TCP_NODELAY, \
+         the runs going round the subjects in turn ({} rounds); socat at its default \
+         (its transfer size does not matter to 64-byte messages); \
+         CPU per round trip counts the client (this process) and the server",
+        ctx.runs
     ));
-    let measure = |r: &mut Results, name: &str, addr: &str| -> Result<f64, String> {
-        let runs = repeat(ctx.runs, || echo::round_trips(addr, count, 64))?;
-        let medians = runs.iter().map(|t| percentile(t, 50.0)).collect();
-        let p99s = runs.iter().map(|t| percentile(t, 99.0)).collect();
-        let m = r.figure("echo round trip", name, "median", "µs", medians);
-        r.figure("echo round trip", name, "p99", "µs", p99s);
-        Ok(m)
-    };
-    let mut medians = Vec::with_capacity(ECHO_MODES.len());
-    for (name, mode) in ECHO_MODES {
-        let srv = ctx.server("echo-server", mode);
-        let meter = cpu::Meter::start(Some(srv.pid()));
-        medians.push(measure(r, name, &srv.connect_addr())?);
-        // What each mode costs: a spin, or a wake-up, shows up as CPU per round trip.
-        let cpu_us = meter.seconds() / (ctx.runs * count) as f64 * 1e6;
-        r.figure(
-            "echo round trip",
-            name,
-            "CPU per round trip",
-            "µs",
-            vec![cpu_us],
+    let subjects = start_subjects(ctx, r, case, &peers::SOCAT_SETTINGS[..1]);
+    let n = subjects.len();
+    let (mut medians, mut p99s, mut cpu_us) = (vec![vec![]; n], vec![vec![]; n], vec![vec![]; n]);
+    let mut failed = vec![false; n];
+    for _round in 0..ctx.runs {
+        for (i, s) in subjects.iter().enumerate() {
+            let meter = cpu::Meter::start(Some(s.pid));
+            let times = if failed[i] {
+                Err(String::new())
+            } else {
+                echo::round_trips(&s.addr, count, 64)
+            };
+            match times {
+                Ok(t) => {
+                    medians[i].push(percentile(&t, 50.0));
+                    p99s[i].push(percentile(&t, 99.0));
+                    // What each mode costs: a spin, or a wake-up, shows up here.
+                    cpu_us[i].push(meter.seconds() / count as f64 * 1e6);
+                }
+                Err(e) if s.ours => return Err(format!("{}: {e}", s.name)),
+                Err(e) => {
+                    if !failed[i] {
+                        r.notes
+                            .push(format!("{case}: {} failed and is left out: {e}", s.name));
+                    }
+                    failed[i] = true;
+                    for v in [&mut medians[i], &mut p99s[i], &mut cpu_us[i]] {
+                        v.push(f64::NAN);
+                    }
+                }
+            }
+        }
+    }
+    for (i, s) in subjects.iter().enumerate() {
+        r.figure(case, &s.name, "median", "µs", medians[i].clone());
+        r.figure(case, &s.name, "p99", "µs", p99s[i].clone());
+        r.figure(case, &s.name, "CPU per round trip", "µs", cpu_us[i].clone());
+    }
+    let reference = ECHO_MODES.len();
+    for (i, (name, _)) in ECHO_MODES.iter().enumerate() {
+        // The default sleeps in `read` between messages, as socat does: context. The
+        // target is for busy polling, the mode made to cut that wake-up.
+        let target = if i == ECHO_BUSY_POLL {
+            Target::AtMost(0.75)
+        } else {
+            Target::None
+        };
+        if let Some(socat) = subjects.get(reference + 1) {
+            r.paired_ratio(
+                &format!("echo round trip median, {name} / {}", socat.name),
+                &medians[i],
+                &medians[reference + 1],
+                target,
+            );
+        }
+        r.paired_ratio(
+            &format!("echo round trip median, {name} / std-echo reference"),
+            &medians[i],
+            &medians[reference],
+            Target::None,
         );
     }
-    let peer = match peers::socat_echo(&[]) {
-        Ok(socat) => measure(
-            r,
-            peers::SOCAT_SETTINGS[0].0,
-            &format!("127.0.0.1:{}", socat.port),
-        ),
-        Err(e) => Err(e),
-    };
-    let peer = match peer {
-        Ok(m) => m,
-        Err(e) => {
-            r.notes.push(format!(
-                "echo round trip, socat failed and is left out: {e}"
-            ));
-            f64::NAN
-        }
-    };
-    // The default sleeps in `read` between messages, as socat does: context. The
-    // target is for busy polling, the mode made to cut that wake-up.
-    r.ratio(
-        "echo round trip median, echo-server / socat",
-        medians[0],
-        peer,
-        Target::None,
-    );
-    r.ratio(
-        "echo round trip median, echo-server --busy-poll-us 100 / socat",
-        medians[ECHO_BUSY_POLL],
-        peer,
-        Target::AtMost(0.75),
-    );
     Ok(())
 }
 
