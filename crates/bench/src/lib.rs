@@ -99,6 +99,8 @@ pub struct Ctx {
     pub runs: usize,
     /// `--bulk-mib`: bytes each way per echo bulk run, overriding the mode's default.
     pub bulk_bytes: Option<u64>,
+    /// `--file-mib`: bytes per file-transfer run, overriding the mode's default.
+    pub file_bytes: Option<u64>,
 }
 
 impl Ctx {

@@ -38,6 +38,9 @@ struct Args {
     /// full): for a targeted run.
     #[arg(long, value_name = "MIB")]
     bulk_mib: Option<u64>,
+    /// MiB per file-transfer run, instead of the mode's default (32 quick, 1024 full).
+    #[arg(long, value_name = "MIB")]
+    file_mib: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         quick: args.quick,
         runs,
         bulk_bytes: args.bulk_mib.map(|m| m << 20),
+        file_bytes: args.file_mib.map(|m| m << 20),
     };
     let mut ok = true;
     let started = std::time::Instant::now();

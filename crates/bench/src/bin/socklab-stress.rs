@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         quick: false,
         runs: 1,
         bulk_bytes: None,
+        file_bytes: None,
     };
     let scale = args.scale.max(1);
     let mut ok = true;

@@ -73,7 +73,7 @@ pub(super) fn file_transfer_on_disk(ctx: &Ctx, r: &mut Results) -> Result<(), St
 /// The file-transfer case in `dir`; `on_disk` leaves out the network-only peers (nc
 /// and the socat pipeline are the same on either) and judges put against cp + sync.
 fn transfer(ctx: &Ctx, r: &mut Results, dir: &Path, on_disk: bool) -> Result<(), String> {
-    let size: u64 = ctx.pick(32 << 20, 1 << 30);
+    let size: u64 = ctx.file_bytes.unwrap_or(ctx.pick(32 << 20, 1 << 30));
     let place = if on_disk {
         "on the machine's disk"
     } else {
@@ -214,7 +214,7 @@ fn transfer(ctx: &Ctx, r: &mut Results, dir: &Path, on_disk: bool) -> Result<(),
     let bound_subject = "bound: md5 on both ends at md5sum's speed plus that move, on all cores";
     r.figure(&case, bound_subject, "throughput", "MB/s", vec![bound]);
     // Quick mode's 32 MiB runs are mostly fixed costs (login, process start): no bound.
-    let ceiling = |peer: f64| (!ctx.quick).then_some(bound / peer);
+    let ceiling = |peer: f64| (!ctx.quick && size >= 1 << 30).then_some(bound / peer);
     for (dir, ours) in [("put", put), ("get", get)] {
         r.paired_ratio(
             &what(dir, "md5sum"),
