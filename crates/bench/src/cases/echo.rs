@@ -314,37 +314,41 @@ pub(super) fn echo_round_trip(ctx: &Ctx, r: &mut Results) -> Result<(), String> 
 
 pub(super) fn echo_load(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let rounds = ctx.pick(10, 100);
+    r.notes.push(format!(
+        "echo under load: every echo-server mode and the std-echo reference, the runs going round them in turn \
+         ({} rounds); socat is left out (it would fork a process per client)",
+        ctx.runs
+    ));
     for clients in ctx.pick(vec![20, 50], vec![200, 1000]) {
         let case = format!("echo under load, {clients} clients × {rounds} round trips");
-        for (name, mode) in ECHO_MODES {
-            let max = (clients + 10).to_string();
-            let srv = ctx.server(
-                "echo-server",
-                &[mode, &["--max-conns", &max, "--backlog", "4096"]].concat(),
-            );
-            let loads = repeat(ctx.runs, || {
-                echo::load(&srv.connect_addr(), clients, rounds)
-            })?;
-            let bad: u64 = loads.iter().map(|l| l.mismatches + l.errors).sum();
+        let max = (clients + 10).to_string();
+        let mut servers: Vec<(&str, Server)> = ECHO_MODES
+            .iter()
+            .map(|&(name, mode)| {
+                let args = [mode, &["--max-conns", &max, "--backlog", "4096"]].concat();
+                (name, ctx.server("echo-server", &args))
+            })
+            .collect();
+        servers.push((STD_REFERENCE, ctx.server("std-echo", &[])));
+        let mut loads: Vec<Vec<echo::Load>> = vec![Vec::new(); servers.len()];
+        for _round in 0..ctx.runs {
+            for (i, (name, srv)) in servers.iter().enumerate() {
+                let load = echo::load(&srv.connect_addr(), clients, rounds)
+                    .map_err(|e| format!("{name}: {e}"))?;
+                loads[i].push(load);
+            }
+        }
+        for (i, (name, srv)) in servers.iter().enumerate() {
+            let bad: u64 = loads[i].iter().map(|l| l.mismatches + l.errors).sum();
             if bad > 0 {
                 r.failures.push(format!(
                     "{case}, {name}: {bad} mismatched or failed round trips"
                 ));
             }
-            r.figure(
-                &case,
-                name,
-                "throughput",
-                "round trips/s",
-                loads.iter().map(|l| l.per_sec).collect(),
-            );
-            r.figure(
-                &case,
-                name,
-                "p99",
-                "µs",
-                loads.iter().map(|l| l.p99_us).collect(),
-            );
+            let per_sec: Vec<f64> = loads[i].iter().map(|l| l.per_sec).collect();
+            r.figure(&case, name, "throughput", "round trips/s", per_sec);
+            let p99: Vec<f64> = loads[i].iter().map(|l| l.p99_us).collect();
+            r.figure(&case, name, "p99", "µs", p99);
             r.figure(&case, name, "mismatches + errors", "", vec![bad as f64]);
             r.figure(
                 &case,
@@ -354,6 +358,17 @@ pub(super) fn echo_load(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
                 vec![peak_rss_kib(srv.pid()) as f64 / 1024.0],
             );
         }
+        let reference = servers.len() - 1;
+        let per_sec = |i: usize| loads[i].iter().map(|l| l.per_sec).collect::<Vec<_>>();
+        for (i, (name, _)) in ECHO_MODES.iter().enumerate() {
+            r.paired_ratio(
+                &format!("{case}: throughput, {name} / std-echo reference"),
+                &per_sec(i),
+                &per_sec(reference),
+                Target::None,
+            );
+        }
+        servers.clear();
     }
     Ok(())
 }
