@@ -63,6 +63,16 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
          and memory the guest frees goes back to the host, so writing a file into fresh memory ran at 280–650 MB/s \
          instead of 2 GB/s (which is why every transfer's destination is deleted just before it is written).\n"
     );
+    let _ = writeln!(
+        md,
+        "Every peer runs at its defaults or at the setting that made it fastest without failing, and the notes say which; \
+         socat's echo is run at each transfer size tried, each its own row (with `-b` above its 8 KiB default it can deadlock \
+         on its own `PIPE`, a blocking write into a pipe only it drains). Beside the peers, each design has a reference in the \
+         same run: every echo row is read against `std-echo` (crates/bench/src/bin/std-echo.rs, the simplest correct server: \
+         a thread per connection, `read` and `write_all`), and every file transfer against `md5sum` (the hashing bound) and \
+         `cp` + `sync` on the same filesystem (the bound for a durable copy). CPU is given per GiB for every transfer row, \
+         so the cheapest subject per byte shows, not only the fastest.\n"
+    );
     if ctx.quick {
         let _ = writeln!(md, "**Quick mode**: tiny sizes, one run. These numbers only show that the harness works; run `make bench` for real figures.\n");
     }
