@@ -67,8 +67,15 @@ pub fn start(program: &str, args: &[&str]) -> Result<Peer, String> {
 }
 
 /// The socat settings the echo cases try, each its own row: its default transfer size
-/// (8 KiB), half of it, and the largest the bench writes at once. The report compares
-/// socklab with whichever was fastest and names it.
+/// (8 KiB), half of it, and 64 KiB. The report compares socklab with whichever was
+/// fastest without failing, and names it.
+///
+/// socat's `PIPE` is one pipe that socat both writes and reads, from one process.
+/// With `-b` above the pipe's atomic size (4 KiB), a write can find less room than it
+/// needs after `select` said the pipe was writable, and then blocks forever: nobody
+/// else will drain the pipe. At 64 KiB that happens in every bulk run, at the 8 KiB
+/// default now and then; the bench's client reads while it writes throughout, and a
+/// stalled run's note shows the socat child waiting in `anon_pipe_write`.
 pub const SOCAT_SETTINGS: [(&str, &[&str]); 3] = [
     ("socat fork PIPE (default, -b 8192)", &[]),
     ("socat fork PIPE -b 4096", &["-b", "4096"]),
@@ -84,6 +91,38 @@ pub fn socat_echo(options: &[&str]) -> Result<Peer, String> {
         .chain(["TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", "PIPE"])
         .collect();
     start("socat", &args)
+}
+
+/// Where the children of process `pid` are waiting in the kernel (`/proc/PID/wchan`),
+/// e.g. "12345 in anon_pipe_write": when a peer stalls, this tells whether it waits
+/// for the client (a socket) or for itself (socat's `PIPE`, which only it drains).
+pub fn children_waiting_in(pid: u32) -> String {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return String::new();
+    };
+    let mut found = Vec::new();
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(child) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // The parent's pid is the second field after the command name.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            let wchan = std::fs::read_to_string(format!("/proc/{child}/wchan")).unwrap_or_default();
+            found.push(format!("{child} in {}", wchan.trim()));
+        }
+    }
+    found.join(", ")
 }
 
 /// iperf3's loopback rate for `bytes`, in MB/s: the ceiling for a TCP byte stream.
