@@ -1,6 +1,9 @@
 //! Starting the peers socklab is compared with (socat, iperf3, ncat, nc), on loopback.
 
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,8 +23,13 @@ impl Peer {
 }
 
 impl Drop for Peer {
+    /// Kills the peer's whole process group: socat forks a child per connection, and a
+    /// child stuck on its own pipe would outlive its parent otherwise.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = Pid::from_raw(self.child.id() as i32);
+        if killpg(group, Signal::SIGKILL).is_err() {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
@@ -45,6 +53,8 @@ pub fn start(program: &str, args: &[&str]) -> Result<Peer, String> {
             .collect();
         let mut child = Command::new(program)
             .args(&args)
+            // Its own process group, so that `drop` can kill what it forks too.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
