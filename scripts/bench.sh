@@ -2,12 +2,30 @@
 # `make bench`: installs the peers (socat, ncat, nc, iperf3), builds release binaries,
 # and runs crates/bench, which writes docs/benchmarks.md. QUICK=1 runs tiny sizes
 # once, to check that every case still runs; it writes target/benchmarks-quick.md so
-# the real figures in docs/ are not overwritten.
+# the real figures in docs/ are not overwritten. `--only CASE` builds only the
+# packages that case starts (echo cases: socklab-bench and socklab-echo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=1 bash scripts/setup.sh
-cargo build --release --workspace --bins
-if [[ ${QUICK:-0} == 1 ]]; then
-    exec target/release/socklab-bench --quick --out target/benchmarks-quick.md "$@"
+only=""
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+        --only) only=${args[i + 1]:-} ;;
+        --only=*) only=${args[i]#--only=} ;;
+    esac
+done
+if [[ -n $only && $only == echo* ]]; then
+    cargo build --release -p socklab-bench -p socklab-echo --bins
+else
+    cargo build --release --workspace --bins
 fi
-exec target/release/socklab-bench --out docs/benchmarks.md "$@"
+start=$(date +%s)
+status=0
+if [[ ${QUICK:-0} == 1 ]]; then
+    target/release/socklab-bench --quick --out target/benchmarks-quick.md "$@" || status=$?
+else
+    target/release/socklab-bench --out docs/benchmarks.md "$@" || status=$?
+fi
+echo "make bench: $(($(date +%s) - start)) s of measuring (the report states it too)" >&2
+exit $status

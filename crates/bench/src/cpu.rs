@@ -24,18 +24,31 @@ fn own_and_reaped() -> f64 {
 
 /// CPU seconds of a running process (all its threads), from `/proc/PID/stat`; `None`
 /// when it cannot be read (the process is gone).
+#[cfg(test)]
 fn of_process(pid: u32) -> Option<f64> {
+    proc_stat_times(pid, 2)
+}
+
+/// CPU seconds of a running process and of the children it has reaped (socat forks
+/// one per connection): utime, stime, cutime and cstime.
+fn of_process_and_reaped(pid: u32) -> Option<f64> {
+    proc_stat_times(pid, 4)
+}
+
+/// The sum of the first `fields` time fields of `/proc/PID/stat`, from utime on.
+fn proc_stat_times(pid: u32, fields: usize) -> Option<f64> {
     let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
         .unwrap_or(100) as f64;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces; the fields after it are plain numbers.
-    // utime and stime are fields 14 and 15, so the 12th and 13th after the name.
+    // utime, stime, cutime and cstime are fields 14 to 17, the 12th to 15th after the
+    // name.
     let (_, after_name) = stat.rsplit_once(')')?;
-    let mut fields = after_name.split_whitespace().skip(11);
-    let mut next = || fields.next().and_then(|f| f.parse::<f64>().ok());
-    Some((next()? + next()?) / ticks)
+    let times = after_name.split_whitespace().skip(11).take(fields);
+    let sum = times.map(|f| f.parse::<f64>().ok()).sum::<Option<f64>>()?;
+    Some(sum / ticks)
 }
 
 /// The smallest of `samples`, ignoring NaN (a run that could not be measured); NaN if
@@ -54,26 +67,41 @@ pub fn least(samples: &[f64]) -> f64 {
 pub struct Meter {
     server: Option<u32>,
     start: f64,
+    server_start: f64,
 }
 
 impl Meter {
-    /// Starts counting; `server` is a process to include (it is not our child to reap).
+    /// Starts counting; `server` is a process to include (it is not our child to reap),
+    /// with the children it reaps in the meantime.
     pub fn start(server: Option<u32>) -> Meter {
         Meter {
             server,
             start: Self::now(server),
+            server_start: Self::server_now(server),
         }
     }
 
     /// NaN when the server's CPU time cannot be read: a figure that cannot be trusted
     /// shows as NaN rather than as a plausible number without the server's share.
     fn now(server: Option<u32>) -> f64 {
-        own_and_reaped() + server.map_or(Some(0.0), of_process).unwrap_or(f64::NAN)
+        own_and_reaped()
+            + server
+                .map_or(Some(0.0), of_process_and_reaped)
+                .unwrap_or(f64::NAN)
+    }
+
+    fn server_now(server: Option<u32>) -> f64 {
+        server.and_then(of_process_and_reaped).unwrap_or(f64::NAN)
     }
 
     /// CPU seconds spent since the start (NaN if the server's could not be read).
     pub fn seconds(&self) -> f64 {
         Self::now(self.server) - self.start
+    }
+
+    /// The server's share of [`Meter::seconds`] (NaN without a server).
+    pub fn server_seconds(&self) -> f64 {
+        Self::server_now(self.server) - self.server_start
     }
 }
 

@@ -20,9 +20,15 @@ fn connect(addr: &str) -> Result<TcpStream, String> {
 }
 
 /// Streams `bytes` through the echo server while reading the echo back on another
-/// thread. Returns MB/s (10^6 bytes per second) of the echoed stream.
-pub fn bulk(addr: &str, bytes: u64) -> Result<f64, String> {
+/// thread, as any echo client must (a client that writes everything before reading
+/// deadlocks against any server once both directions' buffers are full). Returns
+/// MB/s (10^6 bytes per second) of the echoed stream. A peer that moves nothing for
+/// `stall` fails the run.
+pub fn bulk(addr: &str, bytes: u64, stall: Duration) -> Result<f64, String> {
     let stream = connect(addr)?;
+    for set in [TcpStream::set_read_timeout, TcpStream::set_write_timeout] {
+        set(&stream, Some(stall)).map_err(|e| e.to_string())?;
+    }
     let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
     let start = Instant::now();
     let sender = std::thread::spawn(move || -> Result<(), String> {
@@ -44,7 +50,12 @@ pub fn bulk(addr: &str, bytes: u64) -> Result<f64, String> {
         match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => got += n as u64,
-            Err(e) => return Err(format!("receive: {e}")),
+            Err(e) => {
+                // Unblocks the sender too, so its thread ends with this run.
+                let _ = reader.shutdown(Shutdown::Both);
+                let _ = sender.join();
+                return Err(format!("receive after {got} of {bytes} bytes: {e}"));
+            }
         }
     }
     let secs = start.elapsed().as_secs_f64();

@@ -22,6 +22,13 @@ pub fn scratch() -> Result<tempfile::TempDir, String> {
     dir.map_err(|e| format!("scratch dir: {e}"))
 }
 
+/// A scratch directory on the machine's disk (under /var/tmp, which survives reboots
+/// and so is not tmpfs on a usual Linux), for the rows that measure what a user's
+/// disk allows.
+pub fn scratch_on_disk() -> Result<tempfile::TempDir, String> {
+    tempfile::tempdir_in("/var/tmp").map_err(|e| format!("scratch dir in /var/tmp: {e}"))
+}
+
 /// Deletes `path` if it exists, just before a run writes it again.
 ///
 /// On the VM these figures were first measured on, memory the guest frees goes back
@@ -103,6 +110,27 @@ pub fn get(cfg: &ClientConfig, name: &str, dest: &Path, size: u64) -> Result<f64
         .map_err(|e| format!("get: {e}"))?;
     if got != size {
         return Err(format!("got {got} of {size} bytes"));
+    }
+    Ok(rate(size, t))
+}
+
+/// `cp SRC DEST` then `sync DEST` (fsync of the copy): MB/s, the least a durable copy
+/// of the file costs on that filesystem.
+pub fn cp_sync(src: &Path, dest: &Path, size: u64) -> Result<f64, String> {
+    let t = Instant::now();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(r#"cp -- "$1" "$2" && sync -- "$2""#)
+        .args([
+            "cp_sync",
+            &src.display().to_string(),
+            &dest.display().to_string(),
+        ])
+        .status()
+        .map_err(|e| format!("cp + sync: {e}"))?;
+    let got = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    if !status.success() || got != size {
+        return Err(format!("cp + sync copied {got} of {size} bytes"));
     }
     Ok(rate(size, t))
 }

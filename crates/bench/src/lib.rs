@@ -28,6 +28,8 @@ pub struct Results {
     pub figures: Vec<Figure>,
     /// Every ratio against a peer.
     pub ratios: Vec<Ratio>,
+    /// Wall time of the whole run, seconds (set when it ends).
+    pub total_secs: f64,
     /// Sentences for the report (sizes, skipped peers).
     pub notes: Vec<String>,
     /// Hard failures: mismatches, lost data.
@@ -65,9 +67,26 @@ impl Results {
             peer,
             target,
             ceiling: None,
+            pairs: vec![],
         });
         let last = self.ratios.len() - 1;
         &mut self.ratios[last]
+    }
+
+    /// Records a ratio measured in interleaved pairs: `ours[i]` and `peer[i]` come from
+    /// the same round. Its value is the median of the per-round ratios.
+    pub fn paired_ratio(
+        &mut self,
+        what: &str,
+        ours: &[f64],
+        peer: &[f64],
+        target: Target,
+    ) -> &mut Ratio {
+        let pairs = ours.iter().zip(peer).map(|(o, p)| o / p).collect();
+        let median = |v: &[f64]| stats::percentile(v, 50.0);
+        let x = self.ratio(what, median(ours), median(peer), target);
+        x.pairs = pairs;
+        x
     }
 }
 
@@ -78,6 +97,10 @@ pub struct Ctx {
     pub quick: bool,
     /// Runs per case.
     pub runs: usize,
+    /// `--bulk-mib`: bytes each way per echo bulk run, overriding the mode's default.
+    pub bulk_bytes: Option<u64>,
+    /// `--file-mib`: bytes per file-transfer run, overriding the mode's default.
+    pub file_bytes: Option<u64>,
 }
 
 impl Ctx {

@@ -1,6 +1,9 @@
 //! Starting the peers socklab is compared with (socat, iperf3, ncat, nc), on loopback.
 
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,9 +15,21 @@ pub struct Peer {
     pub port: u16,
 }
 
+impl Peer {
+    /// Its process id (its CPU time, and that of the children it reaped, is metered).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Peer {
+    /// Kills the peer's whole process group: socat forks a child per connection, and a
+    /// child stuck on its own pipe would outlive its parent otherwise.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = Pid::from_raw(self.child.id() as i32);
+        if killpg(group, Signal::SIGKILL).is_err() {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
@@ -38,6 +53,8 @@ pub fn start(program: &str, args: &[&str]) -> Result<Peer, String> {
             .collect();
         let mut child = Command::new(program)
             .args(&args)
+            // Its own process group, so that `drop` can kill what it forks too.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -59,25 +76,80 @@ pub fn start(program: &str, args: &[&str]) -> Result<Peer, String> {
     Err(format!("{program} did not start listening"))
 }
 
-/// Starts `socat` as an echo server: a forked `PIPE` per connection.
+/// The socat settings the echo cases try, each its own row: its default transfer size
+/// (8 KiB), half of it, and 64 KiB. The report compares socklab with whichever was
+/// fastest without failing, and names it.
 ///
-/// `-b 4096`: with its default 8 KiB transfer size, socat's bulk echo can deadlock on
-/// its own pipe (a blocking 8 KiB write into a pipe it has not yet drained), and the
-/// bulk case then fails after its timeout.
-pub fn socat_echo() -> Result<Peer, String> {
-    start(
-        "socat",
-        &[
-            "-b",
-            "4096",
-            "TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
-            "PIPE",
-        ],
-    )
+/// socat's `PIPE` is one pipe that socat both writes and reads, from one process.
+/// With `-b` above the pipe's atomic size (4 KiB), a write can find less room than it
+/// needs after `select` said the pipe was writable, and then blocks forever: nobody
+/// else will drain the pipe. At 64 KiB that happens in every bulk run, at the 8 KiB
+/// default now and then; the bench's client reads while it writes throughout, and a
+/// stalled run's note shows the socat child waiting in `anon_pipe_write`.
+pub const SOCAT_SETTINGS: [(&str, &[&str]); 3] = [
+    ("socat fork PIPE (default, -b 8192)", &[]),
+    ("socat fork PIPE -b 4096", &["-b", "4096"]),
+    ("socat fork PIPE -b 65536", &["-b", "65536"]),
+];
+
+/// Starts `socat` as an echo server: a forked `PIPE` per connection, with `options`
+/// (e.g. `-b 4096`) before its addresses.
+pub fn socat_echo(options: &[&str]) -> Result<Peer, String> {
+    let args: Vec<&str> = options
+        .iter()
+        .copied()
+        .chain(["TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", "PIPE"])
+        .collect();
+    start("socat", &args)
+}
+
+/// Where the children of process `pid` are waiting in the kernel (`/proc/PID/wchan`),
+/// e.g. "12345 in anon_pipe_write": when a peer stalls, this tells whether it waits
+/// for the client (a socket) or for itself (socat's `PIPE`, which only it drains).
+pub fn children_waiting_in(pid: u32) -> String {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return String::new();
+    };
+    let mut found = Vec::new();
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(child) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // The parent's pid is the second field after the command name.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            let wchan = std::fs::read_to_string(format!("/proc/{child}/wchan")).unwrap_or_default();
+            found.push(format!("{child} in {}", wchan.trim()));
+        }
+    }
+    found.join(", ")
 }
 
 /// iperf3's loopback rate for `bytes`, in MB/s: the ceiling for a TCP byte stream.
+/// iperf3 at its defaults; a run its server resets (it takes `start`'s connect probe
+/// for a client now and then) is tried again, up to three times in all.
 pub fn iperf3_rate(bytes: u64) -> Result<f64, String> {
+    let mut last = String::new();
+    for _ in 0..3 {
+        match iperf3_once(bytes) {
+            Ok(rate) => return Ok(rate),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn iperf3_once(bytes: u64) -> Result<f64, String> {
     // The server survives `start`'s connect probe and serves the real test after it.
     let server = start("iperf3", &["-s", "-B", "127.0.0.1", "-p", "{port}"])?;
     let out = Command::new("iperf3")

@@ -47,9 +47,12 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
     let _ = writeln!(md, "# socklab benchmarks\n");
     let _ = writeln!(
         md,
-        "Written by `make bench{}` (crates/bench, scripts/bench.sh). Every figure is the median of {} run(s), with the min–max; \
-         every ratio compares medians measured in this same run. Everything ran on loopback.\n",
+        "Written by `make bench{}` (crates/bench, scripts/bench.sh) in {:.0} s of wall time. Every figure is the median of {} run(s), with the min–max; \
+         every ratio compares figures measured in this same run. Where a ratio has a spread, its two sides were run interleaved \
+         (A, B, A, B…, so a drift of the machine hits both alike) and it is the median of the per-round ratios, the spread their min–max. \
+         Everything ran on loopback.\n",
         if ctx.quick { " QUICK=1" } else { "" },
+        r.total_secs,
         ctx.runs
     );
     let _ = writeln!(
@@ -59,6 +62,16 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
          a thread on the other (halted) virtual CPU cost about 40 µs, which the echo server's opt-in busy polling (`--busy-poll-us`) avoids; \
          and memory the guest frees goes back to the host, so writing a file into fresh memory ran at 280–650 MB/s \
          instead of 2 GB/s (which is why every transfer's destination is deleted just before it is written).\n"
+    );
+    let _ = writeln!(
+        md,
+        "Every peer runs at its defaults or at the setting that made it fastest without failing, and the notes say which; \
+         socat's echo is run at each transfer size tried, each its own row (with `-b` above 4 KiB, its 8 KiB default included, it \
+         can deadlock on its own `PIPE`, a blocking write into a pipe only it drains; the note then shows where it waited). Beside the peers, each design has a reference in the \
+         same run: every echo row is read against `std-echo` (crates/bench/src/bin/std-echo.rs, the simplest correct server: \
+         a thread per connection, `read` and `write_all`), and every file transfer against `md5sum` (the hashing bound) and \
+         `cp` + `sync` on the same filesystem (the bound for a durable copy). CPU is given per GiB for every transfer row, \
+         so the cheapest subject per byte shows, not only the fastest.\n"
     );
     if ctx.quick {
         let _ = writeln!(md, "**Quick mode**: tiny sizes, one run. These numbers only show that the harness works; run `make bench` for real figures.\n");
@@ -77,7 +90,7 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
     let _ = writeln!(md, "\n## Ratios against peers\n");
     let _ = writeln!(
         md,
-        "| comparison | socklab | peer | ratio | target | |\n|---|---|---|---|---|---|"
+        "| comparison | socklab | peer | ratio | spread | target | |\n|---|---|---|---|---|---|---|"
     );
     for x in &r.ratios {
         let target = match x.target {
@@ -99,13 +112,17 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
             }
             (_, false, _) => "**missed**".into(),
         };
+        let spread = x.spread().map_or(String::new(), |(lo, hi)| {
+            format!("{}–{}", ratio(lo), ratio(hi))
+        });
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             x.what,
             num(x.ours),
             num(x.peer),
             ratio(x.value()),
+            spread,
             target,
             verdict
         );

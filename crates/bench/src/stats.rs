@@ -58,16 +58,35 @@ pub struct Ratio {
     /// The best ratio this machine allows any program, where one was worked out from
     /// figures measured in the same run (see `cpu::transfer_bound`).
     pub ceiling: Option<f64>,
+    /// ours / peer of each interleaved run (A, B, A, B…), when the two were measured
+    /// in pairs: the ratio is then their median, and their min–max is its spread.
+    pub pairs: Vec<f64>,
 }
 
 impl Ratio {
-    /// ours / peer.
+    /// The median of the paired runs' ratios when there are any, else ours / peer.
     pub fn value(&self) -> f64 {
-        if self.peer == 0.0 {
+        let pairs: Vec<f64> = self
+            .pairs
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        if !pairs.is_empty() {
+            percentile(&pairs, 50.0)
+        } else if self.peer == 0.0 {
             f64::NAN
         } else {
             self.ours / self.peer
         }
+    }
+    /// The smallest and largest of the paired runs' ratios, if it was measured in pairs.
+    pub fn spread(&self) -> Option<(f64, f64)> {
+        let pairs = self.pairs.iter().copied().filter(|v| v.is_finite());
+        let (lo, hi) = pairs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        (lo <= hi).then_some((lo, hi))
     }
     /// True when the target is met (or there is none).
     pub fn met(&self) -> bool {
@@ -111,6 +130,7 @@ mod tests {
             peer: 1.0,
             target: Target::AtLeast(2.4),
             ceiling: None,
+            pairs: vec![],
         };
         assert!(r.met());
         let r = Ratio {
@@ -119,7 +139,25 @@ mod tests {
             peer: 1.0,
             target: Target::AtMost(0.75),
             ceiling: None,
+            pairs: vec![],
         };
         assert!(!r.met());
+    }
+
+    #[test]
+    fn paired_ratio_is_the_median_of_the_pairs_with_their_spread() {
+        let r = Ratio {
+            what: "x".into(),
+            ours: 10.0,
+            peer: 1.0,
+            target: Target::None,
+            ceiling: None,
+            pairs: vec![2.0, f64::NAN, 3.0, 1.5],
+        };
+        assert_eq!(r.value(), 2.0);
+        assert_eq!(r.spread(), Some((1.5, 3.0)));
+        let unpaired = Ratio { pairs: vec![], ..r };
+        assert_eq!(unpaired.value(), 10.0);
+        assert_eq!(unpaired.spread(), None);
     }
 }

@@ -47,6 +47,8 @@ pub struct ServerFlags {
     pub state_dir: Option<PathBuf>,
     /// `--handshake-timeout`, in seconds.
     pub handshake_timeout_secs: u64,
+    /// `--splice`: zero-copy echo, see [`crate::splice`].
+    pub splice: bool,
 }
 
 /// `echo-server`: binds, prints `listening on ADDR`, and serves until SIGINT or
@@ -59,6 +61,9 @@ pub fn server_main(flags: ServerFlags) -> Result<()> {
             flags.busy_poll_us,
             MAX_BUSY_POLL.as_micros()
         )));
+    }
+    if flags.splice {
+        refuse_with_splice(&flags)?;
     }
     let tls = if flags.tls || flags.cert_key.is_some() {
         if flags.event_loop || !busy_poll.is_zero() {
@@ -90,6 +95,7 @@ pub fn server_main(flags: ServerFlags) -> Result<()> {
         idle_timeout: (flags.idle_timeout_secs > 0)
             .then(|| Duration::from_secs(flags.idle_timeout_secs)),
         busy_poll,
+        splice: flags.splice,
         serve: ServeOptions {
             max_conns: flags.max_conns,
             iterative: flags.iterative,
@@ -100,7 +106,14 @@ pub fn server_main(flags: ServerFlags) -> Result<()> {
     // A socket is a file descriptor: holding --max-conns of them needs the limit.
     // The threaded server holds two per connection (a duplicate is kept so that a
     // stop can cut connections still open after the grace period).
-    let per_conn = if flags.event_loop { 1 } else { 2 };
+    // --splice adds a pipe, two more.
+    let per_conn = if flags.event_loop {
+        1
+    } else if flags.splice {
+        4
+    } else {
+        2
+    };
     raise_open_file_limit(flags.max_conns * per_conn);
     if let Some(path) = &flags.unix {
         let listener = unix_listener(path, flags.backlog)?;
@@ -129,6 +142,25 @@ pub fn server_main(flags: ServerFlags) -> Result<()> {
         } else {
             run(listener, config)
         }
+    }
+}
+
+/// The flags `--splice` cannot work with, refused before anything is bound.
+fn refuse_with_splice(flags: &ServerFlags) -> Result<()> {
+    let clash = if flags.upper {
+        Some("--upper must see the bytes to change them, and spliced bytes never enter the process")
+    } else if flags.tls || flags.cert_key.is_some() {
+        Some("--tls must decrypt and encrypt every byte in the process")
+    } else if flags.event_loop {
+        Some("--event-loop serves with non-blocking sockets from one thread; --splice is threaded")
+    } else if flags.busy_poll_us > 0 {
+        Some("--busy-poll-us spins on recv, which --splice does not call")
+    } else {
+        None
+    };
+    match clash {
+        Some(why) => Err(Error::Usage(format!("--splice cannot be combined: {why}"))),
+        None => Ok(()),
     }
 }
 

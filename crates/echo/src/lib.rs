@@ -35,7 +35,8 @@
 //! - [`event_loop`] (`--event-loop`): every client from one thread with non-blocking
 //!   sockets and `epoll`, the `select()` lesson the tutorials end with;
 //! - [`busy_poll`] (`--busy-poll-us`, off by default): spin briefly for a
-//!   connection's next message instead of sleeping, trading CPU for wake-up latency.
+//!   connection's next message instead of sleeping, trading CPU for wake-up latency;
+//! - [`splice`] (`--splice`): zero copy, socket → pipe → socket with `splice(2)`.
 //!
 //! [`launch`] is what the two binaries do once their flags are parsed; [`limits`]
 //! holds the lesson's defaults.
@@ -58,6 +59,8 @@ pub mod tls;
 pub mod event_loop;
 // `--busy-poll-us`: spin instead of sleeping.
 pub mod busy_poll;
+// `--splice`: the bytes never enter the process.
+pub mod splice;
 
 // What the binaries run, and the lesson's defaults.
 pub mod launch;

@@ -1,10 +1,9 @@
 //! The echo server: `accept` a client, then `read` and `write_all` every byte back
 //! until it closes.
 //!
-//! The socket calls appear here in the order of lesson 1's table
-//! (docs/lessons/01-tcp-echo.md). The listener was made before [`run`] by
-//! `socklab_net::socket::tcp_listener`: `socket()`, `setsockopt()`, `bind()`,
-//! `listen(backlog)`. Then:
+//! The socket calls appear here in the order of lesson 1's table (docs/lessons/01-tcp-echo.md).
+//! The listener was made before [`run`] by `socklab_net::socket::tcp_listener`: `socket()`,
+//! `setsockopt()`, `bind()`, `listen(backlog)`. Then:
 //!
 //! 1. [`run`]: `accept()` in a loop, each client on a thread of its own;
 //! 2. with `--tls`, the TLS handshake on that thread ([`crate::tls`], lesson 5);
@@ -20,8 +19,7 @@ use socklab_net::tls::TlsAcceptor;
 use socklab_proto::{Error, Result};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::Arc;
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 /// How the echo server behaves.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +32,8 @@ pub struct ServerConfig {
     /// Spin this long for a connection's next message before sleeping in `read`
     /// (`--busy-poll-us`, see [`crate::busy_poll`]); zero, the default, never spins.
     pub busy_poll: Duration,
+    /// `--splice`: echo through a pipe with `splice(2)` ([`crate::splice`]); not with `upper`.
+    pub splice: bool,
     /// The accept loop's cap, mode and stop flag.
     pub serve: ServeOptions,
     /// `--tls`: every connection is a TLS session (see [`crate::tls`]).
@@ -97,25 +97,18 @@ fn serve_client<S: Read + Write + AsRawFd + AsFd>(stream: S, peer: &str, config:
             },
         ),
     };
+    let (got, sent) = (count.r#in, count.out);
     match ended {
-        Ok(()) => log::info!(
-            "{peer}: closed after {} bytes in, {} bytes out",
-            count.r#in,
-            count.out
-        ),
-        Err(e) => log::info!(
-            "{peer}: dropped after {} bytes in, {} bytes out: {e}",
-            count.r#in,
-            count.out
-        ),
+        Ok(()) => log::info!("{peer}: closed after {got} bytes in, {sent} bytes out"),
+        Err(e) => log::info!("{peer}: dropped after {got} bytes in, {sent} bytes out: {e}"),
     }
 }
 
 /// Bytes one connection moved.
 #[derive(Debug, Default)]
-struct Count {
-    r#in: u64,
-    out: u64,
+pub(crate) struct Count {
+    pub(crate) r#in: u64,
+    pub(crate) out: u64,
 }
 
 /// Copies `stream` back to itself until EOF.
@@ -131,6 +124,13 @@ fn echo<S: Read + Write + AsRawFd + AsFd>(
         .set_read_timeout(config.idle_timeout)
         .and_then(|()| socket.set_write_timeout(config.idle_timeout))
         .map_err(|e| Error::io("setting timeouts", e))?;
+    // --splice: the same loop, with the bytes moved by the kernel through a pipe
+    // (socket → pipe → socket) instead of through `buf`; the timeouts above hold.
+    // It never allocates `buf`: what a connection costs is the pipe, in the kernel,
+    // and its thread.
+    if config.splice {
+        return crate::splice::echo(stream, count);
+    }
     // One fixed buffer per connection, on the heap so 1,000 threads' stacks stay
     // small. Memory per connection is this buffer, whatever the client sends.
     let mut buf = vec![0u8; IO_BUFFER];

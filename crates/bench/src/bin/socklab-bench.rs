@@ -24,20 +24,28 @@ struct Args {
     /// Tiny sizes and one run per case: checks that every case runs.
     #[arg(long)]
     quick: bool,
-    /// Runs per case (the report gives the median and the min–max).
-    #[arg(long, default_value_t = 3)]
-    runs: usize,
+    /// Runs per case (the report gives the median and the min–max); quick mode runs
+    /// once unless this is given.
+    #[arg(long)]
+    runs: Option<usize>,
     /// Where to write the report.
     #[arg(long, default_value = "docs/benchmarks.md")]
     out: PathBuf,
     /// Only cases whose name contains this.
     #[arg(long)]
     only: Option<String>,
+    /// MiB each way per echo bulk run, instead of the mode's default (16 quick, 1024
+    /// full): for a targeted run.
+    #[arg(long, value_name = "MIB")]
+    bulk_mib: Option<u64>,
+    /// MiB per file-transfer run, instead of the mode's default (32 quick, 1024 full).
+    #[arg(long, value_name = "MIB")]
+    file_mib: Option<u64>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runs = if args.quick { 1 } else { args.runs.max(1) };
+    let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
     // The 10,000-connection case holds the client ends here.
     let _ = rlimit::increase_nofile_limit(30_000);
     let mut results = Results::default();
@@ -45,8 +53,11 @@ fn main() -> ExitCode {
     let ctx = Ctx {
         quick: args.quick,
         runs,
+        bulk_bytes: args.bulk_mib.map(|m| m << 20),
+        file_bytes: args.file_mib.map(|m| m << 20),
     };
     let mut ok = true;
+    let started = std::time::Instant::now();
     for (name, case) in CASES {
         if !wants(name) {
             continue;
@@ -58,6 +69,8 @@ fn main() -> ExitCode {
             ok = false;
         }
     }
+    results.total_secs = started.elapsed().as_secs_f64();
+    eprintln!("total time: {:.0} s", results.total_secs);
     if let Err(e) = report::write(&args.out, &results, &ctx) {
         eprintln!("error: writing {}: {e}", args.out.display());
         return ExitCode::FAILURE;

@@ -49,6 +49,8 @@ fn main() -> ExitCode {
     let ctx = Ctx {
         quick: false,
         runs: 1,
+        bulk_bytes: None,
+        file_bytes: None,
     };
     let scale = args.scale.max(1);
     let mut ok = true;

@@ -1,49 +1,170 @@
-//! The ftp case.
+//! The ftp cases: on tmpfs (the protocol and the hashing, not the disk) and on the
+//! machine's disk (what a user's put and get really wait for).
 
-use super::{metered, peer_metered, rate_and_cpu};
+use super::rate_and_cpu;
 use crate::stats::Target;
 use crate::{cpu, ftp, Ctx, Results};
 use socklab_testkit::peak_rss_kib;
+use std::path::Path;
+
+/// One subject's throughputs (MB/s) and CPU (s/GiB), a value per round.
+type Runs = (Vec<f64>, Vec<f64>);
+
+/// One subject of a transfer case: `prepare` runs with the clock stopped, `run`
+/// measured; a peer's failure is noted, ours ends the case.
+struct Subject<'a> {
+    name: &'static str,
+    ours: bool,
+    server: Option<u32>,
+    prepare: Box<dyn FnMut() + 'a>,
+    run: Box<dyn FnMut() -> Result<f64, String> + 'a>,
+}
+
+/// Runs `rounds` rounds, each subject once per round in turn (A, B, A, B…). Returns
+/// each subject's throughputs (MB/s) and CPU (s/GiB), NaN for a run not measured.
+fn interleaved(
+    r: &mut Results,
+    case: &str,
+    rounds: usize,
+    size: u64,
+    subjects: &mut [Subject<'_>],
+) -> Result<Vec<Runs>, String> {
+    let per_gib = (1u64 << 30) as f64 / size as f64;
+    let mut out = vec![(Vec::new(), Vec::new()); subjects.len()];
+    let mut failed = vec![false; subjects.len()];
+    for _round in 0..rounds {
+        for (i, s) in subjects.iter_mut().enumerate() {
+            if failed[i] {
+                out[i].0.push(f64::NAN);
+                out[i].1.push(f64::NAN);
+                continue;
+            }
+            (s.prepare)();
+            let meter = cpu::Meter::start(s.server);
+            match (s.run)() {
+                Ok(rate) => {
+                    out[i].0.push(rate);
+                    out[i].1.push(meter.seconds() * per_gib);
+                }
+                Err(e) if s.ours => return Err(format!("{}: {e}", s.name)),
+                Err(e) => {
+                    r.notes
+                        .push(format!("{case}: {} failed and is left out: {e}", s.name));
+                    failed[i] = true;
+                    out[i].0.push(f64::NAN);
+                    out[i].1.push(f64::NAN);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
 
 pub(super) fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
-    let size: u64 = ctx.pick(32 << 20, 1 << 30);
-    let case = format!("file transfer, {} MiB", size >> 20);
-    r.notes.push(format!(
-        "file transfer: one {} MiB file of random data on tmpfs (/dev/shm) for every subject, so the disk is not measured; \
-         put and get include connecting, logging in, md5 on both ends and the server's fsync; \
-         every subject's destination file is deleted just before each run writes it (see crates/bench/src/ftp.rs, `fresh`); \
-         CPU is user + system time of every process the subject ran (for ftp, the client and the server), per GiB moved",
-        size >> 20
-    ));
     let dir = ftp::scratch()?;
-    let src = dir.path().join("src.bin");
+    transfer(ctx, r, dir.path(), false)
+}
+
+pub(super) fn file_transfer_on_disk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
+    let dir = ftp::scratch_on_disk()?;
+    transfer(ctx, r, dir.path(), true)
+}
+
+/// The file-transfer case in `dir`; `on_disk` leaves out the network-only peers (nc
+/// and the socat pipeline are the same on either) and judges put against cp + sync.
+fn transfer(ctx: &Ctx, r: &mut Results, dir: &Path, on_disk: bool) -> Result<(), String> {
+    let size: u64 = ctx.file_bytes.unwrap_or(ctx.pick(32 << 20, 1 << 30));
+    let place = if on_disk {
+        "on the machine's disk"
+    } else {
+        "on tmpfs"
+    };
+    let case = format!("file transfer {place}, {} MiB", size >> 20);
+    r.notes.push(format!(
+        "{case}: one file of random data in {} for every subject{}; \
+         put and get include connecting, logging in, md5 on both ends and the server's fsync before it links the file; \
+         cp + sync copies the file and fsyncs the copy (`sync FILE`), the least a durable copy costs on the same filesystem; \
+         md5sum, nc and socat run at their defaults; \
+         every subject's destination file is deleted just before each run writes it (see crates/bench/src/ftp.rs, `fresh`); \
+         the runs go round the subjects in turn ({} rounds); \
+         CPU is user + system time of every process the subject ran (for ftp, the client and the server), per GiB moved",
+        dir.display(),
+        if on_disk { "" } else { ", so the disk is not measured" },
+        ctx.runs
+    ));
+    let src = dir.join("src.bin");
     ftp::make_file(&src, size)?;
-    let (srv, fx) = ftp::start_server(dir.path(), &[]);
+    let (srv, fx) = ftp::start_server(dir, &[]);
     let root = fx.root();
     let cfg = ftp::config(srv.port());
     let server = Some(srv.pid());
-    let runs = metered(
-        ctx.runs,
-        server,
-        size,
-        || ftp::fresh(&root.join("big.bin")),
-        || ftp::put(&cfg, &src, "big.bin", size),
-    )?;
-    let (put, put_cpu) = rate_and_cpu(r, &case, "ftp put (md5 both ends)", runs);
-    let out = dir.path().join("got.bin");
-    let runs = metered(
-        ctx.runs,
-        server,
-        size,
-        || {
-            ftp::fresh(&out);
-            // A get cut short in an earlier run would leave a partial that a plain get
-            // refuses to start over on.
-            ftp::fresh(&socklab_ftp::client::part_path(&out));
+    let (out, nc_out, pipe_out, cp_out) = (
+        dir.join("got.bin"),
+        dir.join("nc.bin"),
+        dir.join("pipe.bin"),
+        dir.join("cp.bin"),
+    );
+    let mut subjects = vec![
+        Subject {
+            name: "ftp put (md5 both ends)",
+            ours: true,
+            server,
+            prepare: Box::new(|| ftp::fresh(&root.join("big.bin"))),
+            run: Box::new(|| ftp::put(&cfg, &src, "big.bin", size)),
         },
-        || ftp::get(&cfg, "big.bin", &out, size),
-    )?;
-    let (get, get_cpu) = rate_and_cpu(r, &case, "ftp get (md5 both ends)", runs);
+        Subject {
+            name: "ftp get (md5 both ends)",
+            ours: true,
+            server,
+            prepare: Box::new(|| {
+                ftp::fresh(&out);
+                // A get cut short in an earlier run would leave a partial that a plain
+                // get refuses to start over on.
+                ftp::fresh(&socklab_ftp::client::part_path(&out));
+            }),
+            run: Box::new(|| ftp::get(&cfg, "big.bin", &out, size)),
+        },
+        Subject {
+            name: "md5sum (one core's hashing rate)",
+            ours: false,
+            server: None,
+            prepare: Box::new(|| ()),
+            run: Box::new(|| ftp::md5sum(&src, size)),
+        },
+        Subject {
+            name: "cp + sync (same filesystem)",
+            ours: false,
+            server: None,
+            prepare: Box::new(|| ftp::fresh(&cp_out)),
+            run: Box::new(|| ftp::cp_sync(&src, &cp_out, size)),
+        },
+    ];
+    if !on_disk {
+        subjects.push(Subject {
+            name: "nc (no verification)",
+            ours: false,
+            server: None,
+            prepare: Box::new(|| ftp::fresh(&nc_out)),
+            run: Box::new(|| ftp::nc(&src, &nc_out, size)),
+        });
+        subjects.push(Subject {
+            name: "md5sum + socat + md5sum pipeline",
+            ours: false,
+            server: None,
+            prepare: Box::new(|| ()),
+            run: Box::new(|| ftp::pipeline(&src, &pipe_out, size)),
+        });
+    }
+    let measured = interleaved(r, &case, ctx.runs, size, &mut subjects)?;
+    let names: Vec<&str> = subjects.iter().map(|s| s.name).collect();
+    drop(subjects);
+    let mut medians = Vec::new();
+    let mut cheapest = Vec::new();
+    for (name, m) in names.iter().zip(measured.iter().cloned()) {
+        let (median, least) = rate_and_cpu(r, &case, name, m);
+        medians.push(median);
+        cheapest.push(least);
+    }
     r.figure(
         &case,
         "ftp-server",
@@ -52,41 +173,36 @@ pub(super) fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         vec![peak_rss_kib(srv.pid()) as f64 / 1024.0],
     );
     drop(srv);
-    let runs = peer_metered(
-        r,
-        "md5sum",
-        ctx.runs,
-        size,
-        || (),
-        || ftp::md5sum(&src, size),
-    );
-    let (md5, md5_cpu) = rate_and_cpu(r, &case, "md5sum (one core's hashing rate)", runs);
-    let nc_out = dir.path().join("nc.bin");
-    let runs = peer_metered(
-        r,
-        "nc",
-        ctx.runs,
-        size,
-        || ftp::fresh(&nc_out),
-        || ftp::nc(&src, &nc_out, size),
-    );
-    let (nc, nc_cpu) = rate_and_cpu(r, &case, "nc (no verification)", runs);
-    let pipe_out = dir.path().join("pipe.bin");
-    let runs = peer_metered(
-        r,
-        "md5sum + socat + md5sum",
-        ctx.runs,
-        size,
-        || (),
-        || ftp::pipeline(&src, &pipe_out, size),
-    );
-    let (pipeline, _) = rate_and_cpu(r, &case, "md5sum + socat + md5sum pipeline", runs);
+    let rates = |i: usize| measured[i].0.as_slice();
+    let (put, get, md5, cp) = (0, 1, 2, 3);
+    let what = |dir: &str, peer: &str| format!("file {dir} {place}, ftp / {peer}");
+    if on_disk {
+        r.paired_ratio(
+            &what("put", "cp + sync"),
+            rates(put),
+            rates(cp),
+            Target::AtLeast(0.8),
+        );
+        r.paired_ratio(
+            &what("get", "cp + sync"),
+            rates(get),
+            rates(cp),
+            Target::None,
+        );
+        r.paired_ratio(&what("put", "md5sum"), rates(put), rates(md5), Target::None);
+        r.paired_ratio(&what("get", "md5sum"), rates(get), rates(md5), Target::None);
+        return Ok(());
+    }
+    let (nc, pipeline) = (4, 5);
     // The best a program could do on these cores if it hashed at md5sum's speed on
     // both ends and moved the bytes as cheaply as the cheapest run measured here (of
     // nc, or of ftp once its two md5s are taken out): see `cpu::transfer_bound`. From
     // the cheapest runs, not the medians, so that it is an upper bound.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let moving = nc_cpu.min(put_cpu.min(get_cpu) - 2.0 * md5_cpu).max(0.0);
+    let md5_cpu = cheapest[md5];
+    let moving = cheapest[nc]
+        .min(cheapest[put].min(cheapest[get]) - 2.0 * md5_cpu)
+        .max(0.0);
     r.figure(
         &case,
         "moving 1 GiB and writing it, without hashing (cheapest run of nc, or of ftp less two md5sums)",
@@ -98,37 +214,42 @@ pub(super) fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let bound_subject = "bound: md5 on both ends at md5sum's speed plus that move, on all cores";
     r.figure(&case, bound_subject, "throughput", "MB/s", vec![bound]);
     // Quick mode's 32 MiB runs are mostly fixed costs (login, process start): no bound.
-    let ceiling = |peer: f64| (!ctx.quick).then_some(bound / peer);
-    r.ratio("file put, ftp / md5sum", put, md5, Target::AtLeast(0.8))
-        .ceiling = ceiling(md5);
-    r.ratio("file get, ftp / md5sum", get, md5, Target::AtLeast(0.8))
-        .ceiling = ceiling(md5);
-    r.ratio(
-        "file put, ftp / md5sum+socat+md5sum",
-        put,
-        pipeline,
-        Target::AtLeast(2.0),
-    )
-    .ceiling = ceiling(pipeline);
-    r.ratio(
-        "file get, ftp / md5sum+socat+md5sum",
-        get,
-        pipeline,
-        Target::AtLeast(2.0),
-    )
-    .ceiling = ceiling(pipeline);
-    r.ratio("file put, ftp / plain nc", put, nc, Target::None);
-    r.ratio(
-        "file put, ftp / the bound for md5 on both ends",
-        put,
-        bound,
+    let ceiling = |peer: f64| (!ctx.quick && size >= 1 << 30).then_some(bound / peer);
+    for (dir, ours) in [("put", put), ("get", get)] {
+        r.paired_ratio(
+            &what(dir, "md5sum"),
+            rates(ours),
+            rates(md5),
+            Target::AtLeast(0.8),
+        )
+        .ceiling = ceiling(medians[md5]);
+        r.paired_ratio(
+            &what(dir, "md5sum+socat+md5sum"),
+            rates(ours),
+            rates(pipeline),
+            Target::AtLeast(2.0),
+        )
+        .ceiling = ceiling(medians[pipeline]);
+    }
+    r.paired_ratio(
+        &what("put", "plain nc"),
+        rates(put),
+        rates(nc),
         Target::None,
     );
-    r.ratio(
-        "file get, ftp / the bound for md5 on both ends",
-        get,
-        bound,
+    r.paired_ratio(
+        &what("put", "cp + sync"),
+        rates(put),
+        rates(cp),
         Target::None,
     );
+    for (dir, ours) in [("put", put), ("get", get)] {
+        r.ratio(
+            &what(dir, "the bound for md5 on both ends"),
+            medians[ours],
+            bound,
+            Target::None,
+        );
+    }
     Ok(())
 }

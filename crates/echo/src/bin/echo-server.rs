@@ -8,7 +8,8 @@
 //!
 //! `--upper` uppercases ASCII as the tutorial's server did, `--unix PATH` serves an
 //! AF_UNIX socket instead, `--iterative` serves one client at a time to show what the
-//! backlog is for, `--event-loop` serves every client from one thread with epoll.
+//! backlog is for, `--event-loop` serves every client from one thread with epoll,
+//! `--splice` echoes with splice(2) so the bytes never enter the process.
 //! `--tls` serves TLS 1.3 with a self-signed certificate kept in `--state-dir` (or
 //! `--cert`/`--key`), and prints `fingerprint SHA256:…` as its second line.
 //! SIGINT or SIGTERM stops it gracefully.
@@ -59,6 +60,12 @@ struct Args {
         value_parser = clap::value_parser!(u64).range(0..=socklab_echo::limits::MAX_BUSY_POLL.as_micros() as u64)
     )]
     busy_poll_us: u64,
+    /// Zero copy: move the bytes socket → pipe → socket with splice(2), so they never
+    /// enter this process (lesson 1, "Zero copy"). Threaded mode only; not with
+    /// --upper, which must see the bytes to change them, nor --tls, --event-loop or
+    /// --busy-poll-us.
+    #[arg(long)]
+    splice: bool,
     /// Do not set SO_REUSEADDR, to see "Address already in use" after a restart.
     #[arg(long)]
     no_reuse_addr: bool,
@@ -99,6 +106,7 @@ fn main() -> ExitCode {
             cert_key: args.cert.zip(args.key),
             state_dir: Some(args.state_dir),
             handshake_timeout_secs: args.handshake_timeout,
+            splice: args.splice,
         })
     })
 }
