@@ -80,7 +80,7 @@ pub fn server_main(flags: ServerFlags) -> Result<()> {
             .cert_key
             .as_ref()
             .map(|(c, k)| (c.as_path(), k.as_path()));
-        let identity = crate::tls::identity(cert_key, &state_dir)?;
+        let identity = socklab_net::tls::Identity::from_flags(cert_key, &state_dir)?;
         Some(TlsConfig {
             acceptor: crate::tls::acceptor(&identity)?,
             handshake_timeout: Duration::from_secs(flags.handshake_timeout_secs),

@@ -37,15 +37,6 @@ pub fn default_state_dir() -> PathBuf {
     tls::state_dir(Path::new("."), "echo-server")
 }
 
-/// The server's identity: `--cert` and `--key` when given, else the self-signed one
-/// kept in `state_dir` (made on first start).
-pub fn identity(cert_key: Option<(&Path, &Path)>, state_dir: &Path) -> Result<Identity> {
-    match cert_key {
-        Some((cert, key)) => Identity::from_pem_files(cert, key),
-        None => Identity::load_or_create(state_dir),
-    }
-}
-
 /// The echo server's TLS acceptor: ALPN `socklab-echo/1`; a client without TLS is
 /// told so in one line (nc users see it) and closed.
 pub fn acceptor(identity: &Identity) -> Result<TlsAcceptor> {

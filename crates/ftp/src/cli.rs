@@ -96,7 +96,7 @@ impl ServerArgs {
             ..ServeOptions::default()
         };
         let addr = bind_addr(&self.host, self.port)?;
-        config.tls = self.tls_acceptor(addr.ip().is_loopback())?;
+        config.tls = self.tls_acceptor(addr.ip())?;
         let fingerprint = config.tls.as_ref().map(|t| t.fingerprint().to_owned());
         // Check the configuration and the root before saying we listen.
         let server = prepare(config)?;
@@ -114,22 +114,17 @@ impl ServerArgs {
 
     /// The TLS acceptor, when TLS is on: asked for (`--tls`, `--cert`), or by default
     /// on any address but loopback unless `--no-tls`.
-    fn tls_acceptor(&self, loopback: bool) -> Result<Option<TlsAcceptor>> {
-        let asked = self.tls || self.cert.is_some();
-        if !asked && (loopback || self.no_tls) {
+    fn tls_acceptor(&self, addr: std::net::IpAddr) -> Result<Option<TlsAcceptor>> {
+        if !tls::wanted(self.tls || self.cert.is_some(), self.no_tls, addr) {
             return Ok(None);
         }
-        let identity = match (&self.cert, &self.key) {
-            (Some(cert), Some(key)) => Identity::from_pem_files(cert, key)?,
-            _ => {
-                let state = self.state_dir.clone().unwrap_or_else(|| {
-                    let base = self.users.as_deref().and_then(|u| u.parent());
-                    let base = base.filter(|b| !b.as_os_str().is_empty());
-                    tls::state_dir(base.unwrap_or(Path::new(".")), "ftp-server")
-                });
-                Identity::load_or_create(&state)?
-            }
-        };
+        let state = self.state_dir.clone().unwrap_or_else(|| {
+            let base = self.users.as_deref().and_then(|u| u.parent());
+            let base = base.filter(|b| !b.as_os_str().is_empty());
+            tls::state_dir(base.unwrap_or(Path::new(".")), "ftp-server")
+        });
+        let cert_key = self.cert.as_deref().zip(self.key.as_deref());
+        let identity = Identity::from_flags(cert_key, &state)?;
         Ok(Some(TlsAcceptor::new(
             &identity,
             Service::Ftp,

@@ -90,8 +90,7 @@ impl TlsChoice {
         &self,
         addr: std::net::SocketAddr,
     ) -> Result<Option<socklab_net::tls::TlsAcceptor>> {
-        let on = self.on || (!addr.ip().is_loopback() && !self.off);
-        if !on {
+        if !socklab_net::tls::wanted(self.on, self.off, addr.ip()) {
             if self.off && !addr.ip().is_loopback() {
                 eprintln!(
                     "shell-server: WARNING: --no-tls on {addr}: passwords and commands cross the network in clear"
@@ -103,7 +102,7 @@ impl TlsChoice {
             .cert_key
             .as_ref()
             .map(|(c, k)| (c.as_path(), k.as_path()));
-        let identity = crate::tls::identity(cert_key, &self.state_dir)?;
+        let identity = socklab_net::tls::Identity::from_flags(cert_key, &self.state_dir)?;
         crate::tls::acceptor(&identity).map(Some)
     }
 }

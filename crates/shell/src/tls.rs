@@ -27,7 +27,6 @@ use socklab_proto::{Error, Result};
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A client's socket and the moment it was accepted: the login deadline counts from
@@ -86,15 +85,6 @@ impl Listener for TimedListener {
             },
             peer,
         ))
-    }
-}
-
-/// The server's identity: `--cert` and `--key` when given, else the self-signed one
-/// kept in `state_dir` (made on first start).
-pub(crate) fn identity(cert_key: Option<(&Path, &Path)>, state_dir: &Path) -> Result<Identity> {
-    match cert_key {
-        Some((cert, key)) => Identity::from_pem_files(cert, key),
-        None => Identity::load_or_create(state_dir),
     }
 }
 

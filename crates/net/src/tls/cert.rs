@@ -61,6 +61,15 @@ impl Identity {
         Identity::from_pem_files(&cert, &key)
     }
 
+    /// The identity a server's flags ask for: `--cert` and `--key` when given, else
+    /// the self-signed one kept in `state_dir` (made on first start).
+    pub fn from_flags(cert_key: Option<(&Path, &Path)>, state_dir: &Path) -> Result<Identity> {
+        match cert_key {
+            Some((cert, key)) => Identity::from_pem_files(cert, key),
+            None => Identity::load_or_create(state_dir),
+        }
+    }
+
     /// The identity in PEM files: `cert` holds the chain (the server's certificate
     /// first), `key` its private key (PKCS#8, SEC1 or PKCS#1).
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Identity> {

@@ -86,6 +86,13 @@ pub fn is_fingerprint(s: &str) -> bool {
     })
 }
 
+/// Whether a server that carries passwords (shell, ftp) speaks TLS: when asked
+/// (`--tls`, `--cert`), and by default on any address but loopback unless refused
+/// (`--no-tls`).
+pub fn wanted(asked: bool, refused: bool, addr: std::net::IpAddr) -> bool {
+    asked || (!addr.is_loopback() && !refused)
+}
+
 /// Prints a TLS server's second stdout line, `fingerprint SHA256:…`, flushed so a
 /// script reading the pipe sees it at once, and logs it.
 pub fn announce(fingerprint: &str) {
