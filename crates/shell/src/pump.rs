@@ -34,6 +34,27 @@ struct SignalPipes {
     idle: Arc<AtomicBool>,
 }
 
+impl SignalPipes {
+    /// What the client's signals asked for, given which of the pump's poll entries
+    /// are ready (`ready[1]` the SIGTERM/SIGHUP pipe, `ready[2]` the SIGWINCH one):
+    /// a stop restores the terminal and exits as the signal's default action would;
+    /// a window change gives the terminal's new size, for a `resize` message.
+    fn take(&self, ready: &[bool], input: Option<&File>) -> Option<(u16, u16)> {
+        if ready[1] {
+            tty::restore();
+            let _ = signal_hook::low_level::emulate_default_handler(SIGTERM);
+            std::process::exit(128 + SIGTERM);
+        }
+        if !ready[2] {
+            return None;
+        }
+        let mut junk = [0u8; 64];
+        while matches!((&self.winch).read(&mut junk), Ok(n) if n > 0) {}
+        let ws = rustix::termios::tcgetwinsize(input?).ok()?;
+        Some((ws.ws_row, ws.ws_col))
+    }
+}
+
 /// Registers the signal pipes once per process. Signal handlers stay registered for
 /// the process's life: signal-hook cannot put a default action back, so the default
 /// is kept conditional instead.
@@ -134,19 +155,8 @@ fn pump(
         }
         let mut next = 1;
         if let Some(s) = signals {
-            if ready[1] {
-                tty::restore();
-                let _ = signal_hook::low_level::emulate_default_handler(SIGTERM);
-                std::process::exit(128 + SIGTERM);
-            }
-            if ready[2] {
-                let mut junk = [0u8; 64];
-                while matches!((&s.winch).read(&mut junk), Ok(n) if n > 0) {}
-                if let Some(i) = &input {
-                    if let Ok(ws) = rustix::termios::tcgetwinsize(i) {
-                        write_resize(sock, ws.ws_row, ws.ws_col)?;
-                    }
-                }
+            if let Some((rows, cols)) = s.take(&ready, input.as_ref()) {
+                write_resize(sock, rows, cols)?;
             }
             next = 3;
         }
@@ -234,20 +244,9 @@ where
         }
         let mut next = 1;
         if let Some(s) = signals {
-            if ready[1] {
-                tty::restore();
-                let _ = signal_hook::low_level::emulate_default_handler(SIGTERM);
-                std::process::exit(128 + SIGTERM);
-            }
-            if ready[2] {
-                let mut junk = [0u8; 64];
-                while matches!((&s.winch).read(&mut junk), Ok(n) if n > 0) {}
-                if let Some(i) = &input {
-                    if let Ok(ws) = rustix::termios::tcgetwinsize(i) {
-                        if let Err(e) = write_resize(conn.body()?, ws.ws_row, ws.ws_col) {
-                            break Err(e);
-                        }
-                    }
+            if let Some((rows, cols)) = s.take(&ready, input.as_ref()) {
+                if let Err(e) = write_resize(conn.body()?, rows, cols) {
+                    break Err(e);
                 }
             }
             next = 3;
