@@ -27,6 +27,8 @@ pub struct ServerFlags {
     pub upper: bool,
     /// `--max-conns`.
     pub max_conns: usize,
+    /// `--max-conns-per-ip`.
+    pub max_conns_per_ip: Option<usize>,
     /// `--backlog`.
     pub backlog: i32,
     /// `--iterative`: one client at a time.
@@ -98,6 +100,7 @@ pub fn server_main(flags: ServerFlags) -> Result<()> {
         splice: flags.splice,
         serve: ServeOptions {
             max_conns: flags.max_conns,
+            max_conns_per_ip: flags.max_conns_per_ip,
             iterative: flags.iterative,
             shutdown: Shutdown::on_signals()?,
             ..ServeOptions::default()

@@ -60,7 +60,7 @@ where
 {
     let config = Arc::new(config);
     // At most --max-conns threads, one per client; a stop cuts the ones still open.
-    let mut threads = Threads::new(config.serve.max_conns);
+    let mut threads = Threads::new(&config.serve);
     // accept(): wait for a client's handshake to complete, get its own socket.
     while let Some((stream, peer)) = accept(&listener, &config.serve.shutdown) {
         log::info!("{peer}: connected");

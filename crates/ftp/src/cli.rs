@@ -40,6 +40,11 @@ pub struct ServerArgs {
     /// Connections served at once; one more is answered `busy`.
     #[arg(long, default_value_t = socklab_net::limits::MAX_CONNS)]
     max_conns: usize,
+    /// Connections served at once from one IP address; one more is refused. Default:
+    /// an eighth of --max-conns for every address but loopback; given, for every
+    /// address.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_conns_per_ip: Option<u64>,
     /// The largest upload accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::limits::MAX_FILE_SIZE)]
     max_file_size: u64,
@@ -92,6 +97,7 @@ impl ServerArgs {
         config.login = self.login.policy();
         config.serve = ServeOptions {
             max_conns: self.max_conns,
+            max_conns_per_ip: self.max_conns_per_ip.map(|n| n as usize),
             shutdown: Shutdown::on_signals()?,
             ..ServeOptions::default()
         };

@@ -131,3 +131,58 @@ fn silent_and_dribbling_connections_are_closed_at_the_login_deadline() {
     writer.join().unwrap();
     healthy(&fx, &server).unwrap();
 }
+
+/// Connects to `port` on 127.0.0.1 from the source address `from` (another loopback
+/// address stands for another machine).
+fn connect_from(from: &str, port: u16) -> TcpStream {
+    let source: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&source.into()).unwrap();
+    let dest: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    socket.connect(&dest.into()).unwrap();
+    socket.into()
+}
+
+#[test]
+fn one_address_cannot_take_every_slot_past_max_conns_per_ip() {
+    // The slot hog: strangers on an --anonymous server who send a byte now and then
+    // held every connection. Two slots per address here: the third connection from
+    // the same address is told `busy`, while another address is still served.
+    let fx = Fixture::new();
+    write(&fx.root().join("hello.txt"), b"hi");
+    let server = fx.server(&["--anonymous", "--max-conns", "8", "--max-conns-per-ip", "2"]);
+    let port = server.port();
+    let mut hogs: Vec<TcpStream> = (0..2).map(|_| connect_from("127.0.0.1", port)).collect();
+    for h in &mut hogs {
+        h.write_all(&[0]).unwrap(); // the first byte of a length, and no more
+    }
+    let mut third = connect_from("127.0.0.1", port);
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let reply = socklab_proto::msg::read_reply::<_, socklab_proto::msg::Empty>(&mut third);
+    assert!(
+        matches!(
+            reply,
+            Err(socklab_proto::Error::Remote {
+                code: socklab_proto::ErrorCode::Busy,
+                ..
+            })
+        ),
+        "a third connection from one address was not told busy: {reply:?}\n{}",
+        server.stderr()
+    );
+    let mut other = connect_from("127.0.0.2", port);
+    write_header(&mut other, &Request::List).unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let listing = read_object(&mut other).unwrap().expect("a listing");
+    assert_eq!(listing["ok"], serde_json::json!(true), "{listing:?}");
+    assert!(
+        server.stderr().contains("--max-conns-per-ip 2"),
+        "{}",
+        server.stderr()
+    );
+    drop(hogs);
+}

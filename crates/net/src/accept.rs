@@ -12,12 +12,12 @@
 //! (echo's `--event-loop`).
 
 use crate::conn::{Connection, Deadlines};
-use crate::limits::{MAX_CONNS, SHUTDOWN_GRACE};
+use crate::limits::{MAX_CONNS, MAX_CONNS_PER_IP, SHUTDOWN_GRACE};
 use socket2::{SockRef, Socket};
 use socklab_proto::{Error, ErrorCode, Result};
 use std::collections::HashMap;
 use std::io;
-use std::net::{Shutdown as Direction, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown as Direction, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -118,6 +118,11 @@ const ENFILE: i32 = 23;
 pub struct ServeOptions {
     /// Connections served at once; one more is refused.
     pub max_conns: usize,
+    /// Connections served at once from one IP address (`--max-conns-per-ip`), so one
+    /// address cannot take every slot. `None` applies [`MAX_CONNS_PER_IP`] to every
+    /// address but loopback (local users share 127.0.0.1, and the tests and benchmarks
+    /// open hundreds of connections from it); `Some(n)` applies `n` to every address.
+    pub max_conns_per_ip: Option<usize>,
     /// Serve one client at a time in the accept thread, as the tutorials did.
     pub iterative: bool,
     /// How long connections in flight may take to finish after a stop.
@@ -130,6 +135,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             max_conns: MAX_CONNS,
+            max_conns_per_ip: None,
             iterative: false,
             grace: SHUTDOWN_GRACE,
             shutdown: Shutdown::new(),
@@ -146,14 +152,23 @@ impl Default for ServeOptions {
 #[derive(Debug)]
 pub struct Threads {
     max_conns: usize,
+    max_conns_per_ip: Option<usize>,
     next: u64,
-    live: Arc<Mutex<HashMap<u64, Socket>>>,
+    live: Arc<Mutex<HashMap<u64, Live>>>,
+}
+
+/// A connection being served: a second handle on its socket, to cut it at a stop,
+/// and the address it came from, to count it against its address's cap.
+#[derive(Debug)]
+struct Live {
+    socket: Socket,
+    ip: Option<IpAddr>,
 }
 
 /// Forgets a connection when its thread ends, however it ends (a panic included).
 struct Slot {
     id: u64,
-    live: Arc<Mutex<HashMap<u64, Socket>>>,
+    live: Arc<Mutex<HashMap<u64, Live>>>,
 }
 
 impl Drop for Slot {
@@ -167,12 +182,23 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Threads {
-    /// Room for `max_conns` connections.
-    pub fn new(max_conns: usize) -> Self {
+    /// Room for `opts.max_conns` connections, at most `opts.max_conns_per_ip` of them
+    /// from one address.
+    pub fn new(opts: &ServeOptions) -> Self {
         Threads {
-            max_conns,
+            max_conns: opts.max_conns,
+            max_conns_per_ip: opts.max_conns_per_ip,
             next: 0,
             live: Arc::default(),
+        }
+    }
+
+    /// The cap on connections from `ip`, if one applies.
+    fn cap_for(&self, ip: IpAddr) -> Option<usize> {
+        match self.max_conns_per_ip {
+            Some(n) => Some(n),
+            None if ip.is_loopback() => None,
+            None => Some(MAX_CONNS_PER_IP),
         }
     }
 
@@ -188,20 +214,41 @@ impl Threads {
         S: AsFd + Send + 'static,
         H: FnOnce(S, &str) + Send + 'static,
     {
+        // `peer` is `ip:port` for TCP (`[v6]:port`); an AF_UNIX peer has no address.
+        let ip = peer
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .map(|a| a.ip().to_canonical());
         let active = self.active();
-        if active >= self.max_conns {
-            log::warn!(
-                "{peer}: refused, {active} connections already (max {})",
+        let from_ip = ip.map_or(0, |ip| {
+            lock(&self.live)
+                .values()
+                .filter(|l| l.ip == Some(ip))
+                .count()
+        });
+        let refusal = if active >= self.max_conns {
+            Some(format!(
+                "{active} connections already (max {})",
                 self.max_conns
-            );
+            ))
+        } else {
+            match ip.and_then(|ip| self.cap_for(ip)) {
+                Some(cap) if from_ip >= cap => Some(format!(
+                    "{from_ip} connections from its address already (--max-conns-per-ip {cap})"
+                )),
+                _ => None,
+            }
+        };
+        if let Some(why) = refusal {
+            log::warn!("{peer}: refused, {why}");
             // A refusal must not block the accept loop on a peer that does not read.
             let _ = SockRef::from(&stream).set_write_timeout(Some(Duration::from_secs(1)));
             return Err(stream);
         }
         let id = self.next;
         self.next += 1;
-        if let Ok(dup) = SockRef::from(&stream).try_clone() {
-            lock(&self.live).insert(id, dup);
+        if let Ok(socket) = SockRef::from(&stream).try_clone() {
+            lock(&self.live).insert(id, Live { socket, ip });
         }
         let slot = Slot {
             id,
@@ -230,8 +277,8 @@ impl Threads {
             log::info!("stopping: waiting up to {grace:?} for {active} connection(s)");
         }
         self.wait_for_idle(grace);
-        for socket in lock(&self.live).values() {
-            let _ = socket.shutdown(Direction::Both);
+        for live in lock(&self.live).values() {
+            let _ = live.socket.shutdown(Direction::Both);
         }
         self.wait_for_idle(Duration::from_secs(1));
         log::info!("stopped");
@@ -257,7 +304,7 @@ where
     R: Fn(L::Stream, &str),
 {
     let handle = Arc::new(handle);
-    let mut threads = Threads::new(opts.max_conns);
+    let mut threads = Threads::new(opts);
     while let Some((stream, peer)) = accept(&listener, &opts.shutdown) {
         if opts.iterative {
             log::info!("{peer}: accepted (iterative: others wait in the backlog)");

@@ -21,7 +21,7 @@
 //! use socklab_net::{accept, socket};
 //! let listener = socket::tcp_listener(socket::bind_addr("127.0.0.1", 0)?, Default::default())?;
 //! let stop = accept::Shutdown::on_signals()?;
-//! let mut threads = accept::Threads::new(socklab_net::limits::MAX_CONNS);
+//! let mut threads = accept::Threads::new(&accept::ServeOptions::default());
 //! while let Some((stream, peer)) = accept::accept(&listener, &stop) {
 //!     let _ = threads.spawn(stream, &peer, |stream, peer| { /* serve it */ });
 //! }

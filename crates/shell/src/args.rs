@@ -38,6 +38,11 @@ pub struct ServerArgs {
     /// Connections served at once; one more is answered `busy` and closed.
     #[arg(long, default_value_t = MAX_CONNS)]
     max_conns: usize,
+    /// Connections served at once from one IP address; one more is refused. Default:
+    /// an eighth of --max-conns for every address but loopback; given, for every
+    /// address.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_conns_per_ip: Option<u64>,
     #[command(flatten)]
     login: LoginArgs,
     /// A logged-in session with no command for this many seconds is closed.
@@ -135,6 +140,7 @@ impl ServerArgs {
             login: self.login.policy(),
             serve: ServeOptions {
                 max_conns: self.max_conns,
+                max_conns_per_ip: self.max_conns_per_ip.map(|n| n as usize),
                 shutdown: Shutdown::on_signals()?,
                 ..ServeOptions::default()
             },

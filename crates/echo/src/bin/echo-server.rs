@@ -38,6 +38,11 @@ struct Args {
     /// Connections served at once; one more is closed at once and logged.
     #[arg(long, default_value_t = socklab_net::limits::MAX_CONNS)]
     max_conns: usize,
+    /// Connections served at once from one IP address; one more is refused. Default:
+    /// an eighth of --max-conns for every address but loopback; given, for every
+    /// address.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_conns_per_ip: Option<u64>,
     /// listen(2) backlog: handshakes the kernel queues before accept takes them.
     #[arg(long, default_value_t = socklab_net::limits::DEFAULT_BACKLOG)]
     backlog: i32,
@@ -96,6 +101,7 @@ fn main() -> ExitCode {
             unix: args.unix,
             upper: args.upper,
             max_conns: args.max_conns,
+            max_conns_per_ip: args.max_conns_per_ip.map(|n| n as usize),
             backlog: args.backlog,
             iterative: args.iterative,
             event_loop: args.event_loop,
