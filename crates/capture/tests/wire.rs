@@ -88,7 +88,7 @@ impl Capture {
         std::fs::copy(&self.file, &file).unwrap();
         Dissected {
             file,
-            pref,
+            prefs: vec![pref],
             _dir: copy,
         }
     }
@@ -107,11 +107,17 @@ impl Drop for Capture {
 /// naming the server's port.
 struct Dissected {
     file: PathBuf,
-    pref: String,
+    prefs: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
 impl Dissected {
+    /// The same capture read with one more `-o` preference (a TLS key log, say).
+    fn with_pref(mut self, pref: String) -> Dissected {
+        self.prefs.push(pref);
+        self
+    }
+
     /// Runs tshark (two passes) with the dissector and `extra` arguments.
     fn tshark(&self, extra: &[&str]) -> String {
         let mut cmd = Command::new("tshark");
@@ -119,7 +125,8 @@ impl Dissected {
             .arg("-2")
             .arg("-X")
             .arg(format!("lua_script:{}", lua().display()))
-            .args(["-o", &self.pref, "-r"])
+            .args(self.prefs.iter().flat_map(|p| ["-o", p.as_str()]))
+            .arg("-r")
             .arg(&self.file)
             .args(extra);
         let out = cmd.output().expect("tshark runs");
@@ -262,7 +269,7 @@ fn the_password_is_shown_only_when_the_preference_asks() {
     drop(s);
     let mut wire = cap.stop(framed_pref(&server));
     assert_eq!(wire.all("socklab.password"), ["<hidden>"]);
-    wire.pref = "socklab.show_password:TRUE".into();
+    wire.prefs = vec!["socklab.show_password:TRUE".into()];
     let ported = format!("socklab.framed_ports:{}", server.port());
     let shown = wire.tshark(&[
         "-o",
@@ -441,5 +448,58 @@ fn many_frames_in_one_segment_and_one_frame_over_many_segments_are_each_found_on
             .filter(|l| *l == &(big.len() - 4).to_string())
             .count(),
         1
+    );
+}
+
+#[test]
+fn a_tls_session_is_dissected_with_the_clients_key_log() {
+    // ftp over TLS: the wire holds only TLS records, but with the key log the client
+    // writes (SSLKEYLOGFILE) tshark decrypts the session and hands the plaintext to
+    // the dissector, registered for the ALPN name socklab-ftp/1.
+    let fx = Fixture::new();
+    let server = testkit::start_ftp(&fx, &["--tls"]);
+    let cap = Capture::start(server.port());
+    let file = fx.path("tls.bin");
+    std::fs::write(&file, testkit::random_bytes(30_000)).unwrap();
+    let keys = fx.path("keys.log");
+    let out = Command::new(testkit::bin("ftp-client"))
+        .args([
+            "--port",
+            &server.port().to_string(),
+            "--user",
+            testkit::USER,
+        ])
+        .arg("--password-file")
+        .arg(fx.password_file())
+        .args(["--tls", "--accept-new", "put"])
+        .arg(&file)
+        .env("SSLKEYLOGFILE", &keys)
+        .env("SOCKLAB_KNOWN_HOSTS", fx.path("known_hosts"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}\n{}", server.stderr());
+    // No port preference: the port speaks TLS, and the plaintext is found by ALPN.
+    let wire = cap
+        .stop("socklab.show_password:FALSE".into())
+        .with_pref(format!("tls.keylog_file:{}", keys.display()));
+    wire.assert_clean();
+    assert_eq!(wire.all("socklab.op"), ["login", "put"]);
+    assert!(wire.all("socklab.size").contains(&"30000".to_owned()));
+    assert!(
+        wire.all("socklab.md5").contains(&md5sum(&file)),
+        "{:?}",
+        wire.all("socklab.md5")
+    );
+    // Without the key log, nothing of the exchange is visible.
+    let sealed = Dissected {
+        file: wire.file.clone(),
+        prefs: vec!["socklab.show_password:FALSE".into()],
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    assert!(
+        sealed.all("socklab.op").is_empty(),
+        "{:?}",
+        sealed.all("socklab.op")
     );
 }
