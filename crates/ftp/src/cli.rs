@@ -9,7 +9,7 @@ use socklab_auth::password::client_password;
 use socklab_auth::Users;
 use socklab_net::accept::{ServeOptions, Shutdown};
 use socklab_net::socket::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
-use socklab_net::tls::{self, Identity, OnPlain, Service, TlsAcceptor, Trust};
+use socklab_net::tls::{self, OnPlain, ServerTlsArgs, Service, TlsAcceptor, Trust};
 use socklab_proto::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -59,24 +59,8 @@ pub struct ServerArgs {
     /// Keep interrupted uploads for `put --resume` this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = crate::limits::PARTIAL_TTL.as_secs())]
     partial_ttl: u64,
-    /// Serve over TLS (the default when binding anything but loopback).
-    #[arg(long, conflicts_with = "no_tls")]
-    tls: bool,
-    /// Serve in clear even beyond loopback: passwords and files cross the network
-    /// readable by anyone on the path.
-    #[arg(long)]
-    no_tls: bool,
-    /// The TLS certificate chain (PEM) to present instead of the self-signed one;
-    /// implies --tls.
-    #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "no_tls")]
-    cert: Option<PathBuf>,
-    /// The private key (PEM) of --cert.
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    key: Option<PathBuf>,
-    /// Where the self-signed certificate is kept (default: .socklab/tls/ftp-server/
-    /// beside the users file).
-    #[arg(long, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    tls: ServerTlsArgs,
 }
 
 impl ServerArgs {
@@ -102,7 +86,15 @@ impl ServerArgs {
             ..ServeOptions::default()
         };
         let addr = bind_addr(&self.host, self.port)?;
-        config.tls = self.tls_acceptor(addr.ip())?;
+        config.tls = self
+            .tls
+            .identity_for(
+                addr.ip(),
+                self.users.as_deref().and_then(Path::parent),
+                "ftp-server",
+            )?
+            .map(|identity| TlsAcceptor::new(&identity, Service::Ftp, OnPlain::Framed))
+            .transpose()?;
         let fingerprint = config.tls.as_ref().map(|t| t.fingerprint().to_owned());
         // Check the configuration and the root before saying we listen.
         let server = prepare(config)?;
@@ -116,26 +108,6 @@ impl ServerArgs {
         announce(addr);
         fingerprint.as_deref().map(tls::announce);
         server.run(listener)
-    }
-
-    /// The TLS acceptor, when TLS is on: asked for (`--tls`, `--cert`), or by default
-    /// on any address but loopback unless `--no-tls`.
-    fn tls_acceptor(&self, addr: std::net::IpAddr) -> Result<Option<TlsAcceptor>> {
-        if !tls::wanted(self.tls || self.cert.is_some(), self.no_tls, addr) {
-            return Ok(None);
-        }
-        let state = self.state_dir.clone().unwrap_or_else(|| {
-            let base = self.users.as_deref().and_then(|u| u.parent());
-            let base = base.filter(|b| !b.as_os_str().is_empty());
-            tls::state_dir(base.unwrap_or(Path::new(".")), "ftp-server")
-        });
-        let cert_key = self.cert.as_deref().zip(self.key.as_deref());
-        let identity = Identity::from_flags(cert_key, &state)?;
-        Ok(Some(TlsAcceptor::new(
-            &identity,
-            Service::Ftp,
-            OnPlain::Framed,
-        )?))
     }
 }
 

@@ -11,7 +11,7 @@ use socklab_auth::args::LoginArgs;
 use socklab_auth::password::client_password;
 use socklab_net::accept::{ServeOptions, Shutdown};
 use socklab_net::limits::{CONNECT_TIMEOUT, IDLE_TIMEOUT, MAX_CONNS};
-use socklab_net::tls::Trust;
+use socklab_net::tls::{ServerTlsArgs, Trust};
 use socklab_proto::{Error, ErrorCode, Result};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -58,58 +58,8 @@ pub struct ServerArgs {
     /// is harmless: test harnesses and scripts each add it.)
     #[arg(long, overrides_with = "allow_root")]
     allow_root: bool,
-    /// TLS 1.3 (the default beyond loopback): a self-signed certificate kept in
-    /// --state-dir, its fingerprint printed on the second stdout line.
-    #[arg(long, conflicts_with = "no_tls")]
-    tls: bool,
-    /// Plain TCP even beyond loopback: passwords and commands cross the network in clear.
-    #[arg(long)]
-    no_tls: bool,
-    /// The certificate chain to present (PEM; implies --tls), with --key.
-    #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "no_tls")]
-    cert: Option<PathBuf>,
-    /// The private key of --cert (PEM).
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    key: Option<PathBuf>,
-    /// Where the self-signed certificate is kept (default: .socklab/tls/shell-server/
-    /// beside the users file).
-    #[arg(long, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
-}
-
-/// What the server's TLS flags ask for; the bound address settles the default.
-#[derive(Debug, Clone)]
-pub(crate) struct TlsChoice {
-    /// `--tls` (or `--cert`): on wherever it binds.
-    on: bool,
-    /// `--no-tls`: off even beyond loopback.
-    off: bool,
-    cert_key: Option<(PathBuf, PathBuf)>,
-    state_dir: PathBuf,
-}
-
-impl TlsChoice {
-    /// The acceptor for a server bound to `addr`, or `None` for plain TCP: TLS when
-    /// asked, or when `addr` is not loopback and `--no-tls` was not given.
-    pub(crate) fn acceptor_for(
-        &self,
-        addr: std::net::SocketAddr,
-    ) -> Result<Option<socklab_net::tls::TlsAcceptor>> {
-        if !socklab_net::tls::wanted(self.on, self.off, addr.ip()) {
-            if self.off && !addr.ip().is_loopback() {
-                eprintln!(
-                    "shell-server: WARNING: --no-tls on {addr}: passwords and commands cross the network in clear"
-                );
-            }
-            return Ok(None);
-        }
-        let cert_key = self
-            .cert_key
-            .as_ref()
-            .map(|(c, k)| (c.as_path(), k.as_path()));
-        let identity = socklab_net::tls::Identity::from_flags(cert_key, &self.state_dir)?;
-        crate::tls::acceptor(&identity).map(Some)
-    }
+    #[command(flatten)]
+    tls: ServerTlsArgs,
 }
 
 impl ServerArgs {
@@ -146,17 +96,13 @@ impl ServerArgs {
             },
             tls: None,
         };
-        let beside = self.users.parent().unwrap_or(std::path::Path::new("."));
-        let tls = TlsChoice {
-            on: self.tls || self.cert.is_some(),
-            off: self.no_tls,
-            cert_key: self.cert.clone().zip(self.key.clone()),
-            state_dir: self
-                .state_dir
-                .clone()
-                .unwrap_or_else(|| socklab_net::tls::state_dir(beside, "shell-server")),
-        };
-        listen_and_run(&self.host, self.port, tls, config)
+        listen_and_run(
+            &self.host,
+            self.port,
+            &self.tls,
+            self.users.parent(),
+            config,
+        )
     }
 }
 

@@ -84,14 +84,18 @@ pub(crate) fn session_root(workdir: Option<&Path>) -> Result<PathBuf> {
 pub(crate) fn listen_and_run(
     host: &str,
     port: u16,
-    tls: crate::args::TlsChoice,
+    tls: &socklab_net::tls::ServerTlsArgs,
+    users_dir: Option<&Path>,
     mut config: ServerConfig,
 ) -> Result<()> {
     let listener = tcp_listener(bind_addr(host, port)?, ListenOptions::default())?;
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", e))?;
-    config.tls = tls.acceptor_for(addr)?;
+    config.tls = tls
+        .identity_for(addr.ip(), users_dir, "shell-server")?
+        .map(|identity| crate::tls::acceptor(&identity))
+        .transpose()?;
     if config.tls.is_none() {
         warn_if_exposed(addr, "shell-server");
     }

@@ -25,12 +25,14 @@
 //! key-log format), so Wireshark can decrypt a capture. Whoever reads the file reads
 //! the traffic: set it only to debug.
 
+mod args;
 mod cert;
 pub mod client;
 pub mod known_hosts;
 pub mod server;
 mod stream;
 
+pub use args::ServerTlsArgs;
 pub use cert::{state_dir, Identity};
 pub use client::{ClientOptions, ConnectError, Trust};
 pub use server::{OnPlain, TlsAcceptor};
