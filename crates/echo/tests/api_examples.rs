@@ -5,58 +5,7 @@
 //! The examples bound every wait themselves; the test adds an outer limit so that a
 //! hung example fails with its output instead of hanging the suite.
 
-use socklab_testkit::wait_until;
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::Duration;
-
-/// The longest any example may run; they take a few seconds at most.
-const EXAMPLE_LIMIT: Duration = Duration::from_secs(60);
-
-/// Runs example `name` with `args`, asserts it exited 0 in time, and returns stdout.
-fn run_example(name: &str, args: &[&str]) -> String {
-    let path = socklab_testkit::example(name);
-    let mut child = Command::new(&path)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Drain both pipes on threads so a chatty example cannot block on a full pipe.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let mut status = None;
-    let finished = wait_until(EXAMPLE_LIMIT, || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    });
-    if !finished {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
-    assert!(
-        finished,
-        "{name} still running after {EXAMPLE_LIMIT:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let status = status.unwrap();
-    assert!(
-        status.success(),
-        "{name} failed ({status})\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
-}
+use socklab_testkit::run_example;
 
 /// The number in the first match of `prefix<number>` in `text`.
 fn number_after(text: &str, prefix: &str) -> Option<usize> {

@@ -2,55 +2,8 @@
 //! `SOCK_SEQPACKET`) print what their docs claim. `cargo test` builds examples into
 //! target/<profile>/examples/, next to the directory of the binaries under test.
 
-use socklab_testkit::wait_until;
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::Duration;
-
-/// Both examples end in about a second; a hung one fails with its output.
-const EXAMPLE_LIMIT: Duration = Duration::from_secs(60);
-
-/// Runs example `name`, asserts it exited 0 in time, and returns its stdout.
 fn run_example(name: &str) -> String {
-    let path = socklab_testkit::example(name);
-    let mut child = Command::new(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let mut status = None;
-    let finished = wait_until(EXAMPLE_LIMIT, || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    });
-    if !finished {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
-    assert!(
-        finished,
-        "{name} still running after {EXAMPLE_LIMIT:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let status = status.unwrap();
-    assert!(
-        status.success(),
-        "{name} failed ({status})\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
+    socklab_testkit::run_example(name, &[])
 }
 
 #[test]

@@ -1,18 +1,8 @@
 //! The teaching examples print what they claim: `cargo test` builds examples into
 //! target/<profile>/examples/, next to the directory of the binaries under test.
 
-use std::process::Command;
-
 fn run_example(name: &str) -> String {
-    let path = socklab_testkit::example(name);
-    let out = Command::new(&path).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{name} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    socklab_testkit::run_example(name, &[])
 }
 
 #[test]

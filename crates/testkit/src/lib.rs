@@ -22,8 +22,8 @@ pub mod tls;
 
 pub use fixture::{password, write_users, Cost, Fixture, USER};
 pub use start::{
-    bin, example, ftp_server, server_command, shell_server, start_chat, start_echo, start_ftp,
-    start_shell,
+    bin, example, ftp_server, run_example, server_command, shell_server, start_chat, start_echo,
+    start_ftp, start_shell, EXAMPLE_LIMIT,
 };
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -36,6 +36,47 @@ pub fn example(name: &str) -> PathBuf {
     path
 }
 
+/// The longest a teaching example may run: they end by themselves in seconds.
+pub const EXAMPLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs example `name` with `args`, asserts it exited 0 within [`EXAMPLE_LIMIT`], and
+/// returns its stdout. Both pipes are drained on threads, so a chatty example cannot
+/// block on a full pipe; a hung one is killed and fails with what it printed.
+pub fn run_example(name: &str, args: &[&str]) -> String {
+    use std::io::Read;
+    let mut child = Command::new(example(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start example {name}: {e}"));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let status = crate::wait_child(&mut child, EXAMPLE_LIMIT);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
+    let Some(status) = status else {
+        panic!(
+            "{name} still running after {EXAMPLE_LIMIT:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+    };
+    assert!(
+        status.success(),
+        "{name} failed ({status})\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the running executable has a path");
     let dir = exe.parent().expect("an executable is in a directory");
