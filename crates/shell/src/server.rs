@@ -6,16 +6,15 @@ use crate::cd::{parse_cd, resolve};
 use crate::env::{command_env, Account};
 use crate::exec::{run_job, Job, JobIo};
 use crate::request::{is_stdin_frame, parse_inbound, ShellRequest};
-use crate::tls::{readable_after_poll, tls_buffered, Accepted, TimedListener};
+use crate::tls::{Accepted, TimedListener};
 use crate::wire::ExitStatus;
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use serde_json::{Map, Value};
 use socklab_auth::{server_login, LoginPolicy, Users};
 use socklab_net::accept::{serve_framed_tls, FramedStream, FramedTls, ServeOptions};
 use socklab_net::socket::{announce, bind_addr, tcp_listener, warn_if_exposed, ListenOptions};
 use socklab_net::{Connection, Deadlines};
 use socklab_proto::msg::parse_header;
-use socklab_proto::{Error, ErrorCode, Request, Result};
+use socklab_proto::{Error, Request, Result};
 use std::ffi::OsString;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -159,7 +158,7 @@ fn session(conn: &mut ServerConn, peer: &str, config: &ServerConfig) -> Result<(
     };
     // A malformed header gets `bad_request` and an idle session `timeout`; then we
     // hang up (the error ends the loop).
-    while let Some(map) = next_request(conn, config.idle_timeout)? {
+    while let Some(map) = conn.read_request::<Map<String, Value>>()? {
         if is_stdin_frame(&map) {
             // Input the client sent before it saw its command end: nobody wants it.
             parse_inbound(map, conn.body()?).map_err(Error::under_deadline)?;
@@ -208,41 +207,6 @@ fn session(conn: &mut ServerConn, peer: &str, config: &ServerConfig) -> Result<(
 struct Dirs {
     cwd: PathBuf,
     previous: PathBuf,
-}
-
-/// Waits up to `idle` for the client's next message, then reads it whole (each byte
-/// within the stall deadline). `Ok(None)` is a clean close.
-fn next_request(conn: &mut ServerConn, idle: Duration) -> Result<Option<Map<String, Value>>> {
-    let deadline = Instant::now() + idle;
-    // Over TLS the next request may already be decrypted and waiting, where `poll`
-    // cannot see it; and a readable socket may hold only part of a record.
-    while !tls_buffered(conn.body()?)? {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut fds = [PollFd::new(conn.get_ref(), PollFlags::IN)];
-        match poll(&mut fds, Timespec::try_from(left).ok().as_ref()) {
-            Ok(0) => {
-                let secs = idle.as_secs();
-                let _ =
-                    conn.send_failure(ErrorCode::Timeout, &format!("idle for {secs} s; closing"));
-                return Err(Error::Timeout(format!("idle for {secs} s")));
-            }
-            Ok(_) => {
-                if readable_after_poll(conn.body()?)? {
-                    break;
-                }
-            }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(Error::io("poll", e.into())),
-        }
-    }
-    match conn.read_header::<Map<String, Value>>() {
-        Ok(map) => Ok(map),
-        Err(e) if e.is_disconnect() => Err(e),
-        Err(e) => {
-            let _ = conn.send_error(&e);
-            Err(e)
-        }
-    }
 }
 
 /// Handles one `exec` or `pty`: the session's `cd` here, anything else under a keeper.
