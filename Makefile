@@ -26,7 +26,8 @@ ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 .PHONY: help setup build demo test unit smoke lint fmt bench fuzz stress doc-check capture \
         echo-server echo-client example-sticky example-reuseaddr \
         example-numbered example-blocking example-backlog example-reuseport \
-        example-v6only example-unix example-create-connection example-select-echo example-seqpacket \
+        example-v6only example-unix example-create-connection example-select example-select-echo example-seqpacket \
+        example-ack-handshake example-raw-ping \
         example-datagrams chat-server chat-client \
         shell-server shell-client ftp-server ftp-client passwd users
 
@@ -82,8 +83,11 @@ echo-server: ## TCP echo server (ARGS: --tls --upper --iterative --unix PATH --b
 echo-client: ## TCP echo client: a >> prompt, or pipe mode when stdin is not a terminal (ARGS: --tls --fingerprint SHA256:... --accept-new)
 	$(RUN) -p socklab-echo --bin echo-client -- $(ADDR) $(ARGS)
 
-example-sticky: ## 粘包: two sends glued into one recv, then the framed fix
+example-sticky: ## 粘包: its three causes (Nagle, the receive buffer, a short recv), then the framed fix
 	$(RUN) -p socklab-echo --example sticky
+
+example-ack-handshake: ## the tutorials' "ready" ack after the size: its cost against framing, and how it fails
+	$(RUN) -p socklab-echo --example ack_handshake
 
 example-reuseaddr: ## SO_REUSEADDR: restarting on a port in TIME_WAIT, without and with it
 	$(RUN) -p socklab-echo --example reuseaddr
@@ -109,11 +113,16 @@ example-unix: ## AF_UNIX stream and datagram sockets, and socketpair between thr
 example-create-connection: ## create_connection: resolve a name, try each address in turn
 	$(RUN) -p socklab-echo --example create_connection
 
-example-select-echo: ## select(): one thread serves several clients; fileno() and FD_SETSIZE beside poll/epoll
+example-select: ## select(): one thread serves several clients; fileno() and FD_SETSIZE beside poll/epoll
 	$(RUN) -p socklab-echo --example select_echo
+
+example-select-echo: example-select ## the same as example-select (its earlier name)
 
 example-seqpacket: ## AF_UNIX SOCK_SEQPACKET: a connection that keeps message boundaries
 	$(RUN) -p socklab-echo --example seqpacket
+
+example-raw-ping: ## SOCK_RAW: ping 127.0.0.1 with a hand-built ICMP echo (root; explains itself otherwise)
+	$(RUN) -p socklab-echo --example raw_ping
 
 # ---- Lesson 2: UDP chat ---------------------------------------------------------
 chat-server: ## UDP group chat server (ARGS: --filter FILE --expire SECS ...)
