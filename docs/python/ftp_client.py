@@ -20,21 +20,20 @@ import socket
 import sys
 
 from wire import (CHUNK, Refused, address, login, recv_header, reply, run, send_header,
-                  valid_name)
+                  shown, valid_name)
 
 
 def ls(sock):
     send_header(sock, {"op": "list"})
     for f in reply(sock)["files"]:
-        shown = f["name"] if valid_name(f["name"]) else repr(f["name"])  # no escapes on screen
-        print(f"{f['size']:>14}  {shown}")
+        print(f"{f['size']:>14}  {shown(f['name'])}")  # a name is printed, never obeyed
 
 
 def get(sock, name):
     if not valid_name(name):                       # "../x" or "/etc/passwd" never leaves here
         raise Refused(f"invalid file name {name!r}")
     if os.path.exists(name):
-        raise Refused(f"{name} exists here; not replacing it")
+        raise Refused(f"{name!r} exists here; not replacing it")
     send_header(sock, {"op": "get", "name": name, "offset": 0})
     left = size = reply(sock)["size"]
     md5, tmp = hashlib.md5(), f"{name}.py-part"
@@ -53,7 +52,7 @@ def get(sock, name):
         raise Refused("checksum mismatch: nothing saved")
     os.link(tmp, name)                             # fails rather than replace a new file
     os.unlink(tmp)
-    print(f"got {name}: {size} bytes, md5 {md5.hexdigest()}")
+    print(f"got {shown(name)}: {size} bytes, md5 {md5.hexdigest()}")
 
 
 def put(sock, path, overwrite=False):
@@ -73,7 +72,7 @@ def put(sock, path, overwrite=False):
             left -= len(chunk)
     send_header(sock, {"md5": md5.hexdigest()})    # the trailer: the server checks it
     done = reply(sock)
-    print(f"put {done['name']}: {done['size']} bytes, md5 {done['md5']}")
+    print(f"put {shown(done['name'])}: {done['size']} bytes, md5 {done['md5']}")
 
 
 def command(sock, words):

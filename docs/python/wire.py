@@ -97,6 +97,13 @@ def valid_name(name):
             and not any(c in "/\\" or ord(c) < 32 or 127 <= ord(c) < 160 for c in name))
 
 
+def shown(name):
+    """A name from a peer, safe to print: as it is when every character is printable,
+    else repr() (control characters, bidi overrides such as U+202E and other invisible
+    format characters are not printable, so they show as escapes, not as effects)."""
+    return name if isinstance(name, str) and name.isprintable() else repr(name)
+
+
 def run(main):
     """Run main() and turn the usual failures into one line on stderr, not a traceback."""
     try:
@@ -123,4 +130,5 @@ if __name__ == "__main__":
         got.append(h)
     assert got == frames, "frames came back different"
     assert valid_name("a.bin") and not valid_name("../etc/passwd") and not valid_name("a\x1b")
+    assert shown("数据 1.txt") == "数据 1.txt" and shown("x\u202egnp.exe") == "'x\\u202egnp.exe'"
     print(f"wire.py: {len(got)} frames from one write, read apart")
