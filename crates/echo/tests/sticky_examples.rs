@@ -53,6 +53,10 @@ fn ack_handshake_works_alone_and_fails_when_size_and_data_share_a_segment() {
         out.contains("length framing (u32 + data): 20000 messages in"),
         "{out}"
     );
+    assert!(
+        out.contains("ack handshake, TCP_NODELAY off (the tutorials' default): 25 messages in"),
+        "{out}"
+    );
     assert!(out.contains("messages per second"), "{out}");
     assert!(
         out.contains(r#"recv(1024) -> "11hello world"; int() of it fails"#),
