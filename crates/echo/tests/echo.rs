@@ -291,10 +291,11 @@ fn dual_stack_server_on_ipv6_any_serves_ipv4_and_ipv6(mode: Mode) {
     let port = srv.port();
     assert_eq!(round_trip(&format!("127.0.0.1:{port}"), b"v4\n"), b"v4\n");
     assert_eq!(round_trip(&format!("[::1]:{port}"), b"v6\n"), b"v6\n");
-    let log = srv.stderr();
+    // The log is drained by a thread: wait (bounded) for the line instead of racing it.
     assert!(
-        log.contains("[::ffff:127.0.0.1]"),
-        "v4 client not seen as mapped: {log}"
+        srv.wait_for_log("[::ffff:127.0.0.1]", Duration::from_secs(5)),
+        "v4 client not seen as mapped: {}",
+        srv.stderr()
     );
 }
 
