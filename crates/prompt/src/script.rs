@@ -73,7 +73,7 @@ impl<E: fmt::Display> fmt::Display for Stopped<E> {
     }
 }
 
-/// Reads lines from `prompt`, showing `text`, and runs each that is not blank with
+/// Reads lines from `prompt`, showing `text`, and runs each that is not empty with
 /// `command`, until end of input, [`Step::Quit`] or a failure the rule stops at (see
 /// the module). Ctrl-C ([`Event::Interrupted`]) just reads the next line.
 pub fn run<E, F>(
@@ -96,7 +96,9 @@ where
             Event::Eof => break,
         };
         line_no += 1;
-        if line.trim().is_empty() {
+        // An empty line is no command. A line of spaces goes to `command`: to echo it
+        // is a command, to ftp it is none.
+        if line.is_empty() {
             continue;
         }
         match command(&line) {
