@@ -9,7 +9,6 @@ use crate::server::{run, ServerConfig, TlsConfig};
 use socklab_net::accept::{ServeOptions, Shutdown};
 use socklab_net::socket::{announce, bind_addr, tcp_listener, unix_listener, ListenOptions};
 use socklab_net::tls::Trust;
-use socklab_prompt::Prompt;
 use socklab_proto::{Error, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -243,8 +242,8 @@ pub fn client_main(flags: ClientFlags) -> Result<()> {
 
 /// The `>> ` prompt's input: the line editor on a terminal (history in
 /// `echo-client_history`), plain lines from stdin otherwise, the `>> ` shown anyway.
-fn open_prompt() -> Result<Prompt> {
-    Prompt::stdin("echo-client", None)
+fn open_prompt() -> Result<socklab_prompt::Prompt> {
+    socklab_prompt::Prompt::stdin("echo-client", None)
         .map(|p| p.show_prompt_off_terminal(std::io::stdout()))
         .map_err(|e| Error::io("opening the terminal", e))
 }

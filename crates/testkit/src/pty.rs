@@ -99,6 +99,18 @@ impl Terminal {
             .expect("typing into the terminal");
     }
 
+    /// Types `text` one character at a time, as a person does, waiting (up to 5 s
+    /// each) for the program to draw each before the next: keys that arrive together
+    /// in one read are a paste to some editors, which handle them differently.
+    pub fn type_each(&mut self, text: &str) {
+        let mut buf = [0u8; 4];
+        for c in text.chars() {
+            let before = self.mark();
+            self.type_in(c.encode_utf8(&mut buf));
+            wait_until(Duration::from_secs(5), || self.mark() > before);
+        }
+    }
+
     /// Everything the program wrote to the terminal so far, escape sequences included.
     pub fn screen(&self) -> String {
         String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
