@@ -41,8 +41,12 @@ fn a_message_arriving_while_a_line_is_half_typed_leaves_that_line_intact() {
         shown.rfind("half typed").unwrap() > message_at,
         "the half-typed line is not below the message: {shown:?}"
     );
-    t.type_each(" and finished\r");
+    // In one write, as a fast typist or a slow link delivers keys: all of them are read,
+    // the Enter included, though the editor also waits for lines to print.
+    let mark = t.mark();
+    t.type_in(" and finished\r");
     watcher.expect(&srv, |l| l == "<alice> half typed and finished");
+    t.expect_in_order(mark, &["finished", "> "], WAIT);
     t.type_in("\x04");
     let status = t.wait_exit(WAIT);
     assert!(status.success(), "{status:?}: {:?}", t.screen());
@@ -58,20 +62,18 @@ fn tab_completes_commands_and_the_nicks_of_members() {
     zebra.expect(&srv, |l| l == "*** alice joined");
     // "ze" + Tab is zebra, known from the /who answer at the start.
     t.type_each("hello ze\t");
-    t.expect_after(0, "hello zebra", WAIT);
+    let mark = t.expect_in_order(0, &["hello zebra"], WAIT);
     t.type_in("\r");
     zebra.expect(&srv, |l| l == "<alice> hello zebra");
+    let mark = t.expect_in_order(mark, &["\n", "> "], WAIT);
     // "/he" + Tab is /help, which the server answers.
-    let mark = t.mark();
     t.type_each("/he\t\r");
-    t.expect_after(mark, "*** commands: ", WAIT);
+    let mark = t.expect_in_order(mark, &["/help", "*** commands: ", "> "], WAIT);
     // Up recalls the last line, as at any prompt.
-    let mark = t.mark();
     t.type_in("\x1b[A");
-    t.expect_after(mark, "/help", WAIT);
-    let mark = t.mark();
+    let mark = t.expect_in_order(mark, &["/help"], WAIT);
     t.type_in("\r");
-    t.expect_after(mark, "*** commands: ", WAIT);
+    t.expect_in_order(mark, &["*** commands: ", "> "], WAIT);
     t.type_in("\x04");
     assert!(t.wait_exit(WAIT).success(), "{:?}", t.screen());
     let history =

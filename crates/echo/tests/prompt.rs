@@ -27,11 +27,10 @@ fn up_arrow_recalls_the_previous_line_and_the_history_file_keeps_it() {
     let state = TempDir::new().unwrap();
     let mut t = client_on_terminal(&srv, &state);
     t.type_in("hello history\r");
-    t.expect_after(0, "HELLO HISTORY", WAIT);
-    let mark = t.mark();
+    let mark = t.expect_in_order(0, &["HELLO HISTORY", ">> "], WAIT);
     // Up, then Enter: the editor puts the last line back and sends it again.
     t.type_in("\x1b[A\r");
-    t.expect_after(mark, "HELLO HISTORY", WAIT);
+    t.expect_in_order(mark, &["HELLO HISTORY", ">> "], WAIT);
     // Ctrl-D on the empty line leaves, with success.
     t.type_in("\x04");
     let status = t.wait_exit(WAIT);
@@ -53,7 +52,11 @@ fn a_10000_byte_line_typed_at_the_prompt_is_echoed_whole() {
     let mark = t.mark();
     t.type_in(&line);
     t.type_in("\r");
-    t.expect_after(mark, &line.to_uppercase(), Duration::from_secs(60));
+    t.expect_in_order(
+        mark,
+        &[&line.to_uppercase(), ">> "],
+        Duration::from_secs(60),
+    );
     t.type_in("\x04");
     assert!(t.wait_exit(WAIT).success(), "{:?}", t.screen());
 }
@@ -71,7 +74,7 @@ fn ctrl_c_clears_the_line_being_typed_and_the_prompt_goes_on() {
     t.expect_after(mark, ">> ", WAIT);
     let mark = t.mark();
     t.type_in("kept\r");
-    t.expect_after(mark, "KEPT", WAIT);
+    t.expect_in_order(mark, &["KEPT", ">> "], WAIT);
     assert!(!t.screen().contains("THROWN AWAY"), "{:?}", t.screen());
     t.type_in("\x04");
     assert!(t.wait_exit(WAIT).success(), "{:?}", t.screen());

@@ -138,6 +138,36 @@ impl Terminal {
         after()
     }
 
+    /// Waits up to `limit` for `needles` to appear one after the other after byte
+    /// `from`, and returns the offset just past the last: the next
+    /// [`Terminal::expect_after`] looks only at what came after them. Keys typed
+    /// before a line editor shows its prompt again may reach the terminal while it is
+    /// not in raw mode, and be lost or changed; wait for the prompt, as a person does.
+    pub fn expect_in_order(&self, from: usize, needles: &[&str], limit: Duration) -> usize {
+        let find = || {
+            let s = self.screen.lock().unwrap();
+            let mut at = from.min(s.len());
+            for needle in needles {
+                // `str::find` is linear; the screen is UTF-8 but for a character cut
+                // at its very end, which only shifts an offset past every needle.
+                let rest = String::from_utf8_lossy(&s[at..]);
+                at += rest.find(needle)? + needle.len();
+            }
+            Some(at)
+        };
+        let mut found = None;
+        wait_until(limit, || {
+            found = find();
+            found.is_some()
+        });
+        found.unwrap_or_else(|| {
+            panic!(
+                "{needles:?} not on the screen in that order within {limit:?}; the screen:\n{:?}",
+                self.screen()
+            )
+        })
+    }
+
     /// Waits up to `limit` for the program to exit; panics with the screen if it does
     /// not.
     pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
