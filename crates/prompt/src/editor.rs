@@ -56,13 +56,25 @@ impl fmt::Debug for Prompt {
 /// The history file of `tool`: `$XDG_STATE_HOME/socklab/<tool>_history`, where
 /// `XDG_STATE_HOME` defaults to `~/.local/state`. `None` without either.
 pub fn history_path(tool: &str) -> Option<PathBuf> {
+    history_under(
+        std::env::var_os("XDG_STATE_HOME"),
+        std::env::var_os("HOME"),
+        tool,
+    )
+}
+
+/// [`history_path`] for the given `XDG_STATE_HOME` and `HOME`.
+fn history_under(
+    xdg_state_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+    tool: &str,
+) -> Option<PathBuf> {
     // The XDG base directory spec: a relative value is invalid and must be ignored.
-    let state = std::env::var_os("XDG_STATE_HOME")
+    let state = xdg_state_home
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
+            home.map(PathBuf::from)
                 .filter(|p| p.is_absolute())
                 .map(|home| home.join(".local").join("state"))
         })?;
@@ -297,19 +309,17 @@ mod tests {
 
     #[test]
     fn history_lives_under_xdg_state_home_or_home() {
-        // One test sets both variables, so that no other test sees them half set.
-        let dir = tempfile::tempdir().unwrap();
-        std::env::set_var("XDG_STATE_HOME", dir.path());
+        let os = |s: &str| Some(std::ffi::OsString::from(s));
         assert_eq!(
-            history_path("ftp-client").unwrap(),
-            dir.path().join("socklab/ftp-client_history")
+            history_under(os("/state"), os("/home/u"), "ftp-client").unwrap(),
+            PathBuf::from("/state/socklab/ftp-client_history")
         );
-        std::env::set_var("XDG_STATE_HOME", "relative/is/ignored");
-        std::env::set_var("HOME", "/home/u");
+        // A relative XDG_STATE_HOME is invalid by the spec, and ignored.
         assert_eq!(
-            history_path("chat-client").unwrap(),
+            history_under(os("relative"), os("/home/u"), "chat-client").unwrap(),
             PathBuf::from("/home/u/.local/state/socklab/chat-client_history")
         );
+        assert_eq!(history_under(None, None, "echo-client"), None);
     }
 
     #[test]
