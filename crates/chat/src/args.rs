@@ -3,15 +3,15 @@
 //! Each binary flattens one of these into its `clap` parser and calls its `run`: the
 //! binary holds no logic of its own.
 
-use crate::client::{self, terminal_size, ClientConfig};
+use crate::client::{self, ClientConfig, Roster};
 use crate::limits::MAX_DATAGRAM;
 use crate::limits::{CHAT_BURST, CHAT_PORT, CHAT_RATE, MAX_CHAT_MEMBERS, MAX_CHAT_MESSAGE};
 use crate::protocol::Filter;
 use crate::server::{listen_and_run, ServerConfig};
 use socklab_net::accept::Shutdown;
 use socklab_net::socket::resolve;
+use socklab_prompt::Prompt;
 use socklab_proto::{Error, Result};
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -128,31 +128,31 @@ pub struct ClientArgs {
     /// After stdin ends, keep printing incoming messages for this many seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "0")]
     linger: Duration,
+    /// Fed a script on stdin: after a line the client refuses (too long, a bad /nick),
+    /// send the rest instead of stopping there. The exit status is non-zero either way.
+    #[arg(long)]
+    keep_going: bool,
 }
 
 impl ClientArgs {
     /// Chats through the server from stdin to stdout until stdin ends or says `/quit`;
-    /// on a terminal, with a `> ` prompt kept under incoming lines.
+    /// on a terminal, with a `> ` input line kept under incoming lines.
     pub fn run(&self) -> Result<()> {
         let server = server_addr(&self.host, self.port)?;
-        let stdin = std::io::stdin();
-        let on_terminal = stdin.is_terminal();
         let config = ClientConfig {
             nick: self.nick.clone(),
             max_message: self.max_message,
             heartbeat: self.heartbeat.max(MIN_HEARTBEAT),
             linger: self.linger,
             nick_fallback: self.nick_fallback,
-            prompt: on_terminal,
-            terminal: if on_terminal {
-                terminal_size()
-            } else {
-                (24, 80)
-            },
+            keep_going: self.keep_going,
             leave_on_signal: true,
             ..ClientConfig::new(server)
         };
-        client::run(&config, stdin.lock(), std::io::stdout())
+        let roster = Roster::new();
+        let input = Prompt::stdin("chat-client", Some(roster.completion()))
+            .map_err(|e| Error::io("opening the terminal", e))?;
+        client::run(&config, input, std::io::stdout(), &roster)
     }
 }
 

@@ -43,7 +43,9 @@ mod join;
 pub mod limits;
 pub mod protocol;
 mod room;
+mod roster;
 pub mod server;
+mod signals;
 
 pub use client::ClientConfig;
 pub use protocol::Filter;

@@ -11,6 +11,7 @@
 //!                    /who            list the members
 //!                    /me ACTION      "* nick ACTION"
 //!                    /quit           leave
+//!                    /help           the commands, in one line (answered by the server)
 //!                    /ping           heartbeat: "I am still here" (answered with /pong)
 //!                    /join TOKEN [NICK]  join with the server's cookie (see `cookie`)
 //!                    //text          a message that starts with "/"
@@ -47,6 +48,8 @@ pub enum Command {
     Quit,
     /// `/ping`.
     Ping,
+    /// `/help`.
+    Help,
     /// `/join TOKEN [NICK]`: the answer to the server's cookie.
     Join {
         /// The token the server handed this address.
@@ -56,6 +59,29 @@ pub enum Command {
     },
     /// A `/word` the server does not know (the word, for the error line).
     Unknown(String),
+}
+
+/// The commands a person types, with what each does: the server's `/help` answer and
+/// what chat-client completes with Tab.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("/nick NAME", "renames you"),
+    ("/who", "lists the members"),
+    ("/me ACTION", "says \"* you ACTION\""),
+    ("/quit", "leaves"),
+    ("/help", "shows this"),
+];
+
+/// The `/help` answer: every command in one line (one datagram), so that `nc -u`
+/// shows it whole.
+pub fn help_line() -> String {
+    let commands: Vec<String> = COMMANDS
+        .iter()
+        .map(|(usage, what)| format!("{usage} {what}"))
+        .collect();
+    format!(
+        "*** commands: {}; //text sends text that starts with /",
+        commands.join(", ")
+    )
 }
 
 /// The heartbeat a client sends.
@@ -122,6 +148,7 @@ pub fn parse(text: &str) -> Command {
         "me" => Command::Me(arg.to_owned()),
         "quit" => Command::Quit,
         "ping" => Command::Ping,
+        "help" => Command::Help,
         "join" => {
             let mut words = arg.split_whitespace();
             Command::Join {
@@ -293,6 +320,7 @@ mod tests {
         assert_eq!(parse("/who"), Command::Who);
         assert_eq!(parse("/quit"), Command::Quit);
         assert_eq!(parse("/ping"), Command::Ping);
+        assert_eq!(parse("/help"), Command::Help);
         assert_eq!(
             parse("/join 00ff bob"),
             Command::Join {

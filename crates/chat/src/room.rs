@@ -270,6 +270,7 @@ impl Room {
                 self.send(from, &format!("*** bye, {nick}"), None);
             }
             Command::Ping => self.send(from, PONG, bound),
+            Command::Help => self.send(from, &protocol::help_line(), bound),
             Command::Join { .. } => {
                 // A join retried after a lost welcome: answer it, as a retried /nick is.
                 if was_member {
@@ -278,7 +279,7 @@ impl Room {
             }
             Command::Unknown(word) => {
                 let line = format!(
-                    "error: unknown command /{word} (try /nick NAME, /who, /me ACTION, /quit, /ping; //text sends text starting with /)"
+                    "error: unknown command /{word} (/help lists the commands; //text sends text starting with /)"
                 );
                 self.send(from, &line, bound);
             }

@@ -355,22 +355,102 @@ fn dual_stack_server_relays_between_ipv4_and_ipv6() {
     c.expect(&srv, |l| l == "<four> to the client");
 }
 
+/// chat-client fed `script`, with `flags`; returns (exit code, stderr) once it left,
+/// and what `reader` saw of it up to its leaving.
+fn run_script(
+    srv: &Server,
+    reader: &mut Member,
+    flags: &[&str],
+    script: &[&str],
+) -> (Option<i32>, String) {
+    let mut args = vec!["--nick", "talker", "--max-message", "10"];
+    args.extend_from_slice(flags);
+    let mut c = Client::spawn(srv, &args);
+    c.expect(srv, |l| l.starts_with("*** welcome, talker"));
+    // One write; the client may stop reading before the end, so a broken pipe is fine.
+    let mut stdin = c.stdin.take().unwrap();
+    let _ = stdin.write_all(format!("{}\n", script.join("\n")).as_bytes());
+    drop(stdin);
+    let status = socklab_testkit::wait_child(&mut c.child, WAIT);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut c.child.stderr.take().unwrap(), &mut stderr).unwrap();
+    // It leaves with /quit whether it stopped or not; "left" comes after whatever it sent.
+    reader.expect(srv, |l| l == "*** talker left");
+    (status.and_then(|s| s.code()), stderr)
+}
+
 #[test]
-fn client_refuses_to_send_an_over_limit_message() {
+fn a_script_stops_at_the_line_the_client_refuses_and_exits_non_zero() {
     let srv = start_chat(&[]);
     let mut reader = Member::join(&srv, "reader");
-    let mut c = Client::spawn(&srv, &["--nick", "talker", "--max-message", "10"]);
-    c.expect(&srv, |l| l.starts_with("*** welcome, talker"));
-    c.say("this is far too long");
-    c.say("short");
-    reader.expect(&srv, |l| l == "<talker> short");
-    let (ok, _, stderr) = c.finish();
-    assert!(ok, "{stderr}");
+    let (code, stderr) = run_script(
+        &srv,
+        &mut reader,
+        &[],
+        &["first", "this is far too long", "never"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("error: message too long (20 bytes, max 10 bytes); not sent"),
         "{stderr}"
     );
-    assert!(!reader.seen.iter().any(|l| l.contains("far too long")));
+    assert!(stderr.contains("stopped at line 2"), "{stderr}");
+    assert!(
+        reader.seen.iter().any(|l| l == "<talker> first"),
+        "{:#?}",
+        reader.seen
+    );
+    assert!(
+        !reader
+            .seen
+            .iter()
+            .any(|l| l.contains("far too long") || l.contains("never")),
+        "{:#?}",
+        reader.seen
+    );
+}
+
+#[test]
+fn keep_going_sends_the_rest_of_the_script_and_still_exits_non_zero() {
+    let srv = start_chat(&[]);
+    let mut reader = Member::join(&srv, "reader");
+    let (code, stderr) = run_script(
+        &srv,
+        &mut reader,
+        &["--keep-going"],
+        &["/nick a!", "this is far too long", "short"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("error: /nick a!: a nick is"), "{stderr}");
+    assert!(
+        stderr.contains("2 commands of the script failed, the first at line 1"),
+        "{stderr}"
+    );
+    assert!(
+        reader.seen.iter().any(|l| l == "<talker> short"),
+        "{:#?}",
+        reader.seen
+    );
+    assert!(
+        !reader.seen.iter().any(|l| l.contains("far too long")),
+        "{:#?}",
+        reader.seen
+    );
+}
+
+#[test]
+fn help_is_answered_by_the_server_to_a_plain_udp_socket() {
+    // What `nc -u` users type: the server answers, no chat-client needed.
+    let srv = start_chat(&[]);
+    let mut m = Member::join(&srv, "plain");
+    m.send("/help");
+    let help = m.expect(&srv, |l| l.starts_with("*** commands: "));
+    for command in ["/nick NAME", "/who", "/me ACTION", "/quit", "/help"] {
+        assert!(help.contains(command), "{command} missing from {help:?}");
+    }
+    m.send("/dance");
+    let unknown = m.expect(&srv, |l| l.starts_with("error: unknown command /dance"));
+    assert!(unknown.contains("/help"), "{unknown:?}");
 }
 
 #[test]

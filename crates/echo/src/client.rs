@@ -10,8 +10,9 @@
 use socket2::SockRef;
 use socklab_net::limits::IO_BUFFER;
 use socklab_net::socket::{connect, connect_error};
+use socklab_prompt::{Failure, Prompt, Step, Stopped};
 use socklab_proto::{Error, Result};
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::net::TcpStream;
 use std::os::fd::AsFd;
@@ -60,49 +61,55 @@ impl EchoStream {
     }
 }
 
-/// The interactive loop: print `>> `, send the line, print exactly the echo of it.
-/// Ends at EOF on `input` (Ctrl-D) or when the server closes.
-pub fn prompt<S, R, W>(stream: &mut S, input: R, mut output: W) -> Result<()>
+/// The interactive loop: shows `>> `, sends each line, prints exactly the echo of it.
+/// Ends at the end of input (Ctrl-D) or when the server closes. Each line is one
+/// command of the scripting rule ([`socklab_prompt::script`]); an echo can only fail
+/// with the connection, which ends the prompt with an error.
+pub fn prompt<S, W>(stream: &mut S, input: &mut Prompt, mut output: W) -> Result<()>
 where
     S: Read + Write,
-    R: BufRead,
     W: Write,
 {
-    let out_err = |e| Error::io("writing to stdout", e);
-    let mut lines = input.lines();
-    loop {
-        write!(output, ">> ")
-            .and_then(|()| output.flush())
-            .map_err(out_err)?;
-        let Some(line) = lines.next() else {
-            writeln!(output).map_err(out_err)?;
-            return Ok(());
-        };
-        let line = line.map_err(|e| Error::io("reading stdin", e))?;
-        if line.is_empty() {
-            // The tutorial's client sent an empty string here and then blocked in
-            // recv forever: zero bytes sent means zero bytes will ever come back.
-            continue;
+    socklab_prompt::script::run(input, ">> ", false, |line| {
+        echo_line(stream, line, &mut output)
+            .map(|()| Step::Next)
+            .map_err(Failure::Fatal)
+    })
+    .map_err(|stop| match stop {
+        Stopped::Fatal(e) => e,
+        Stopped::Read(e) => Error::io("reading stdin", e),
+        // Only a fatal failure is possible; said as it is should that change.
+        other @ Stopped::Script { .. } => Error::Other(other.to_string()),
+    })
+}
+
+/// Sends `line` and a newline, and writes back exactly as many bytes as were sent.
+fn echo_line<S: Read + Write, W: Write>(stream: &mut S, line: &str, output: &mut W) -> Result<()> {
+    // Empty lines never get here: the tutorial's client sent an empty string and then
+    // blocked in recv forever, since zero bytes sent means zero bytes will come back.
+    let mut message = Vec::with_capacity(line.len() + 1);
+    message.extend_from_slice(line.as_bytes());
+    message.push(b'\n');
+    stream
+        .write_all(&message)
+        .map_err(|e| Error::io("sending to the server", e))?;
+    // Read exactly what we sent: an echo is the same length, however TCP splits it.
+    let mut reply = vec![0u8; message.len()];
+    match socklab_proto::frame::read_full(stream, &mut reply) {
+        Ok(n) if n == reply.len() => {}
+        Ok(_) => {
+            return Err(Error::io(
+                "the server closed the connection before echoing the line",
+                io::ErrorKind::UnexpectedEof.into(),
+            ))
         }
-        let mut message = line.into_bytes();
-        message.push(b'\n');
-        stream
-            .write_all(&message)
-            .map_err(|e| Error::io("sending to the server", e))?;
-        // Read exactly what we sent: an echo is the same length, however TCP splits it.
-        let mut reply = vec![0u8; message.len()];
-        match socklab_proto::frame::read_full(stream, &mut reply) {
-            Ok(n) if n == reply.len() => {}
-            Ok(_) => {
-                return Err(Error::io(
-                    "the server closed the connection before echoing the line",
-                    io::ErrorKind::UnexpectedEof.into(),
-                ))
-            }
-            Err(e) => return Err(Error::io("reading the echo", e)),
-        }
-        output.write_all(&reply).map_err(out_err)?;
+        Err(e) => return Err(Error::io("reading the echo", e)),
     }
+    // Flushed before the editor draws the next prompt on the same terminal.
+    output
+        .write_all(&reply)
+        .and_then(|()| output.flush())
+        .map_err(|e| Error::io("writing to stdout", e))
 }
 
 /// Pipe mode over an already connected stream: copies `input` to the server on a
@@ -220,7 +227,8 @@ mod tests {
     #[test]
     fn prompt_says_when_the_server_closed_before_the_echo() {
         let mut short = peer_replying(b"hi", 6);
-        let err = prompt(&mut short, Cursor::new(b"hello\n".to_vec()), Vec::new()).unwrap_err();
+        let mut input = Prompt::lines(Cursor::new(b"hello\n".to_vec()));
+        let err = prompt(&mut short, &mut input, Vec::new()).unwrap_err();
         assert!(
             matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::UnexpectedEof),
             "{err:?}"

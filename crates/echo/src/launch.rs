@@ -226,13 +226,26 @@ pub fn client_main(flags: ClientFlags) -> Result<()> {
     };
     let conn = EchoStream::open(&target, timeout)?;
     let stdout = std::io::stdout();
-    // Each arm names the concrete socket type, so the copy loops are monomorphic.
-    match (conn, interactive) {
-        (EchoStream::Tcp(mut s), true) => prompt(&mut s, std::io::stdin().lock(), stdout.lock()),
-        (EchoStream::Unix(mut s), true) => prompt(&mut s, std::io::stdin().lock(), stdout.lock()),
-        (EchoStream::Tcp(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
-        (EchoStream::Unix(s), false) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
+    if !interactive {
+        // Each arm names the concrete socket type, so the copy loop is monomorphic.
+        return match conn {
+            EchoStream::Tcp(s) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
+            EchoStream::Unix(s) => pipe(s, std::io::stdin(), &mut stdout.lock()).map(drop),
+        };
     }
+    let mut input = open_prompt()?;
+    match conn {
+        EchoStream::Tcp(mut s) => prompt(&mut s, &mut input, stdout.lock()),
+        EchoStream::Unix(mut s) => prompt(&mut s, &mut input, stdout.lock()),
+    }
+}
+
+/// The `>> ` prompt's input: the line editor on a terminal (history in
+/// `echo-client_history`), plain lines from stdin otherwise, the `>> ` shown anyway.
+fn open_prompt() -> Result<socklab_prompt::Prompt> {
+    socklab_prompt::Prompt::stdin("echo-client", None)
+        .map(|p| p.show_prompt_off_terminal(std::io::stdout()))
+        .map_err(|e| Error::io("opening the terminal", e))
 }
 
 /// `echo-client --tls`: the TLS session, then the prompt or pipe mode in step.
@@ -248,7 +261,7 @@ fn tls_client(flags: ClientFlags, timeout: Duration, interactive: bool) -> Resul
     let mut session = crate::tls::connect(&flags.host, flags.port, timeout, trust)?;
     let stdout = std::io::stdout();
     if interactive {
-        prompt(&mut session, std::io::stdin().lock(), stdout.lock())?;
+        prompt(&mut session, &mut open_prompt()?, stdout.lock())?;
         let _ = session.close();
         Ok(())
     } else {

@@ -551,6 +551,8 @@ fn on_a_terminal(kh: &Path, port: u16, answer: &str) -> (String, std::process::E
     let mut child = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
         .env("SOCKLAB_KNOWN_HOSTS", kh)
+        // The prompt's history goes to the test's directory, not the user's.
+        .env("XDG_STATE_HOME", kh.parent().unwrap())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -9,6 +9,7 @@
 //!   reads the address from its first stdout line (`listening on ADDR`), collects its log
 //!   for failure messages, and stops it by PID when dropped, whatever happens;
 //! - [`hostile`]: the hostile-input battery of the framed servers;
+//! - [`pty`]: a program on a pseudo-terminal of the test's own, typed into as a person would;
 //! - [`tls`]: certificates made by openssl, its fingerprints, and a TLS server's
 //!   `fingerprint` line ([`Server::fingerprint`]).
 //!
@@ -17,6 +18,7 @@
 
 mod fixture;
 pub mod hostile;
+pub mod pty;
 mod start;
 pub mod tls;
 

@@ -7,8 +7,12 @@
 //! <bob> hi alice
 //! ```
 //!
-//! Incoming messages print while you type. `/quit`, Ctrl-D or Ctrl-C leaves; `/who`, `/nick`,
-//! `/me` are the server's commands. stdin may be a pipe: each line is one message.
+//! Incoming messages print above the line you are typing, which stays whole. The input
+//! line is a line editor: Up/Down history (kept in `$XDG_STATE_HOME/socklab/`), Ctrl-R,
+//! Tab completes `/commands` and nicks; Ctrl-C clears the line; `/quit` or Ctrl-D
+//! leaves. `/help` asks the server for its commands. stdin may be a pipe: each line is
+//! one message, and a line the client refuses stops the script (`--keep-going` sends the
+//! rest) with a non-zero exit.
 
 use clap::Parser;
 use socklab_chat::args::ClientArgs;

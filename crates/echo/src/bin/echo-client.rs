@@ -11,8 +11,11 @@
 //! `--tls` speaks TLS 1.3 and checks the server's certificate like ssh: the
 //! known-hosts file, `--fingerprint SHA256:…` or `--ca FILE`.
 //!
-//! When stdin is a terminal it shows a `>> ` prompt; otherwise it streams stdin to the
-//! server and the echo to stdout at the same time.
+//! When stdin is a terminal it shows a `>> ` prompt with line editing (Up/Down
+//! history, Ctrl-R, kept in `$XDG_STATE_HOME/socklab/echo-client_history`; Ctrl-C clears
+//! the line, Ctrl-D leaves); otherwise it streams stdin to the server and the echo to
+//! stdout at the same time. `--prompt` reads a script of lines instead: it stops with
+//! `error: …` and a non-zero exit if the server goes away before the last echo.
 
 use clap::Parser;
 use socklab_echo::launch::{client_main, ClientFlags};
