@@ -125,6 +125,45 @@ pub fn transfer_bound(md5_cpu: f64, move_cpu: f64, cores: usize) -> f64 {
     (1u64 << 30) as f64 / 1e6 / seconds
 }
 
+/// Where a transfer's limit is, from how busy each of its threads was (CPU seconds
+/// over wall seconds, 1.0 = one core all the time) on `cores` cores: a thread busy
+/// nearly all the time is the limit by itself; otherwise, cores busy nearly all the
+/// time are (the threads take turns on them); otherwise neither is, and the run
+/// waited (wake-ups, scheduling, loopback).
+pub fn limit(threads: &[(&str, f64)], cores: usize) -> String {
+    const SATURATED: f64 = 0.9;
+    let total: f64 = threads.iter().map(|(_, b)| b).sum();
+    let each = threads
+        .iter()
+        .map(|(n, b)| format!("{n} {:.0}%", b * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let cores_busy = total / cores.max(1) as f64;
+    let busiest = threads
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|(_, b)| *b >= SATURATED);
+    let verdict = if cores_busy >= SATURATED {
+        format!(
+            "the {cores} cores were {:.0}% busy, shared by {} threads: the limit is the CPU, and a cheaper server \
+             can only gain what it leaves to the client",
+            cores_busy * 100.0,
+            threads.len()
+        )
+    } else if let Some((name, b)) = busiest {
+        format!(
+            "{name} was busy {:.0}% of the run: that one thread is the limit",
+            b * 100.0
+        )
+    } else {
+        format!(
+            "no thread and not the cores ({:.0}% busy) were saturated: the run waited (wake-ups, scheduling)",
+            cores_busy * 100.0
+        )
+    };
+    format!("{each} of a core; {verdict}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +221,16 @@ mod tests {
     fn least_skips_runs_that_were_not_measured() {
         assert_eq!(least(&[3.0, f64::NAN, 2.0]), 2.0);
         assert!(least(&[f64::NAN]).is_nan());
+    }
+
+    #[test]
+    fn limit_names_a_saturated_thread_or_the_cores() {
+        let one = limit(&[("server", 0.97), ("writer", 0.3), ("reader", 0.3)], 4);
+        assert!(one.contains("server was busy 97%"), "{one}");
+        let cores = limit(&[("server", 0.7), ("writer", 0.6), ("reader", 0.6)], 2);
+        assert!(cores.contains("cores were 95% busy"), "{cores}");
+        let idle = limit(&[("server", 0.2), ("writer", 0.2)], 2);
+        assert!(idle.contains("the run waited"), "{idle}");
     }
 
     #[test]

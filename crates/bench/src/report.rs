@@ -37,14 +37,34 @@ fn num(v: f64) -> String {
     }
 }
 
-/// Renders the results as Markdown into `path`.
+/// Each peer and the settings it runs with (the case notes below add the sizes).
+const PEER_SETTINGS: &[&str] = &[
+    "socat: echo with a forked `PIPE` per connection, at its default transfer size (8 KiB) and at `-b 4096` and \
+     `-b 65536`, each its own row; the file pipeline at its defaults",
+    "iperf3, ncat, nc, md5sum, cp + sync: their defaults",
+    "std-echo (crates/bench/src/bin/std-echo.rs): the reference design, a thread per connection, `read` and `write_all` \
+     through a 64 KiB buffer",
+    "OpenSSH: the bench's own sshd on a free loopback port (crates/bench/src/sshd.rs: a host key and an ed25519 client \
+     key made for the run, `UsePAM no`, no DNS, no banner, Debian's sftp-server); clients with `-F /dev/null`, key \
+     authentication and `BatchMode`; scp, sftp, `ssh host cat` and `ssh host true` each with aes128-gcm@openssh.com \
+     and chacha20-poly1305@openssh.com, a row per cipher, and socklab compared with the fastest row; the rows that \
+     take one cipher (keystrokes, trees, the md5 pipeline, the ControlMaster row) use the one a probe found fastest \
+     (see the notes); commands on a kept connection go through a ControlMaster connection, ssh's own way to keep one",
+];
+
 /// A target is reported as out of reach only when the bound (`cpu::transfer_bound`)
 /// allows less than this fraction of it.
 pub const CLEARLY_BELOW: f64 = 0.9;
 
+/// Renders the results as Markdown into `path`.
 pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
     let mut md = String::new();
     let _ = writeln!(md, "# socklab benchmarks\n");
+    let _ = writeln!(
+        md,
+        "What limits each lesson's speed, and why, is told in [performance.md](performance.md); this page is \
+         the figures of one run.\n"
+    );
     let _ = writeln!(
         md,
         "Written by `make bench{}` (crates/bench, scripts/bench.sh) in {:.0} s of wall time. Every figure is the median of {} run(s), with the min–max; \
@@ -86,7 +106,16 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
     );
     let _ = writeln!(md, "- kernel: {}", sh("uname -sr"));
     let _ = writeln!(md, "- memory: {}", sh("free -h | awk '/Mem:/ {print $2}'"));
-    let _ = writeln!(md, "- peers: {}", sh("(socat -V | grep 'socat version'; iperf3 --version | head -1; ncat --version 2>&1 | head -1) | tr '\\n' ';'"));
+    let _ = writeln!(md, "- peers: {}", sh("(socat -V | grep 'socat version'; iperf3 --version | head -1; ncat --version 2>&1 | head -1; ssh -V 2>&1) | tr '\\n' ';'"));
+    let _ = writeln!(
+        md,
+        "- disk under /var/tmp (the on-disk rows): {}",
+        sh("df -T /var/tmp | awk 'NR==2 {print $1, $2}'")
+    );
+    let _ = writeln!(md, "\n## Peers and their settings\n");
+    for line in PEER_SETTINGS {
+        let _ = writeln!(md, "- {line}");
+    }
     let _ = writeln!(md, "\n## Ratios against peers\n");
     let _ = writeln!(
         md,

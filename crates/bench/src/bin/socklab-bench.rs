@@ -41,6 +41,14 @@ struct Args {
     /// MiB per file-transfer run, instead of the mode's default (32 quick, 1024 full).
     #[arg(long, value_name = "MIB")]
     file_mib: Option<u64>,
+    /// Files of 4 KiB in the tree-copy rows, instead of the mode's default (200 quick,
+    /// 10,000 full).
+    #[arg(long, value_name = "N")]
+    tree_files: Option<usize>,
+    /// MiB through `cat` in the stdin rows, instead of the mode's default (16 quick,
+    /// 256 full).
+    #[arg(long, value_name = "MIB")]
+    stream_mib: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +64,10 @@ fn main() -> ExitCode {
         bulk_bytes: args.bulk_mib.map(|m| m << 20),
         file_bytes: args.file_mib.map(|m| m << 20),
     };
+    socklab_bench::set_sizes(socklab_bench::Sizes {
+        tree_files: args.tree_files,
+        stream_bytes: args.stream_mib.map(|m| m << 20),
+    });
     let mut ok = true;
     let started = std::time::Instant::now();
     for (name, case) in CASES {
@@ -68,6 +80,13 @@ fn main() -> ExitCode {
             results.failures.push(format!("{name}: {e}"));
             ok = false;
         }
+    }
+    // Every case stops what it started, by PID: anything still running is a bug.
+    let left = socklab_bench::peers::children_of(std::process::id());
+    if !left.is_empty() {
+        results.failures.push(format!(
+            "processes the cases started are still running: {left:?}"
+        ));
     }
     results.total_secs = started.elapsed().as_secs_f64();
     eprintln!("total time: {:.0} s", results.total_secs);

@@ -120,6 +120,8 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let mut rates = vec![Vec::with_capacity(ctx.runs); subjects.len()];
     let mut cpu_gib = vec![Vec::with_capacity(ctx.runs); subjects.len()];
     let mut server_gib = vec![Vec::with_capacity(ctx.runs); subjects.len()];
+    // How busy each thread was, per run: the server, the client's writer and reader.
+    let mut busy = vec![[Vec::new(), Vec::new(), Vec::new()]; subjects.len()];
     let mut failed = vec![false; subjects.len()];
     for _round in 0..ctx.runs {
         for (i, s) in subjects.iter().enumerate() {
@@ -130,14 +132,21 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
                 continue;
             }
             let meter = cpu::Meter::start(Some(s.pid));
-            match echo::bulk(&s.addr, bytes, BULK_STALL) {
-                Ok(rate) => {
+            match echo::bulk_measured(&s.addr, bytes, BULK_STALL) {
+                Ok(run) => {
                     // socat reaps the child that served the run on SIGCHLD: give it
                     // the moment that takes, so the child's CPU is counted.
                     std::thread::sleep(Duration::from_millis(100));
-                    rates[i].push(rate);
+                    rates[i].push(run.rate);
                     cpu_gib[i].push(meter.seconds() * per_gib);
-                    server_gib[i].push(meter.server_seconds() * per_gib);
+                    let server = meter.server_seconds();
+                    server_gib[i].push(server * per_gib);
+                    for (k, cpu) in [server, run.writer_cpu, run.reader_cpu]
+                        .into_iter()
+                        .enumerate()
+                    {
+                        busy[i][k].push(cpu / run.secs);
+                    }
                 }
                 Err(e) if s.ours => return Err(format!("{}: {e}", s.name)),
                 Err(e) => {
@@ -174,6 +183,26 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             "s/GiB",
             server_gib[i].clone(),
         );
+        let client: Vec<f64> = cpu_gib[i]
+            .iter()
+            .zip(&server_gib[i])
+            .map(|(a, b)| a - b)
+            .collect();
+        r.figure("echo bulk", &s.name, "client CPU", "s/GiB", client);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let median_busy = |k: usize| finite_median(&busy[i][k]);
+        if median_busy(0).is_finite() {
+            let threads = [
+                ("the server", median_busy(0)),
+                ("the client's writer", median_busy(1)),
+                ("the client's reader", median_busy(2)),
+            ];
+            r.notes.push(format!(
+                "echo bulk, where the limit is for {} (median of the runs; socat's server is its forked child): {}",
+                s.name,
+                cpu::limit(&threads, cores)
+            ));
+        }
         if let Running::Server(srv) = &s._running {
             r.figure(
                 "echo bulk",

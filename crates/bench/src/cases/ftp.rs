@@ -2,63 +2,11 @@
 //! machine's disk (what a user's put and get really wait for).
 
 use super::rate_and_cpu;
+use super::rounds::{interleaved, Subject};
 use crate::stats::Target;
 use crate::{cpu, ftp, Ctx, Results};
 use socklab_testkit::peak_rss_kib;
 use std::path::Path;
-
-/// One subject's throughputs (MB/s) and CPU (s/GiB), a value per round.
-type Runs = (Vec<f64>, Vec<f64>);
-
-/// One subject of a transfer case: `prepare` runs with the clock stopped, `run`
-/// measured; a peer's failure is noted, ours ends the case.
-struct Subject<'a> {
-    name: &'static str,
-    ours: bool,
-    server: Option<u32>,
-    prepare: Box<dyn FnMut() + 'a>,
-    run: Box<dyn FnMut() -> Result<f64, String> + 'a>,
-}
-
-/// Runs `rounds` rounds, each subject once per round in turn (A, B, A, B…). Returns
-/// each subject's throughputs (MB/s) and CPU (s/GiB), NaN for a run not measured.
-fn interleaved(
-    r: &mut Results,
-    case: &str,
-    rounds: usize,
-    size: u64,
-    subjects: &mut [Subject<'_>],
-) -> Result<Vec<Runs>, String> {
-    let per_gib = (1u64 << 30) as f64 / size as f64;
-    let mut out = vec![(Vec::new(), Vec::new()); subjects.len()];
-    let mut failed = vec![false; subjects.len()];
-    for _round in 0..rounds {
-        for (i, s) in subjects.iter_mut().enumerate() {
-            if failed[i] {
-                out[i].0.push(f64::NAN);
-                out[i].1.push(f64::NAN);
-                continue;
-            }
-            (s.prepare)();
-            let meter = cpu::Meter::start(s.server);
-            match (s.run)() {
-                Ok(rate) => {
-                    out[i].0.push(rate);
-                    out[i].1.push(meter.seconds() * per_gib);
-                }
-                Err(e) if s.ours => return Err(format!("{}: {e}", s.name)),
-                Err(e) => {
-                    r.notes
-                        .push(format!("{case}: {} failed and is left out: {e}", s.name));
-                    failed[i] = true;
-                    out[i].0.push(f64::NAN);
-                    out[i].1.push(f64::NAN);
-                }
-            }
-        }
-    }
-    Ok(out)
-}
 
 pub(super) fn file_transfer(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let dir = ftp::scratch()?;
@@ -97,7 +45,6 @@ fn transfer(ctx: &Ctx, r: &mut Results, dir: &Path, on_disk: bool) -> Result<(),
     let (srv, fx) = ftp::start_server(dir, &[]);
     let root = fx.root();
     let cfg = ftp::config(srv.port());
-    let server = Some(srv.pid());
     let (out, nc_out, pipe_out, cp_out) = (
         dir.join("got.bin"),
         dir.join("nc.bin"),
@@ -105,58 +52,45 @@ fn transfer(ctx: &Ctx, r: &mut Results, dir: &Path, on_disk: bool) -> Result<(),
         dir.join("cp.bin"),
     );
     let mut subjects = vec![
-        Subject {
-            name: "ftp put (md5 both ends)",
-            ours: true,
-            server,
-            prepare: Box::new(|| ftp::fresh(&root.join("big.bin"))),
-            run: Box::new(|| ftp::put(&cfg, &src, "big.bin", size)),
-        },
-        Subject {
-            name: "ftp get (md5 both ends)",
-            ours: true,
-            server,
-            prepare: Box::new(|| {
-                ftp::fresh(&out);
-                // A get cut short in an earlier run would leave a partial that a plain
-                // get refuses to start over on.
-                ftp::fresh(&socklab_ftp::client::part_path(&out));
-            }),
-            run: Box::new(|| ftp::get(&cfg, "big.bin", &out, size)),
-        },
-        Subject {
-            name: "md5sum (one core's hashing rate)",
-            ours: false,
-            server: None,
-            prepare: Box::new(|| ()),
-            run: Box::new(|| ftp::md5sum(&src, size)),
-        },
-        Subject {
-            name: "cp + sync (same filesystem)",
-            ours: false,
-            server: None,
-            prepare: Box::new(|| ftp::fresh(&cp_out)),
-            run: Box::new(|| ftp::cp_sync(&src, &cp_out, size)),
-        },
+        Subject::new("ftp put (md5 both ends)", true, || {
+            ftp::put(&cfg, &src, "big.bin", size)
+        })
+        .server(srv.pid())
+        .prepare(|| ftp::fresh(&root.join("big.bin"))),
+        Subject::new("ftp get (md5 both ends)", true, || {
+            ftp::get(&cfg, "big.bin", &out, size)
+        })
+        .server(srv.pid())
+        .prepare(|| {
+            ftp::fresh(&out);
+            // A get cut short in an earlier run would leave a partial that a plain
+            // get refuses to start over on.
+            ftp::fresh(&socklab_ftp::client::part_path(&out));
+        }),
+        Subject::new("md5sum (one core's hashing rate)", false, || {
+            ftp::md5sum(&src, size)
+        }),
+        Subject::new("cp + sync (same filesystem)", false, || {
+            ftp::cp_sync(&src, &cp_out, size)
+        })
+        .prepare(|| ftp::fresh(&cp_out)),
     ];
     if !on_disk {
-        subjects.push(Subject {
-            name: "nc (no verification)",
-            ours: false,
-            server: None,
-            prepare: Box::new(|| ftp::fresh(&nc_out)),
-            run: Box::new(|| ftp::nc(&src, &nc_out, size)),
-        });
-        subjects.push(Subject {
-            name: "md5sum + socat + md5sum pipeline",
-            ours: false,
-            server: None,
-            prepare: Box::new(|| ()),
-            run: Box::new(|| ftp::pipeline(&src, &pipe_out, size)),
-        });
+        subjects.push(
+            Subject::new("nc (no verification)", false, || {
+                ftp::nc(&src, &nc_out, size)
+            })
+            .prepare(|| ftp::fresh(&nc_out)),
+        );
+        subjects.push(Subject::new(
+            "md5sum + socat + md5sum pipeline",
+            false,
+            || ftp::pipeline(&src, &pipe_out, size),
+        ));
     }
-    let measured = interleaved(r, &case, ctx.runs, size, &mut subjects)?;
-    let names: Vec<&str> = subjects.iter().map(|s| s.name).collect();
+    let per_gib = (1u64 << 30) as f64 / size as f64;
+    let measured = interleaved(r, &case, ctx.runs, per_gib, &mut subjects)?;
+    let names: Vec<String> = subjects.iter().map(|s| s.name.clone()).collect();
     drop(subjects);
     let mut medians = Vec::new();
     let mut cheapest = Vec::new();
