@@ -167,6 +167,23 @@ pub fn cp_sync(src: &Path, dest: &Path, size: u64) -> Result<f64, String> {
     Ok(rate(size, t))
 }
 
+/// `cp SRC DEST` alone, into the page cache: MB/s. Beside [`cp_sync`], what the
+/// fsync costs on that filesystem.
+pub fn cp_only(src: &Path, dest: &Path, size: u64) -> Result<f64, String> {
+    let t = Instant::now();
+    let status = Command::new("cp")
+        .arg("--")
+        .arg(src)
+        .arg(dest)
+        .status()
+        .map_err(|e| format!("cp: {e}"))?;
+    let got = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    if !status.success() || got != size {
+        return Err(format!("cp copied {got} of {size} bytes"));
+    }
+    Ok(rate(size, t))
+}
+
 /// `md5sum FILE`: MB/s, the hashing limit of one core.
 pub fn md5sum(path: &Path, size: u64) -> Result<f64, String> {
     let t = Instant::now();

@@ -31,13 +31,14 @@ fn transfer(ctx: &Ctx, r: &mut Results, dir: &Path, on_disk: bool) -> Result<(),
     r.notes.push(format!(
         "{case}: one file of random data in {} for every subject{}; \
          put and get include connecting, logging in, md5 on both ends and the server's fsync before it links the file; \
-         cp + sync copies the file and fsyncs the copy (`sync FILE`), the least a durable copy costs on the same filesystem; \
+         cp + sync copies the file and fsyncs the copy (`sync FILE`), the least a durable copy costs on the same filesystem{}; \
          md5sum, nc and socat run at their defaults; \
          every subject's destination file is deleted just before each run writes it (see crates/bench/src/ftp.rs, `fresh`); \
          the runs go round the subjects in turn ({} rounds); \
          CPU is user + system time of every process the subject ran (for ftp, the client and the server), per GiB moved",
         dir.display(),
         if on_disk { "" } else { ", so the disk is not measured" },
+        if on_disk { ", and cp alone shows what its fsync costs" } else { "" },
         ctx.runs
     ));
     let src = dir.join("src.bin");
@@ -75,7 +76,15 @@ fn transfer(ctx: &Ctx, r: &mut Results, dir: &Path, on_disk: bool) -> Result<(),
         })
         .prepare(|| ftp::fresh(&cp_out)),
     ];
-    if !on_disk {
+    if on_disk {
+        // cp + sync less this is what the fsync costs on this disk.
+        subjects.push(
+            Subject::new("cp without sync (page cache only)", false, || {
+                ftp::cp_only(&src, &cp_out, size)
+            })
+            .prepare(|| ftp::fresh(&cp_out)),
+        );
+    } else {
         subjects.push(
             Subject::new("nc (no verification)", false, || {
                 ftp::nc(&src, &nc_out, size)
@@ -110,13 +119,28 @@ fn transfer(ctx: &Ctx, r: &mut Results, dir: &Path, on_disk: bool) -> Result<(),
     let rates = |i: usize| measured[i].0.as_slice();
     let (put, get, md5, cp) = (0, 1, 2, 3);
     let what = |dir: &str, peer: &str| format!("file {dir} {place}, ftp / {peer}");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if on_disk {
+        // As on tmpfs (below), the bound from md5 on both ends and the cheapest move,
+        // here ftp's own less its two md5s (no nc on disk).
+        let md5_cpu = cheapest[md5];
+        let moving = (cheapest[put].min(cheapest[get]) - 2.0 * md5_cpu).max(0.0);
+        let bound = cpu::transfer_bound(md5_cpu, moving, cores);
+        r.figure(
+            &case,
+            "bound: md5 on both ends at md5sum's speed plus the cheapest ftp run's moving and writing, on all cores",
+            "throughput",
+            "MB/s",
+            vec![bound],
+        );
+        let ceiling = (!ctx.quick && size >= 1 << 30).then_some(bound / medians[cp]);
         r.paired_ratio(
             &what("put", "cp + sync"),
             rates(put),
             rates(cp),
             Target::AtLeast(0.8),
-        );
+        )
+        .ceiling = ceiling;
         r.paired_ratio(
             &what("get", "cp + sync"),
             rates(get),
@@ -125,6 +149,13 @@ fn transfer(ctx: &Ctx, r: &mut Results, dir: &Path, on_disk: bool) -> Result<(),
         );
         r.paired_ratio(&what("put", "md5sum"), rates(put), rates(md5), Target::None);
         r.paired_ratio(&what("get", "md5sum"), rates(get), rates(md5), Target::None);
+        r.notes.push(fsync_note(
+            &case,
+            (medians[put], medians[cp], medians[4]),
+            cheapest[put],
+            bound,
+            cores,
+        ));
         return Ok(());
     }
     let (nc, pipeline) = (4, 5);
@@ -132,7 +163,6 @@ fn transfer(ctx: &Ctx, r: &mut Results, dir: &Path, on_disk: bool) -> Result<(),
     // both ends and moved the bytes as cheaply as the cheapest run measured here (of
     // nc, or of ftp once its two md5s are taken out): see `cpu::transfer_bound`. From
     // the cheapest runs, not the medians, so that it is an upper bound.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let md5_cpu = cheapest[md5];
     let moving = cheapest[nc]
         .min(cheapest[put].min(cheapest[get]) - 2.0 * md5_cpu)
@@ -186,4 +216,36 @@ fn transfer(ctx: &Ctx, r: &mut Results, dir: &Path, on_disk: bool) -> Result<(),
         );
     }
     Ok(())
+}
+
+/// Seconds per GiB at `rate` MB/s.
+fn secs_per_gib(rate: f64) -> f64 {
+    (1u64 << 30) as f64 / 1e6 / rate
+}
+
+/// What the fsync costs a put on this disk, and what the rest of the put's time is:
+/// from the medians of put, cp + sync and cp alone (MB/s), put's cheapest CPU
+/// (s/GiB) and the bound (MB/s).
+fn fsync_note(
+    case: &str,
+    (put, cp_sync, cp): (f64, f64, f64),
+    put_cpu: f64,
+    bound: f64,
+    cores: usize,
+) -> String {
+    let fsync = (secs_per_gib(cp_sync) - secs_per_gib(cp)).max(0.0);
+    let put_secs = secs_per_gib(put);
+    format!(
+        "{case}: why put is measured against cp + sync: the server fsyncs every upload before it links it under its \
+         name (crates/ftp/src/store/upload.rs, `Upload::commit`), so an `ok` means the bytes are on the disk, as after \
+         cp + sync, and a crash never leaves a short file under a final name. Here the fsync costs about {fsync:.2} s \
+         per GiB (cp + sync {:.2} s, cp alone {:.2} s), and a put takes {put_secs:.2} s per GiB: the fsync is about \
+         {:.0}% of it. The rest is CPU: a put costs at least {put_cpu:.2} s of CPU per GiB (md5 on both ends, the \
+         socket, the page cache) on {cores} cores, so on this machine it cannot pass {bound:.0} MB/s (the bound) \
+         however fast the disk is; where cp + sync runs faster than that, the target is out of reach here, and it \
+         comes within reach when client and server each have their own cores",
+        secs_per_gib(cp_sync),
+        secs_per_gib(cp),
+        100.0 * fsync / put_secs,
+    )
 }
