@@ -35,6 +35,9 @@ pub struct Results {
     pub ratios: Vec<Ratio>,
     /// Wall time of the whole run, seconds (set when it ends).
     pub total_secs: f64,
+    /// Cores other processes kept busy in the moments before the run, while the
+    /// bench did nothing: a machine that is not quiet shows here.
+    pub background_cores: f64,
     /// Sentences for the report (sizes, skipped peers).
     pub notes: Vec<String>,
     /// Hard failures: mismatches, lost data.

@@ -105,6 +105,16 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
     );
     let _ = writeln!(md, "- kernel: {}", sh("uname -sr"));
+    let _ = writeln!(
+        md,
+        "- background load: {:.2} of the cores busy with other processes in the 2 s before the run{}",
+        r.background_cores,
+        if r.background_cores > 0.2 {
+            " (**not a quiet machine: every figure below is suspect**)"
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(md, "- memory: {}", sh("free -h | awk '/Mem:/ {print $2}'"));
     let _ = writeln!(md, "- peers: {}", sh("(socat -V | grep 'socat version'; iperf3 --version | head -1; ncat --version 2>&1 | head -1; ssh -V 2>&1) | tr '\\n' ';'"));
     let _ = writeln!(

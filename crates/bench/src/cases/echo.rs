@@ -121,7 +121,8 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let mut cpu_gib = vec![Vec::with_capacity(ctx.runs); subjects.len()];
     let mut server_gib = vec![Vec::with_capacity(ctx.runs); subjects.len()];
     // How busy each thread was, per run: the server, the client's writer and reader.
-    let mut busy = vec![[Vec::new(), Vec::new(), Vec::new()]; subjects.len()];
+    let mut busy = vec![[Vec::new(), Vec::new(), Vec::new(), Vec::new()]; subjects.len()];
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut failed = vec![false; subjects.len()];
     for _round in 0..ctx.runs {
         for (i, s) in subjects.iter().enumerate() {
@@ -132,8 +133,10 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
                 continue;
             }
             let meter = cpu::Meter::start(Some(s.pid));
+            let machine = cpu::MachineMeter::start();
             match echo::bulk_measured(&s.addr, bytes, BULK_STALL) {
                 Ok(run) => {
+                    busy[i][3].push(machine.cores_busy(cores));
                     // socat reaps the child that served the run on SIGCHLD: give it
                     // the moment that takes, so the child's CPU is counted.
                     std::thread::sleep(Duration::from_millis(100));
@@ -189,7 +192,6 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             .map(|(a, b)| a - b)
             .collect();
         r.figure("echo bulk", &s.name, "client CPU", "s/GiB", client);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let median_busy = |k: usize| finite_median(&busy[i][k]);
         if median_busy(0).is_finite() {
             let threads = [
@@ -200,7 +202,7 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             r.notes.push(format!(
                 "echo bulk, where the limit is for {} (median of the runs; socat's server is its forked child): {}",
                 s.name,
-                cpu::limit(&threads, cores)
+                cpu::limit(&threads, cores, median_busy(3))
             ));
         }
         if let Running::Server(srv) = &s._running {
