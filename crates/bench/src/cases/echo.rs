@@ -1,5 +1,6 @@
 //! The echo case.
 
+use super::echo_cpu::{self, finite_median, Cpu};
 use super::repeat;
 use crate::stats::{percentile, Target};
 use crate::{cpu, echo, peers, Ctx, Results};
@@ -38,12 +39,6 @@ fn bulk_targets(mode: &str) -> (Target, Target) {
     } else {
         (Target::None, Target::None)
     }
-}
-
-/// The median of the runs that were measured (NaN if none was).
-fn finite_median(samples: &[f64]) -> f64 {
-    let v: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
-    percentile(&v, 50.0)
 }
 
 /// A server the bulk case measures, kept running until the case ends.
@@ -118,37 +113,34 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     ));
     let subjects = start_subjects(ctx, r, "echo bulk", &peers::SOCAT_SETTINGS);
     let mut rates = vec![Vec::with_capacity(ctx.runs); subjects.len()];
-    let mut cpu_gib = vec![Vec::with_capacity(ctx.runs); subjects.len()];
-    let mut server_gib = vec![Vec::with_capacity(ctx.runs); subjects.len()];
-    // How busy each thread was, per run: the server, the client's writer and reader.
-    let mut busy = vec![[Vec::new(), Vec::new(), Vec::new(), Vec::new()]; subjects.len()];
+    let mut cpus = vec![Cpu::default(); subjects.len()];
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut failed = vec![false; subjects.len()];
     for _round in 0..ctx.runs {
         for (i, s) in subjects.iter().enumerate() {
             if failed[i] {
                 rates[i].push(f64::NAN);
-                cpu_gib[i].push(f64::NAN);
-                server_gib[i].push(f64::NAN);
+                cpus[i].total.push(f64::NAN);
+                cpus[i].server.push(f64::NAN);
                 continue;
             }
             let meter = cpu::Meter::start(Some(s.pid));
             let machine = cpu::MachineMeter::start();
             match echo::bulk_measured(&s.addr, bytes, BULK_STALL) {
                 Ok(run) => {
-                    busy[i][3].push(machine.cores_busy(cores));
+                    cpus[i].machine.push(machine.cores_busy(cores));
                     // socat reaps the child that served the run on SIGCHLD: give it
                     // the moment that takes, so the child's CPU is counted.
                     std::thread::sleep(Duration::from_millis(100));
                     rates[i].push(run.rate);
-                    cpu_gib[i].push(meter.seconds() * per_gib);
+                    cpus[i].total.push(meter.seconds() * per_gib);
                     let server = meter.server_seconds();
-                    server_gib[i].push(server * per_gib);
+                    cpus[i].server.push(server * per_gib);
                     for (k, cpu) in [server, run.writer_cpu, run.reader_cpu]
                         .into_iter()
                         .enumerate()
                     {
-                        busy[i][k].push(cpu / run.secs);
+                        cpus[i].busy[k].push(cpu / run.secs);
                     }
                 }
                 Err(e) if s.ours => return Err(format!("{}: {e}", s.name)),
@@ -168,8 +160,8 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
                     ));
                     failed[i] = true;
                     rates[i].push(f64::NAN);
-                    cpu_gib[i].push(f64::NAN);
-                    server_gib[i].push(f64::NAN);
+                    cpus[i].total.push(f64::NAN);
+                    cpus[i].server.push(f64::NAN);
                 }
             }
         }
@@ -177,34 +169,7 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let mut medians = Vec::with_capacity(subjects.len());
     for (i, s) in subjects.iter().enumerate() {
         medians.push(r.figure("echo bulk", &s.name, "throughput", "MB/s", rates[i].clone()));
-        r.figure("echo bulk", &s.name, "CPU", "s/GiB", cpu_gib[i].clone());
-        // The server's share alone: what a design saves is here, not in the client's.
-        r.figure(
-            "echo bulk",
-            &s.name,
-            "server CPU",
-            "s/GiB",
-            server_gib[i].clone(),
-        );
-        let client: Vec<f64> = cpu_gib[i]
-            .iter()
-            .zip(&server_gib[i])
-            .map(|(a, b)| a - b)
-            .collect();
-        r.figure("echo bulk", &s.name, "client CPU", "s/GiB", client);
-        let median_busy = |k: usize| finite_median(&busy[i][k]);
-        if median_busy(0).is_finite() {
-            let threads = [
-                ("the server", median_busy(0)),
-                ("the client's writer", median_busy(1)),
-                ("the client's reader", median_busy(2)),
-            ];
-            r.notes.push(format!(
-                "echo bulk, where the limit is for {} (median of the runs; socat's server is its forked child): {}",
-                s.name,
-                cpu::limit(&threads, cores, median_busy(3))
-            ));
-        }
+        echo_cpu::record(r, &s.name, &cpus[i], cores);
         if let Running::Server(srv) = &s._running {
             r.figure(
                 "echo bulk",
@@ -215,7 +180,7 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             );
         }
     }
-    let server_median: Vec<f64> = server_gib.iter().map(|v| finite_median(v)).collect();
+    let server_median: Vec<f64> = cpus.iter().map(|c| finite_median(&c.server)).collect();
     let cheapest = (0..subjects.len())
         .filter(|&i| server_median[i].is_finite())
         .min_by(|&a, &b| server_median[a].total_cmp(&server_median[b]));
@@ -226,6 +191,9 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         ));
     }
     let reference = ECHO_MODES.len();
+    for (i, (name, _)) in ECHO_MODES.iter().enumerate() {
+        echo_cpu::versus(r, (name, &cpus[i]), (STD_REFERENCE, &cpus[reference]));
+    }
     // The fastest socat setting that worked is the one compared with.
     let socat = (reference + 1..subjects.len())
         .filter(|&i| medians[i].is_finite())

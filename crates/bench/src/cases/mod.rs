@@ -3,6 +3,7 @@
 
 mod chat;
 mod echo;
+mod echo_cpu;
 mod ftp;
 mod rounds;
 mod shell;
