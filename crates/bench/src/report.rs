@@ -24,6 +24,12 @@ pub fn ratio(v: f64) -> String {
     }
 }
 
+/// `text` for a Markdown table cell: a `|` (a shell pipeline in a row's name) would
+/// end the cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
 fn num(v: f64) -> String {
     // NaN (a peer that failed) and ±inf (the min or max of no samples) have no figure.
     if !v.is_finite() {
@@ -140,6 +146,8 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         let verdict = match (x.target, x.met(), x.ceiling) {
             (Target::None, _, _) => String::new(),
             _ if !x.value().is_finite() => "not measured (see notes)".into(),
+            // Tiny sizes measure start-up costs, not speed.
+            _ if ctx.quick => "not judged (quick mode)".into(),
             (_, true, _) => "met".into(),
             // Only where the bound is clearly below the target: run-to-run noise is
             // about 10% on the machine these were first measured on.
@@ -157,7 +165,7 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} |",
-            x.what,
+            cell(&x.what),
             num(x.ours),
             num(x.peer),
             ratio(x.value()),
@@ -178,8 +186,8 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         let _ = writeln!(
             md,
             "| {} | {} | {} {} | {}–{} |",
-            f.subject,
-            f.metric,
+            cell(&f.subject),
+            cell(&f.metric),
             num(f.median()),
             f.unit,
             num(f.min()),
@@ -199,4 +207,76 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         }
     }
     std::fs::write(path, md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Figure;
+
+    fn ctx(quick: bool) -> Ctx {
+        Ctx {
+            quick,
+            runs: 3,
+            bulk_bytes: None,
+            file_bytes: None,
+        }
+    }
+
+    fn written(r: &Results, quick: bool) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.md");
+        write(&path, r, &ctx(quick)).unwrap();
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    #[test]
+    fn a_pipe_in_a_name_stays_inside_its_table_cell() {
+        let mut r = Results::default();
+        r.figures.push(Figure {
+            case: "trees".into(),
+            subject: "tar c | ssh host tar x".into(),
+            metric: "time".into(),
+            unit: "s".into(),
+            samples: vec![1.0],
+        });
+        r.paired_ratio("put -r / tar c | ssh", &[1.0], &[2.0], Target::AtMost(1.5));
+        let md = written(&r, false);
+        let row = md
+            .lines()
+            .find(|l| l.contains("tar c \\| ssh host"))
+            .expect(&md);
+        assert_eq!(row.matches(" | ").count(), 3, "{row}");
+        let ratio = md
+            .lines()
+            .find(|l| l.contains("put -r / tar c"))
+            .expect(&md);
+        assert!(
+            ratio.contains("tar c \\| ssh") && ratio.ends_with("| met |"),
+            "{ratio}"
+        );
+    }
+
+    #[test]
+    fn the_report_links_the_narrative_and_gives_its_run_time_and_load() {
+        let r = Results {
+            total_secs: 612.0,
+            background_cores: 1.5,
+            ..Results::default()
+        };
+        let md = written(&r, false);
+        assert!(md.contains("[performance.md](performance.md)"), "{md}");
+        assert!(md.contains("in 612 s of wall time"), "{md}");
+        assert!(md.contains("not a quiet machine"), "{md}");
+        assert!(md.contains("OpenSSH:"), "{md}");
+    }
+
+    #[test]
+    fn quick_mode_does_not_judge_targets() {
+        let mut r = Results::default();
+        r.paired_ratio("x", &[1.0], &[2.0], Target::AtLeast(2.0));
+        let md = written(&r, true);
+        assert!(md.contains("not judged (quick mode)"), "{md}");
+        assert!(!md.contains("**missed**"), "{md}");
+    }
 }
