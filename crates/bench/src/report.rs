@@ -51,7 +51,9 @@ const PEER_SETTINGS: &[&str] = &[
     "std-echo (crates/bench/src/bin/std-echo.rs): the reference design, a thread per connection, `read` and `write_all` \
      through a 64 KiB buffer",
     "OpenSSH: the bench's own sshd on a free loopback port (crates/bench/src/sshd.rs: a host key and an ed25519 client \
-     key made for the run, `UsePAM no`, no DNS, no banner, Debian's sftp-server); clients with `-F /dev/null`, key \
+     key made for the run, `UsePAM no`, no DNS, no banner, Debian's sftp-server, and `SetEnv SHLVL=1` so that the \
+     account's bash runs a remote command without reading `~/.bashrc`, whose cost is the account's, not ssh's; \
+     shell-server's `/bin/sh -c` reads none either); clients with `-F /dev/null`, key \
      authentication and `BatchMode`; scp, sftp, `ssh host cat` and `ssh host true` each with aes128-gcm@openssh.com \
      and chacha20-poly1305@openssh.com, a row per cipher, and socklab compared with the fastest row; the rows that \
      take one cipher (keystrokes, trees, the md5 pipeline, the ControlMaster row) use the one a probe found fastest \
