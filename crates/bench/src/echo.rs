@@ -30,6 +30,9 @@ pub struct Bulk {
     pub writer_cpu: f64,
     /// CPU seconds of the client's reading thread.
     pub reader_cpu: f64,
+    /// How many `read` calls brought the echo back (how the server's sends arrive:
+    /// fewer, larger reads cost the client less).
+    pub reads: u64,
 }
 
 /// Streams `bytes` through the echo server while reading the echo back on another
@@ -78,11 +81,14 @@ pub fn bulk_measured(addr: &str, bytes: u64, stall: Duration) -> Result<Bulk, St
     let reader_start = thread_cpu();
     let mut reader = stream;
     let mut buf = vec![0u8; CHUNK];
-    let mut got = 0u64;
+    let (mut got, mut reads) = (0u64, 0u64);
     loop {
         match reader.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => got += n as u64,
+            Ok(n) => {
+                got += n as u64;
+                reads += 1;
+            }
             Err(e) => {
                 // Unblocks the sender too, so its thread ends with this run.
                 let _ = reader.shutdown(Shutdown::Both);
@@ -102,6 +108,7 @@ pub fn bulk_measured(addr: &str, bytes: u64, stall: Duration) -> Result<Bulk, St
         secs,
         writer_cpu,
         reader_cpu,
+        reads,
     })
 }
 

@@ -129,6 +129,9 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             match echo::bulk_measured(&s.addr, bytes, BULK_STALL) {
                 Ok(run) => {
                     cpus[i].machine.push(machine.cores_busy(cores));
+                    cpus[i]
+                        .reads_per_mib
+                        .push(run.reads as f64 / (bytes as f64 / (1 << 20) as f64));
                     // socat reaps the child that served the run on SIGCHLD: give it
                     // the moment that takes, so the child's CPU is counted.
                     std::thread::sleep(Duration::from_millis(100));

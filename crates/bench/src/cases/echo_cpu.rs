@@ -22,6 +22,8 @@ pub(super) struct Cpu {
     pub busy: [Vec<f64>; 3],
     /// Cores the whole machine kept busy during the run.
     pub machine: Vec<f64>,
+    /// The client's `read` calls per MiB echoed.
+    pub reads_per_mib: Vec<f64>,
 }
 
 impl Cpu {
@@ -48,6 +50,13 @@ pub(super) fn record(r: &mut Results, name: &str, c: &Cpu, cores: usize) {
     // The server's share alone: what a design saves is here, not in the client's.
     r.figure(case, name, "server CPU", "s/GiB", c.server.clone());
     r.figure(case, name, "client CPU", "s/GiB", c.client());
+    r.figure(
+        case,
+        name,
+        "client reads per MiB echoed",
+        "",
+        c.reads_per_mib.clone(),
+    );
     let busy = |k: usize| finite_median(&c.busy[k]);
     if busy(0).is_finite() {
         let threads = [
