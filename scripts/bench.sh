@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# `make bench`: installs the peers (socat, ncat, nc, iperf3), builds release binaries,
-# and runs crates/bench, which writes docs/benchmarks.md. QUICK=1 runs tiny sizes
-# once, to check that every case still runs; it writes target/benchmarks-quick.md so
-# the real figures in docs/ are not overwritten. `--only CASE` builds only the
+# `make bench`: installs the peers (socat, ncat, nc, iperf3, OpenSSH), builds release
+# binaries, and runs crates/bench, which writes docs/benchmarks.md (a full run takes
+# about ten minutes on two cores; run it on a quiet machine). QUICK=1 runs tiny sizes
+# once, to check that every case still runs (well under two minutes); it writes
+# target/benchmarks-quick.md so the real figures in docs/ are not overwritten. Flags
+# after ARGS= go to socklab-bench: `--only CASE`, `--runs N`, and the sizes
+# `--bulk-mib`, `--file-mib`, `--tree-files`, `--stream-mib` for a small check of one
+# case (e.g. ARGS="--only trees --tree-files 500 --runs 2"). `--only CASE` builds only the
 # packages that case starts (echo cases: socklab-bench and socklab-echo).
 set -euo pipefail
 cd "$(dirname "$0")/.."

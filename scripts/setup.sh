@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the peers socklab's tests, demo and benchmarks talk to, when they are
 # missing: netcat-openbsd (nc), socat, python3 and tshark (the wire-view tests and
-# make capture), and with BENCH=1 (make bench) ncat
-# and iperf3 too. Idempotent: it does
-# nothing when they are all there. Needs root (or sudo) only when it must install.
+# make capture), and with BENCH=1 (make bench) ncat, iperf3, OpenSSH (client and
+# server: the bench starts its own sshd on a free loopback port, with a temporary
+# host key, and stops it) and strace. Idempotent: it does nothing when they are all
+# there. Needs root (or sudo) only when it must install.
 set -euo pipefail
 
 need=()
@@ -20,6 +21,9 @@ command -v tshark >/dev/null 2>&1 || need+=(tshark)
 if [[ ${BENCH:-0} == 1 ]]; then
     command -v ncat >/dev/null 2>&1 || need+=(ncat)
     command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
+    command -v ssh >/dev/null 2>&1 && command -v scp >/dev/null 2>&1 || need+=(openssh-client)
+    [[ -x /usr/sbin/sshd && -x /usr/lib/openssh/sftp-server ]] || need+=(openssh-server)
+    command -v strace >/dev/null 2>&1 || need+=(strace)
 fi
 [[ ${#need[@]} -eq 0 ]] && exit 0
 
@@ -40,4 +44,15 @@ if [[ " ${need[*]} " == *" tshark "* ]]; then
         "${sudo[@]}" debconf-set-selections
 fi
 "${sudo[@]}" apt-get update -qq
+# The bench runs its own sshd; installing the package must not start the system's
+# (listening on port 22 of every address). Debian's maintainer scripts ask
+# policy-rc.d before starting a service: when there is none, one that says "no" is
+# put there for the install and removed after it. (On a systemd machine the package
+# still enables ssh for the next boot: `systemctl disable ssh` undoes that.)
+policy=/usr/sbin/policy-rc.d
+if [[ " ${need[*]} " == *" openssh-server "* && ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    trap '"${sudo[@]}" rm -f "$policy"' EXIT
+fi
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -125,6 +125,94 @@ pub fn transfer_bound(md5_cpu: f64, move_cpu: f64, cores: usize) -> f64 {
     (1u64 << 30) as f64 / 1e6 / seconds
 }
 
+/// The whole machine's busy and total CPU time so far, in clock ticks, from the
+/// first line of `/proc/stat` (every process, not only the bench's).
+fn machine_ticks() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal…: idle and iowait are not busy.
+    let total: f64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4).unwrap_or(&0.0);
+    Some((total - idle, total))
+}
+
+/// How busy the whole machine's cores were between [`MachineMeter::start`] and
+/// [`MachineMeter::cores_busy`]: what the bench's subjects used and what every other
+/// process did meanwhile.
+#[derive(Debug)]
+pub struct MachineMeter(Option<(f64, f64)>);
+
+impl MachineMeter {
+    /// Starts counting.
+    pub fn start() -> MachineMeter {
+        MachineMeter(machine_ticks())
+    }
+
+    /// Cores busy on average since the start (2.0 = both of two cores all the time);
+    /// NaN when /proc/stat cannot be read.
+    pub fn cores_busy(&self, cores: usize) -> f64 {
+        match (self.0, machine_ticks()) {
+            (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => (b1 - b0) / (t1 - t0) * cores as f64,
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// Where a transfer's limit is, from how busy each of its threads was (CPU seconds
+/// over wall seconds, 1.0 = one core all the time) on `cores` cores, and how busy the
+/// whole machine was meanwhile (`machine`, in cores): a thread busy nearly all the
+/// time is the limit by itself; otherwise, cores busy nearly all the time are (the
+/// threads take turns on them), and when other processes took part of them the
+/// figure is held down by the machine's load; otherwise neither is, and the run
+/// waited (wake-ups, scheduling, loopback).
+pub fn limit(threads: &[(&str, f64)], cores: usize, machine: f64) -> String {
+    const SATURATED: f64 = 0.9;
+    let ours: f64 = threads.iter().map(|(_, b)| b).sum();
+    let others = if machine.is_finite() {
+        (machine - ours).max(0.0)
+    } else {
+        0.0
+    };
+    let each = threads
+        .iter()
+        .map(|(n, b)| format!("{n} {:.0}%", b * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let n = cores.max(1) as f64;
+    let busiest = threads
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|(_, b)| *b >= SATURATED);
+    let verdict = if let Some((name, b)) = busiest {
+        format!(
+            "{name} was busy {:.0}% of the run: that one thread is the limit",
+            b * 100.0
+        )
+    } else if ours / n >= SATURATED {
+        format!(
+            "the {cores} cores were {:.0}% busy with its {} threads: the limit is the CPU, and a cheaper server \
+             can only gain what it leaves to the client",
+            ours / n * 100.0,
+            threads.len()
+        )
+    } else if (ours + others) / n >= SATURATED {
+        format!(
+            "the {cores} cores were busy, {others:.1} of them with other processes' work: this figure is held down \
+             by the machine's load, not by the echo"
+        )
+    } else {
+        format!(
+            "no thread and not the cores ({:.0}% busy) were saturated: the run waited (wake-ups, scheduling)",
+            (ours + others) / n * 100.0
+        )
+    };
+    format!("{each} of a core; {verdict}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,9 +267,36 @@ mod tests {
     }
 
     #[test]
+    fn the_machine_meter_sees_this_process_spin() {
+        let m = MachineMeter::start();
+        burn(0.2);
+        let busy = m.cores_busy(1);
+        assert!(busy > 0.0 && busy.is_finite(), "{busy}");
+    }
+
+    #[test]
     fn least_skips_runs_that_were_not_measured() {
         assert_eq!(least(&[3.0, f64::NAN, 2.0]), 2.0);
         assert!(least(&[f64::NAN]).is_nan());
+    }
+
+    #[test]
+    fn limit_names_a_saturated_thread_or_the_cores() {
+        let one = limit(
+            &[("server", 0.97), ("writer", 0.3), ("reader", 0.3)],
+            4,
+            1.6,
+        );
+        assert!(one.contains("server was busy 97%"), "{one}");
+        let cores = limit(&[("server", 0.7), ("writer", 0.6), ("reader", 0.6)], 2, 1.9);
+        assert!(cores.contains("cores were 95% busy"), "{cores}");
+        let loaded = limit(&[("server", 0.3), ("writer", 0.2)], 2, 1.9);
+        assert!(
+            loaded.contains("1.4 of them with other processes"),
+            "{loaded}"
+        );
+        let idle = limit(&[("server", 0.2), ("writer", 0.2)], 2, 0.5);
+        assert!(idle.contains("the run waited"), "{idle}");
     }
 
     #[test]

@@ -19,19 +19,51 @@ fn connect(addr: &str) -> Result<TcpStream, String> {
     Ok(s)
 }
 
+/// What one bulk run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Bulk {
+    /// MB/s (10^6 bytes per second) of the echoed stream.
+    pub rate: f64,
+    /// Wall time of the run, seconds.
+    pub secs: f64,
+    /// CPU seconds of the client's writing thread.
+    pub writer_cpu: f64,
+    /// CPU seconds of the client's reading thread.
+    pub reader_cpu: f64,
+    /// How many `read` calls brought the echo back (how the server's sends arrive:
+    /// fewer, larger reads cost the client less).
+    pub reads: u64,
+}
+
 /// Streams `bytes` through the echo server while reading the echo back on another
 /// thread, as any echo client must (a client that writes everything before reading
 /// deadlocks against any server once both directions' buffers are full). Returns
 /// MB/s (10^6 bytes per second) of the echoed stream. A peer that moves nothing for
 /// `stall` fails the run.
 pub fn bulk(addr: &str, bytes: u64, stall: Duration) -> Result<f64, String> {
+    bulk_measured(addr, bytes, stall).map(|b| b.rate)
+}
+
+/// CPU seconds of the calling thread.
+fn thread_cpu() -> f64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    getrusage(UsageWho::RUSAGE_THREAD).map_or(f64::NAN, |u| {
+        let s = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        s(u.user_time()) + s(u.system_time())
+    })
+}
+
+/// [`bulk`], with the wall time and each client thread's CPU time: which side of an
+/// echo is the limit shows in how busy each thread was.
+pub fn bulk_measured(addr: &str, bytes: u64, stall: Duration) -> Result<Bulk, String> {
     let stream = connect(addr)?;
     for set in [TcpStream::set_read_timeout, TcpStream::set_write_timeout] {
         set(&stream, Some(stall)).map_err(|e| e.to_string())?;
     }
     let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
     let start = Instant::now();
-    let sender = std::thread::spawn(move || -> Result<(), String> {
+    let sender = std::thread::spawn(move || -> Result<f64, String> {
+        let cpu = thread_cpu();
         let chunk = vec![0x5au8; CHUNK];
         let mut left = bytes;
         while left > 0 {
@@ -41,15 +73,22 @@ pub fn bulk(addr: &str, bytes: u64, stall: Duration) -> Result<f64, String> {
                 .map_err(|e| format!("send: {e}"))?;
             left -= n as u64;
         }
-        writer.shutdown(Shutdown::Write).map_err(|e| e.to_string())
+        writer
+            .shutdown(Shutdown::Write)
+            .map_err(|e| e.to_string())?;
+        Ok(thread_cpu() - cpu)
     });
+    let reader_start = thread_cpu();
     let mut reader = stream;
     let mut buf = vec![0u8; CHUNK];
-    let mut got = 0u64;
+    let (mut got, mut reads) = (0u64, 0u64);
     loop {
         match reader.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => got += n as u64,
+            Ok(n) => {
+                got += n as u64;
+                reads += 1;
+            }
             Err(e) => {
                 // Unblocks the sender too, so its thread ends with this run.
                 let _ = reader.shutdown(Shutdown::Both);
@@ -59,11 +98,18 @@ pub fn bulk(addr: &str, bytes: u64, stall: Duration) -> Result<f64, String> {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    sender.join().map_err(|_| "sender panicked".to_string())??;
+    let reader_cpu = thread_cpu() - reader_start;
+    let writer_cpu = sender.join().map_err(|_| "sender panicked".to_string())??;
     if got != bytes {
         return Err(format!("echoed {got} of {bytes} bytes"));
     }
-    Ok(bytes as f64 / 1e6 / secs)
+    Ok(Bulk {
+        rate: bytes as f64 / 1e6 / secs,
+        secs,
+        writer_cpu,
+        reader_cpu,
+        reads,
+    })
 }
 
 /// `count` sequential round trips of `size` bytes; returns each one's time in µs.

@@ -3,6 +3,7 @@
 
 use crate::peers::free_port;
 use socklab_ftp::client::{ClientConfig, Session};
+use socklab_net::tls::Trust;
 use socklab_testkit::{password, Cost, Fixture, USER};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -88,10 +89,30 @@ fn rate(bytes: u64, t: Instant) -> f64 {
     bytes as f64 / 1e6 / t.elapsed().as_secs_f64()
 }
 
+/// Connects and logs in, over TLS pinned to `tls` (a fingerprint) when given.
+fn session(cfg: &ClientConfig, tls: Option<&str>) -> Result<Session, String> {
+    match tls {
+        None => Session::connect(cfg),
+        Some(fp) => Session::connect_tls(cfg, &Trust::Fingerprint(fp.to_owned())),
+    }
+    .map_err(|e| format!("connect: {e}"))
+}
+
 /// `put` of `path` as `name` (overwriting), MB/s including login and the md5 checks.
 pub fn put(cfg: &ClientConfig, path: &Path, name: &str, size: u64) -> Result<f64, String> {
+    put_over(cfg, None, path, name, size)
+}
+
+/// [`put`], over TLS pinned to fingerprint `tls` when given.
+pub fn put_over(
+    cfg: &ClientConfig,
+    tls: Option<&str>,
+    path: &Path,
+    name: &str,
+    size: u64,
+) -> Result<f64, String> {
     let t = Instant::now();
-    let mut s = Session::connect(cfg).map_err(|e| format!("connect: {e}"))?;
+    let mut s = session(cfg, tls)?;
     let (done, _) = s
         .put(path, name, false, true)
         .map_err(|e| format!("put: {e}"))?;
@@ -103,8 +124,19 @@ pub fn put(cfg: &ClientConfig, path: &Path, name: &str, size: u64) -> Result<f64
 
 /// `get` of `name` into `dest` (overwriting), MB/s including login and the md5 checks.
 pub fn get(cfg: &ClientConfig, name: &str, dest: &Path, size: u64) -> Result<f64, String> {
+    get_over(cfg, None, name, dest, size)
+}
+
+/// [`get`], over TLS pinned to fingerprint `tls` when given.
+pub fn get_over(
+    cfg: &ClientConfig,
+    tls: Option<&str>,
+    name: &str,
+    dest: &Path,
+    size: u64,
+) -> Result<f64, String> {
     let t = Instant::now();
-    let mut s = Session::connect(cfg).map_err(|e| format!("connect: {e}"))?;
+    let mut s = session(cfg, tls)?;
     let (got, _, _) = s
         .get(name, dest, false, true)
         .map_err(|e| format!("get: {e}"))?;
@@ -131,6 +163,23 @@ pub fn cp_sync(src: &Path, dest: &Path, size: u64) -> Result<f64, String> {
     let got = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
     if !status.success() || got != size {
         return Err(format!("cp + sync copied {got} of {size} bytes"));
+    }
+    Ok(rate(size, t))
+}
+
+/// `cp SRC DEST` alone, into the page cache: MB/s. Beside [`cp_sync`], what the
+/// fsync costs on that filesystem.
+pub fn cp_only(src: &Path, dest: &Path, size: u64) -> Result<f64, String> {
+    let t = Instant::now();
+    let status = Command::new("cp")
+        .arg("--")
+        .arg(src)
+        .arg(dest)
+        .status()
+        .map_err(|e| format!("cp: {e}"))?;
+    let got = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    if !status.success() || got != size {
+        return Err(format!("cp copied {got} of {size} bytes"));
     }
     Ok(rate(size, t))
 }

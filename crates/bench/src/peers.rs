@@ -103,19 +103,17 @@ pub fn socat_echo(options: &[&str]) -> Result<Peer, String> {
     start("socat", &args)
 }
 
-/// Where the children of process `pid` are waiting in the kernel (`/proc/PID/wchan`),
-/// e.g. "12345 in anon_pipe_write": when a peer stalls, this tells whether it waits
-/// for the client (a socket) or for itself (socat's `PIPE`, which only it drains).
-pub fn children_waiting_in(pid: u32) -> String {
+/// The processes whose parent is `pid`, by PID, from `/proc`.
+pub fn children_of(pid: u32) -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return String::new();
+        return Vec::new();
     };
     let mut found = Vec::new();
     for entry in dir.flatten() {
-        let name = entry.file_name();
-        let Some(child) = name
+        let Some(child) = entry
+            .file_name()
             .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<i32>().ok())
         else {
             continue;
         };
@@ -128,11 +126,24 @@ pub fn children_waiting_in(pid: u32) -> String {
             .and_then(|(_, rest)| rest.split_whitespace().nth(1))
             .and_then(|p| p.parse::<u32>().ok());
         if ppid == Some(pid) {
-            let wchan = std::fs::read_to_string(format!("/proc/{child}/wchan")).unwrap_or_default();
-            found.push(format!("{child} in {}", wchan.trim()));
+            found.push(child);
         }
     }
-    found.join(", ")
+    found
+}
+
+/// Where the children of process `pid` are waiting in the kernel (`/proc/PID/wchan`),
+/// e.g. "12345 in anon_pipe_write": when a peer stalls, this tells whether it waits
+/// for the client (a socket) or for itself (socat's `PIPE`, which only it drains).
+pub fn children_waiting_in(pid: u32) -> String {
+    children_of(pid)
+        .into_iter()
+        .map(|child| {
+            let wchan = std::fs::read_to_string(format!("/proc/{child}/wchan")).unwrap_or_default();
+            format!("{child} in {}", wchan.trim())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// iperf3's loopback rate for `bytes`, in MB/s: the ceiling for a TCP byte stream.

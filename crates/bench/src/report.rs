@@ -24,6 +24,12 @@ pub fn ratio(v: f64) -> String {
     }
 }
 
+/// `text` for a Markdown table cell: a `|` (a shell pipeline in a row's name) would
+/// end the cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
 fn num(v: f64) -> String {
     // NaN (a peer that failed) and ±inf (the min or max of no samples) have no figure.
     if !v.is_finite() {
@@ -37,14 +43,36 @@ fn num(v: f64) -> String {
     }
 }
 
-/// Renders the results as Markdown into `path`.
+/// Each peer and the settings it runs with (the case notes below add the sizes).
+const PEER_SETTINGS: &[&str] = &[
+    "socat: echo with a forked `PIPE` per connection, at its default transfer size (8 KiB) and at `-b 4096` and \
+     `-b 65536`, each its own row; the file pipeline at its defaults",
+    "iperf3, ncat, nc, md5sum, cp + sync: their defaults",
+    "std-echo (crates/bench/src/bin/std-echo.rs): the reference design, a thread per connection, `read` and `write_all` \
+     through a 64 KiB buffer",
+    "OpenSSH: the bench's own sshd on a free loopback port (crates/bench/src/sshd.rs: a host key and an ed25519 client \
+     key made for the run, `UsePAM no`, no DNS, no banner, Debian's sftp-server, and `SetEnv SHLVL=1` so that the \
+     account's bash runs a remote command without reading `~/.bashrc`, whose cost is the account's, not ssh's; \
+     shell-server's `/bin/sh -c` reads none either); clients with `-F /dev/null`, key \
+     authentication and `BatchMode`; scp, sftp, `ssh host cat` and `ssh host true` each with aes128-gcm@openssh.com \
+     and chacha20-poly1305@openssh.com, a row per cipher, and socklab compared with the fastest row; the rows that \
+     take one cipher (keystrokes, trees, the md5 pipeline, the ControlMaster row) use the one a probe found fastest \
+     (see the notes); commands on a kept connection go through a ControlMaster connection, ssh's own way to keep one",
+];
+
 /// A target is reported as out of reach only when the bound (`cpu::transfer_bound`)
 /// allows less than this fraction of it.
 pub const CLEARLY_BELOW: f64 = 0.9;
 
+/// Renders the results as Markdown into `path`.
 pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
     let mut md = String::new();
     let _ = writeln!(md, "# socklab benchmarks\n");
+    let _ = writeln!(
+        md,
+        "What limits each lesson's speed, and why, is told in [performance.md](performance.md); this page is \
+         the figures of one run.\n"
+    );
     let _ = writeln!(
         md,
         "Written by `make bench{}` (crates/bench, scripts/bench.sh) in {:.0} s of wall time. Every figure is the median of {} run(s), with the min–max; \
@@ -85,8 +113,27 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
     );
     let _ = writeln!(md, "- kernel: {}", sh("uname -sr"));
+    let _ = writeln!(
+        md,
+        "- background load: {:.2} of the cores busy with other processes in the 2 s before the run{}",
+        r.background_cores,
+        if r.background_cores > 0.2 {
+            " (**not a quiet machine: every figure below is suspect**)"
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(md, "- memory: {}", sh("free -h | awk '/Mem:/ {print $2}'"));
-    let _ = writeln!(md, "- peers: {}", sh("(socat -V | grep 'socat version'; iperf3 --version | head -1; ncat --version 2>&1 | head -1) | tr '\\n' ';'"));
+    let _ = writeln!(md, "- peers: {}", sh("(socat -V | grep 'socat version'; iperf3 --version | head -1; ncat --version 2>&1 | head -1; ssh -V 2>&1) | tr '\\n' ';'"));
+    let _ = writeln!(
+        md,
+        "- disk under /var/tmp (the on-disk rows): {}",
+        sh("df -T /var/tmp | awk 'NR==2 {print $1, $2}'")
+    );
+    let _ = writeln!(md, "\n## Peers and their settings\n");
+    for line in PEER_SETTINGS {
+        let _ = writeln!(md, "- {line}");
+    }
     let _ = writeln!(md, "\n## Ratios against peers\n");
     let _ = writeln!(
         md,
@@ -101,6 +148,8 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         let verdict = match (x.target, x.met(), x.ceiling) {
             (Target::None, _, _) => String::new(),
             _ if !x.value().is_finite() => "not measured (see notes)".into(),
+            // Tiny sizes measure start-up costs, not speed.
+            _ if ctx.quick => "not judged (quick mode)".into(),
             (_, true, _) => "met".into(),
             // Only where the bound is clearly below the target: run-to-run noise is
             // about 10% on the machine these were first measured on.
@@ -118,7 +167,7 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} |",
-            x.what,
+            cell(&x.what),
             num(x.ours),
             num(x.peer),
             ratio(x.value()),
@@ -139,8 +188,8 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         let _ = writeln!(
             md,
             "| {} | {} | {} {} | {}–{} |",
-            f.subject,
-            f.metric,
+            cell(&f.subject),
+            cell(&f.metric),
             num(f.median()),
             f.unit,
             num(f.min()),
@@ -160,4 +209,76 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
         }
     }
     std::fs::write(path, md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Figure;
+
+    fn ctx(quick: bool) -> Ctx {
+        Ctx {
+            quick,
+            runs: 3,
+            bulk_bytes: None,
+            file_bytes: None,
+        }
+    }
+
+    fn written(r: &Results, quick: bool) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.md");
+        write(&path, r, &ctx(quick)).unwrap();
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    #[test]
+    fn a_pipe_in_a_name_stays_inside_its_table_cell() {
+        let mut r = Results::default();
+        r.figures.push(Figure {
+            case: "trees".into(),
+            subject: "tar c | ssh host tar x".into(),
+            metric: "time".into(),
+            unit: "s".into(),
+            samples: vec![1.0],
+        });
+        r.paired_ratio("put -r / tar c | ssh", &[1.0], &[2.0], Target::AtMost(1.5));
+        let md = written(&r, false);
+        let row = md
+            .lines()
+            .find(|l| l.contains("tar c \\| ssh host"))
+            .expect(&md);
+        assert_eq!(row.matches(" | ").count(), 3, "{row}");
+        let ratio = md
+            .lines()
+            .find(|l| l.contains("put -r / tar c"))
+            .expect(&md);
+        assert!(
+            ratio.contains("tar c \\| ssh") && ratio.ends_with("| met |"),
+            "{ratio}"
+        );
+    }
+
+    #[test]
+    fn the_report_links_the_narrative_and_gives_its_run_time_and_load() {
+        let r = Results {
+            total_secs: 612.0,
+            background_cores: 1.5,
+            ..Results::default()
+        };
+        let md = written(&r, false);
+        assert!(md.contains("[performance.md](performance.md)"), "{md}");
+        assert!(md.contains("in 612 s of wall time"), "{md}");
+        assert!(md.contains("not a quiet machine"), "{md}");
+        assert!(md.contains("OpenSSH:"), "{md}");
+    }
+
+    #[test]
+    fn quick_mode_does_not_judge_targets() {
+        let mut r = Results::default();
+        r.paired_ratio("x", &[1.0], &[2.0], Target::AtLeast(2.0));
+        let md = written(&r, true);
+        assert!(md.contains("not judged (quick mode)"), "{md}");
+        assert!(!md.contains("**missed**"), "{md}");
+    }
 }

@@ -3,13 +3,15 @@
 //!
 //! ```text
 //! make bench            # release build, every case 3 times, ~10 minutes
-//! make bench QUICK=1    # tiny sizes, well under a minute: checks the harness runs
+//! make bench QUICK=1    # tiny sizes, about a minute: checks the harness runs
+//! make bench QUICK=1 ARGS="--only trees --tree-files 500 --runs 2"   # one case, small
 //! ```
 //!
 //! Everything runs on loopback. Servers are the release binaries next to this one,
-//! started on port 0 and stopped by PID; peers (socat, iperf3, ncat, nc, md5sum) are
-//! started on a free port and killed when their case ends. Each case is bounded in
-//! bytes and round trips, so the whole run stops by itself.
+//! started on port 0 and stopped by PID; peers (socat, iperf3, ncat, nc, md5sum, and
+//! OpenSSH through an sshd of the bench's own, see `socklab_bench::sshd`) are started
+//! on a free port and killed when their case ends. Each case is bounded in bytes and
+//! round trips, so the whole run stops by itself.
 
 use clap::Parser;
 use socklab_bench::cases::CASES;
@@ -41,6 +43,14 @@ struct Args {
     /// MiB per file-transfer run, instead of the mode's default (32 quick, 1024 full).
     #[arg(long, value_name = "MIB")]
     file_mib: Option<u64>,
+    /// Files of 4 KiB in the tree-copy rows, instead of the mode's default (200 quick,
+    /// 10,000 full).
+    #[arg(long, value_name = "N")]
+    tree_files: Option<usize>,
+    /// MiB through `cat` in the stdin rows, instead of the mode's default (16 quick,
+    /// 256 full).
+    #[arg(long, value_name = "MIB")]
+    stream_mib: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -56,7 +66,20 @@ fn main() -> ExitCode {
         bulk_bytes: args.bulk_mib.map(|m| m << 20),
         file_bytes: args.file_mib.map(|m| m << 20),
     };
+    socklab_bench::set_sizes(socklab_bench::Sizes {
+        tree_files: args.tree_files,
+        stream_bytes: args.stream_mib.map(|m| m << 20),
+    });
     let mut ok = true;
+    // How busy the machine is without the bench: figures from a busy one are noise.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let idle = socklab_bench::cpu::MachineMeter::start();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    results.background_cores = idle.cores_busy(cores);
+    eprintln!(
+        "background load: {:.2} of {cores} cores busy before the run",
+        results.background_cores
+    );
     let started = std::time::Instant::now();
     for (name, case) in CASES {
         if !wants(name) {
@@ -68,6 +91,13 @@ fn main() -> ExitCode {
             results.failures.push(format!("{name}: {e}"));
             ok = false;
         }
+    }
+    // Every case stops what it started, by PID: anything still running is a bug.
+    let left = socklab_bench::peers::children_of(std::process::id());
+    if !left.is_empty() {
+        results.failures.push(format!(
+            "processes the cases started are still running: {left:?}"
+        ));
     }
     results.total_secs = started.elapsed().as_secs_f64();
     eprintln!("total time: {:.0} s", results.total_secs);

@@ -1,5 +1,6 @@
 //! The echo case.
 
+use super::echo_cpu::{self, finite_median, Cpu};
 use super::repeat;
 use crate::stats::{percentile, Target};
 use crate::{cpu, echo, peers, Ctx, Results};
@@ -38,12 +39,6 @@ fn bulk_targets(mode: &str) -> (Target, Target) {
     } else {
         (Target::None, Target::None)
     }
-}
-
-/// The median of the runs that were measured (NaN if none was).
-fn finite_median(samples: &[f64]) -> f64 {
-    let v: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
-    percentile(&v, 50.0)
 }
 
 /// A server the bulk case measures, kept running until the case ends.
@@ -118,26 +113,38 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     ));
     let subjects = start_subjects(ctx, r, "echo bulk", &peers::SOCAT_SETTINGS);
     let mut rates = vec![Vec::with_capacity(ctx.runs); subjects.len()];
-    let mut cpu_gib = vec![Vec::with_capacity(ctx.runs); subjects.len()];
-    let mut server_gib = vec![Vec::with_capacity(ctx.runs); subjects.len()];
+    let mut cpus = vec![Cpu::default(); subjects.len()];
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut failed = vec![false; subjects.len()];
     for _round in 0..ctx.runs {
         for (i, s) in subjects.iter().enumerate() {
             if failed[i] {
                 rates[i].push(f64::NAN);
-                cpu_gib[i].push(f64::NAN);
-                server_gib[i].push(f64::NAN);
+                cpus[i].total.push(f64::NAN);
+                cpus[i].server.push(f64::NAN);
                 continue;
             }
             let meter = cpu::Meter::start(Some(s.pid));
-            match echo::bulk(&s.addr, bytes, BULK_STALL) {
-                Ok(rate) => {
+            let machine = cpu::MachineMeter::start();
+            match echo::bulk_measured(&s.addr, bytes, BULK_STALL) {
+                Ok(run) => {
+                    cpus[i].machine.push(machine.cores_busy(cores));
+                    cpus[i]
+                        .reads_per_mib
+                        .push(run.reads as f64 / (bytes as f64 / (1 << 20) as f64));
                     // socat reaps the child that served the run on SIGCHLD: give it
                     // the moment that takes, so the child's CPU is counted.
                     std::thread::sleep(Duration::from_millis(100));
-                    rates[i].push(rate);
-                    cpu_gib[i].push(meter.seconds() * per_gib);
-                    server_gib[i].push(meter.server_seconds() * per_gib);
+                    rates[i].push(run.rate);
+                    cpus[i].total.push(meter.seconds() * per_gib);
+                    let server = meter.server_seconds();
+                    cpus[i].server.push(server * per_gib);
+                    for (k, cpu) in [server, run.writer_cpu, run.reader_cpu]
+                        .into_iter()
+                        .enumerate()
+                    {
+                        cpus[i].busy[k].push(cpu / run.secs);
+                    }
                 }
                 Err(e) if s.ours => return Err(format!("{}: {e}", s.name)),
                 Err(e) => {
@@ -156,8 +163,8 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
                     ));
                     failed[i] = true;
                     rates[i].push(f64::NAN);
-                    cpu_gib[i].push(f64::NAN);
-                    server_gib[i].push(f64::NAN);
+                    cpus[i].total.push(f64::NAN);
+                    cpus[i].server.push(f64::NAN);
                 }
             }
         }
@@ -165,15 +172,7 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let mut medians = Vec::with_capacity(subjects.len());
     for (i, s) in subjects.iter().enumerate() {
         medians.push(r.figure("echo bulk", &s.name, "throughput", "MB/s", rates[i].clone()));
-        r.figure("echo bulk", &s.name, "CPU", "s/GiB", cpu_gib[i].clone());
-        // The server's share alone: what a design saves is here, not in the client's.
-        r.figure(
-            "echo bulk",
-            &s.name,
-            "server CPU",
-            "s/GiB",
-            server_gib[i].clone(),
-        );
+        echo_cpu::record(r, &s.name, &cpus[i], cores);
         if let Running::Server(srv) = &s._running {
             r.figure(
                 "echo bulk",
@@ -184,7 +183,7 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             );
         }
     }
-    let server_median: Vec<f64> = server_gib.iter().map(|v| finite_median(v)).collect();
+    let server_median: Vec<f64> = cpus.iter().map(|c| finite_median(&c.server)).collect();
     let cheapest = (0..subjects.len())
         .filter(|&i| server_median[i].is_finite())
         .min_by(|&a, &b| server_median[a].total_cmp(&server_median[b]));
@@ -195,6 +194,9 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         ));
     }
     let reference = ECHO_MODES.len();
+    for (i, (name, _)) in ECHO_MODES.iter().enumerate() {
+        echo_cpu::versus(r, (name, &cpus[i]), (STD_REFERENCE, &cpus[reference]));
+    }
     // The fastest socat setting that worked is the one compared with.
     let socat = (reference + 1..subjects.len())
         .filter(|&i| medians[i].is_finite())

@@ -3,8 +3,12 @@
 
 mod chat;
 mod echo;
+mod echo_cpu;
 mod ftp;
+mod rounds;
 mod shell;
+mod ssh_files;
+mod ssh_shell;
 
 use crate::{cpu, Ctx, Results};
 
@@ -18,7 +22,12 @@ pub const CASES: &[(&str, Case)] = &[
     ("echo under load", echo::echo_load),
     ("echo 10,000 connections", echo::echo_hold),
     ("remote shell", shell::shell_exec),
+    ("remote shell fresh connection", ssh_shell::fresh_connection),
+    ("remote shell keystrokes", ssh_shell::keystrokes),
+    ("remote shell stdin", ssh_shell::stdin_cat),
     ("file transfer", ftp::file_transfer),
+    ("file transfer beside OpenSSH", ssh_files::files_vs_ssh),
+    ("file trees", ssh_files::trees),
     ("file transfer on disk", ftp::file_transfer_on_disk),
     ("chat relay", chat::chat_relay),
 ];
