@@ -54,6 +54,10 @@ pub struct ServerArgs {
     /// Close a session with no request for this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::IDLE_TIMEOUT.as_secs())]
     idle_timeout: u64,
+    /// Close an anonymous session (not logged in) with no request for this many
+    /// seconds; never longer than --idle-timeout.
+    #[arg(long, value_name = "SECS", default_value_t = crate::limits::ANONYMOUS_IDLE_TIMEOUT.as_secs())]
+    anonymous_idle_timeout: u64,
     #[command(flatten)]
     login: LoginArgs,
     /// Keep interrupted uploads for `put --resume` this many seconds.
@@ -77,6 +81,7 @@ impl ServerArgs {
         config.max_file_size = self.max_file_size;
         config.stall_timeout = Duration::from_secs(self.stall_timeout.max(1));
         config.idle_timeout = Duration::from_secs(self.idle_timeout.max(1));
+        config.anonymous_idle_timeout = Duration::from_secs(self.anonymous_idle_timeout.max(1));
         config.partial_ttl = Duration::from_secs(self.partial_ttl);
         config.login = self.login.policy();
         config.serve = ServeOptions {

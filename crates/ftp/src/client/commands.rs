@@ -148,8 +148,8 @@ pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Wr
         } => {
             validate_path(name)?;
             if *recursive {
-                let base = name.rsplit('/').next().unwrap_or(name);
-                let dest = output.clone().unwrap_or_else(|| PathBuf::from(base));
+                // As cp -r and scp -r: into an existing directory, else as it.
+                let dest = download_target(name, output.as_deref());
                 let opts = TreeOptions {
                     resume: *resume,
                     overwrite: *overwrite,

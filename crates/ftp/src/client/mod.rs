@@ -8,7 +8,8 @@
 //!   `get --resume`. The target is never replaced unless `--overwrite` says so;
 //! - `commands.rs`: the commands a user types and what each prints;
 //! - `upload.rs`: the client's side of a `put`;
-//! - `tree.rs`: `put -r` and `get -r`, a directory tree with pipelined requests;
+//! - `tree.rs`: `get -r`, and what a tree copy shares; `tree_put.rs`: `put -r` with
+//!   eager puts, many in flight;
 //! - `prompt.rs`: the `ftp> ` prompt;
 //! - `display.rs`: what the user sees besides results: names made safe to print,
 //!   local times, the progress bar, and each error with what to do about it.
@@ -19,6 +20,7 @@ mod download;
 mod prompt;
 mod session;
 mod tree;
+mod tree_put;
 mod upload;
 
 pub(crate) use commands::{execute, Command};

@@ -105,7 +105,7 @@ pub(crate) fn repl(
             Err(e) => {
                 eprintln!("error: {}", explain(&e));
                 last = LastCommand::Failed;
-                if !breaks_session(&e) {
+                if !breaks_session(&e) && !s.is_closed() {
                     session = Some(s);
                 }
             }

@@ -49,6 +49,12 @@ type Link = MaybeTls<rustls::ClientConnection, TcpStream>;
 pub struct Session {
     pub(super) conn: Connection<Link>,
     pub(super) progress: bool,
+    /// How it connected, to connect again ([`Session::reopen`]).
+    config: ClientConfig,
+    tls: Option<Trust>,
+    /// The server hung up after refusing a put that waits for `ready` (a body might
+    /// have followed): the next command needs a new connection.
+    pub(super) closed: bool,
 }
 
 impl Drop for Session {
@@ -105,7 +111,23 @@ impl Session {
         Ok(Session {
             conn,
             progress: config.progress,
+            config: config.clone(),
+            tls: tls.cloned(),
+            closed: false,
         })
+    }
+
+    /// Connects and logs in again, in place of this connection.
+    pub(super) fn reopen(&mut self) -> Result<()> {
+        let fresh = Session::open(&self.config, self.tls.as_ref())?;
+        *self = fresh;
+        Ok(())
+    }
+
+    /// True when the server has closed this connection after a refusal: a prompt
+    /// connects again before the next command.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// `list` of a directory (the root for `None`). Names that are not safe single
@@ -336,6 +358,7 @@ impl Session {
         self.call(&FtpRequest::Mkdir {
             path: path.to_owned(),
             parents,
+            mtime: None,
         })
     }
 

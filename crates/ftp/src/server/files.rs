@@ -1,6 +1,7 @@
 //! The two requests that move a file's bytes, `get` and `put`.
 
 use super::{reply_error, Conn, Shared};
+use crate::limits::{MAX_EAGER_PUT, REFUSED_LINGER, REFUSED_LINGER_BYTES};
 use crate::paths::validate_path;
 use crate::store::Upload;
 use crate::transfer::{copy_hashed, send_hashed, Sink};
@@ -9,6 +10,8 @@ use socklab_net::accept::FramedStream;
 use socklab_proto::checksum::{finish_hex, hash_prefix};
 use socklab_proto::names::escape;
 use socklab_proto::{Error, ErrorCode, Result};
+use std::io::Read;
+use std::time::Instant;
 
 /// `get`: the header, the bytes from `offset`, and the whole file's md5 in a trailer.
 /// A resume (`offset` > 0) that says what it holds (`md5`) is checked first: the
@@ -81,17 +84,98 @@ pub(super) struct Put<'a> {
     pub(super) resume: bool,
     pub(super) overwrite: bool,
     pub(super) mtime: Option<u64>,
+    /// The body follows the request without waiting for a ready reply.
+    pub(super) eager: bool,
+}
+
+/// What the session does after a put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(super) enum After {
+    /// Read the next request: the stream is in step.
+    Continue,
+    /// Hang up: a refused put's body may be on its way, and must never be read as
+    /// requests.
+    Close,
+}
+
+/// Answers a put refused before its body with `e`, leaving the stream in step:
+///
+/// - an eager put's body is on its way by definition: read and thrown away (at most
+///   [`MAX_EAGER_PUT`] bytes, each read within the stall deadline), with its
+///   trailer, then the refusal is sent and the session goes on;
+/// - a put that waits for `ready` has no body in flight from a client that keeps the
+///   protocol, but a pipelining one may have sent it anyway: the refusal is sent and
+///   the connection closed, so that body is never parsed as requests.
+pub(super) fn refuse_put(
+    conn: &mut Conn,
+    peer: &str,
+    want: &Put<'_>,
+    e: &Error,
+) -> Result<After> {
+    if want.eager && want.size <= MAX_EAGER_PUT {
+        discard(conn, want.size)?;
+        return match conn.read_header::<Trailer>() {
+            Ok(Some(_)) => reply_error(conn, peer, e).map(|()| After::Continue),
+            Ok(None) => Err(Error::UnexpectedEof("the trailer")),
+            Err(bad) if bad.is_disconnect() => Err(bad),
+            Err(bad) => {
+                let bad = Error::BadHeader(format!(
+                    "expected the md5 trailer after {} body bytes: {bad}",
+                    want.size
+                ));
+                let _ = conn.send_error(&bad);
+                Err(bad)
+            }
+        };
+    }
+    reply_error(conn, peer, e)?;
+    linger(conn);
+    Ok(After::Close)
+}
+
+/// Reads and throws away `len` body bytes.
+fn discard(conn: &mut Conn, len: u64) -> Result<()> {
+    let mut body = conn.body()?.take(len);
+    let copied = std::io::copy(&mut body, &mut std::io::sink())
+        .map_err(|e| Error::io("reading a refused body", e).under_deadline())?;
+    if copied < len {
+        return Err(Error::UnexpectedEof("a refused body"));
+    }
+    Ok(())
+}
+
+/// Before hanging up on a refused put: stop sending, then read and throw away what
+/// the client still sends, for at most [`REFUSED_LINGER`] and
+/// [`REFUSED_LINGER_BYTES`], so the refusal reaches it before the close (a close
+/// with unread bytes sends a reset, which can destroy the reply in flight).
+fn linger(conn: &mut Conn) {
+    let _ = conn.body().map(|s| s.close());
+    let socket = socket2::SockRef::from(conn.get_ref());
+    let _ = socket.shutdown(std::net::Shutdown::Write);
+    let until = Instant::now() + REFUSED_LINGER;
+    let mut left = REFUSED_LINGER_BYTES;
+    let mut buf = [0u8; 16 * 1024];
+    while left > 0 {
+        let wait = until.saturating_duration_since(Instant::now());
+        if wait.is_zero() || socket.set_read_timeout(Some(wait)).is_err() {
+            break;
+        }
+        match std::io::Read::read(&mut &*socket, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n as u64),
+        }
+    }
 }
 
 /// `put`: claim the path, tell the client where to start (and, resuming, the md5 of
 /// what is held), stream the body into the partial file while hashing it, check the
-/// trailer, then publish atomically.
-pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) -> Result<()> {
+/// trailer, then publish atomically. An eager put skips the ready reply: its body is
+/// already on the way.
+pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) -> Result<After> {
     let root = &shared.root;
     let max = shared.config.max_file_size;
     let (name, size, overwrite) = (want.path, want.size, want.overwrite);
-    // Every refusal here comes before the client sends a body byte, so the
-    // connection stays in step and the session goes on.
     let checks = validate_path(name)
         .and_then(|()| {
             if size > max {
@@ -99,6 +183,10 @@ pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) 
                     ErrorCode::TooLarge,
                     format!("{size} bytes is over this server's limit of {max} bytes"),
                 ))
+            } else if want.eager && (want.resume || size > MAX_EAGER_PUT) {
+                Err(Error::BadHeader(format!(
+                    "an eager put starts at byte 0 and holds at most {MAX_EAGER_PUT} bytes"
+                )))
             } else {
                 Ok(())
             }
@@ -106,11 +194,11 @@ pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) 
         .and_then(|()| root.claim(name));
     let _claim = match checks {
         Ok(claim) => claim,
-        Err(e) => return reply_error(conn, peer, &e),
+        Err(e) => return refuse_put(conn, peer, want, &e),
     };
     let mut upload = match root.begin_upload(want.user, name, size, want.resume, overwrite) {
         Ok(u) => u,
-        Err(e) => return reply_error(conn, peer, &e),
+        Err(e) => return refuse_put(conn, peer, want, &e),
     };
     let offset = upload.offset;
     if offset > 0 {
@@ -119,8 +207,10 @@ pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) 
             escape(name)
         );
     }
-    let md5 = (offset > 0).then(|| finish_hex(upload.hasher.clone()));
-    conn.send_ok(&PutReady { offset, md5 })?;
+    if !want.eager {
+        let md5 = (offset > 0).then(|| finish_hex(upload.hasher.clone()));
+        conn.send_ok(&PutReady { offset, md5 })?;
+    }
 
     let body = copy_hashed(
         conn.body()?,
@@ -175,9 +265,9 @@ pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) 
             actual: md5,
         };
         log::warn!("{peer}: put {}: {e}; nothing stored", escape(name));
-        return conn.send_error(&e);
+        return conn.send_error(&e).map(|()| After::Continue);
     }
-    match upload.commit(overwrite, want.mtime) {
+    let done = match upload.commit(overwrite, want.mtime) {
         Ok(()) => {
             log::info!("{peer}: stored {} ({size} bytes, md5 {md5})", escape(name));
             conn.send_ok(&PutDone {
@@ -187,7 +277,8 @@ pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) 
             })
         }
         Err(e) => reply_error(conn, peer, &e),
-    }
+    };
+    done.map(|()| After::Continue)
 }
 
 /// Keeps what arrived of an upload that stopped short, for a later `put --resume`, and
