@@ -365,8 +365,10 @@ impl Session {
             report.bytes += size;
         }
         bar.finish_and_clear();
-        // Directory mtimes last, deepest first: writing into one changes it.
-        for (d, mtime) in tree.dirs.iter().rev() {
+        // Directory mtimes last, deepest first: writing into one changes it. The
+        // tree's own root too, as `scp -rp` does.
+        let top = self.stat(remote)?;
+        for (d, mtime) in tree.dirs.iter().rev().chain([&(String::new(), top.mtime)]) {
             let when = UNIX_EPOCH + Duration::from_secs(*mtime);
             let dir = local.join(d);
             let _ = File::open(&dir).and_then(|f| f.set_modified(when));

@@ -107,12 +107,7 @@ pub(super) enum After {
 /// - a put that waits for `ready` has no body in flight from a client that keeps the
 ///   protocol, but a pipelining one may have sent it anyway: the refusal is sent and
 ///   the connection closed, so that body is never parsed as requests.
-pub(super) fn refuse_put(
-    conn: &mut Conn,
-    peer: &str,
-    want: &Put<'_>,
-    e: &Error,
-) -> Result<After> {
+pub(super) fn refuse_put(conn: &mut Conn, peer: &str, want: &Put<'_>, e: &Error) -> Result<After> {
     if want.eager && want.size <= MAX_EAGER_PUT {
         discard(conn, want.size)?;
         return match conn.read_header::<Trailer>() {
@@ -192,13 +187,18 @@ pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) 
             }
         })
         .and_then(|()| root.claim(name));
-    let _claim = match checks {
+    let claim = match checks {
         Ok(claim) => claim,
         Err(e) => return refuse_put(conn, peer, want, &e),
     };
     let mut upload = match root.begin_upload(want.user, name, size, want.resume, overwrite) {
         Ok(u) => u,
-        Err(e) => return refuse_put(conn, peer, want, &e),
+        Err(e) => {
+            // Released before the body is thrown away (or the linger before a
+            // hang-up): nobody else waits on a refused put.
+            drop(claim);
+            return refuse_put(conn, peer, want, &e);
+        }
     };
     let offset = upload.offset;
     if offset > 0 {
@@ -278,6 +278,7 @@ pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) 
         }
         Err(e) => reply_error(conn, peer, &e),
     };
+    drop(claim);
     done.map(|()| After::Continue)
 }
 

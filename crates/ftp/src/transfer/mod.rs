@@ -25,10 +25,10 @@ mod sendfile;
 pub(crate) use copy::copy_hashed;
 use sendfile::{send_file_hashed, send_rest_hashed};
 
+use md5::Digest;
 use socklab_proto::checksum::{hash_prefix, Md5};
 use socklab_proto::{Error, Result};
 use std::fs::File;
-use md5::Digest;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::FileExt;
