@@ -287,7 +287,7 @@ fn kind_word(kind: Kind) -> &'static str {
 }
 
 /// The name a `put` without `--as` stores `path` under: its file name.
-fn upload_name(path: &Path) -> Result<String> {
+pub(super) fn upload_name(path: &Path) -> Result<String> {
     match path.file_name() {
         Some(n) => match n.to_str() {
             Some(n) => Ok(n.to_owned()),

@@ -10,11 +10,13 @@
 //! - `upload.rs`: the client's side of a `put`;
 //! - `tree.rs`: `get -r`, and what a tree copy shares; `tree_put.rs`: `put -r` with
 //!   eager puts, many in flight;
-//! - `prompt.rs`: the `ftp> ` prompt;
+//! - `prompt.rs`: the `ftp> ` prompt; `cwd.rs`: its working directories (`cd`, `pwd`,
+//!   `lcd`, `lls`);
 //! - `display.rs`: what the user sees besides results: names made safe to print,
 //!   local times, the progress bar, and each error with what to do about it.
 
 mod commands;
+mod cwd;
 mod display;
 mod download;
 mod prompt;

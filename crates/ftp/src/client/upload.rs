@@ -3,7 +3,7 @@
 
 use super::display::progress_bar;
 use super::session::{compat, lost_connection, Session, BUSY_RETRY};
-use crate::limits::{MAX_EAGER_PUT, RESUME_BUSY_WAIT};
+use crate::limits::RESUME_BUSY_WAIT;
 use crate::paths::validate_path;
 use crate::request::FtpRequest;
 use crate::transfer::{send_hashed, Sink};
@@ -22,7 +22,8 @@ use std::time::{Instant, UNIX_EPOCH};
 
 impl Session {
     /// `put PATH` as `name`: the request, the ready reply with the offset to start
-    /// from, the body, the md5 trailer, and the server's confirmation. Returns that
+    /// from, the body, the md5 trailer, and the server's confirmation. (Not eager,
+    /// whatever the size: a server from before eager puts understands it.) Returns that
     /// confirmation and the offset it resumed from.
     pub fn put(
         &mut self,
@@ -51,13 +52,6 @@ impl Session {
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map(|d| d.as_secs());
-        if !resume && size <= MAX_EAGER_PUT {
-            // Small enough to send without waiting: one round trip, and a refusal
-            // keeps the session (the server throws the body away).
-            let request = eager_put(name, size, overwrite, mtime);
-            let md5 = self.send_eager(&file, path, &request, size, None)?;
-            return Ok((self.put_done(size, &md5)?, 0));
-        }
         let request = FtpRequest::Put {
             path: name.to_owned(),
             size,
