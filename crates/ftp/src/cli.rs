@@ -166,6 +166,7 @@ impl ClientArgs {
     /// returns 1.
     pub fn run(self) -> ExitCode {
         socklab_net::cli::init_logging();
+        client::on_interrupt();
         match self.connect_and_run() {
             Ok(LastCommand::Succeeded) => ExitCode::SUCCESS,
             Ok(LastCommand::Failed) => {
@@ -227,6 +228,40 @@ impl ClientArgs {
             connect_timeout: socklab_net::limits::CONNECT_TIMEOUT,
             stall_timeout: Duration::from_secs(self.timeout.max(1)),
             progress: !self.no_progress,
+            command_line: self.command_line(user.as_deref()),
         })
+    }
+
+    /// `ftp-client` with the flags that reach the same server as the same user (the
+    /// password is never on a command line), for the command that continues an
+    /// interrupted transfer.
+    fn command_line(&self, user: Option<&str>) -> Vec<String> {
+        let mut w = vec!["ftp-client".to_owned()];
+        let mut flag = |name: &str, value: Option<String>| {
+            w.push(name.to_owned());
+            w.extend(value);
+        };
+        if self.host != "127.0.0.1" {
+            flag("--host", Some(self.host.clone()));
+        }
+        if self.port != crate::limits::FTP_PORT {
+            flag("--port", Some(self.port.to_string()));
+        }
+        match user {
+            _ if self.anonymous => flag("--anonymous", None),
+            Some(u) if self.user.is_some() => flag("--user", Some(u.to_owned())),
+            _ => {}
+        }
+        if let Some(p) = &self.password_file {
+            flag("--password-file", Some(p.display().to_string()));
+        }
+        if let Some(fp) = &self.fingerprint {
+            flag("--fingerprint", Some(fp.clone()));
+        } else if let Some(ca) = &self.ca {
+            flag("--ca", Some(ca.display().to_string()));
+        } else if self.tls || self.accept_new {
+            flag("--tls", None);
+        }
+        w
     }
 }

@@ -104,6 +104,13 @@ pub(crate) enum Command {
 
 /// Runs one command on `session`, printing its result to `out` and warnings to stderr.
 pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Write) -> Result<()> {
+    super::hints::start(&session.config.command_line, command);
+    let done = run(session, command, out);
+    super::hints::finish();
+    done
+}
+
+fn run(session: &mut Session, command: &Command, out: &mut dyn Write) -> Result<()> {
     let w = |e: io::Error| Error::io("writing to stdout", e);
     match command {
         Command::Ls { path } => {

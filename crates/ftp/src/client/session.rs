@@ -39,6 +39,10 @@ pub struct ClientConfig {
     pub stall_timeout: Duration,
     /// Draw a progress bar (only when stderr is a terminal).
     pub progress: bool,
+    /// The command line that reaches this server as this user (`ftp-client --host
+    /// … --user …`, never a password), to print the exact command that continues an
+    /// interrupted transfer; empty when there is none.
+    pub command_line: Vec<String>,
 }
 
 /// The client's stream: the socket, or a TLS session over it.
@@ -50,7 +54,7 @@ pub struct Session {
     pub(super) conn: Connection<Link>,
     pub(super) progress: bool,
     /// How it connected, to connect again ([`Session::reopen`]).
-    config: ClientConfig,
+    pub(super) config: ClientConfig,
     tls: Option<Trust>,
     /// The server hung up after refusing a put that waits for `ready` (a body might
     /// have followed): the next command needs a new connection.
@@ -413,14 +417,14 @@ pub(super) fn compat(request: &FtpRequest) -> serde_json::Value {
 /// How often a resumed put asks again while the server answers `busy`.
 pub(super) const BUSY_RETRY: Duration = Duration::from_millis(200);
 
-/// A transfer cut off by the peer says so, with how far it got; other errors pass.
+/// A transfer cut off by the peer says so, with how far it got and the command that
+/// continues it; other errors pass.
 pub(super) fn lost_connection(e: Error, moved: u64) -> Error {
     if e.is_disconnect() && !matches!(e, Error::Timeout(_)) {
+        let hint = super::hints::resume_hint()
+            .unwrap_or_else(|| "run the same command again to continue".into());
         Error::Io {
-            context: format!(
-                "the server closed the connection after {moved} bytes; run the same \
-                 command with --resume to continue"
-            ),
+            context: format!("the server closed the connection after {moved} bytes; {hint}"),
             source: std::io::Error::new(std::io::ErrorKind::ConnectionAborted, e.to_string()),
         }
     } else {
