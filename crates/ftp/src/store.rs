@@ -261,6 +261,9 @@ impl Root {
             rustix::fs::futimens(&made, &times).map_err(|e| {
                 Error::io(format!("setting the mtime of {}", escape(path)), e.into())
             })?;
+            // The end of a tree upload's directory: the names its eager puts made
+            // are made durable here, once (see `Upload::commit`).
+            let _ = rustix::fs::fsync(&made);
         }
         Ok(())
     }

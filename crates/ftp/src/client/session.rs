@@ -213,7 +213,7 @@ impl Session {
             md5,
         }))?;
         let (partial, size, md5) = self.receive(name, partial, hasher, offset, None)?;
-        partial.publish(dest, overwrite)?;
+        partial.publish(dest, overwrite, true)?;
         Ok((size, md5, offset))
     }
 

@@ -360,7 +360,7 @@ impl Session {
                 .file()
                 .set_modified(when)
                 .map_err(|e| Error::io(format!("setting the mtime of {}", dest.display()), e))?;
-            partial.publish(&dest, opts.overwrite)?;
+            partial.publish(&dest, opts.overwrite, false)?;
             report.files += 1;
             report.bytes += size;
         }
@@ -372,6 +372,9 @@ impl Session {
             let when = UNIX_EPOCH + Duration::from_secs(*mtime);
             let dir = local.join(d);
             let _ = File::open(&dir).and_then(|f| f.set_modified(when));
+            // Once per directory, not once per file: the names of its files are
+            // durable from here on.
+            super::download::sync_dir(&dir);
         }
         Ok(report)
     }

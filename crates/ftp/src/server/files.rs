@@ -267,7 +267,7 @@ pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) 
         log::warn!("{peer}: put {}: {e}; nothing stored", escape(name));
         return conn.send_error(&e).map(|()| After::Continue);
     }
-    let done = match upload.commit(overwrite, want.mtime) {
+    let done = match upload.commit(overwrite, want.mtime, !want.eager) {
         Ok(()) => {
             log::info!("{peer}: stored {} ({size} bytes, md5 {md5})", escape(name));
             conn.send_ok(&PutDone {

@@ -302,8 +302,10 @@ impl Upload {
     /// Makes the complete, verified upload visible under its final name: set the
     /// mtime asked for, fsync the data, then link it into place (which fails if the
     /// name appeared meanwhile) or, with `overwrite`, rename it over the old file,
-    /// then fsync the directory so the new name survives a power cut.
-    pub(crate) fn commit(self, overwrite: bool, mtime: Option<u64>) -> Result<()> {
+    /// then, with `sync_dir`, fsync the directory so the new name survives a power
+    /// cut. (An eager put of a tree leaves that to the `mkdir` with `mtime` that
+    /// ends each directory: one fsync per directory, not per file.)
+    pub(crate) fn commit(self, overwrite: bool, mtime: Option<u64>, sync_dir: bool) -> Result<()> {
         let file = &self.file;
         if let Some(secs) = mtime {
             let t = UNIX_EPOCH + Duration::from_secs(secs);
@@ -330,7 +332,9 @@ impl Upload {
             let _ = self.partial.remove_file(&self.part);
         }
         let _ = self.partial.remove_file(&self.meta);
-        let _ = rustix::fs::fsync(&self.parent);
+        if sync_dir {
+            let _ = rustix::fs::fsync(&self.parent);
+        }
         Ok(())
     }
 
