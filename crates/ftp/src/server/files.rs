@@ -4,13 +4,15 @@ use super::{reply_error, Conn, Shared};
 use crate::limits::{MAX_EAGER_PUT, REFUSED_LINGER, REFUSED_LINGER_BYTES};
 use crate::paths::validate_path;
 use crate::store::Upload;
+use crate::transfer::INLINE_MAX;
 use crate::transfer::{copy_hashed, send_hashed, Sink};
 use crate::wire::{GetReply, PutDone, PutReady, Trailer};
 use socklab_net::accept::FramedStream;
+use socklab_proto::checksum::Md5;
 use socklab_proto::checksum::{finish_hex, hash_prefix};
 use socklab_proto::names::escape;
 use socklab_proto::{Error, ErrorCode, Result};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::time::Instant;
 
 /// `get`: the header, the bytes from `offset`, and the whole file's md5 in a trailer.
@@ -52,10 +54,14 @@ pub(super) fn get(
         }
         _ => None,
     };
-    conn.send_ok(&GetReply {
+    let reply = GetReply {
         name: path.to_owned(),
         size,
-    })?;
+    };
+    if size - offset <= INLINE_MAX {
+        return get_small(conn, peer, &file, &reply, offset, prefix);
+    }
+    conn.send_ok(&reply)?;
     // The trailer's md5 covers the whole file, so the part the client already holds
     // is hashed too (read from disk, not sent), on the hashing thread while the rest
     // is sent. If the file shrinks under us we cannot send `size` bytes: the send
@@ -71,6 +77,48 @@ pub(super) fn get(
     log::info!(
         "{peer}: sent {} ({size} bytes from {offset}, md5 {md5})",
         escape(path)
+    );
+    Ok(())
+}
+
+/// A small `get` in one write: header, body and trailer together, so a tree of
+/// small files costs one segment and one wake-up of the client per file, not three.
+fn get_small(
+    conn: &mut Conn,
+    peer: &str,
+    file: &std::fs::File,
+    reply: &GetReply,
+    offset: u64,
+    prefix: Option<Md5>,
+) -> Result<()> {
+    use md5::Digest;
+    use std::os::unix::fs::FileExt;
+    let shown = escape(&reply.name);
+    let read_error = |e| Error::io(format!("reading {shown}"), e);
+    let mut hasher = match prefix {
+        Some(h) => h,
+        None => hash_prefix(file, offset).map_err(read_error)?,
+    };
+    let mut message = Vec::new();
+    socklab_proto::msg::write_ok(&mut message, reply)?;
+    let start = message.len();
+    message.resize(start + usize::try_from(reply.size - offset).unwrap_or(0), 0);
+    // A file that shrank under us fails here, before anything is sent: the client
+    // is told, and the session goes on.
+    if let Err(e) = file.read_exact_at(&mut message[start..], offset) {
+        return reply_error(conn, peer, &read_error(e));
+    }
+    hasher.update(&message[start..]);
+    let md5 = finish_hex(hasher);
+    socklab_proto::msg::write_header(&mut message, &Trailer { md5: md5.clone() })?;
+    let stream = conn.body()?;
+    stream
+        .write_all(&message)
+        .and_then(|()| stream.flush())
+        .map_err(|e| Error::io("sending a file", e).under_deadline())?;
+    log::debug!(
+        "{peer}: sent {shown} ({} bytes from {offset}, md5 {md5})",
+        reply.size
     );
     Ok(())
 }
@@ -191,15 +239,16 @@ pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) 
         Ok(claim) => claim,
         Err(e) => return refuse_put(conn, peer, want, &e),
     };
-    let mut upload = match root.begin_upload(want.user, name, size, want.resume, overwrite) {
-        Ok(u) => u,
-        Err(e) => {
-            // Released before the body is thrown away (or the linger before a
-            // hang-up): nobody else waits on a refused put.
-            drop(claim);
-            return refuse_put(conn, peer, want, &e);
-        }
-    };
+    let mut upload =
+        match root.begin_upload(want.user, name, size, (want.resume, overwrite), !want.eager) {
+            Ok(u) => u,
+            Err(e) => {
+                // Released before the body is thrown away (or the linger before a
+                // hang-up): nobody else waits on a refused put.
+                drop(claim);
+                return refuse_put(conn, peer, want, &e);
+            }
+        };
     let offset = upload.offset;
     if offset > 0 {
         log::info!(
@@ -225,7 +274,7 @@ pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) 
         Ok(hasher) => finish_hex(hasher),
         Err(e) => {
             // A disconnect, a stall or a full disk: keep what arrived for a resume.
-            keep_partial(upload, peer, name, size);
+            keep_partial(upload, peer, name, size, want.eager);
             if !e.is_disconnect() {
                 let _ = conn.send_error(&e);
             } else if matches!(e, Error::Timeout(_)) {
@@ -240,11 +289,11 @@ pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) 
     let trailer = match conn.read_header::<Trailer>() {
         Ok(Some(t)) => t,
         Ok(None) => {
-            keep_partial(upload, peer, name, size);
+            keep_partial(upload, peer, name, size, want.eager);
             return Err(Error::UnexpectedEof("the trailer"));
         }
         Err(e) if e.is_disconnect() => {
-            keep_partial(upload, peer, name, size);
+            keep_partial(upload, peer, name, size, want.eager);
             return Err(e);
         }
         Err(e) => {
@@ -283,8 +332,13 @@ pub(super) fn put(conn: &mut Conn, peer: &str, shared: &Shared, want: &Put<'_>) 
 }
 
 /// Keeps what arrived of an upload that stopped short, for a later `put --resume`, and
-/// logs how much that is.
-fn keep_partial(upload: Upload, peer: &str, name: &str, size: u64) {
+/// logs how much that is; an eager one is deleted.
+fn keep_partial(upload: Upload, peer: &str, name: &str, size: u64, eager: bool) {
+    if eager {
+        // An eager put never resumes (its client sends it whole again).
+        upload.discard();
+        return;
+    }
     let held = upload.keep();
     log::info!(
         "{peer}: kept partial upload of {} ({held} of {size} bytes) for --resume",

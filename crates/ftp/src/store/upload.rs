@@ -173,14 +173,16 @@ impl Root {
 
     /// Starts (or with `resume`, continues) `user`'s upload of `path`, `size` bytes.
     /// Refuses with `exists` when the path is taken and `overwrite` is false (a
-    /// directory is never replaced). The caller holds the [`Claim`] of `path`.
+    /// directory is never replaced). The caller holds the [`Claim`] of `path`. Without
+    /// `sidecar` (an eager put, which never resumes) no `.meta` is written: what is
+    /// left of it if it stops is not resumable, and is cleaned at the next start.
     pub(crate) fn begin_upload(
         &self,
         user: &str,
         path: &str,
         size: u64,
-        resume: bool,
-        overwrite: bool,
+        (resume, overwrite): (bool, bool),
+        sidecar: bool,
     ) -> Result<Upload> {
         let (parent, last) = self.parent(path)?;
         match parent.symlink_metadata(last) {
@@ -246,12 +248,14 @@ impl Root {
             .map_err(|e| Error::Other(format!("encoding a sidecar: {e}")))?;
         let mut opts = open_options(true, true);
         opts.truncate(true);
-        let mut meta_file = self
-            .partial
-            .open_with(&meta, &opts)
-            .map_err(|e| Error::io("writing a partial sidecar", e))?;
-        io::Write::write_all(&mut meta_file, &meta_json)
-            .map_err(|e| Error::io("writing a partial sidecar", e))?;
+        if sidecar {
+            let mut meta_file = self
+                .partial
+                .open_with(&meta, &opts)
+                .map_err(|e| Error::io("writing a partial sidecar", e))?;
+            io::Write::write_all(&mut meta_file, &meta_json)
+                .map_err(|e| Error::io("writing a partial sidecar", e))?;
+        }
         let file = self
             .partial
             .open_with(&part, &opts)
