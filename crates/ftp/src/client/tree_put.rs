@@ -204,7 +204,7 @@ impl Session {
             mtime: Some(entry.mtime),
             eager: false,
         };
-        let ready = self.put_request(&request, resume)?;
+        let ready = self.put_request(&request)?;
         let md5 = self.send_body(&file, &path, &name, entry.size, &ready, Some(bar))?;
         self.put_done(entry.size, &md5).map(drop)
     }

@@ -60,7 +60,7 @@ impl Session {
             mtime,
             eager: false,
         };
-        let ready = self.put_request(&request, resume)?;
+        let ready = self.put_request(&request)?;
         let md5 = self.send_body(&file, path, name, size, &ready, None)?;
         let done = self.put_done(size, &md5)?;
         Ok((done, ready.offset))
@@ -153,10 +153,10 @@ impl Session {
     }
 
     /// Sends a put and reads the ready reply. The server hangs up after refusing
-    /// one (a body might have followed); a resume answered `busy` is asked again, on
-    /// a new connection, for a few seconds ([`RESUME_BUSY_WAIT`]): just after an
+    /// one (a body might have followed); a put answered `busy` is asked again, on a
+    /// new connection, for a few seconds ([`RESUME_BUSY_WAIT`]): just after an
     /// interrupted upload, the server may not have seen the old connection end yet.
-    pub(super) fn put_request(&mut self, request: &FtpRequest, resume: bool) -> Result<PutReady> {
+    pub(super) fn put_request(&mut self, request: &FtpRequest) -> Result<PutReady> {
         let give_up = Instant::now() + RESUME_BUSY_WAIT;
         loop {
             self.conn.send(&compat(request))?;
@@ -164,7 +164,7 @@ impl Session {
                 Err(Error::Remote {
                     code: ErrorCode::Busy,
                     ..
-                }) if resume && Instant::now() < give_up => {
+                }) if Instant::now() < give_up => {
                     std::thread::sleep(BUSY_RETRY);
                     self.reopen()?;
                 }

@@ -116,7 +116,7 @@ fn get_small(
         .write_all(&message)
         .and_then(|()| stream.flush())
         .map_err(|e| Error::io("sending a file", e).under_deadline())?;
-    log::debug!(
+    log::info!(
         "{peer}: sent {shown} ({} bytes from {offset}, md5 {md5})",
         reply.size
     );
