@@ -183,6 +183,8 @@ impl ClientArgs {
     fn connect_and_run(&self) -> Result<LastCommand> {
         let trust = self.trust()?;
         let config = self.config()?;
+        let user = self.user.clone().or_else(|| std::env::var("USER").ok());
+        client::set_command_line(self.command_line(user.as_deref()));
         match &self.command {
             Some(command) => {
                 let mut session = Session::open(&config, trust.as_ref())?;
@@ -228,7 +230,6 @@ impl ClientArgs {
             connect_timeout: socklab_net::limits::CONNECT_TIMEOUT,
             stall_timeout: Duration::from_secs(self.timeout.max(1)),
             progress: !self.no_progress,
-            command_line: self.command_line(user.as_deref()),
         })
     }
 

@@ -104,7 +104,7 @@ pub(crate) enum Command {
 
 /// Runs one command on `session`, printing its result to `out` and warnings to stderr.
 pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Write) -> Result<()> {
-    super::hints::start(&session.config.command_line, command);
+    super::hints::start(command);
     let done = run(session, command, out);
     super::hints::finish();
     done

@@ -22,9 +22,21 @@ struct Doing {
 
 static DOING: Mutex<Option<Doing>> = Mutex::new(None);
 
-/// Notes `command` as the one being run. `base` is the command line that reaches the
-/// same server as the same user (`ftp-client --host … --user …`), empty when unknown.
-pub(super) fn start(base: &[String], command: &Command) {
+/// The command line that reaches the server as the user (`ftp-client --host … --user
+/// …`, never a password); empty when unknown (a library caller).
+static BASE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Notes the command line that reaches this server as this user, for the command
+/// that continues an interrupted transfer.
+pub(crate) fn set_command_line(words: Vec<String>) {
+    if let Ok(mut base) = BASE.lock() {
+        *base = words;
+    }
+}
+
+/// Notes `command` as the one being run.
+pub(super) fn start(command: &Command) {
+    let base = BASE.lock().map(|b| b.clone()).unwrap_or_default();
     let (words, overwrite_helps) = match command {
         Command::Get {
             name,

@@ -29,6 +29,6 @@ mod upload;
 pub(crate) use commands::{execute, Command};
 pub(crate) use display::explain;
 pub use download::part_path;
-pub(crate) use hints::on_interrupt;
+pub(crate) use hints::{on_interrupt, set_command_line};
 pub(crate) use prompt::{repl, LastCommand};
 pub use session::{ClientConfig, Session};

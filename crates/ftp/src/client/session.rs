@@ -39,10 +39,6 @@ pub struct ClientConfig {
     pub stall_timeout: Duration,
     /// Draw a progress bar (only when stderr is a terminal).
     pub progress: bool,
-    /// The command line that reaches this server as this user (`ftp-client --host
-    /// … --user …`, never a password), to print the exact command that continues an
-    /// interrupted transfer; empty when there is none.
-    pub command_line: Vec<String>,
 }
 
 /// The client's stream: the socket, or a TLS session over it.
@@ -54,7 +50,7 @@ pub struct Session {
     pub(super) conn: Connection<Link>,
     pub(super) progress: bool,
     /// How it connected, to connect again ([`Session::reopen`]).
-    pub(super) config: ClientConfig,
+    config: ClientConfig,
     tls: Option<Trust>,
     /// The server hung up after refusing a put that waits for `ready` (a body might
     /// have followed): the next command needs a new connection.
