@@ -25,7 +25,7 @@ pub struct ServerArgs {
     /// Port to bind; 0 picks a free one (the `listening on` line says which).
     #[arg(long, default_value_t = crate::limits::FTP_PORT)]
     port: u16,
-    /// The directory whose files are served (not its subdirectories).
+    /// The directory served, with the tree under it (symlinks in it are never followed).
     #[arg(long, value_name = "DIR")]
     root: PathBuf,
     /// Users file (`name:$argon2id$...` lines, made with socklab-passwd).

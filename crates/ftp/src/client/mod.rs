@@ -12,6 +12,8 @@
 //!   eager puts, many in flight;
 //! - `prompt.rs`: the `ftp> ` prompt; `cwd.rs`: its working directories (`cd`, `pwd`,
 //!   `lcd`, `lls`);
+//! - `hints.rs`: the command that continues an interrupted transfer (on a lost
+//!   connection, on Ctrl-C), and when `--overwrite` would help;
 //! - `display.rs`: what the user sees besides results: names made safe to print,
 //!   local times, the progress bar, and each error with what to do about it.
 
