@@ -25,7 +25,7 @@ pub struct ServerArgs {
     /// Port to bind; 0 picks a free one (the `listening on` line says which).
     #[arg(long, default_value_t = crate::limits::FTP_PORT)]
     port: u16,
-    /// The directory whose files are served (not its subdirectories).
+    /// The directory served, with the tree under it (symlinks in it are never followed).
     #[arg(long, value_name = "DIR")]
     root: PathBuf,
     /// Users file (`name:$argon2id$...` lines, made with socklab-passwd).
@@ -54,6 +54,10 @@ pub struct ServerArgs {
     /// Close a session with no request for this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = socklab_net::limits::IDLE_TIMEOUT.as_secs())]
     idle_timeout: u64,
+    /// Close an anonymous session (not logged in) with no request for this many
+    /// seconds; never longer than --idle-timeout.
+    #[arg(long, value_name = "SECS", default_value_t = crate::limits::ANONYMOUS_IDLE_TIMEOUT.as_secs())]
+    anonymous_idle_timeout: u64,
     #[command(flatten)]
     login: LoginArgs,
     /// Keep interrupted uploads for `put --resume` this many seconds.
@@ -77,6 +81,7 @@ impl ServerArgs {
         config.max_file_size = self.max_file_size;
         config.stall_timeout = Duration::from_secs(self.stall_timeout.max(1));
         config.idle_timeout = Duration::from_secs(self.idle_timeout.max(1));
+        config.anonymous_idle_timeout = Duration::from_secs(self.anonymous_idle_timeout.max(1));
         config.partial_ttl = Duration::from_secs(self.partial_ttl);
         config.login = self.login.policy();
         config.serve = ServeOptions {
@@ -161,6 +166,7 @@ impl ClientArgs {
     /// returns 1.
     pub fn run(self) -> ExitCode {
         socklab_net::cli::init_logging();
+        client::on_interrupt();
         match self.connect_and_run() {
             Ok(LastCommand::Succeeded) => ExitCode::SUCCESS,
             Ok(LastCommand::Failed) => {
@@ -177,6 +183,8 @@ impl ClientArgs {
     fn connect_and_run(&self) -> Result<LastCommand> {
         let trust = self.trust()?;
         let config = self.config()?;
+        let user = self.user.clone().or_else(|| std::env::var("USER").ok());
+        client::set_command_line(self.command_line(user.as_deref()));
         match &self.command {
             Some(command) => {
                 let mut session = Session::open(&config, trust.as_ref())?;
@@ -223,5 +231,38 @@ impl ClientArgs {
             stall_timeout: Duration::from_secs(self.timeout.max(1)),
             progress: !self.no_progress,
         })
+    }
+
+    /// `ftp-client` with the flags that reach the same server as the same user (the
+    /// password is never on a command line), for the command that continues an
+    /// interrupted transfer.
+    fn command_line(&self, user: Option<&str>) -> Vec<String> {
+        let mut w = vec!["ftp-client".to_owned()];
+        let mut flag = |name: &str, value: Option<String>| {
+            w.push(name.to_owned());
+            w.extend(value);
+        };
+        if self.host != "127.0.0.1" {
+            flag("--host", Some(self.host.clone()));
+        }
+        if self.port != crate::limits::FTP_PORT {
+            flag("--port", Some(self.port.to_string()));
+        }
+        match user {
+            _ if self.anonymous => flag("--anonymous", None),
+            Some(u) if self.user.is_some() => flag("--user", Some(u.to_owned())),
+            _ => {}
+        }
+        if let Some(p) = &self.password_file {
+            flag("--password-file", Some(p.display().to_string()));
+        }
+        if let Some(fp) = &self.fingerprint {
+            flag("--fingerprint", Some(fp.clone()));
+        } else if let Some(ca) = &self.ca {
+            flag("--ca", Some(ca.display().to_string()));
+        } else if self.tls || self.accept_new {
+            flag("--tls", None);
+        }
+        w
     }
 }

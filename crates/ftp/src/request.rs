@@ -66,6 +66,12 @@ pub enum FtpRequest {
         /// The modification time to give the stored file, seconds since the epoch.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mtime: Option<u64>,
+        /// The body and its trailer follow this request at once, without waiting for
+        /// a ready reply; the one reply comes after the trailer. At most
+        /// [`crate::limits::MAX_EAGER_PUT`] bytes, never a resume. A refusal reads and
+        /// throws away the body first, so a pipelining client stays in step.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        eager: bool,
     },
     /// Make a directory (and, with `parents`, the ones above it).
     Mkdir {
@@ -74,6 +80,11 @@ pub enum FtpRequest {
         /// Make missing parents; an existing directory is then no error.
         #[serde(default)]
         parents: bool,
+        /// Give the directory this modification time, seconds since the epoch (made
+        /// or already there): a tree upload sends it once the directory's files are
+        /// written, since each write into a directory changes its mtime.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mtime: Option<u64>,
     },
     /// Delete a file, a symlink, or an empty directory.
     Delete {
@@ -148,7 +159,8 @@ mod tests {
                 size: 1,
                 resume: false,
                 overwrite: false,
-                mtime: None
+                mtime: None,
+                eager: false
             }
         );
         assert_eq!(

@@ -13,7 +13,7 @@ mod files;
 use crate::request::FtpRequest;
 use crate::store::Root;
 use crate::wire::Listing;
-use files::{get, put, Put};
+use files::{get, put, refuse_put, After, Put};
 use socklab_auth::{answer_login, server_login, LoginPolicy, Users};
 use socklab_net::accept::{serve_framed_tls, FramedStream, FramedTls, ServeOptions};
 use socklab_net::tls::TlsAcceptor;
@@ -46,6 +46,9 @@ pub struct ServerConfig {
     pub stall_timeout: Duration,
     /// A session with no request for this long is closed (`--idle-timeout`).
     pub idle_timeout: Duration,
+    /// The same for a session that has not logged in (`--anonymous-idle-timeout`;
+    /// never longer than `idle_timeout`).
+    pub anonymous_idle_timeout: Duration,
     /// How long interrupted uploads are kept for `--resume` (`--partial-ttl`).
     pub partial_ttl: Duration,
     /// Login deadline, failures allowed, delay per failure.
@@ -71,6 +74,7 @@ impl ServerConfig {
             max_file_size: crate::limits::MAX_FILE_SIZE,
             stall_timeout: socklab_net::limits::STALL_TIMEOUT,
             idle_timeout: socklab_net::limits::IDLE_TIMEOUT,
+            anonymous_idle_timeout: crate::limits::ANONYMOUS_IDLE_TIMEOUT,
             partial_ttl: crate::limits::PARTIAL_TTL,
             login: LoginPolicy::default(),
             serve: ServeOptions::default(),
@@ -155,6 +159,9 @@ fn session(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<()> {
         let name = server_login(conn, peer, users, &config.login)?;
         log::info!("{peer}: logged in as {name}");
         user = Some(name);
+    } else {
+        // Never longer than a logged-in session's.
+        conn.set_idle(config.anonymous_idle_timeout.min(config.idle_timeout));
     }
     let mut failures = 0;
     // A malformed header gets `bad_request` and an idle session `timeout`; then we
@@ -166,9 +173,27 @@ fn session(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<()> {
             } else {
                 "anonymous users may only list, stat and download; log in to change files"
             };
-            // Like every other refusal of a write, the session goes on: a client
-            // sends a body only after an ok reply, so nothing is in flight.
-            conn.send_failure(ErrorCode::Forbidden, why)?;
+            let refusal = Error::refused(ErrorCode::Forbidden, why);
+            if let FtpRequest::Put {
+                path, size, eager, ..
+            } = &request
+            {
+                // A body may follow a put: the refusal keeps the stream in step.
+                let want = Put {
+                    user: user.as_deref().unwrap_or("anonymous"),
+                    path,
+                    size: *size,
+                    resume: false,
+                    overwrite: false,
+                    mtime: None,
+                    eager: *eager,
+                };
+                match refuse_put(conn, peer, &want, &refusal)? {
+                    After::Continue => continue,
+                    After::Close => return Ok(()),
+                }
+            }
+            conn.send_error(&refusal)?;
             continue;
         }
         let root = &shared.root;
@@ -193,6 +218,7 @@ fn session(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<()> {
                     answer_login(conn, peer, users, &name, password, &mut failures, policy);
                 if answered? {
                     log::info!("{peer}: logged in as {name}");
+                    conn.set_idle(config.idle_timeout);
                     user = Some(name);
                 }
             }
@@ -210,9 +236,10 @@ fn session(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<()> {
                 resume,
                 overwrite,
                 mtime,
+                eager,
             } => {
                 let who = user.as_deref().unwrap_or("anonymous");
-                log::info!("{peer} ({who}): put {} ({size} bytes)", escape(&path));
+                log::debug!("{peer} ({who}): put {} ({size} bytes)", escape(&path));
                 let want = Put {
                     user: who,
                     path: &path,
@@ -220,11 +247,18 @@ fn session(conn: &mut Conn, peer: &str, shared: &Shared) -> Result<()> {
                     resume,
                     overwrite,
                     mtime,
+                    eager,
                 };
-                put(conn, peer, shared, &want)?;
+                if put(conn, peer, shared, &want)? == After::Close {
+                    return Ok(());
+                }
             }
-            FtpRequest::Mkdir { path, parents } => {
-                let done = root.mkdir(&path, parents).map(|()| Empty {});
+            FtpRequest::Mkdir {
+                path,
+                parents,
+                mtime,
+            } => {
+                let done = root.mkdir(&path, parents, mtime).map(|()| Empty {});
                 reply_with(conn, peer, done)?;
             }
             FtpRequest::Delete { path } => {

@@ -207,8 +207,8 @@ impl Root {
     }
 
     /// Makes the directory `path`; with `parents`, the missing ones above it too, and
-    /// an existing directory is no error.
-    pub(crate) fn mkdir(&self, path: &str, parents: bool) -> Result<()> {
+    /// an existing directory is no error. With `mtime`, the directory gets it.
+    pub(crate) fn mkdir(&self, path: &str, parents: bool, mtime: Option<u64>) -> Result<()> {
         let parts = split_path(path)?;
         if parts[0] == PARTIAL_DIR {
             return Err(forbidden_partial());
@@ -231,17 +231,41 @@ impl Root {
                 .map_err(|e| lookup_error(&cur, part, &so_far, e))?;
         }
         match cur.create_dir(last) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && parents => cur
-                .open_dir_nofollow(last)
-                .map(drop)
-                .map_err(|e| lookup_error(&cur, last, path, e)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(Error::refused(
-                ErrorCode::Exists,
-                format!("{} already exists", escape(path)),
-            )),
-            Err(e) => Err(lookup_error(&cur, last, path, e)),
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && parents => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(Error::refused(
+                    ErrorCode::Exists,
+                    format!("{} already exists", escape(path)),
+                ))
+            }
+            Err(e) => return Err(lookup_error(&cur, last, path, e)),
         }
+        // Opened without following a symlink: what is there must be a directory, and
+        // its mtime is set through the descriptor, never through a name.
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let made = rustix::fs::openat(&cur, *last, flags, Mode::empty())
+            .map_err(|e| lookup_error(&cur, last, path, e.into()))?;
+        if let Some(secs) = mtime {
+            let times = rustix::fs::Timestamps {
+                last_access: rustix::fs::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: rustix::fs::UTIME_OMIT,
+                },
+                last_modification: rustix::fs::Timespec {
+                    tv_sec: i64::try_from(secs).unwrap_or(i64::MAX),
+                    tv_nsec: 0,
+                },
+            };
+            rustix::fs::futimens(&made, &times).map_err(|e| {
+                Error::io(format!("setting the mtime of {}", escape(path)), e.into())
+            })?;
+            // The end of a tree upload's directory: the names its eager puts made
+            // are made durable here, once (see `Upload::commit`).
+            let _ = rustix::fs::fsync(&made);
+        }
+        Ok(())
     }
 
     /// Deletes the file, symlink or empty directory at `path`.

@@ -69,12 +69,6 @@ fn server_refuses_every_hostile_name_for_every_op() {
                 name: name.clone(),
                 offset: 0,
             },
-            Request::Put {
-                name: name.clone(),
-                size: 4,
-                resume: false,
-                overwrite: true,
-            },
         ];
         // A name that is a valid relative path (`a/b`) names nothing here.
         let want = if socklab_ftp::paths::validate_path(name).is_ok() {
@@ -91,6 +85,19 @@ fn server_refuses_every_hostile_name_for_every_op() {
                     server.stderr()
                 ),
             }
+        }
+        // A put as an eager one, so its refusal keeps the session (a refused put
+        // that waits for `ready` ends it: see smuggling.rs).
+        let put = serde_json::json!({"op": "put", "path": name, "size": 4, "overwrite": true, "eager": true});
+        write_header(&mut s, &put).unwrap();
+        std::io::Write::write_all(&mut s, b"abcd").unwrap();
+        write_header(&mut s, &serde_json::json!({"md5": md5_of(b"abcd")})).unwrap();
+        match read_reply::<_, Empty>(&mut s) {
+            Err(Error::Remote { code, .. }) if code == want => {}
+            other => panic!(
+                "put {name:?}: expected {want:?}, got {other:?}\n{}",
+                server.stderr()
+            ),
         }
     }
     // The connection is still in step, and nothing was written anywhere.

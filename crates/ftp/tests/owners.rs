@@ -36,8 +36,13 @@ fn login(server: &Server, user: &str, pass: &str) -> TcpStream {
     s
 }
 
+/// Sends a put and reads the ready reply. The server hangs up after refusing a put
+/// (a body might follow): a `busy` one is asked again on a new connection, as
+/// `user`.
 fn put_request(
+    server: &Server,
     s: &mut TcpStream,
+    (user, pass): (&str, &str),
     path: &str,
     size: usize,
     resume: bool,
@@ -52,7 +57,10 @@ fn put_request(
             Err(Error::Remote {
                 code: ErrorCode::Busy,
                 ..
-            }) => std::thread::sleep(Duration::from_millis(50)),
+            }) => {
+                std::thread::sleep(Duration::from_millis(50));
+                *s = login(server, user, pass);
+            }
             other => return other,
         }
     }
@@ -66,7 +74,15 @@ fn bob_cannot_see_continue_or_destroy_alices_partial_upload() {
     let data = random_bytes(100_000);
     // alice sends 40,000 bytes and is cut off.
     let mut alice = login(&server, USER, password());
-    let ready = put_request(&mut alice, "draft.txt", data.len(), false).unwrap();
+    let ready = put_request(
+        &server,
+        &mut alice,
+        (USER, password()),
+        "draft.txt",
+        data.len(),
+        false,
+    )
+    .unwrap();
     assert_eq!(ready.offset, 0);
     alice.write_all(&data[..40_000]).unwrap();
     alice.shutdown(Shutdown::Both).unwrap();
@@ -78,7 +94,15 @@ fn bob_cannot_see_continue_or_destroy_alices_partial_upload() {
     // bob's resume of the same path starts from nothing: he learns no offset, and
     // his bytes never join hers.
     let mut bob = login(&server, "bob", BOB_PASSWORD);
-    let ready = put_request(&mut bob, "draft.txt", data.len(), true).unwrap();
+    let ready = put_request(
+        &server,
+        &mut bob,
+        ("bob", BOB_PASSWORD),
+        "draft.txt",
+        data.len(),
+        true,
+    )
+    .unwrap();
     assert_eq!(
         ready,
         PutReady {
@@ -94,7 +118,15 @@ fn bob_cannot_see_continue_or_destroy_alices_partial_upload() {
     // bob's plain put of the same path stores his file and leaves her partial alone.
     let mut bob = login(&server, "bob", BOB_PASSWORD);
     let mut bobs = vec![b'b'; 1000];
-    let ready = put_request(&mut bob, "draft.txt", bobs.len(), false).unwrap();
+    let ready = put_request(
+        &server,
+        &mut bob,
+        ("bob", BOB_PASSWORD),
+        "draft.txt",
+        bobs.len(),
+        false,
+    )
+    .unwrap();
     assert_eq!(ready.offset, 0);
     bob.write_all(&bobs).unwrap();
     let md5 = md5_of(&bobs);
@@ -103,7 +135,15 @@ fn bob_cannot_see_continue_or_destroy_alices_partial_upload() {
     bobs.clear();
     // alice resumes at 40,000, told the md5 of what the server holds.
     let mut alice = login(&server, USER, password());
-    let ready = put_request(&mut alice, "draft.txt", data.len(), true).unwrap();
+    let ready = put_request(
+        &server,
+        &mut alice,
+        (USER, password()),
+        "draft.txt",
+        data.len(),
+        true,
+    )
+    .unwrap();
     assert_eq!(ready.offset, 40_000, "{}", server.stderr());
     assert_eq!(ready.md5.as_deref(), Some(md5_of(&data[..40_000]).as_str()));
     alice.write_all(&data[40_000..]).unwrap();
@@ -118,7 +158,15 @@ fn a_second_upload_of_a_path_in_flight_is_busy_and_the_first_completes() {
     let server = fx.server(&[]);
     let data = random_bytes(50_000);
     let mut alice = login(&server, USER, password());
-    put_request(&mut alice, "same.txt", data.len(), false).unwrap();
+    put_request(
+        &server,
+        &mut alice,
+        (USER, password()),
+        "same.txt",
+        data.len(),
+        false,
+    )
+    .unwrap();
     alice.write_all(&data[..1000]).unwrap();
     let mut bob = login(&server, "bob", BOB_PASSWORD);
     write_header(

@@ -174,3 +174,45 @@ fn user_defaults_to_the_environment() {
     assert_ok(&out, &server);
     assert!(server.stderr().contains("logged in as alice"));
 }
+
+#[test]
+fn prompt_cd_pwd_lcd_lls_keep_working_directories_on_both_sides() {
+    let fx = Fixture::new();
+    std::fs::create_dir_all(fx.root().join("d/e")).unwrap();
+    std::fs::write(fx.root().join("d/e/f.txt"), b"deep").unwrap();
+    std::fs::create_dir(fx.local().join("sub")).unwrap();
+    std::fs::write(fx.local().join("sub/up.txt"), b"up").unwrap();
+    let server = fx.server(&[]);
+    let script = "cd d\npwd\nls\ncd e\nget f.txt\nlcd sub\nlls\nput up.txt\n\
+                  cd ../..\npwd\ncd /d/e\nls\ncd f.txt\ncd nosuch\npwd\n";
+    let out = fx.client_with_stdin(&server, &[], Some(script));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.contains(&"/d"), "{}", describe(&out, &server));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("dir") && l.ends_with(" e")),
+        "ls in d:\n{}",
+        describe(&out, &server)
+    );
+    // get in d/e wrote into the local directory of the time (before lcd).
+    assert_eq!(std::fs::read(fx.local().join("f.txt")).unwrap(), b"deep");
+    assert!(
+        lines.iter().any(|l| l.ends_with(" up.txt")),
+        "lls in sub:\n{}",
+        describe(&out, &server)
+    );
+    // put after lcd read sub/up.txt and stored it in the remote d/e.
+    assert_eq!(std::fs::read(fx.root().join("d/e/up.txt")).unwrap(), b"up");
+    assert!(lines.contains(&"/"), "{}", describe(&out, &server));
+    let err = stderr(&out);
+    assert!(
+        err.contains("is not a directory"),
+        "{}",
+        describe(&out, &server)
+    );
+    assert!(err.contains("nosuch"), "{}", describe(&out, &server));
+    // A failed cd leaves the directory as it was.
+    assert_eq!(lines.last(), Some(&"/d/e"), "{}", describe(&out, &server));
+}

@@ -137,6 +137,40 @@ fn assert_same_tree(a: &Path, b: &Path) {
     }
 }
 
+/// Every directory under `a` (and `a` itself) has the mtime of its twin under `b`.
+#[track_caller]
+fn assert_same_dir_mtimes(a: &Path, b: &Path) {
+    let secs = |p: &Path| {
+        fs::metadata(p)
+            .unwrap()
+            .modified()
+            .unwrap()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let mut todo = vec![PathBuf::new()];
+    let mut seen = 0;
+    while let Some(rel) = todo.pop() {
+        let (x, y) = (a.join(&rel), b.join(&rel));
+        assert_eq!(
+            secs(&x),
+            secs(&y),
+            "mtime of {} vs {}",
+            x.display(),
+            y.display()
+        );
+        seen += 1;
+        for e in fs::read_dir(&x).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                todo.push(rel.join(e.file_name()));
+            }
+        }
+    }
+    assert!(seen > 1, "no directories under {}", a.display());
+}
+
 #[test]
 fn a_tree_of_2000_files_goes_up_and_down_intact_and_a_rerun_copies_nothing() {
     require_tool("diff");
@@ -195,10 +229,16 @@ fn a_tree_of_2000_files_goes_up_and_down_intact_and_a_rerun_copies_nothing() {
         describe(&out, &server)
     );
 
+    // Directory mtimes are kept on the server too, set once their files are written.
+    assert_same_dir_mtimes(&tree, &fx.root().join("up"));
+
+    // Into an existing directory, as cp -r and scp -r: down/up.
+    fs::create_dir(fx.local().join("down")).unwrap();
     let out = fx.client(&server, &["get", "-r", "up", "-o", "down"]);
     assert_ok(&out, &server);
-    assert_same_tree(&tree, &fx.local().join("down"));
-    assert_eq!(count_dirs(&fx.local().join("down")), DIRS);
+    assert_same_tree(&tree, &fx.local().join("down/up"));
+    assert_same_dir_mtimes(&tree, &fx.local().join("down/up"));
+    assert_eq!(count_dirs(&fx.local().join("down/up")), DIRS);
     let out = fx.client(&server, &["get", "-r", "up", "-o", "down"]);
     assert_ok(&out, &server);
     assert!(
@@ -257,6 +297,8 @@ fn a_tree_download_killed_halfway_is_completed_by_a_rerun_with_resume() {
     let fx = Fixture::new();
     make_tree(&fx.root().join("up"));
     let server = fx.server(&[]);
+    // `down` exists, so both runs write into down/up, as cp -r and scp -r would.
+    fs::create_dir(fx.local().join("down")).unwrap();
     let mut child = fx
         .client_command(
             server.port(),
@@ -266,7 +308,7 @@ fn a_tree_download_killed_halfway_is_completed_by_a_rerun_with_resume() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let down = fx.local().join("down");
+    let down = fx.local().join("down/up");
     let halfway = wait_until(Duration::from_secs(60), || {
         down.is_dir() && files(&down).len() >= FILES / 2
     });

@@ -74,6 +74,12 @@ impl<S: Read + Write + AsFd> Connection<S> {
         })
     }
 
+    /// Changes the idle deadline (a session that logs in may wait longer than one
+    /// that did not).
+    pub fn set_idle(&mut self, idle: Duration) {
+        self.deadlines.idle = idle;
+    }
+
     /// Sets `SO_RCVTIMEO` to `t`, unless it is already that.
     fn wait_at_most(&mut self, t: Duration) -> Result<()> {
         if self.read_timeout != Some(t) {

@@ -104,6 +104,13 @@ pub(crate) enum Command {
 
 /// Runs one command on `session`, printing its result to `out` and warnings to stderr.
 pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Write) -> Result<()> {
+    super::hints::start(command);
+    let done = run(session, command, out);
+    super::hints::finish();
+    done
+}
+
+fn run(session: &mut Session, command: &Command, out: &mut dyn Write) -> Result<()> {
     let w = |e: io::Error| Error::io("writing to stdout", e);
     match command {
         Command::Ls { path } => {
@@ -148,8 +155,8 @@ pub(crate) fn execute(session: &mut Session, command: &Command, out: &mut dyn Wr
         } => {
             validate_path(name)?;
             if *recursive {
-                let base = name.rsplit('/').next().unwrap_or(name);
-                let dest = output.clone().unwrap_or_else(|| PathBuf::from(base));
+                // As cp -r and scp -r: into an existing directory, else as it.
+                let dest = download_target(name, output.as_deref());
                 let opts = TreeOptions {
                     resume: *resume,
                     overwrite: *overwrite,
@@ -287,7 +294,7 @@ fn kind_word(kind: Kind) -> &'static str {
 }
 
 /// The name a `put` without `--as` stores `path` under: its file name.
-fn upload_name(path: &Path) -> Result<String> {
+pub(super) fn upload_name(path: &Path) -> Result<String> {
     match path.file_name() {
         Some(n) => match n.to_str() {
             Some(n) => Ok(n.to_owned()),

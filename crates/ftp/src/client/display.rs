@@ -71,6 +71,16 @@ impl fmt::Display for Explained<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let e = self.0;
         let code = match e {
+            Error::Remote {
+                code: ErrorCode::Exists,
+                message,
+            }
+            | Error::Refused {
+                code: ErrorCode::Exists,
+                message,
+            } => {
+                return write!(f, "{message} (exists): {}", exists_hint(message));
+            }
             Error::Remote { code, message } | Error::Refused { code, message } => {
                 return write!(f, "{message} ({code}): {}", hint(*code));
             }
@@ -79,6 +89,19 @@ impl fmt::Display for Explained<'_> {
             _ => return write!(f, "{e}"),
         };
         write!(f, "{e} ({code}): {}", hint(code))
+    }
+}
+
+/// What to do about `exists`: `--overwrite` only where it would help (not for a
+/// directory in the way, nor where the message already says what to do).
+fn exists_hint(message: &str) -> &'static str {
+    let said = ["--overwrite", "--resume", "is a directory", "not empty"];
+    if said.iter().any(|s| message.contains(s)) {
+        "nothing was changed"
+    } else if super::hints::overwrite_helps() {
+        hint(ErrorCode::Exists)
+    } else {
+        "pick another name, or delete what is there first"
     }
 }
 

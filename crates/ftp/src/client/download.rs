@@ -92,9 +92,10 @@ impl PartFile {
 
     /// Makes the complete, verified download visible as `dest`: fsync the data, then
     /// rename with `overwrite`, otherwise link(2), which fails rather than replace a
-    /// file that appeared meanwhile; then fsync the directory so the name survives a
-    /// power cut.
-    pub(super) fn publish(self, dest: &Path, overwrite: bool) -> Result<()> {
+    /// file that appeared meanwhile; then, with `sync_dir`, fsync the directory so the
+    /// name survives a power cut (a tree fsyncs each directory once, at its end,
+    /// instead: [`sync_dir`]).
+    pub(super) fn publish(self, dest: &Path, overwrite: bool, sync_dir: bool) -> Result<()> {
         let PartFile { path: part, file } = self;
         file.sync_all()
             .map_err(|e| Error::io(format!("syncing {}", part.display()), e))?;
@@ -116,12 +117,23 @@ impl PartFile {
             })?;
             let _ = fs::remove_file(&part);
         }
-        if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
+        if let Some(dir) = dest.parent().filter(|_| sync_dir) {
+            self::sync_dir(dir);
         }
         Ok(())
+    }
+}
+
+/// fsyncs the directory `dir` (`.` for an empty path), so the names made in it
+/// survive a power cut. Best effort: the files are already complete.
+pub(super) fn sync_dir(dir: &Path) {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 

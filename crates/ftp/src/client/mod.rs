@@ -8,21 +8,29 @@
 //!   `get --resume`. The target is never replaced unless `--overwrite` says so;
 //! - `commands.rs`: the commands a user types and what each prints;
 //! - `upload.rs`: the client's side of a `put`;
-//! - `tree.rs`: `put -r` and `get -r`, a directory tree with pipelined requests;
-//! - `prompt.rs`: the `ftp> ` prompt;
+//! - `tree.rs`: `get -r`, and what a tree copy shares; `tree_put.rs`: `put -r` with
+//!   eager puts, many in flight;
+//! - `prompt.rs`: the `ftp> ` prompt; `cwd.rs`: its working directories (`cd`, `pwd`,
+//!   `lcd`, `lls`);
+//! - `hints.rs`: the command that continues an interrupted transfer (on a lost
+//!   connection, on Ctrl-C), and when `--overwrite` would help;
 //! - `display.rs`: what the user sees besides results: names made safe to print,
 //!   local times, the progress bar, and each error with what to do about it.
 
 mod commands;
+mod cwd;
 mod display;
 mod download;
+mod hints;
 mod prompt;
 mod session;
 mod tree;
+mod tree_put;
 mod upload;
 
 pub(crate) use commands::{execute, Command};
 pub(crate) use display::explain;
 pub use download::part_path;
+pub(crate) use hints::{on_interrupt, set_command_line};
 pub(crate) use prompt::{repl, LastCommand};
 pub use session::{ClientConfig, Session};

@@ -1,13 +1,16 @@
 //! The `ftp> ` prompt: reads a line, splits it into words, parses them as a
 //! [`Command`] and runs it, reconnecting first when the last error broke the
-//! connection.
+//! connection. `cd` and `pwd` keep a remote working directory here, on the client,
+//! joined to every remote path; `lcd` and `lls` change and list the local one.
 
 use super::commands::{execute, Command};
+use super::cwd::{local, RemoteDir};
 use super::display::explain;
 use super::session::{ClientConfig, Session};
 use socklab_net::tls::Trust;
 use socklab_proto::{Error, Result};
 use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::Path;
 
 /// How the prompt's last command went: what the exit code of a script of commands
 /// reports, as in a shell.
@@ -25,7 +28,8 @@ pub(crate) enum LastCommand {
     name = "ftp>",
     no_binary_name = true,
     disable_version_flag = true,
-    after_help = "quit, exit, bye or Ctrl-D leaves."
+    after_help = "cd [DIR] and pwd: the remote working directory (kept here, joined to every \
+remote path); lcd DIR and lls [DIR]: the local one.\nquit, exit, bye or Ctrl-D leaves."
 )]
 struct PromptLine {
     #[command(subcommand)]
@@ -45,6 +49,8 @@ pub(crate) fn repl(
     let mut session = Some(Session::open(config, tls)?);
     let mut last = LastCommand::Succeeded;
     let mut line = String::new();
+    // The remote working directory: kept here, joined to every remote path.
+    let mut cwd = RemoteDir::default();
     loop {
         if interactive {
             eprint!("ftp> ");
@@ -68,9 +74,39 @@ pub(crate) fn repl(
         match words.first().map(String::as_str) {
             None => continue,
             Some("quit" | "exit" | "bye") => return Ok(last),
+            Some(word @ ("cd" | "pwd" | "lcd" | "lls")) => {
+                let done = match (word, &words[1..]) {
+                    ("pwd", []) => {
+                        println!("/{}", cwd.shown());
+                        Ok(())
+                    }
+                    ("lcd", [dir]) => local::lcd(Path::new(dir)),
+                    ("lls", []) => local::lls(Path::new(".")),
+                    ("lls", [dir]) => local::lls(Path::new(dir)),
+                    ("cd", rest) if rest.len() <= 1 => {
+                        let target = cwd.resolve(rest.first().map_or("/", String::as_str));
+                        match target {
+                            Ok(t) => check_dir(&mut session, config, tls, &t).map(|()| cwd = t),
+                            Err(e) => Err(e),
+                        }
+                    }
+                    _ => Err(Error::Usage(format!(
+                        "usage: cd [DIR] | pwd | lcd DIR | lls [DIR] (not `{}`)",
+                        words.join(" ")
+                    ))),
+                };
+                last = match done {
+                    Ok(()) => LastCommand::Succeeded,
+                    Err(e) => {
+                        eprintln!("error: {}", explain(&e));
+                        LastCommand::Failed
+                    }
+                };
+                continue;
+            }
             _ => {}
         }
-        let parsed = match PromptLine::try_parse_from(&words) {
+        let mut parsed = match PromptLine::try_parse_from(&words) {
             Ok(p) => p,
             Err(e) => {
                 // clap's own text: usage for `help` (a command that succeeded), an
@@ -85,6 +121,11 @@ pub(crate) fn repl(
                 continue;
             }
         };
+        if let Err(e) = cwd.apply(&mut parsed.command) {
+            eprintln!("error: {}", explain(&e));
+            last = LastCommand::Failed;
+            continue;
+        }
         let mut s = match session.take() {
             Some(s) => s,
             None => match Session::open(config, tls) {
@@ -105,10 +146,38 @@ pub(crate) fn repl(
             Err(e) => {
                 eprintln!("error: {}", explain(&e));
                 last = LastCommand::Failed;
-                if !breaks_session(&e) {
+                if !breaks_session(&e) && !s.is_closed() {
                     session = Some(s);
                 }
             }
+        }
+    }
+}
+
+/// `cd DIR`: the server must have DIR, as a directory (the root always is).
+fn check_dir(
+    session: &mut Option<Session>,
+    config: &ClientConfig,
+    tls: Option<&Trust>,
+    dir: &RemoteDir,
+) -> Result<()> {
+    let Some(path) = dir.path() else {
+        return Ok(());
+    };
+    if session.as_ref().is_none_or(Session::is_closed) {
+        *session = Some(Session::open(config, tls)?);
+    }
+    let Some(s) = session.as_mut() else {
+        return Ok(());
+    };
+    match s.stat(&path) {
+        Ok(info) if info.kind == crate::wire::Kind::Dir => Ok(()),
+        Ok(_) => Err(Error::Usage(format!("/{} is not a directory", dir.shown()))),
+        Err(e) => {
+            if breaks_session(&e) {
+                *session = None;
+            }
+            Err(e)
         }
     }
 }

@@ -49,6 +49,12 @@ type Link = MaybeTls<rustls::ClientConnection, TcpStream>;
 pub struct Session {
     pub(super) conn: Connection<Link>,
     pub(super) progress: bool,
+    /// How it connected, to connect again ([`Session::reopen`]).
+    config: ClientConfig,
+    tls: Option<Trust>,
+    /// The server hung up after refusing a put that waits for `ready` (a body might
+    /// have followed): the next command needs a new connection.
+    pub(super) closed: bool,
 }
 
 impl Drop for Session {
@@ -105,7 +111,23 @@ impl Session {
         Ok(Session {
             conn,
             progress: config.progress,
+            config: config.clone(),
+            tls: tls.cloned(),
+            closed: false,
         })
+    }
+
+    /// Connects and logs in again, in place of this connection.
+    pub(super) fn reopen(&mut self) -> Result<()> {
+        let fresh = Session::open(&self.config, self.tls.as_ref())?;
+        *self = fresh;
+        Ok(())
+    }
+
+    /// True when the server has closed this connection after a refusal: a prompt
+    /// connects again before the next command.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// `list` of a directory (the root for `None`). Names that are not safe single
@@ -187,7 +209,7 @@ impl Session {
             md5,
         }))?;
         let (partial, size, md5) = self.receive(name, partial, hasher, offset, None)?;
-        partial.publish(dest, overwrite)?;
+        partial.publish(dest, overwrite, true)?;
         Ok((size, md5, offset))
     }
 
@@ -336,6 +358,7 @@ impl Session {
         self.call(&FtpRequest::Mkdir {
             path: path.to_owned(),
             parents,
+            mtime: None,
         })
     }
 
@@ -390,14 +413,14 @@ pub(super) fn compat(request: &FtpRequest) -> serde_json::Value {
 /// How often a resumed put asks again while the server answers `busy`.
 pub(super) const BUSY_RETRY: Duration = Duration::from_millis(200);
 
-/// A transfer cut off by the peer says so, with how far it got; other errors pass.
+/// A transfer cut off by the peer says so, with how far it got and the command that
+/// continues it; other errors pass.
 pub(super) fn lost_connection(e: Error, moved: u64) -> Error {
     if e.is_disconnect() && !matches!(e, Error::Timeout(_)) {
+        let hint = super::hints::resume_hint()
+            .unwrap_or_else(|| "run the same command again to continue".into());
         Error::Io {
-            context: format!(
-                "the server closed the connection after {moved} bytes; run the same \
-                 command with --resume to continue"
-            ),
+            context: format!("the server closed the connection after {moved} bytes; {hint}"),
             source: std::io::Error::new(std::io::ErrorKind::ConnectionAborted, e.to_string()),
         }
     } else {

@@ -9,9 +9,8 @@
 //!
 //! - `get`: up to [`GET_WINDOW`] requests are sent before the first reply is read;
 //!   the server answers them in order, each reply, body and trailer whole;
-//! - `put`: a put's body may only follow its `ready` reply, so the next file's put
-//!   request is sent right behind the previous trailer, before that file's
-//!   confirmation is read: one round trip per file instead of two;
+//! - `put` (`tree_put.rs`): small files go as eager puts, request, body and trailer
+//!   at once, many in flight;
 //! - `list` and `mkdir`: a whole level of the tree at a time.
 //!
 //! Every window is far smaller than a socket buffer, so neither end can block on a
@@ -22,12 +21,12 @@ use super::download::{part_path, partial_in_the_way, PartFile};
 use super::session::{compat, Session};
 use crate::paths::validate_path;
 use crate::request::FtpRequest;
-use crate::wire::{Kind, Listing, PutReady};
+use crate::wire::{Kind, Listing};
 use socklab_proto::checksum::{finish_hex, hash_prefix};
 use socklab_proto::msg::Empty;
 use socklab_proto::names::validate_name;
 use socklab_proto::{Error, ErrorCode, Result};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File};
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
@@ -64,21 +63,21 @@ pub(crate) struct TreeReport {
 
 /// One file of a tree: its path under the tree's root (`/`-separated), size, mtime.
 #[derive(Debug, Clone)]
-struct Entry {
-    rel: String,
-    size: u64,
-    mtime: u64,
+pub(super) struct Entry {
+    pub(super) rel: String,
+    pub(super) size: u64,
+    pub(super) mtime: u64,
 }
 
 /// A tree: its directories (parents first) and files, by path under its root.
 #[derive(Debug, Default)]
-struct Tree {
-    dirs: Vec<(String, u64)>,
-    files: BTreeMap<String, Entry>,
+pub(super) struct Tree {
+    pub(super) dirs: Vec<(String, u64)>,
+    pub(super) files: BTreeMap<String, Entry>,
 }
 
 /// `root/rel`, or `root` for the tree's own root (`rel` empty).
-fn join(root: &str, rel: &str) -> String {
+pub(super) fn join(root: &str, rel: &str) -> String {
     match (root.is_empty(), rel.is_empty()) {
         (_, true) => root.to_owned(),
         (true, false) => rel.to_owned(),
@@ -96,7 +95,7 @@ fn mtime_secs(meta: &fs::Metadata) -> u64 {
 
 /// The local tree under `root`. Symlinks, special files and names that cannot travel
 /// (not UTF-8, or not a valid name) are skipped with a warning each.
-fn walk_local(root: &Path) -> Result<Tree> {
+pub(super) fn walk_local(root: &Path) -> Result<Tree> {
     let mut tree = Tree::default();
     let mut todo = vec![String::new()];
     while let Some(rel) = todo.pop() {
@@ -147,7 +146,7 @@ fn walk_local(root: &Path) -> Result<Tree> {
 impl Session {
     /// Sends `requests` and reads one reply `T` for each, at most `SMALL_WINDOW`
     /// in flight.
-    fn pipelined<T: serde::de::DeserializeOwned>(
+    pub(super) fn pipelined<T: serde::de::DeserializeOwned>(
         &mut self,
         requests: &[FtpRequest],
     ) -> Vec<Result<T>> {
@@ -167,7 +166,7 @@ impl Session {
     }
 
     /// The remote tree under `root`, listed a level at a time.
-    fn remote_tree(&mut self, root: &str) -> Result<Tree> {
+    pub(super) fn remote_tree(&mut self, root: &str) -> Result<Tree> {
         let mut tree = Tree::default();
         let mut level = vec![String::new()];
         while !level.is_empty() {
@@ -250,7 +249,7 @@ impl Session {
 
     /// True when `theirs` need not be copied over `ours`: same size, and the same
     /// mtime or (with `checksum`) the same md5.
-    fn complete(
+    pub(super) fn complete(
         &mut self,
         ours: &Entry,
         theirs: Option<&Entry>,
@@ -265,92 +264,12 @@ impl Session {
         }
     }
 
-    /// `put -r local --as remote`.
-    pub(crate) fn put_tree(
-        &mut self,
-        local: &Path,
-        remote: &str,
-        opts: TreeOptions,
-    ) -> Result<TreeReport> {
-        validate_path(remote)?;
-        let tree = walk_local(local)?;
-        self.call_mkdir(remote)?;
-        let there = self.remote_tree(remote)?;
-        let have: BTreeSet<&str> = there.dirs.iter().map(|(d, _)| d.as_str()).collect();
-        let mkdirs: Vec<_> = (tree.dirs.iter())
-            .filter(|(d, _)| !have.contains(d.as_str()))
-            .map(|(d, _)| FtpRequest::Mkdir {
-                path: join(remote, d),
-                parents: true,
-            })
-            .collect();
-        for reply in self.pipelined::<Empty>(&mkdirs) {
-            reply?;
-        }
-        let mut report = TreeReport {
-            dirs: tree.dirs.len() + 1,
-            ..TreeReport::default()
-        };
-        let mut todo = Vec::new();
-        for ours in tree.files.values() {
-            let theirs = there.files.get(&ours.rel);
-            let path = local.join(&ours.rel);
-            if self.complete(ours, theirs, &join(remote, &ours.rel), &path, opts.checksum)? {
-                report.skipped += 1;
-            } else {
-                todo.push((ours.clone(), theirs.is_some()));
-            }
-        }
-        refuse_differing(
-            todo.iter().filter(|t| t.1).map(|t| &t.0.rel),
-            opts.overwrite,
-        )?;
-        let total = todo.iter().map(|(e, _)| e.size).sum();
-        let bar = progress_bar(self.progress, total, 0, remote);
-        // The file whose trailer is sent and whose confirmation is still to be read.
-        let mut pending: Option<(u64, String)> = None;
-        for (entry, exists) in &todo {
-            let path = local.join(&entry.rel);
-            let name = join(remote, &entry.rel);
-            let file = File::open(&path)
-                .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-            let request = FtpRequest::Put {
-                path: name.clone(),
-                size: entry.size,
-                resume: opts.resume,
-                overwrite: *exists && opts.overwrite,
-                mtime: Some(entry.mtime),
-            };
-            self.conn.send(&compat(&request))?;
-            if let Some((size, md5)) = pending.take() {
-                self.put_done(size, &md5)?;
-            }
-            let ready: PutReady = match self.conn.read_reply() {
-                // Just after an interrupted run the server may not yet have seen the
-                // old connection end: ask again, for a bounded time, as `put` does.
-                Err(Error::Remote {
-                    code: ErrorCode::Busy,
-                    ..
-                }) if opts.resume => self.put_request(&request, true)?,
-                other => other?,
-            };
-            let md5 = self.send_body(&file, &path, &name, entry.size, &ready, Some(&bar))?;
-            pending = Some((entry.size, md5));
-            report.files += 1;
-            report.bytes += entry.size;
-        }
-        if let Some((size, md5)) = pending {
-            self.put_done(size, &md5)?;
-        }
-        bar.finish_and_clear();
-        Ok(report)
-    }
-
     /// `mkdir -p path`.
-    fn call_mkdir(&mut self, path: &str) -> Result<()> {
+    pub(super) fn call_mkdir(&mut self, path: &str) -> Result<()> {
         self.conn.send(&FtpRequest::Mkdir {
             path: path.to_owned(),
             parents: true,
+            mtime: None,
         })?;
         self.conn.read_reply::<Empty>().map(drop)
     }
@@ -441,23 +360,28 @@ impl Session {
                 .file()
                 .set_modified(when)
                 .map_err(|e| Error::io(format!("setting the mtime of {}", dest.display()), e))?;
-            partial.publish(&dest, opts.overwrite)?;
+            partial.publish(&dest, opts.overwrite, false)?;
             report.files += 1;
             report.bytes += size;
         }
         bar.finish_and_clear();
-        // Directory mtimes last, deepest first: writing into one changes it.
-        for (d, mtime) in tree.dirs.iter().rev() {
+        // Directory mtimes last, deepest first: writing into one changes it. The
+        // tree's own root too, as `scp -rp` does.
+        let top = self.stat(remote)?;
+        for (d, mtime) in tree.dirs.iter().rev().chain([&(String::new(), top.mtime)]) {
             let when = UNIX_EPOCH + Duration::from_secs(*mtime);
             let dir = local.join(d);
             let _ = File::open(&dir).and_then(|f| f.set_modified(when));
+            // Once per directory, not once per file: the names of its files are
+            // durable from here on.
+            super::download::sync_dir(&dir);
         }
         Ok(report)
     }
 }
 
 /// Refuses, before anything moves, to replace files that differ unless `overwrite`.
-fn refuse_differing<'a>(
+pub(super) fn refuse_differing<'a>(
     mut differing: impl Iterator<Item = &'a String>,
     overwrite: bool,
 ) -> Result<()> {

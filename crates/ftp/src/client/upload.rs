@@ -10,17 +10,20 @@ use crate::transfer::{send_hashed, Sink};
 use crate::wire::{PutDone, PutReady, Trailer};
 use indicatif::ProgressBar;
 use socklab_net::tls::MaybeTls;
-use socklab_proto::checksum::{finish_hex, hash_prefix};
+use socklab_proto::checksum::{finish_hex, hash_prefix, md5_hex};
 use socklab_proto::names::escape;
 use socklab_proto::{Error, ErrorCode, Result};
 use std::cell::Cell;
 use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Instant, UNIX_EPOCH};
 
 impl Session {
     /// `put PATH` as `name`: the request, the ready reply with the offset to start
-    /// from, the body, the md5 trailer, and the server's confirmation. Returns that
+    /// from, the body, the md5 trailer, and the server's confirmation. (Not eager,
+    /// whatever the size: a server from before eager puts understands it.) Returns that
     /// confirmation and the offset it resumed from.
     pub fn put(
         &mut self,
@@ -55,8 +58,9 @@ impl Session {
             resume,
             overwrite,
             mtime,
+            eager: false,
         };
-        let ready = self.put_request(&request, resume)?;
+        let ready = self.put_request(&request)?;
         let md5 = self.send_body(&file, path, name, size, &ready, None)?;
         let done = self.put_done(size, &md5)?;
         Ok((done, ready.offset))
@@ -148,10 +152,11 @@ impl Session {
         Ok(done)
     }
 
-    /// Sends a put and reads the ready reply. A resume answered `busy` is asked
-    /// again for a few seconds ([`RESUME_BUSY_WAIT`]): just after an interrupted
-    /// upload, the server may not have seen the old connection end yet.
-    pub(super) fn put_request(&mut self, request: &FtpRequest, resume: bool) -> Result<PutReady> {
+    /// Sends a put and reads the ready reply. The server hangs up after refusing
+    /// one (a body might have followed); a put answered `busy` is asked again, on a
+    /// new connection, for a few seconds ([`RESUME_BUSY_WAIT`]): just after an
+    /// interrupted upload, the server may not have seen the old connection end yet.
+    pub(super) fn put_request(&mut self, request: &FtpRequest) -> Result<PutReady> {
         let give_up = Instant::now() + RESUME_BUSY_WAIT;
         loop {
             self.conn.send(&compat(request))?;
@@ -159,11 +164,59 @@ impl Session {
                 Err(Error::Remote {
                     code: ErrorCode::Busy,
                     ..
-                }) if resume && Instant::now() < give_up => {
+                }) if Instant::now() < give_up => {
                     std::thread::sleep(BUSY_RETRY);
+                    self.reopen()?;
+                }
+                Err(e @ Error::Remote { .. }) => {
+                    self.closed = true;
+                    return Err(e);
                 }
                 other => return other,
             }
         }
+    }
+
+    /// Sends an eager put (`request`, made by [`eager_put`]) of `file`, `size` bytes:
+    /// the request, the body and the md5 trailer in one write, without waiting for
+    /// any reply. Returns the md5; the reply is read later ([`Session::put_done`]).
+    pub(super) fn send_eager(
+        &mut self,
+        file: &File,
+        path: &Path,
+        request: &FtpRequest,
+        size: u64,
+        tree: Option<&ProgressBar>,
+    ) -> Result<String> {
+        let mut message = Vec::with_capacity(usize::try_from(size).unwrap_or(0) + 512);
+        socklab_proto::msg::write_header(&mut message, &compat(request))?;
+        let start = message.len();
+        message.resize(start + usize::try_from(size).unwrap_or(usize::MAX), 0);
+        file.read_exact_at(&mut message[start..], 0)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let md5 = md5_hex(&message[start..]);
+        socklab_proto::msg::write_header(&mut message, &Trailer { md5: md5.clone() })?;
+        let stream = self.conn.body()?;
+        stream
+            .write_all(&message)
+            .and_then(|()| stream.flush())
+            .map_err(|e| Error::io("sending an upload", e).under_deadline())
+            .map_err(|e| lost_connection(e, 0))?;
+        if let Some(bar) = tree {
+            bar.inc(size);
+        }
+        Ok(md5)
+    }
+}
+
+/// An eager put of `name`: its body follows at once, from byte 0.
+pub(super) fn eager_put(name: &str, size: u64, overwrite: bool, mtime: Option<u64>) -> FtpRequest {
+    FtpRequest::Put {
+        path: name.to_owned(),
+        size,
+        resume: false,
+        overwrite,
+        mtime,
+        eager: true,
     }
 }

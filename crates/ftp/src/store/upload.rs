@@ -173,14 +173,16 @@ impl Root {
 
     /// Starts (or with `resume`, continues) `user`'s upload of `path`, `size` bytes.
     /// Refuses with `exists` when the path is taken and `overwrite` is false (a
-    /// directory is never replaced). The caller holds the [`Claim`] of `path`.
+    /// directory is never replaced). The caller holds the [`Claim`] of `path`. Without
+    /// `sidecar` (an eager put, which never resumes) no `.meta` is written: what is
+    /// left of it if it stops is not resumable, and is cleaned at the next start.
     pub(crate) fn begin_upload(
         &self,
         user: &str,
         path: &str,
         size: u64,
-        resume: bool,
-        overwrite: bool,
+        (resume, overwrite): (bool, bool),
+        sidecar: bool,
     ) -> Result<Upload> {
         let (parent, last) = self.parent(path)?;
         match parent.symlink_metadata(last) {
@@ -246,12 +248,14 @@ impl Root {
             .map_err(|e| Error::Other(format!("encoding a sidecar: {e}")))?;
         let mut opts = open_options(true, true);
         opts.truncate(true);
-        let mut meta_file = self
-            .partial
-            .open_with(&meta, &opts)
-            .map_err(|e| Error::io("writing a partial sidecar", e))?;
-        io::Write::write_all(&mut meta_file, &meta_json)
-            .map_err(|e| Error::io("writing a partial sidecar", e))?;
+        if sidecar {
+            let mut meta_file = self
+                .partial
+                .open_with(&meta, &opts)
+                .map_err(|e| Error::io("writing a partial sidecar", e))?;
+            io::Write::write_all(&mut meta_file, &meta_json)
+                .map_err(|e| Error::io("writing a partial sidecar", e))?;
+        }
         let file = self
             .partial
             .open_with(&part, &opts)
@@ -302,8 +306,10 @@ impl Upload {
     /// Makes the complete, verified upload visible under its final name: set the
     /// mtime asked for, fsync the data, then link it into place (which fails if the
     /// name appeared meanwhile) or, with `overwrite`, rename it over the old file,
-    /// then fsync the directory so the new name survives a power cut.
-    pub(crate) fn commit(self, overwrite: bool, mtime: Option<u64>) -> Result<()> {
+    /// then, with `sync_dir`, fsync the directory so the new name survives a power
+    /// cut. (An eager put of a tree leaves that to the `mkdir` with `mtime` that
+    /// ends each directory: one fsync per directory, not per file.)
+    pub(crate) fn commit(self, overwrite: bool, mtime: Option<u64>, sync_dir: bool) -> Result<()> {
         let file = &self.file;
         if let Some(secs) = mtime {
             let t = UNIX_EPOCH + Duration::from_secs(secs);
@@ -330,7 +336,9 @@ impl Upload {
             let _ = self.partial.remove_file(&self.part);
         }
         let _ = self.partial.remove_file(&self.meta);
-        let _ = rustix::fs::fsync(&self.parent);
+        if sync_dir {
+            let _ = rustix::fs::fsync(&self.parent);
+        }
         Ok(())
     }
 

@@ -49,9 +49,8 @@ pub(crate) fn copy_hashed<R: Read, W: Write>(
     progress: impl FnMut(u64),
     what: &'static str,
 ) -> Result<Md5> {
-    if len == 0 {
-        // Nothing to hash: not worth a thread.
-        return Ok(hasher);
+    if len <= super::INLINE_MAX {
+        return copy_inline(reader, writer, len, hasher, progress, what);
     }
     thread::scope(|scope| {
         // Full buffers travel to the hasher with the number of bytes they hold; empty
@@ -71,6 +70,34 @@ pub(crate) fn copy_hashed<R: Read, W: Write>(
             .map_err(|_| Error::Other("the md5 thread failed".into()))?;
         copied.map(|()| hasher)
     })
+}
+
+/// [`copy_hashed`] of a small body, on the calling thread through one buffer.
+fn copy_inline<R: Read, W: Write>(
+    reader: &mut R,
+    writer: &mut W,
+    len: u64,
+    mut hasher: Md5,
+    mut progress: impl FnMut(u64),
+    what: &'static str,
+) -> Result<Md5> {
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+    let mut done = 0;
+    while done < buf.len() {
+        let n = match reader.read(&mut buf[done..]) {
+            Ok(0) => return Err(Error::UnexpectedEof(what)),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(format!("reading {what}"), e)),
+        };
+        writer
+            .write_all(&buf[done..done + n])
+            .map_err(|e| Error::io(format!("writing {what}"), e))?;
+        hasher.update(&buf[done..done + n]);
+        done += n;
+        progress(n as u64);
+    }
+    Ok(hasher)
 }
 
 /// The hashing side of [`copy_hashed`]: hashes each full buffer in the order it was

@@ -12,6 +12,10 @@
 //!   from the page cache with `sendfile(2)`, and the hashing thread reads the file on
 //!   its own, kept a bounded distance ahead of the sending.
 //!
+//! A body of at most [`INLINE_MAX`] bytes is moved and hashed on the calling thread
+//! instead (`copy_inline`, `send_inline`): a tree of small files would otherwise pay
+//! a thread and a pool of buffers per file, far more than the hash they overlap.
+//!
 //! Memory per transfer is the same for a kilobyte or a terabyte. How fast each runs,
 //! against md5sum and the tools users would reach for, is in docs/benchmarks.md.
 
@@ -21,11 +25,18 @@ mod sendfile;
 pub(crate) use copy::copy_hashed;
 use sendfile::{send_file_hashed, send_rest_hashed};
 
+use md5::Digest;
 use socklab_proto::checksum::{hash_prefix, Md5};
 use socklab_proto::{Error, Result};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::FileExt;
+
+/// The largest body moved and hashed on one thread, in one buffer of at most this
+/// size: below it, starting a hashing thread costs more than the hashing it would
+/// overlap.
+pub(crate) const INLINE_MAX: u64 = 256 * 1024;
 
 /// Where a sender's file bytes go.
 ///
@@ -57,6 +68,9 @@ pub(crate) fn send_hashed<W: Write>(
             "asked to send from {offset}, past the end ({size} bytes)"
         )));
     }
+    if size - offset <= INLINE_MAX {
+        return send_inline(file, sink, (offset, size), prefix, progress, what);
+    }
     let stream = match sink {
         Sink::Socket(socket) => {
             return match prefix {
@@ -85,5 +99,46 @@ pub(crate) fn send_hashed<W: Write>(
     stream
         .flush()
         .map_err(|e| Error::io(format!("sending {what}"), e))?;
+    Ok(hasher)
+}
+
+/// [`send_hashed`] of a small body: read with `pread`, hashed, and written in one
+/// `write_all` on the calling thread.
+fn send_inline<W: Write>(
+    file: &File,
+    sink: Sink<'_, W>,
+    (offset, size): (u64, u64),
+    prefix: Option<Md5>,
+    mut progress: impl FnMut(u64),
+    what: &'static str,
+) -> Result<Md5> {
+    let read_error = |e| Error::io(format!("reading {what}"), e);
+    let mut hasher = match prefix {
+        Some(h) => h,
+        None => {
+            let mut reader = file;
+            reader.seek(SeekFrom::Start(0)).map_err(read_error)?;
+            hash_prefix(&mut reader, offset).map_err(read_error)?
+        }
+    };
+    let len = usize::try_from(size - offset).unwrap_or(usize::MAX);
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, offset).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Error::UnexpectedEof(what)
+        } else {
+            read_error(e)
+        }
+    })?;
+    hasher.update(&buf);
+    let write_error = |e| Error::io(format!("sending {what}"), e);
+    match sink {
+        Sink::Socket(mut socket) => socket.write_all(&buf).map_err(write_error)?,
+        Sink::Stream(stream) => {
+            stream.write_all(&buf).map_err(write_error)?;
+            stream.flush().map_err(write_error)?;
+        }
+    }
+    progress(len as u64);
     Ok(hasher)
 }
