@@ -263,7 +263,9 @@ impl Root {
             })?;
             // The end of a tree upload's directory: the names its eager puts made
             // are made durable here, once (see `Upload::commit`).
-            let _ = rustix::fs::fsync(&made);
+            rustix::fs::fsync(&made).map_err(|e| {
+                Error::io(format!("syncing the directory {}", escape(path)), e.into())
+            })?;
         }
         Ok(())
     }
@@ -420,4 +422,34 @@ fn symlink_refused(shown: &str) -> Error {
         ErrorCode::Forbidden,
         format!("{shown} is a symlink; the server does not follow symlinks"),
     )
+}
+
+/// fsyncs the directory `dir` so the names made in it survive a power cut.
+///
+/// A cap-std `Dir` is an `O_PATH` descriptor, on which fsync(2) fails with `EBADF`:
+/// the directory is opened again, read-only, through that descriptor.
+pub(crate) fn fsync_dir(dir: &Dir) -> io::Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let readable = rustix::fs::openat(dir, ".", flags, Mode::empty())?;
+    rustix::fs::fsync(&readable)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cap_std_dir_is_fsynced_through_a_readable_descriptor() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap();
+        // The premise: fsync on the Dir's own (O_PATH) descriptor is refused, so a
+        // commit that used it never made a name durable.
+        assert_eq!(
+            rustix::fs::fsync(&dir).map_err(|e| e.raw_os_error()),
+            Err(rustix::io::Errno::BADF.raw_os_error())
+        );
+        fsync_dir(&dir).expect("fsync of the directory through a readable descriptor");
+    }
 }

@@ -337,7 +337,8 @@ impl Upload {
         }
         let _ = self.partial.remove_file(&self.meta);
         if sync_dir {
-            let _ = rustix::fs::fsync(&self.parent);
+            super::fsync_dir(&self.parent)
+                .map_err(|e| Error::io("syncing the directory of an upload", e))?;
         }
         Ok(())
     }
