@@ -20,3 +20,7 @@ pub const KEEPER_GRACE: Duration = Duration::from_secs(1);
 /// Rounds of SIGKILL a keeper (or the server's sweep) makes before giving up on a
 /// tree that keeps forking.
 pub const MAX_KILL_ROUNDS: usize = 10_000;
+
+/// The largest message from the server to a session keeper: a command (its header is
+/// at most 64 KiB) and its environment. It must fit one datagram of a Unix socket.
+pub const MAX_JOB_MESSAGE: usize = 160 * 1024;
