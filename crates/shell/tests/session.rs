@@ -763,7 +763,11 @@ fn a_sessions_commands_share_one_keeper_and_each_leaves_nothing_behind() {
     };
     let (a, b) = (fields(&first), fields(&second));
     assert_eq!(a[0], b[0], "one keeper per session: {a:?} {b:?}");
-    assert_eq!((a[1], b[1]), (a[2], b[2]), "own process groups: {a:?} {b:?}");
+    assert_eq!(
+        (a[1], b[1]),
+        (a[2], b[2]),
+        "own process groups: {a:?} {b:?}"
+    );
     let keeper_cmdline = std::fs::read(format!("/proc/{}/cmdline", a[0])).unwrap();
     assert!(
         String::from_utf8_lossy(&keeper_cmdline).contains("--socklab-session-keeper"),
