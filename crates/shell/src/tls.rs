@@ -19,6 +19,7 @@
 //! `MaybeTls::pull_readable` answer "is there something to read without waiting?"
 //! before and after a `poll`.
 
+use crate::limits::{KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES, UNACKED_DATA_TIMEOUT};
 use rustls::{ConnectionCommon, SideData};
 use socklab_net::accept::Listener;
 use socklab_net::limits::HANDSHAKE_TIMEOUT;
@@ -81,6 +82,9 @@ impl Listener for TimedListener {
     type Stream = Accepted;
     fn accept_stream(&self) -> io::Result<(Accepted, String)> {
         let (sock, peer) = self.0.accept_stream()?;
+        if let Err(e) = watch_for_silent_death(&sock) {
+            log::warn!("{peer}: cannot set TCP keepalive: {e}");
+        }
         Ok((
             Accepted {
                 sock,
@@ -89,6 +93,25 @@ impl Listener for TimedListener {
             peer,
         ))
     }
+}
+
+/// TCP keepalive and `TCP_USER_TIMEOUT` on a client's socket, so a client that
+/// vanishes without a FIN is seen within [`KEEPALIVE_IDLE`] +
+/// [`KEEPALIVE_PROBES`] × [`KEEPALIVE_INTERVAL`] (idle, or waiting for a command) or
+/// [`UNACKED_DATA_TIMEOUT`] (sending it output): the socket then reports an error,
+/// the session ends, and its command's tree is killed.
+pub(crate) fn watch_for_silent_death(sock: &TcpStream) -> nix::Result<()> {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let secs = |d: Duration| d.as_secs() as u32;
+    setsockopt(sock, sockopt::KeepAlive, &true)?;
+    setsockopt(sock, sockopt::TcpKeepIdle, &secs(KEEPALIVE_IDLE))?;
+    setsockopt(sock, sockopt::TcpKeepInterval, &secs(KEEPALIVE_INTERVAL))?;
+    setsockopt(sock, sockopt::TcpKeepCount, &KEEPALIVE_PROBES)?;
+    setsockopt(
+        sock,
+        sockopt::TcpUserTimeout,
+        &(UNACKED_DATA_TIMEOUT.as_millis() as u32),
+    )
 }
 
 /// The shell's acceptor: ALPN `socklab-shell/1`; a plain client is told

@@ -781,3 +781,24 @@ fn a_sessions_commands_share_one_keeper_and_each_leaves_nothing_behind() {
     });
     assert!(gone, "keeper {} outlived its session", a[0]);
 }
+
+#[test]
+fn a_clients_socket_is_watched_by_tcp_keepalive_so_a_silent_death_is_seen() {
+    require_tool("ss");
+    let fx = Fixture::start(&[]);
+    let mut s = fx.connect();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let (server, client) = (fx.server.port(), s.local_addr().unwrap().port());
+    // The server's end of this connection: its keepalive timer is armed.
+    let filter = format!("( sport = :{server} and dport = :{client} )");
+    let out = Command::new("ss")
+        .args(["-tnoH", "state", "established", &filter])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("timer:(keepalive"),
+        "no keepalive on the server's socket: {text:?} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
