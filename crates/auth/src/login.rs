@@ -21,6 +21,7 @@
 
 use crate::limits::{LOGIN_DEADLINE, LOGIN_FAILURE_DELAY, MAX_LOGIN_FAILURES, MAX_PASSWORD_LEN};
 use crate::users::Users;
+use socklab_net::tls::Encrypted;
 use socklab_net::Connection;
 use socklab_proto::{msg::Empty, Error, ErrorCode, Request, Result};
 use std::time::{Duration, Instant};
@@ -144,21 +145,25 @@ pub fn answer_login<S: Read + Write + AsFd>(
 /// `auth_required` (nothing runs before login; an anonymous ftp-server lists its
 /// root), a TLS server `tls_required`, which is returned as the error; only after a
 /// plain server's answer does the login, password included, follow. One round trip
-/// more, and no change to the servers: this is the documented "anything but login
+/// more on plain connections only (a TLS handshake has shown it already), and no change
+/// to the servers: this is the documented "anything but login
 /// before login gets `auth_required`".
-pub fn client_login<S: Read + Write + AsFd>(
+pub fn client_login<S: Read + Write + AsFd + Encrypted>(
     conn: &mut Connection<S>,
     user: &str,
     password: &str,
 ) -> Result<()> {
-    conn.send(&PROBE)?;
-    match conn.read_reply::<Empty>() {
-        Ok(_) => {}
-        Err(Error::Remote {
-            code: ErrorCode::AuthRequired,
-            ..
-        }) => {}
-        Err(e) => return Err(e),
+    // Inside TLS the handshake has already shown the server speaks it: no probe.
+    if !conn.get_ref().encrypted() {
+        conn.send(&PROBE)?;
+        match conn.read_reply::<Empty>() {
+            Ok(_) => {}
+            Err(Error::Remote {
+                code: ErrorCode::AuthRequired,
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
     }
     conn.send(&Request::Login {
         user: user.to_owned(),

@@ -314,3 +314,34 @@ where
         }
     }
 }
+
+/// Whether what a stream carries is encrypted on the wire: a login sends its password
+/// first thing only where it is (see `socklab_auth::client_login`).
+pub trait Encrypted {
+    /// True for a TLS session, false for a bare socket.
+    fn encrypted(&self) -> bool;
+}
+
+impl<C, S: Read + Write> Encrypted for MaybeTls<C, S> {
+    fn encrypted(&self) -> bool {
+        matches!(self, MaybeTls::Tls(_))
+    }
+}
+
+impl<C, S: Read + Write> Encrypted for TlsStream<C, S> {
+    fn encrypted(&self) -> bool {
+        true
+    }
+}
+
+impl Encrypted for TcpStream {
+    fn encrypted(&self) -> bool {
+        false
+    }
+}
+
+impl Encrypted for std::os::unix::net::UnixStream {
+    fn encrypted(&self) -> bool {
+        false
+    }
+}
