@@ -22,6 +22,7 @@ Markers. The leading comment lines of a block may hold directives, one per line:
 
     # doc-check: skip (why)         do not run this block; the reason is required
     # doc-check: server=NAME        echo, chat, shell, ftp or none
+    # doc-check: also=NAME          run it again against NAME (shell-tls: shell-server --tls)
     # doc-check: args=WORDS         command-line arguments (shell-quoted)
     # doc-check: stdin=TEXT         fed to stdin (\\n for a newline); default: empty
     # doc-check: exit=N             the exit status expected instead of 0
@@ -97,6 +98,14 @@ class Server:
                     self.stop()
                     raise CheckFailed(f"{name}: first line is {first!r}, not `listening on ADDR`")
                 self.host, self.port = m.group(1).strip("[]"), int(m.group(2))
+                self.fingerprint = None
+                if "--tls" in argv:  # line 2: `fingerprint SHA256:...`
+                    while time.monotonic() < deadline:
+                        lines = open(self.out_path, encoding="utf-8", errors="replace").readlines()
+                        if len(lines) > 1 and lines[1].endswith("\n"):
+                            self.fingerprint = lines[1].split()[-1]
+                            break
+                        time.sleep(0.02)
                 return
             if self.proc.poll() is not None:
                 break
@@ -181,8 +190,11 @@ class Servers:
         env.update(SOCKLAB_HOST="127.0.0.1", SOCKLAB_USER="demo",
                    SOCKLAB_PASSWORD=self.password, PYTHONDONTWRITEBYTECODE="1")
         env.pop("SOCKLAB_PORT", None)
+        env.pop("SOCKLAB_FINGERPRINT", None)
         if server is not None:
             env["SOCKLAB_HOST"], env["SOCKLAB_PORT"] = server.host, str(server.port)
+            if getattr(server, "fingerprint", None):
+                env["SOCKLAB_FINGERPRINT"] = server.fingerprint
         env.update(more)
         return env
 
@@ -197,7 +209,11 @@ class Servers:
         if name == "none":
             return None
         if name not in self.running:
-            argv = [os.path.join(BIN, f"{name}-server"), "--port", "0"]
+            base = name.removesuffix("-tls")
+            argv = [os.path.join(BIN, f"{base}-server"), "--port", "0"]
+            if name.endswith("-tls"):
+                argv += ["--tls", "--state-dir", tempfile.mkdtemp(dir=self.dir, prefix="tls-")]
+            name, key = base, name
             if name == "chat":
                 argv += ["--expire", "3", "--no-console"]  # short, so heartbeats are put to the test
             if name == "shell":
@@ -208,7 +224,8 @@ class Servers:
                 with open(os.path.join(root, "hi.txt"), "wb") as f:
                     f.write(b"hello")
                 argv += ["--users", self.users_file(), "--root", root]
-            self.running[name] = Server(name, argv)
+            self.running[key] = Server(key, argv)
+            name = key
         return self.running[name]
 
     def start(self, name, argv, env):
@@ -291,8 +308,13 @@ def blocks_of(doc):
 def run_block(block, servers):
     if "bad" in block.marks:
         raise CheckFailed(f"unknown directive `# doc-check: {block.marks['bad']}`")
-    name = block.server()
-    if name not in ("echo", "chat", "shell", "ftp", "none"):
+    run_block_on(block, servers, block.server())
+    if "also" in block.marks:  # the same block again, against another server (a TLS one)
+        run_block_on(block, servers, block.marks["also"])
+
+
+def run_block_on(block, servers, name):
+    if name not in ("echo", "chat", "shell", "ftp", "shell-tls", "none"):
         raise CheckFailed(f"unknown server {name!r}")
     server = servers.get(name)
     work = tempfile.mkdtemp(dir=servers.dir, prefix="block-")

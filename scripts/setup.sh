@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the peers socklab's tests, demo and benchmarks talk to, when they are
-# missing: netcat-openbsd (nc), socat, python3 and tshark (the wire-view tests and
-# make capture), and with BENCH=1 (make bench) ncat, iperf3, OpenSSH (client and
-# server: the bench starts its own sshd on a free loopback port, with a temporary
-# host key, and stops it) and strace. Idempotent: it does nothing when they are all
-# there. Needs root (or sudo) only when it must install.
+# missing: netcat-openbsd (nc), socat, python3, tshark (the wire-view tests and
+# make capture), ss, and vi, top and tmux (the remote shell's terminal tests), and
+# with BENCH=1 (make bench) ncat, iperf3, OpenSSH (client and server: the bench
+# starts its own sshd on a free loopback port, with a temporary host key, and stops
+# it) and strace. Idempotent: it does nothing when they are all there. Needs root (or
+# sudo) only when it must install.
 set -euo pipefail
 
 need=()
@@ -18,6 +19,11 @@ command -v cmp >/dev/null 2>&1 || need+=(diffutils)
 command -v tar >/dev/null 2>&1 || need+=(tar)
 command -v less >/dev/null 2>&1 || need+=(less)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v ss >/dev/null 2>&1 || need+=(iproute2)
+# Programs the remote shell's terminal tests run on a PTY.
+command -v vi >/dev/null 2>&1 || need+=(vim-tiny)
+command -v top >/dev/null 2>&1 || need+=(procps)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if [[ ${BENCH:-0} == 1 ]]; then
     command -v ncat >/dev/null 2>&1 || need+=(ncat)
     command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)

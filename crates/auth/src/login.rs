@@ -14,10 +14,14 @@
 //!   within a total deadline ([`LOGIN_DEADLINE`]);
 //! - nothing but login is accepted before login (`auth_required`).
 //!
-//! Passwords still cross the network in clear: use loopback or an ssh tunnel.
+//! Over plain TCP passwords cross the network in clear: use TLS (`--tls`, the default
+//! beyond loopback), loopback, or an ssh tunnel. A client never sends its password
+//! as its first frame, so a server that requires TLS refuses it before it has
+//! (see [`client_login`]).
 
 use crate::limits::{LOGIN_DEADLINE, LOGIN_FAILURE_DELAY, MAX_LOGIN_FAILURES, MAX_PASSWORD_LEN};
 use crate::users::Users;
+use socklab_net::tls::Encrypted;
 use socklab_net::Connection;
 use socklab_proto::{msg::Empty, Error, ErrorCode, Request, Result};
 use std::time::{Duration, Instant};
@@ -77,6 +81,12 @@ pub fn server_login<S: Read + Write + AsFd>(
         };
         let (user, password) = match request {
             Request::Login { user, password } => (user, password),
+            // A client's probe before it sends its password (see `client_login`).
+            PROBE => {
+                log::debug!("{peer}: probe before login");
+                conn.send_error(&Error::AuthRequired)?;
+                continue;
+            }
             other => {
                 log::info!("{peer}: refused {:?} before login", other.op());
                 conn.send_error(&Error::AuthRequired)?;
@@ -127,17 +137,43 @@ pub fn answer_login<S: Read + Write + AsFd>(
 }
 
 /// Runs the client side of login. `Ok(())` once the server accepted it.
-pub fn client_login<S: Read + Write + AsFd>(
+///
+/// The password is never the first thing sent: a server that requires TLS answers a
+/// plain client's first frame with `tls_required` and hangs up, and by then that
+/// frame has crossed the network in clear. So the client first sends a request
+/// without credentials ([`PROBE`], `{"op":"list"}`): a plain server answers it
+/// `auth_required` (nothing runs before login; an anonymous ftp-server lists its
+/// root), a TLS server `tls_required`, which is returned as the error; only after a
+/// plain server's answer does the login, password included, follow. One round trip
+/// more on plain connections only (a TLS handshake has shown it already), and no change
+/// to the servers: this is the documented "anything but login
+/// before login gets `auth_required`".
+pub fn client_login<S: Read + Write + AsFd + Encrypted>(
     conn: &mut Connection<S>,
     user: &str,
     password: &str,
 ) -> Result<()> {
+    // Inside TLS the handshake has already shown the server speaks it: no probe.
+    if !conn.get_ref().encrypted() {
+        conn.send(&PROBE)?;
+        match conn.read_reply::<Empty>() {
+            Ok(_) => {}
+            Err(Error::Remote {
+                code: ErrorCode::AuthRequired,
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+    }
     conn.send(&Request::Login {
         user: user.to_owned(),
         password: password.to_owned(),
     })?;
     conn.read_reply::<Empty>().map(|_| ())
 }
+
+/// The credential-free request a client sends before its login (see [`client_login`]).
+pub const PROBE: Request = Request::List;
 
 #[cfg(test)]
 mod login_tests {
@@ -282,5 +318,63 @@ mod login_tests {
                 ..
             })
         ));
+    }
+
+    /// A server that requires TLS, as `TlsAcceptor` behaves towards a plain client:
+    /// it answers the first byte with `tls_required`, stops writing, and keeps what
+    /// the client sends until it hangs up.
+    fn fake_tls_server(mut sock: UnixStream) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut seen = vec![0u8; 1];
+            sock.read_exact(&mut seen).unwrap();
+            socklab_proto::msg::write_failure(&mut sock, ErrorCode::TlsRequired, "use TLS")
+                .unwrap();
+            sock.shutdown(std::net::Shutdown::Write).unwrap();
+            let _ = sock.read_to_end(&mut seen);
+            seen
+        })
+    }
+
+    #[test]
+    fn a_plain_client_never_sends_its_password_to_a_server_that_requires_tls() {
+        let (server, client) = UnixStream::pair().unwrap();
+        let server = fake_tls_server(server);
+        let mut conn = Connection::new(client, Deadlines::default()).unwrap();
+        let result = client_login(&mut conn, "alice", "s3cret-pw-123");
+        drop(conn);
+        let seen = server.join().unwrap();
+        assert!(
+            matches!(
+                result,
+                Err(Error::Remote {
+                    code: ErrorCode::TlsRequired,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        let text = String::from_utf8_lossy(&seen);
+        assert!(
+            !text.contains("s3cret-pw-123"),
+            "the password was sent: {text:?}"
+        );
+        assert!(
+            !text.contains("password"),
+            "a login frame was sent: {text:?}"
+        );
+        assert!(text.contains("\"op\":\"list\""), "no probe: {text:?}");
+    }
+
+    #[test]
+    fn client_login_probes_then_logs_in_to_a_plain_server() {
+        let users = Users::parse(USERS).unwrap();
+        let (server, client) = UnixStream::pair().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut conn = Connection::new(server, Deadlines::default()).unwrap();
+            server_login(&mut conn, "test peer", &users, &fast())
+        });
+        let mut conn = Connection::new(client, Deadlines::default()).unwrap();
+        client_login(&mut conn, "alice", "pw").unwrap();
+        assert_eq!(server.join().unwrap().unwrap(), "alice");
     }
 }

@@ -230,10 +230,11 @@ fn ftp_put_shows_a_hidden_login_then_the_files_size_body_and_md5sum() {
     let wire = cap.stop(framed_pref(&server));
     wire.assert_clean();
 
-    assert_eq!(wire.all("socklab.op"), ["login", "put"]);
+    // The client's credential-free probe (`client_login`), then the login.
+    assert_eq!(wire.all("socklab.op"), ["list", "login", "put"]);
     assert_eq!(
         wire.all("socklab.kind"),
-        ["request", "reply", "request", "reply"]
+        ["request", "reply", "request", "reply", "request", "reply"]
             .into_iter()
             .chain(std::iter::repeat_n(
                 "body",
@@ -308,7 +309,8 @@ fn shell_exec_shows_the_command_its_stdout_stream_and_exit_code() {
     let wire = cap.stop(framed_pref(&server));
     wire.assert_clean();
 
-    assert_eq!(wire.all("socklab.op"), ["login", "exec"]);
+    // The client's credential-free probe (`client_login`), then the login.
+    assert_eq!(wire.all("socklab.op"), ["list", "login", "exec"]);
     assert_eq!(wire.all("socklab.cmd"), ["echo on the wire; exit 3"]);
     assert_eq!(wire.all("socklab.stream"), ["stdout"]);
     assert_eq!(wire.all("socklab.size"), ["12"]);
@@ -316,7 +318,7 @@ fn shell_exec_shows_the_command_its_stdout_stream_and_exit_code() {
     let kinds = wire.all("socklab.kind");
     assert_eq!(
         kinds,
-        ["request", "reply", "request", "chunk", "body", "reply"]
+        ["request", "reply", "request", "reply", "request", "chunk", "body", "reply"]
     );
 }
 

@@ -1,5 +1,6 @@
-//! Running one command or login shell: a keeper process ([`crate::keeper`]) gives it a
-//! session of its own; its output is streamed while it runs, the client's stdin (or
+//! Running one command or login shell: a keeper process gives it a session of its own
+//! (the session's keeper, [`crate::link`], for commands on pipes; a keeper of its own,
+//! [`crate::keeper`], on a terminal); its output is streamed while it runs, the client's stdin (or
 //! keystrokes, on a PTY) is fed to it, it has a wall-clock limit, and nothing of it
 //! survives the end.
 //!
@@ -16,28 +17,36 @@
 //! - the stdin pipe (or master) becoming writable, written without blocking;
 //! - the client leaving: `POLLRDHUP` is asked for always, so a client that sent bytes
 //!   and then closed is seen as well as one that just closed;
-//! - the keeper's exit: a waiter thread blocks in `waitid(WEXITED | WNOWAIT)` and then
-//!   closes a pipe the `poll` watches.
+//! - the command's end: on pipes, the session keeper's reply on its socket (sent once
+//!   everything the command started is dead); on a terminal, the keeper's exit, which
+//!   a waiter thread blocked in `waitid(WEXITED | WNOWAIT)` turns into end of file on
+//!   a socket the `poll` watches.
 //!
-//! Ending a command early (timeout, client gone, an error, a panic) is dropping its
-//! [`Keeper`]: SIGTERM to the keeper, which kills its whole tree and exits.
+//! Ending a command early: on a timeout the session keeper is told to kill the
+//! command's tree (a terminal's keeper gets SIGTERM, and does the same, and exits);
+//! when the job is abandoned (client gone, an error, a panic) dropping the keeper ends
+//! it and everything below it, and the session's next command starts a new one.
 
-use crate::limits::KILL_DRAIN;
+use crate::limits::{KEEPER_GRACE, KILL_DRAIN};
+use crate::link::{KeeperGone, Reply, SessionKeeper};
 use crate::orphans;
 use crate::request::{is_stdin_frame, parse_inbound, Inbound};
 use crate::server::ServerConn;
+use crate::spawn::Keeper;
 use crate::spawn::{resize, set_nonblocking, spawn, spawn_waiter};
 use crate::tls::{readable_after_poll, tls_buffered};
 use crate::wire::{write_chunk, ExitStatus, StreamName};
+use nix::sys::signal::Signal;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use serde_json::{Map, Value};
 use socklab_proto::limits::MAX_CHUNK;
 use socklab_proto::{Error, Result};
 use std::ffi::OsString;
+use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::ChildStdin;
 use std::time::{Duration, Instant};
 
 /// What to run and how.
@@ -73,11 +82,143 @@ impl Job<'_> {
     }
 }
 
+/// What ends the command and tells how it ended.
+enum Ender<'s> {
+    /// A terminal session under a keeper of its own, and the end of file its waiter
+    /// thread gives when the keeper exits.
+    Pty {
+        keeper: Keeper,
+        exited: Option<OwnedFd>,
+    },
+    /// A command under the session's keeper (kept in `slot`); `status` once its
+    /// reply has come.
+    Pipes {
+        slot: &'s mut Option<SessionKeeper>,
+        status: Option<(Option<i32>, Option<i32>)>,
+    },
+}
+
+impl Ender<'_> {
+    /// What `poll` watches for the command's end; `None` once it has ended.
+    fn exit_fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            Ender::Pty { exited, .. } => exited.as_ref().map(|f| f.as_fd()),
+            Ender::Pipes { slot, status } => match (status, slot.as_ref()) {
+                (None, Some(k)) => Some(k.reply_fd()),
+                _ => None,
+            },
+        }
+    }
+
+    /// Called when [`Self::exit_fd`] is readable.
+    fn exit_ready(&mut self, job: &Job<'_>) -> Result<()> {
+        match self {
+            Ender::Pty { keeper, exited } => {
+                *exited = None;
+                // A keeper that ends normally left nothing behind. One killed by
+                // SIGKILL (by its own command, say) could not clean up: its
+                // orphans are the server's now.
+                if keeper.killed() {
+                    orphans::sweep();
+                }
+            }
+            Ender::Pipes { slot, status } => {
+                let Some(k) = slot.as_mut() else {
+                    return Ok(());
+                };
+                match k.reply() {
+                    Ok(None) => {}
+                    Ok(Some(Reply::Exited(code))) => *status = Some((Some(code), None)),
+                    Ok(Some(Reply::Signaled(sig))) => *status = Some((None, Some(sig))),
+                    Ok(Some(Reply::Failed(why))) => {
+                        *status = Some((None, None));
+                        return Err(Error::io(
+                            format!("cannot start a command in {}", job.cwd.display()),
+                            std::io::Error::other(why),
+                        ));
+                    }
+                    Err(KeeperGone) => {
+                        // Killed, by its own command say: it has been reaped and its
+                        // orphans swept; the next command gets a new keeper.
+                        **slot = None;
+                        *status = Some((None, Some(Signal::SIGKILL as i32)));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the command and everything it started, now; returns once that is done
+    /// (or the keeper, which did not manage it in time, has been killed).
+    fn stop(&mut self) {
+        match self {
+            Ender::Pty { keeper, .. } => keeper.stop(),
+            Ender::Pipes { slot, status } => {
+                let Some(k) = slot.as_mut().filter(|_| status.is_none()) else {
+                    return;
+                };
+                k.kill();
+                let until = Instant::now() + KEEPER_GRACE;
+                while status.is_none() && Instant::now() < until {
+                    let mut fd = [PollFd::from_borrowed_fd(k.reply_fd(), PollFlags::IN)];
+                    let left = Timespec::try_from(until.saturating_duration_since(Instant::now()));
+                    let _ = poll(&mut fd, left.ok().as_ref());
+                    match k.reply() {
+                        Ok(Some(Reply::Exited(code))) => *status = Some((Some(code), None)),
+                        Ok(Some(Reply::Signaled(sig))) => *status = Some((None, Some(sig))),
+                        Ok(Some(Reply::Failed(_))) => *status = Some((None, None)),
+                        Ok(None) => {}
+                        Err(KeeperGone) => break,
+                    }
+                }
+                if status.is_none() {
+                    log::error!("the session keeper did not end its command in time");
+                    **slot = None;
+                    *status = Some((None, Some(Signal::SIGKILL as i32)));
+                }
+            }
+        }
+    }
+
+    /// How the command ended, once it has.
+    fn finish(mut self, stopped: bool) -> Result<ExitStatus> {
+        let (exit, signal) = match &mut self {
+            Ender::Pty { keeper, .. } => {
+                let status = keeper
+                    .child
+                    .wait()
+                    .map_err(|e| Error::io("waiting for the command", e))?;
+                keeper.reaped = true;
+                (status.code(), status.signal())
+            }
+            Ender::Pipes { status, .. } => status.unwrap_or((None, Some(Signal::SIGKILL as i32))),
+        };
+        Ok(ExitStatus {
+            exit,
+            signal,
+            timed_out: stopped && signal.is_some(),
+            cwd: None,
+        })
+    }
+}
+
+impl Drop for Ender<'_> {
+    /// A command still running when its job is abandoned (an error, a client gone):
+    /// ending the session's keeper ends it and all it started; the session's next
+    /// command starts a new keeper.
+    fn drop(&mut self) {
+        if let Ender::Pipes { slot, status: None } = self {
+            **slot = None;
+        }
+    }
+}
+
 /// Where input for the command goes.
 enum Sink {
     /// Nowhere: no stdin, or the command closed it.
     Closed,
-    Pipe(ChildStdin),
+    Pipe(File),
     /// The PTY master (the same descriptor the output comes from).
     Pty,
 }
@@ -97,28 +238,65 @@ enum Watch {
 /// `conn` too, on this same thread (a TLS session has one state: one reader, one
 /// writer), and the client's leaving ends the command with [`Error::UnexpectedEof`].
 /// Returns how the command ended, once its output is drained.
-pub(crate) fn run_job(job: &Job<'_>, conn: &mut ServerConn) -> Result<ExitStatus> {
+pub(crate) fn run_job(
+    job: &Job<'_>,
+    conn: &mut ServerConn,
+    keeper: &mut Option<SessionKeeper>,
+) -> Result<ExitStatus> {
     let emit = |conn: &mut ServerConn, which: StreamName, data: &[u8]| {
         write_chunk(conn.body()?, which, data).map_err(Error::under_deadline)
     };
-    let (mut keeper, mut master) = spawn(job)?;
-    let mut stdout = keeper.child.stdout.take();
-    let mut stderr = keeper.child.stderr.take();
-    let mut sink = match (keeper.child.stdin.take(), &master) {
-        (Some(pipe), _) => {
-            set_nonblocking(&pipe)?;
-            Sink::Pipe(pipe)
+    let mut stdout: Option<File> = None;
+    let mut stderr: Option<File> = None;
+    let mut master: Option<File> = None;
+    let mut sink = Sink::Closed;
+    let mut ender = match job.io {
+        JobIo::Pty { .. } => {
+            let (keeper, m) = spawn(job)?;
+            let m = m.expect("a PTY job has a master");
+            set_nonblocking(&m)?;
+            master = Some(m);
+            sink = Sink::Pty;
+            let exited = Some(spawn_waiter(keeper.child.id())?);
+            Ender::Pty { keeper, exited }
         }
-        (None, Some(m)) => {
-            set_nonblocking(m)?;
-            Sink::Pty
+        JobIo::Pipes { stdin } => {
+            let pipe = || {
+                rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                    .map_err(|e| Error::io("creating a pipe", e.into()))
+            };
+            let (out_r, out_w) = pipe()?;
+            let (err_r, err_w) = pipe()?;
+            let (in_r, in_w) = match stdin {
+                true => pipe().map(|(r, w)| (Some(r), Some(w)))?,
+                false => (None, None),
+            };
+            if keeper.is_none() {
+                *keeper = Some(SessionKeeper::start()?);
+            }
+            let k = keeper.as_ref().expect("started above");
+            if let Err(e) = k.run(job, in_r.as_ref(), &out_w, &err_w) {
+                *keeper = None;
+                return Err(e);
+            }
+            // Only the command holds the other ends now: end of file when it is done.
+            drop((in_r, out_w, err_w));
+            stdout = Some(File::from(out_r));
+            stderr = Some(File::from(err_r));
+            if let Some(w) = in_w {
+                let w = File::from(w);
+                set_nonblocking(&w)?;
+                sink = Sink::Pipe(w);
+            }
+            Ender::Pipes {
+                slot: keeper,
+                status: None,
+            }
         }
-        (None, None) => Sink::Closed,
     };
     // The client sends frames only when the command has an input.
     let mut client_eof = matches!(job.io, JobIo::Pipes { stdin: false });
     let mut pending: Vec<u8> = Vec::new();
-    let mut exit_signal = Some(spawn_waiter(keeper.child.id())?);
 
     let mut buf = vec![0u8; MAX_CHUNK];
     let deadline = Instant::now() + job.timeout;
@@ -126,12 +304,12 @@ pub(crate) fn run_job(job: &Job<'_>, conn: &mut ServerConn) -> Result<ExitStatus
     loop {
         let outputs_open = stdout.is_some() || stderr.is_some() || master.is_some();
         let drained = !outputs_open || killed_at.is_some_and(|t| t.elapsed() > KILL_DRAIN);
-        if exit_signal.is_none() && drained {
+        if ender.exit_fd().is_none() && drained {
             break;
         }
         if killed_at.is_none() && Instant::now() >= deadline {
             log::info!("command ran past {:?}; ending its session", job.timeout);
-            keeper.stop();
+            ender.stop();
             killed_at = Some(Instant::now());
         }
         let mut wait = match killed_at {
@@ -170,8 +348,8 @@ pub(crate) fn run_job(job: &Job<'_>, conn: &mut ServerConn) -> Result<ExitStatus
                 fds.push(PollFd::new(p, PollFlags::OUT));
                 what.push(Watch::Sink);
             }
-            if let Some(fd) = &exit_signal {
-                fds.push(PollFd::new(fd, PollFlags::IN));
+            if let Some(fd) = ender.exit_fd() {
+                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
                 what.push(Watch::Exited);
             }
             let mut flags = PollFlags::RDHUP;
@@ -237,15 +415,7 @@ pub(crate) fn run_job(job: &Job<'_>, conn: &mut ServerConn) -> Result<ExitStatus
                         sink = Sink::Closed;
                     }
                 }
-                Watch::Exited => {
-                    exit_signal = None;
-                    // A keeper that ends normally left nothing behind. One killed by
-                    // SIGKILL (by its own command, say) could not clean up: its
-                    // orphans are the server's now.
-                    if keeper.killed() {
-                        orphans::sweep();
-                    }
-                }
+                Watch::Exited => ender.exit_ready(job)?,
                 Watch::Peer => {
                     if revents.intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR) {
                         // A client never half-closes while a command runs: it is gone.
@@ -289,18 +459,8 @@ pub(crate) fn run_job(job: &Job<'_>, conn: &mut ServerConn) -> Result<ExitStatus
             }
         }
     }
-    let status = keeper
-        .child
-        .wait()
-        .map_err(|e| Error::io("waiting for the command", e))?;
-    keeper.reaped = true;
-    let timed_out = killed_at.is_some() && status.signal().is_some();
-    Ok(ExitStatus {
-        exit: status.code(),
-        signal: status.signal(),
-        timed_out,
-        cwd: None,
-    })
+    let timed_out = killed_at.is_some();
+    ender.finish(timed_out)
 }
 
 /// One read that `poll` said will not block: `Some(0)` at end of file (or EIO, a

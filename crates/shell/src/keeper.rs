@@ -1,7 +1,11 @@
-//! The keeper: one small process per command that gives the command a session of its
-//! own and makes sure nothing the command started outlives it.
+//! The terminal keeper: one small process per terminal (`pty`) session that gives it a
+//! session of its own with the PTY as its controlling terminal, and makes sure
+//! nothing it started outlives it. (Commands on pipes run under their session's
+//! keeper instead, [`crate::session_keeper`], started once per login session: a
+//! controlling terminal is per session, so a terminal gets a session, and a keeper,
+//! of its own.) It also holds the helpers both keepers use.
 //!
-//! The server does not run `/bin/sh` itself. It runs itself again as
+//! The server does not run the shell itself. It runs itself again as
 //! `shell-server --keeper PPID PTY ARGV0 PROGRAM ARGS…` (see [`keeper_argv`]), and that
 //! process, in this order:
 //!
@@ -26,6 +30,7 @@
 //! `pre_exec` hook (which would need `unsafe`) is involved.
 
 use crate::limits::MAX_KILL_ROUNDS;
+use crate::session_keeper::{keep_session, SESSION_KEEPER_FLAG};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::sys::prctl;
@@ -45,7 +50,7 @@ pub(crate) const KEEPER_FLAG: &str = "--socklab-keeper";
 
 /// Exit code of a keeper that could not start its command, as `sh` uses for "not
 /// executable".
-const EXIT_CANNOT_START: u8 = 126;
+pub(crate) const EXIT_CANNOT_START: u8 = 126;
 
 /// The arguments that make `shell-server` a keeper for `program` (run as `argv0`).
 pub(crate) fn keeper_argv(
@@ -69,7 +74,12 @@ pub(crate) fn keeper_argv(
 /// for a normal `shell-server` start. The binary calls this before parsing its flags.
 pub fn main_if_keeper() -> Option<ExitCode> {
     let mut args = std::env::args_os().skip(1);
-    if args.next().as_deref() != Some(OsStr::new(KEEPER_FLAG)) {
+    let first = args.next()?;
+    if first == SESSION_KEEPER_FLAG {
+        let ppid = args.next().and_then(|p| p.to_str()?.parse::<i32>().ok());
+        return Some(keep_session(ppid.unwrap_or(0)));
+    }
+    if first != KEEPER_FLAG {
         return None;
     }
     let rest: Vec<OsString> = args.collect();
@@ -86,7 +96,7 @@ pub fn main_if_keeper() -> Option<ExitCode> {
 
 /// How the command ended.
 #[derive(Debug, Clone, Copy)]
-enum Ended {
+pub(crate) enum Ended {
     Code(i32),
     Signal(Signal),
 }
@@ -173,7 +183,7 @@ fn keep(ppid: i32, pty: bool, argv0: &OsStr, program: &OsStr, args: &[OsString])
 /// Marks every open descriptor from `lowest` up close-on-exec: the keeper keeps them,
 /// its command does not get them. (`fcntl` on a number: closing descriptors we do not
 /// own would need `unsafe`, and is not needed.)
-fn close_on_exec_from(lowest: i32) {
+pub(crate) fn close_on_exec_from(lowest: i32) {
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
         return;
     };
@@ -188,7 +198,7 @@ fn close_on_exec_from(lowest: i32) {
 
 /// Reaps every child that has exited, without blocking; returns how `child` ended if
 /// it was among them.
-fn reap(child: Pid, mut ended: Option<Ended>) -> Option<Ended> {
+pub(crate) fn reap(child: Pid, mut ended: Option<Ended>) -> Option<Ended> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return ended,
@@ -211,7 +221,7 @@ fn record(child: Pid, status: WaitStatus, ended: Option<Ended>) -> Option<Ended>
 /// children of a killed process are re-parented to the keeper (its subreaper), and
 /// are killed in the next round. Returns when the keeper has no child left. A command
 /// that left nothing behind costs one `waitpid`, no scan of `/proc`.
-fn kill_all(child: Pid, mut ended: Option<Ended>) -> Option<Ended> {
+pub(crate) fn kill_all(child: Pid, mut ended: Option<Ended>) -> Option<Ended> {
     let me = getpid().as_raw();
     for _ in 0..MAX_KILL_ROUNDS {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {

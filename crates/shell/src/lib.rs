@@ -30,9 +30,10 @@
 //!   command runs, so `ping` shows its lines live and a gigabyte never sits in memory.
 //! - A command that never ended held the connection forever, and a client that went
 //!   away left its command running. Here each command has a wall-clock limit and runs
-//!   under a keeper ([`keeper`]): a new session with no controlling terminal, a child
-//!   subreaper that kills everything the command started, however it tried to leave,
-//!   when the session ends (`exec`).
+//!   under a keeper (one per login session for commands on pipes, one per terminal;
+//!   [`keeper`]): a new session with no controlling terminal, a child subreaper that
+//!   kills everything a command started, however it tried to leave, when the command
+//!   ends.
 //! - It could not feed a command its input or give it a terminal. Here stdin is
 //!   forwarded in frames ([`request`]), and `vi` or a login shell runs on a
 //!   pseudo-terminal, the client's own terminal in raw mode meanwhile.
@@ -50,11 +51,13 @@ pub mod env;
 mod exec;
 pub mod keeper;
 pub mod limits;
+mod link;
 mod orphans;
 mod prompt;
 mod pump;
 pub mod request;
 pub mod server;
+mod session_keeper;
 mod spawn;
 pub mod tls;
 mod tty;

@@ -5,6 +5,7 @@
 use crate::cd::{parse_cd, resolve};
 use crate::env::{command_env, Account};
 use crate::exec::{run_job, Job, JobIo};
+use crate::link::SessionKeeper;
 use crate::request::{is_stdin_frame, parse_inbound, ShellRequest};
 use crate::tls::{Accepted, TimedListener};
 use crate::wire::ExitStatus;
@@ -156,6 +157,9 @@ fn session(conn: &mut ServerConn, peer: &str, config: &ServerConfig) -> Result<(
         cwd: config.workdir.clone(),
         previous: config.workdir.clone(),
     };
+    // The session's keeper, started by its first command on pipes; dropping it at
+    // the end of the session (however it ends) ends everything below it.
+    let mut keeper: Option<SessionKeeper> = None;
     // A malformed header gets `bad_request` and an idle session `timeout`; then we
     // hang up (the error ends the loop).
     while let Some(map) = conn.read_request::<Map<String, Value>>()? {
@@ -192,7 +196,7 @@ fn session(conn: &mut ServerConn, peer: &str, config: &ServerConfig) -> Result<(
             continue;
         }
         match parse_header::<ShellRequest>(map) {
-            Ok(request) => run_request(conn, peer, &user, request, &mut dirs, config)?,
+            Ok(request) => run_request(conn, peer, &user, request, &mut dirs, config, &mut keeper)?,
             Err(e) => {
                 let _ = conn.send_error(&e);
                 return Err(e);
@@ -217,6 +221,7 @@ fn run_request(
     request: ShellRequest,
     dirs: &mut Dirs,
     config: &ServerConfig,
+    keeper: &mut Option<SessionKeeper>,
 ) -> Result<()> {
     let (cmd, io, term, env) = match request {
         ShellRequest::Exec { cmd, stdin, env } => (Some(cmd), JobIo::Pipes { stdin }, None, env),
@@ -295,7 +300,7 @@ fn run_request(
     let started = Instant::now();
     // Output goes out through the connection, on this thread, between reads of the
     // client's input: over TLS there is one session state and so one writer.
-    let result = run_job(&job, conn);
+    let result = run_job(&job, conn, keeper);
     match result {
         Ok(status) => {
             let how = match (status.exit, status.describe()) {

@@ -15,17 +15,21 @@
 //! owns it, on the thread that owns it (no second handle on the socket writes output
 //! or reads input), and a readable socket is not the same as a readable frame, either
 //! way: rustls may already hold decrypted bytes that `poll(2)` cannot see, and a
-//! readable socket may carry only part of a record. `tls_buffered` answers "is there
-//! something to read without waiting?" for both.
+//! readable socket may carry only part of a record. `MaybeTls::has_plaintext` and
+//! `MaybeTls::pull_readable` answer "is there something to read without waiting?"
+//! before and after a `poll`.
 
+use crate::limits::{KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES, UNACKED_DATA_TIMEOUT};
+use rustls::{ConnectionCommon, SideData};
 use socklab_net::accept::Listener;
 use socklab_net::limits::HANDSHAKE_TIMEOUT;
 use socklab_net::socket::connect as tcp_connect;
 use socklab_net::tls::{self, ClientOptions, Identity, MaybeTls, OnPlain, Service, TlsAcceptor};
-use socklab_net::tls::{ConnectError, TlsStream, Trust};
+use socklab_net::tls::{ConnectError, Trust};
 use socklab_proto::{Error, Result};
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::ops::{Deref, DerefMut};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -78,6 +82,9 @@ impl Listener for TimedListener {
     type Stream = Accepted;
     fn accept_stream(&self) -> io::Result<(Accepted, String)> {
         let (sock, peer) = self.0.accept_stream()?;
+        if let Err(e) = watch_for_silent_death(&sock) {
+            log::warn!("{peer}: cannot set TCP keepalive: {e}");
+        }
         Ok((
             Accepted {
                 sock,
@@ -86,6 +93,25 @@ impl Listener for TimedListener {
             peer,
         ))
     }
+}
+
+/// TCP keepalive and `TCP_USER_TIMEOUT` on a client's socket, so a client that
+/// vanishes without a FIN is seen within [`KEEPALIVE_IDLE`] +
+/// [`KEEPALIVE_PROBES`] × [`KEEPALIVE_INTERVAL`] (idle, or waiting for a command) or
+/// [`UNACKED_DATA_TIMEOUT`] (sending it output): the socket then reports an error,
+/// the session ends, and its command's tree is killed.
+pub(crate) fn watch_for_silent_death(sock: &TcpStream) -> nix::Result<()> {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let secs = |d: Duration| d.as_secs() as u32;
+    setsockopt(sock, sockopt::KeepAlive, &true)?;
+    setsockopt(sock, sockopt::TcpKeepIdle, &secs(KEEPALIVE_IDLE))?;
+    setsockopt(sock, sockopt::TcpKeepInterval, &secs(KEEPALIVE_INTERVAL))?;
+    setsockopt(sock, sockopt::TcpKeepCount, &KEEPALIVE_PROBES)?;
+    setsockopt(
+        sock,
+        sockopt::TcpUserTimeout,
+        &(UNACKED_DATA_TIMEOUT.as_millis() as u32),
+    )
 }
 
 /// The shell's acceptor: ALPN `socklab-shell/1`; a plain client is told
@@ -122,52 +148,25 @@ pub(crate) fn connect(
 /// True when the TLS layer of `stream` holds something to read now: decrypted bytes,
 /// or the peer's close. Always false for a plain stream, whose readiness `poll(2)`
 /// tells exactly.
-///
-/// It works through the `Read` of the stream: with the socket non-blocking, an empty
-/// read returns at once when rustls holds plaintext (or saw the end), else reads and
-/// decrypts what the socket has, and says `WouldBlock` when no whole record came.
-/// (A `MaybeTls::has_plaintext()` in socklab-net would say the same without
-/// touching the socket's flags.)
-pub(crate) fn tls_buffered<C, S>(stream: &mut MaybeTls<C, S>) -> Result<bool>
+pub(crate) fn tls_buffered<C, S, D>(stream: &mut MaybeTls<C, S>) -> Result<bool>
 where
-    S: Read + Write + AsFd,
-    TlsStream<C, S>: Read + AsFd,
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
 {
-    let MaybeTls::Tls(s) = stream else {
-        return Ok(false);
-    };
-    let set = |s: &TlsStream<C, S>, on: bool| {
-        rustix::io::ioctl_fionbio(s.as_fd(), on)
-            .map_err(|e| Error::io("setting the socket's blocking mode", e.into()))
-    };
-    set(s, true)?;
-    let probe = s.read(&mut []);
-    set(s, false)?;
-    match probe {
-        Ok(_) => Ok(true),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-            ) =>
-        {
-            Ok(false)
-        }
-        // A broken session: the next read reports it.
-        Err(_) => Ok(true),
-    }
+    Ok(stream.has_plaintext())
 }
 
 /// True when a frame (or the end) can be read from `stream` now that `poll(2)` said
 /// its socket is readable: always for a plain stream; for TLS only once a whole record
 /// of data came (a readable socket may hold part of one, or a record without data).
-pub(crate) fn readable_after_poll<C, S>(stream: &mut MaybeTls<C, S>) -> Result<bool>
+pub(crate) fn readable_after_poll<C, S, D>(stream: &mut MaybeTls<C, S>) -> Result<bool>
 where
-    S: Read + Write + AsFd,
-    TlsStream<C, S>: Read + AsFd,
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
 {
-    match stream {
-        MaybeTls::Plain(_) => Ok(true),
-        MaybeTls::Tls(_) => tls_buffered(stream),
-    }
+    stream
+        .pull_readable()
+        .map_err(|e| Error::io("reading the TLS session", e))
 }

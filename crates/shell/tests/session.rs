@@ -729,3 +729,76 @@ fn a_session_started_meanwhile_does_not_delay_the_reply_of_another() {
         "A's reply waited for B: {took:?}"
     );
 }
+
+#[test]
+fn a_sessions_commands_share_one_keeper_and_each_leaves_nothing_behind() {
+    require_tool("setsid");
+    let fx = Fixture::start(&["--timeout", "30"]);
+    let mut c = fx.client();
+    let t = tag();
+    // The command ends at once; its escapees are killed before the reply leaves.
+    let (st, out, err) = exec(&mut c, &escapees(&t));
+    assert_eq!(
+        (st.exit, out.as_slice()),
+        (Some(0), &b"ready\n"[..]),
+        "{}",
+        String::from_utf8_lossy(&err)
+    );
+    assert!(
+        processes_with(&format!(".{t}")).is_empty(),
+        "left running after the reply: {:?}\n{}",
+        processes_with(&format!(".{t}")),
+        fx.server.stderr()
+    );
+    // Each command in a process group of its own, under the same keeper, which holds
+    // no terminal.
+    let parent_and_group = "echo $PPID $(cut -d' ' -f5 /proc/$$/stat) $$";
+    let (_, first, _) = exec(&mut c, parent_and_group);
+    let (_, second, _) = exec(&mut c, parent_and_group);
+    let fields = |b: &[u8]| -> Vec<u32> {
+        String::from_utf8_lossy(b)
+            .split_whitespace()
+            .map(|f| f.parse().unwrap())
+            .collect()
+    };
+    let (a, b) = (fields(&first), fields(&second));
+    assert_eq!(a[0], b[0], "one keeper per session: {a:?} {b:?}");
+    assert_eq!(
+        (a[1], b[1]),
+        (a[2], b[2]),
+        "own process groups: {a:?} {b:?}"
+    );
+    let keeper_cmdline = std::fs::read(format!("/proc/{}/cmdline", a[0])).unwrap();
+    assert!(
+        String::from_utf8_lossy(&keeper_cmdline).contains("--socklab-session-keeper"),
+        "{:?}",
+        String::from_utf8_lossy(&keeper_cmdline)
+    );
+    // The session's end ends its keeper.
+    drop(c);
+    let gone = wait_until(Duration::from_secs(1), || {
+        !std::path::Path::new(&format!("/proc/{}", a[0])).exists()
+    });
+    assert!(gone, "keeper {} outlived its session", a[0]);
+}
+
+#[test]
+fn a_clients_socket_is_watched_by_tcp_keepalive_so_a_silent_death_is_seen() {
+    require_tool("ss");
+    let fx = Fixture::start(&[]);
+    let mut s = fx.connect();
+    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let (server, client) = (fx.server.port(), s.local_addr().unwrap().port());
+    // The server's end of this connection: its keepalive timer is armed.
+    let filter = format!("( sport = :{server} and dport = :{client} )");
+    let out = Command::new("ss")
+        .args(["-tnoH", "state", "established", &filter])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("timer:(keepalive"),
+        "no keepalive on the server's socket: {text:?} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

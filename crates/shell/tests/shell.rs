@@ -419,6 +419,34 @@ fn python_client_in_protocol_md_runs_against_the_server() {
         String::from_utf8_lossy(&out.stderr).contains("invalid username or password"),
         "{out:?}"
     );
+    // Over TLS, pinned to the printed fingerprint; a wrong pin sends nothing.
+    let state = tempfile::TempDir::new().unwrap();
+    let tls = Fixture::start(&["--tls", "--state-dir", state.path().to_str().unwrap()]);
+    let over_tls = |pin: &str| {
+        Command::new("python3")
+            .arg(&path)
+            .arg("echo secret-$((6*7))")
+            .env("SOCKLAB_HOST", "127.0.0.1")
+            .env("SOCKLAB_PORT", tls.server.port().to_string())
+            .env("SOCKLAB_USER", USER)
+            .env("SOCKLAB_PASSWORD", password())
+            .env("SOCKLAB_FINGERPRINT", pin)
+            .output()
+            .unwrap()
+    };
+    let out = over_tls(&tls.server.fingerprint());
+    assert_eq!(
+        (out.status.code(), out.stdout.as_slice()),
+        (Some(0), &b"secret-42\n"[..]),
+        "{out:?}\n{}",
+        tls.server.stderr()
+    );
+    let out = over_tls("SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(out.status.code(), Some(255), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not the pinned"),
+        "{out:?}"
+    );
 }
 
 #[test]

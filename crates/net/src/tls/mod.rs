@@ -36,7 +36,7 @@ pub use args::ServerTlsArgs;
 pub use cert::{state_dir, Identity};
 pub use client::{ClientOptions, ConnectError, Trust};
 pub use server::{OnPlain, TlsAcceptor};
-pub use stream::{MaybeTls, TlsStream};
+pub use stream::{Encrypted, MaybeTls, TlsStream};
 
 use base64::Engine;
 use std::sync::Arc;

@@ -45,6 +45,43 @@ where
         self.0.conn.send_close_notify();
         self.0.flush()
     }
+
+    /// Whether a read now returns without touching the socket: rustls holds
+    /// decrypted bytes, or saw the peer's close, or an error that the read will
+    /// report. `poll(2)` on the socket cannot see any of these, so an event loop asks
+    /// this before it sleeps in `poll`.
+    pub fn has_plaintext(&mut self) -> bool {
+        match self.0.conn.process_new_packets() {
+            Ok(state) => state.plaintext_bytes_to_read() > 0 || state.peer_has_closed(),
+            Err(_) => true,
+        }
+    }
+
+    /// For an event loop, once `poll(2)` said the socket is readable: takes what the
+    /// socket holds (one `read`, which then does not block) into the TLS layer, and
+    /// says whether a read now returns data or the end without waiting. False when
+    /// only part of a record came, or a record without data (a session ticket, a key
+    /// update): then `poll` again.
+    pub fn pull_readable(&mut self) -> io::Result<bool> {
+        if self.has_plaintext() {
+            return Ok(true);
+        }
+        match self.0.conn.read_tls(&mut self.0.sock) {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return Ok(false)
+            }
+            // The end, a reset, a full buffer: the next read says which.
+            Err(_) => return Ok(true),
+        }
+        Ok(self.has_plaintext())
+    }
 }
 
 impl<C, S, D> Read for TlsStream<C, S>
@@ -256,5 +293,55 @@ where
             MaybeTls::Plain(_) => Ok(()),
             MaybeTls::Tls(s) => s.close(),
         }
+    }
+
+    /// Whether a read now returns without touching the socket
+    /// ([`TlsStream::has_plaintext`]); always false for a plain stream, whose
+    /// readiness `poll(2)` tells exactly.
+    pub fn has_plaintext(&mut self) -> bool {
+        match self {
+            MaybeTls::Plain(_) => false,
+            MaybeTls::Tls(s) => s.has_plaintext(),
+        }
+    }
+
+    /// Once `poll(2)` said the socket is readable, whether a read returns without
+    /// waiting ([`TlsStream::pull_readable`]); always true for a plain stream.
+    pub fn pull_readable(&mut self) -> io::Result<bool> {
+        match self {
+            MaybeTls::Plain(_) => Ok(true),
+            MaybeTls::Tls(s) => s.pull_readable(),
+        }
+    }
+}
+
+/// Whether what a stream carries is encrypted on the wire: a login sends its password
+/// first thing only where it is (see `socklab_auth::client_login`).
+pub trait Encrypted {
+    /// True for a TLS session, false for a bare socket.
+    fn encrypted(&self) -> bool;
+}
+
+impl<C, S: Read + Write> Encrypted for MaybeTls<C, S> {
+    fn encrypted(&self) -> bool {
+        matches!(self, MaybeTls::Tls(_))
+    }
+}
+
+impl<C, S: Read + Write> Encrypted for TlsStream<C, S> {
+    fn encrypted(&self) -> bool {
+        true
+    }
+}
+
+impl Encrypted for TcpStream {
+    fn encrypted(&self) -> bool {
+        false
+    }
+}
+
+impl Encrypted for std::os::unix::net::UnixStream {
+    fn encrypted(&self) -> bool {
+        false
     }
 }

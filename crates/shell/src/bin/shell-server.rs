@@ -9,8 +9,9 @@
 //! Each client logs in, then runs commands with `/bin/sh -c` in its session's
 //! directory (starting at `--workdir`), or a login shell on a pseudo-terminal, with
 //! stdin forwarded, stdout and stderr streamed back separately and the exit code at
-//! the end. Each command runs in a session of its own under a keeper (this binary,
-//! started again) that leaves nothing running when it ends. It refuses to run as root
+//! the end. Commands run in a session of their own under a keeper (this binary,
+//! started again once per login session, and once per terminal) that leaves nothing
+//! running when each ends. It refuses to run as root
 //! unless given `--allow-root`. It binds 127.0.0.1 unless `--host` says
 //! otherwise, plain there unless `--tls`; on any other address TLS 1.3 is on by
 //! default (`--no-tls` turns it off, with a loud warning: commands and passwords then
@@ -32,7 +33,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    // The server runs itself again as the keeper of each command (see the keeper module).
+    // The server runs itself again as each session's keeper (see the keeper modules).
     if let Some(code) = socklab_shell::keeper::main_if_keeper() {
         return code;
     }

@@ -2,6 +2,8 @@
 //! testkit's users file and work directory, and raw protocol access.
 #![allow(dead_code)] // Each test file uses its own subset.
 
+pub mod terminal;
+
 use socklab_proto::msg::read_object;
 use socklab_shell::wire::{read_incoming, ExitStatus, Incoming, StreamName};
 use socklab_shell::Client;
