@@ -71,6 +71,35 @@ fn tab_completes_a_path_in_a_subdirectory_relative_to_the_remote_cwd() {
 }
 
 #[test]
+fn tab_completes_local_paths_after_put_and_asks_the_server_again_on_the_next_line() {
+    let fx = Fixture::new();
+    write(&fx.local().join("upload-me.txt"), b"up");
+    let srv = fx.server(&[]);
+    let state = TempDir::new().unwrap();
+    let mut t = client_on_terminal(&fx, &srv, &state);
+    // The server has no such name yet: nothing to complete; Ctrl-C drops the line.
+    t.type_each("get uplo\t");
+    let mark = t.mark();
+    t.type_in("\x03");
+    t.expect_after(mark, "ftp> ", WAIT);
+    // After put, the local file's name completes from this machine's directory.
+    t.type_each("put uplo\t");
+    t.expect_after(mark, "put upload-me.txt", WAIT);
+    let mark = t.mark();
+    t.type_in("\r");
+    t.expect_in_order(mark, &["put upload-me.txt: 2 bytes", "ftp> "], WAIT);
+    // A new line, a new list: the name just uploaded is there.
+    t.type_each("stat uplo\t");
+    t.expect_after(mark, "stat upload-me.txt", WAIT);
+    let mark = t.mark();
+    t.type_in("\r");
+    t.expect_in_order(mark, &["upload-me.txt: file, 2 bytes", "ftp> "], WAIT);
+    t.type_in("\x04");
+    let status = t.wait_exit(WAIT);
+    assert!(status.success(), "{status:?}; screen:\n{:?}", t.screen());
+}
+
+#[test]
 fn up_arrow_recalls_the_previous_command_and_the_history_file_keeps_it() {
     let fx = Fixture::new();
     let srv = fx.server(&[]);
