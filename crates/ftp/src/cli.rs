@@ -1,7 +1,7 @@
 //! The command lines of `ftp-server` and `ftp-client`: their flags, and what each
 //! binary does with them. A binary parses its flags and calls `run`.
 
-use crate::client::{self, explain, ClientConfig, Command, LastCommand, Session};
+use crate::client::{self, explain, ClientConfig, Command, Session};
 use crate::server::{prepare, ServerConfig};
 use clap::Parser;
 use socklab_auth::args::LoginArgs;
@@ -155,24 +155,24 @@ pub struct ClientArgs {
     /// Trust a server not yet in the known-hosts file, and remember it; implies --tls.
     #[arg(long)]
     accept_new: bool,
+    /// At the `ftp> ` prompt fed a script, run the commands after a failing one too
+    /// (the exit status still says one failed); without it the script stops there.
+    #[arg(long)]
+    keep_going: bool,
     /// A command to run; without one, an `ftp> ` prompt reads commands from stdin.
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 impl ClientArgs {
-    /// Runs the command, or the prompt. Returns 0 when it (or the prompt's last
-    /// command) succeeded, else prints `error: <what> (<code>): <what to do>` and
-    /// returns 1.
+    /// Runs the command, or the prompt. Returns 0 when it (or every command of the
+    /// prompt's script) succeeded, else prints `error: <what> (<code>): <what to do>`
+    /// and returns 1.
     pub fn run(self) -> ExitCode {
         socklab_net::cli::init_logging();
         client::on_interrupt();
         match self.connect_and_run() {
-            Ok(LastCommand::Succeeded) => ExitCode::SUCCESS,
-            Ok(LastCommand::Failed) => {
-                eprintln!("error: the last command failed");
-                ExitCode::FAILURE
-            }
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {}", explain(&e));
                 ExitCode::FAILURE
@@ -180,7 +180,7 @@ impl ClientArgs {
         }
     }
 
-    fn connect_and_run(&self) -> Result<LastCommand> {
+    fn connect_and_run(&self) -> Result<()> {
         let trust = self.trust()?;
         let config = self.config()?;
         let user = self.user.clone().or_else(|| std::env::var("USER").ok());
@@ -188,10 +188,9 @@ impl ClientArgs {
         match &self.command {
             Some(command) => {
                 let mut session = Session::open(&config, trust.as_ref())?;
-                client::execute(&mut session, command, &mut std::io::stdout().lock())?;
-                Ok(LastCommand::Succeeded)
+                client::execute(&mut session, command, &mut std::io::stdout().lock())
             }
-            None => client::repl(&config, trust.as_ref(), &mut std::io::stdin().lock()),
+            None => client::repl(&config, trust.as_ref(), self.keep_going),
         }
     }
 

@@ -10,7 +10,9 @@
 //! The password comes from `--password-file`, `SOCKLAB_PASSWORD`, or a prompt.
 //! `--anonymous` skips login on a server started with `--anonymous`. `--tls` (or
 //! `--fingerprint`, `--ca`, `--accept-new`) connects over TLS. It exits 0 on
-//! success and 1 with `error: …` on failure.
+//! success and 1 with `error: …` on failure. The prompt edits lines on a terminal
+//! (history, Tab completion of remote paths); fed a script it stops at the first
+//! failing command unless `--keep-going`.
 //!
 //! Its flags, and what it does with them, are in `socklab_ftp::cli`.
 

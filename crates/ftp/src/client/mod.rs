@@ -11,13 +11,15 @@
 //! - `tree.rs`: `get -r`, and what a tree copy shares; `tree_put.rs`: `put -r` with
 //!   eager puts, many in flight;
 //! - `prompt.rs`: the `ftp> ` prompt; `cwd.rs`: its working directories (`cd`, `pwd`,
-//!   `lcd`, `lls`);
+//!   `lcd`, `lls`); `complete.rs`: what Tab completes there (remote paths through
+//!   `list`);
 //! - `hints.rs`: the command that continues an interrupted transfer (on a lost
 //!   connection, on Ctrl-C), and when `--overwrite` would help;
 //! - `display.rs`: what the user sees besides results: names made safe to print,
 //!   local times, the progress bar, and each error with what to do about it.
 
 mod commands;
+mod complete;
 mod cwd;
 mod display;
 mod download;
@@ -32,5 +34,5 @@ pub(crate) use commands::{execute, Command};
 pub(crate) use display::explain;
 pub use download::part_path;
 pub(crate) use hints::{on_interrupt, set_command_line};
-pub(crate) use prompt::{repl, LastCommand};
+pub(crate) use prompt::repl;
 pub use session::{ClientConfig, Session};
