@@ -132,6 +132,10 @@ pub struct ClientArgs {
     /// The tutorial's `>> ` prompt: one command per line, `exit [N]` to leave.
     #[arg(short = 'T', long)]
     prompt: bool,
+    /// At the `>> ` prompt fed a script: run the commands after a failing one too
+    /// (the exit status is still non-zero). Without it the script stops there.
+    #[arg(long)]
+    keep_going: bool,
     /// Do not forward stdin: the command reads end of input at once (ssh -n).
     #[arg(short = 'n')]
     no_stdin: bool,
@@ -178,7 +182,13 @@ impl ClientArgs {
             (_, true) => Mode::Prompt,
             _ => Mode::Auto,
         };
-        run_command_line(&mut client, &self.command, mode, self.no_stdin)
+        run_command_line(
+            &mut client,
+            &self.command,
+            mode,
+            self.no_stdin,
+            self.keep_going,
+        )
     }
 
     /// The password (file, environment or prompt), then the connection and the login.

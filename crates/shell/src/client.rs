@@ -1,7 +1,7 @@
 //! The shell client: connect, log in, then run commands, one-shot or in a `>> ` loop.
 
 use crate::env::client_may_set;
-use crate::prompt::repl;
+use crate::prompt::{open_prompt, repl};
 use crate::pump::{forward_inline, Pump};
 use crate::request::ShellRequest;
 use crate::tls::ClientStream;
@@ -193,14 +193,16 @@ pub(crate) enum Mode {
 
 /// What `shell-client` does once logged in: runs `command` (the words after `--`) with
 /// stdin forwarded (none with `no_stdin`), on a PTY with `-t`; with no command, a PTY
-/// login shell when stdin is a terminal, else the `>> ` loop. Returns the exit code ssh
-/// would give: the command's own, 1 when the server refused it (`cd nowhere`), and
+/// login shell when stdin is a terminal, else the `>> ` loop (`keep_going`: a script
+/// runs on past a failing command). Returns the exit code ssh would give: the
+/// command's own, 1 when the server refused it (`cd nowhere`), and
 /// [`EXIT_CONNECT_FAILED`] when the connection failed.
 pub(crate) fn run_command_line(
     client: &mut Client,
     command: &[String],
     mode: Mode,
     no_stdin: bool,
+    keep_going: bool,
 ) -> u8 {
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let stdin = std::io::stdin();
@@ -208,7 +210,7 @@ pub(crate) fn run_command_line(
     let cmd = (!command.is_empty()).then(|| join_command(command));
     let prompt = mode == Mode::Prompt || (mode == Mode::Auto && cmd.is_none() && !on_terminal);
     let result = if prompt {
-        repl(client, &mut stdin.lock(), &mut out, &mut err, on_terminal)
+        open_prompt().and_then(|mut input| repl(client, &mut input, &mut out, &mut err, keep_going))
     } else if let (Mode::Auto, Some(cmd)) = (mode, &cmd) {
         let input = if no_stdin { None } else { dup_stdin().ok() };
         client

@@ -233,7 +233,7 @@ pub(crate) fn decode_job(msg: &[u8]) -> Option<JobSpec> {
     let nargs: usize = it.next()?.to_str()?.parse().ok()?;
     let args: Vec<OsString> = it.by_ref().take(nargs).collect();
     let rest: Vec<OsString> = it.collect();
-    if args.len() != nargs || rest.len() % 2 != 0 {
+    if args.len() != nargs || !rest.len().is_multiple_of(2) {
         return None;
     }
     let env = rest

@@ -80,6 +80,80 @@ fn signal_pipes() -> Result<&'static SignalPipes> {
     Ok(PIPES.get_or_init(|| SignalPipes { winch, term, idle }))
 }
 
+/// The `>> ` prompt's line editor keeps the terminal raw while it reads a line, where
+/// no pump runs: while this guard lives, SIGTERM and SIGHUP put back the terminal's
+/// modes from when it was made, then end the client as their default action would.
+#[derive(Debug)]
+pub(crate) struct EditorSignals {
+    stop: UnixStream,
+    thread: Option<JoinHandle<()>>,
+    pipes: &'static SignalPipes,
+}
+
+impl EditorSignals {
+    /// Saves `tty`'s modes (the editor is not reading yet, so they are the person's)
+    /// and watches the signals.
+    pub fn start(tty: impl AsFd) -> Result<EditorSignals> {
+        let tty = tty
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::io("duplicating the terminal", e))?;
+        let saved =
+            rustix::termios::tcgetattr(&tty).map_err(|e| Error::io("tcgetattr", e.into()))?;
+        let pipes = signal_pipes()?;
+        let (stop, stopped) =
+            UnixStream::pair().map_err(|e| Error::io("creating the stop pipe", e))?;
+        let thread = std::thread::Builder::new()
+            .name("prompt signals".into())
+            .spawn(move || loop {
+                let mut fds = [
+                    PollFd::new(&stopped, PollFlags::IN),
+                    PollFd::new(&pipes.term, PollFlags::IN),
+                ];
+                if matches!(poll(&mut fds, None), Err(e) if e != rustix::io::Errno::INTR) {
+                    return;
+                }
+                if !fds[0].revents().is_empty() {
+                    return;
+                }
+                if !fds[1].revents().is_empty() {
+                    tty::restore();
+                    let _ = rustix::termios::tcsetattr(
+                        &tty,
+                        rustix::termios::OptionalActions::Now,
+                        &saved,
+                    );
+                    let _ = signal_hook::low_level::emulate_default_handler(SIGTERM);
+                    std::process::exit(128 + SIGTERM);
+                }
+            })
+            .map_err(|e| Error::io("starting the signal thread", e))?;
+        let guard = EditorSignals {
+            stop,
+            thread: Some(thread),
+            pipes,
+        };
+        guard.rearm();
+        Ok(guard)
+    }
+
+    /// Takes the signals over again after a command's pump gave them back their
+    /// default action.
+    pub fn rearm(&self) {
+        self.pipes.idle.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for EditorSignals {
+    fn drop(&mut self) {
+        let _ = self.stop.shutdown(std::net::Shutdown::Both);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.pipes.idle.store(true, Ordering::SeqCst);
+    }
+}
+
 /// A running pump; [`Pump::stop`] ends it.
 #[derive(Debug)]
 pub(crate) struct Pump {

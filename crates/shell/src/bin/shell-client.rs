@@ -4,6 +4,7 @@
 //! terminal 1$ shell-server --users users.txt                   # listening on 127.0.0.1:7022
 //! terminal 2$ shell-client --user alice                        # a login shell on a remote terminal
 //! terminal 2$ shell-client --user alice -T                     # a >> prompt, like the tutorial
+//! terminal 2$ printf 'make\nmake test\n' | shell-client --user alice -T   # stops at a failure
 //! terminal 2$ shell-client --user alice -- ls -l 'a b'         # one command, then exit
 //! terminal 2$ tar c src | shell-client --user alice -- tar x   # stdin is forwarded (-n: not)
 //! terminal 2$ shell-client --user alice -t -- top              # a command on a remote terminal
@@ -19,6 +20,11 @@
 //! without echo. One-shot mode prints the command's stdout to stdout and its stderr to
 //! stderr, byte for byte, and exits with its exit code (128 + N when signal N killed
 //! it, 255 when connecting or logging in failed), as ssh does.
+//!
+//! At the `>> ` prompt (`-T`) a terminal gets the line editor (history in
+//! `$XDG_STATE_HOME/socklab/shell-client_history`, Tab completes `cd`, `exit`, `quit`);
+//! a script on stdin stops at its first failing command and exits with its code
+//! (`--keep-going` runs the rest, still non-zero); `exit N` exits N.
 
 use clap::Parser;
 use socklab_shell::args::ClientArgs;

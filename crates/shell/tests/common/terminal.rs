@@ -56,6 +56,8 @@ impl Terminal {
             .args(args)
             .env("SOCKLAB_PASSWORD", password())
             .env("TERM", "xterm-256color")
+            // The `>> ` prompt's history file goes to the fixture's directory.
+            .env("XDG_STATE_HOME", fx.files.path("state"))
             .stdin(slave.try_clone().unwrap())
             .stdout(slave.try_clone().unwrap())
             .stderr(slave.try_clone().unwrap())
