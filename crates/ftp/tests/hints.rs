@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use socklab_proto::msg::{read_header, write_ok, Empty};
+use socklab_proto::msg::{read_header, write_ok};
 use socklab_testkit::random_bytes;
 use std::io::Read;
 use std::net::TcpListener;
@@ -19,8 +19,7 @@ fn a_server_that_hangs_up_mid_put_gets_the_exact_resume_command() {
     let port = listener.local_addr().unwrap().port();
     let fake = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
-        let _login: serde_json::Value = read_header(&mut s).unwrap().unwrap();
-        write_ok(&mut s, &Empty {}).unwrap();
+        fake_login(&mut s);
         let put: serde_json::Value = read_header(&mut s).unwrap().unwrap();
         write_ok(&mut s, &serde_json::json!({"offset": 0})).unwrap();
         let mut body = vec![0u8; 100_000];

@@ -151,19 +151,7 @@ fn client_rejects_hostile_names_a_server_sends_back() {
     let fake = std::thread::spawn(move || {
         for _ in 0..2 {
             let (mut s, _) = listener.accept().unwrap();
-            let mut first: serde_json::Value = read_header(&mut s).unwrap().unwrap();
-            if first["op"] == "list" {
-                // The client's credential-free probe before its login (`client_login`).
-                socklab_proto::msg::write_failure(
-                    &mut s,
-                    socklab_proto::ErrorCode::AuthRequired,
-                    "log in first",
-                )
-                .unwrap();
-                first = read_header(&mut s).unwrap().unwrap();
-            }
-            assert_eq!(first["op"], "login", "{first}");
-            write_ok(&mut s, &Empty {}).unwrap();
+            fake_login(&mut s);
             let request: serde_json::Value = read_header(&mut s).unwrap().unwrap();
             match request["op"].as_str() {
                 Some("list") => {

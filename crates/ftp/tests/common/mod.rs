@@ -191,3 +191,18 @@ pub fn md5_of(data: &[u8]) -> String {
 pub fn write(path: &Path, data: &[u8]) {
     std::fs::write(path, data).unwrap();
 }
+
+/// A fake server's side of a client's login: answers the credential-free probe a plain
+/// client sends first (`client_login`) with `auth_required`, then accepts any login.
+/// Returns the login request.
+pub fn fake_login(s: &mut TcpStream) -> serde_json::Value {
+    use socklab_proto::msg::{read_header, write_failure, write_ok};
+    let mut first: serde_json::Value = read_header(s).unwrap().unwrap();
+    if first["op"] == "list" {
+        write_failure(s, socklab_proto::ErrorCode::AuthRequired, "log in first").unwrap();
+        first = read_header(s).unwrap().unwrap();
+    }
+    assert_eq!(first["op"], "login", "{first}");
+    write_ok(s, &Empty {}).unwrap();
+    first
+}
