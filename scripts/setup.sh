@@ -17,6 +17,10 @@ command -v cmp >/dev/null 2>&1 || need+=(diffutils)
 command -v tar >/dev/null 2>&1 || need+=(tar)
 command -v less >/dev/null 2>&1 || need+=(less)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
+# The install test renders a man page (man -l) and runs make.
+command -v man >/dev/null 2>&1 || need+=(man-db)
+command -v groff >/dev/null 2>&1 || need+=(groff-base)
+command -v make >/dev/null 2>&1 || need+=(make)
 if [[ ${BENCH:-0} == 1 ]]; then
     command -v ncat >/dev/null 2>&1 || need+=(ncat)
     command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
