@@ -17,6 +17,10 @@ LOGIN ?= demo
 PASSWORD_FILE ?= .socklab/password
 # Which lesson make capture records: echo, chat, shell or ftp.
 LESSON ?= ftp
+# make install: where (PREFIX/bin, PREFIX/share/man/man1, PREFIX/share/*completion*),
+# and which build (release; debug installs target/debug, as the install test does).
+PREFIX  ?= /usr/local
+PROFILE ?= release
 # Not --quiet: the first run of a target builds it, and a silent build looks hung.
 # The @ keeps make from echoing the command onto stdout, where a client's output goes.
 RUN    = @$(CARGO) run
@@ -24,6 +28,7 @@ ADDR   = --host $(HOST) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help
 .PHONY: help setup build demo test unit smoke lint fmt bench fuzz stress doc-check capture \
+        install uninstall \
         echo-server echo-client example-sticky example-reuseaddr \
         example-numbered example-blocking example-backlog example-reuseport \
         example-v6only example-unix example-create-connection example-select example-select-echo example-seqpacket \
@@ -66,6 +71,12 @@ bench: ## benchmarks beside socat, nc, ncat, iperf3, md5sum; writes docs/benchma
 stress: ## many clients at once against every server (release build, a few minutes; not in CI)
 	$(CARGO) build --release --workspace --bins
 	target/release/socklab-stress $(ARGS)
+
+install: ## install the binaries, man pages and bash/zsh/fish completions under PREFIX (default /usr/local; PREFIX=~/.local for you alone)
+	@PREFIX="$(PREFIX)" PROFILE="$(PROFILE)" CARGO="$(CARGO)" bash scripts/install.sh install
+
+uninstall: ## remove exactly the files make install put under PREFIX (from its manifest)
+	@PREFIX="$(PREFIX)" bash scripts/install.sh uninstall
 
 capture: ## capture a lesson's demo traffic on loopback, print it dissected (LESSON=echo|chat|shell|ftp; needs root or the wireshark group)
 	@bash scripts/capture.sh $(LESSON)

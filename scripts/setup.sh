@@ -24,6 +24,10 @@ command -v ss >/dev/null 2>&1 || need+=(iproute2)
 command -v vi >/dev/null 2>&1 || need+=(vim-tiny)
 command -v top >/dev/null 2>&1 || need+=(procps)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# The install test renders a man page (man -l) and runs make.
+command -v man >/dev/null 2>&1 || need+=(man-db)
+command -v groff >/dev/null 2>&1 || need+=(groff-base)
+command -v make >/dev/null 2>&1 || need+=(make)
 if [[ ${BENCH:-0} == 1 ]]; then
     command -v ncat >/dev/null 2>&1 || need+=(ncat)
     command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)

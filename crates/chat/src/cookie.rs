@@ -30,7 +30,7 @@ const TOKEN_BYTES: usize = 16;
 pub const CHALLENGE: &str = "*** to join, type: /join ";
 
 /// The server's cookie key and clock.
-pub(crate) struct Cookies {
+pub struct Cookies {
     key: [u8; 32],
     start: Instant,
 }
@@ -45,7 +45,7 @@ impl std::fmt::Debug for Cookies {
 impl Cookies {
     /// A fresh random key from the operating system: tokens from an earlier run of the
     /// server are worthless.
-    pub(crate) fn new(now: Instant) -> Self {
+    pub fn new(now: Instant) -> Self {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
         Cookies { key, start: now }
@@ -71,7 +71,7 @@ impl Cookies {
     }
 
     /// The token for `addr` now.
-    pub(crate) fn token(&self, addr: SocketAddr, now: Instant) -> String {
+    pub fn token(&self, addr: SocketAddr, now: Instant) -> String {
         let tag = self.mac(addr, self.slot(now)).finalize().into_bytes();
         tag[..TOKEN_BYTES]
             .iter()
@@ -83,7 +83,7 @@ impl Cookies {
 
     /// True when `token` is what [`Cookies::token`] gave `addr` in this slot or the one
     /// before. The comparison takes the same time wherever the first wrong digit is.
-    pub(crate) fn verify(&self, addr: SocketAddr, token: &str, now: Instant) -> bool {
+    pub fn verify(&self, addr: SocketAddr, token: &str, now: Instant) -> bool {
         let Some(bytes) = decode_hex(token) else {
             return false;
         };

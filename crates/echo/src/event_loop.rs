@@ -22,6 +22,9 @@
 //!   ([`MAX_PENDING`], 16 KiB) is shared by all connections, and `pending` is only
 //!   allocated while a write is stuck. That is how one thread holds 10,000 connections
 //!   in a few MiB.
+//! - **One address cannot take every slot**: `--max-conns-per-ip` applies here as in
+//!   the threaded server (the same rule, `socklab_net::accept::per_ip_cap`), counted
+//!   per address as connections come and go.
 //! - **It busy-polls after serving, if asked** (`--busy-poll-us`, see
 //!   [`crate::busy_poll`]): for a moment after a connection was served, `epoll_wait`
 //!   is called with a zero timeout instead of sleeping, so a client's next message
@@ -35,11 +38,12 @@ use crate::server::ServerConfig;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use socket2::SockRef;
-use socklab_net::accept::Listener;
+use socklab_net::accept::{peer_ip, per_ip_cap, Listener};
 use socklab_net::limits::ACCEPT_POLL;
 use socklab_proto::{Error, Result};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
+use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
@@ -53,6 +57,8 @@ const EVENTS_CAPACITY: usize = 1024;
 struct Client<S> {
     stream: S,
     peer: String,
+    /// The peer's address (none for AF_UNIX), counted against `--max-conns-per-ip`.
+    ip: Option<IpAddr>,
     /// Echo bytes the kernel has not taken yet, from `pending_from` on.
     pending: Vec<u8>,
     pending_from: usize,
@@ -63,6 +69,52 @@ struct Client<S> {
     bytes_in: u64,
     bytes_out: u64,
     last_active: Instant,
+}
+
+/// Every connection, by token, and how many come from each address.
+///
+/// Invariant: `per_ip[ip]` is the number of clients in `by_token` whose `ip` is `ip`
+/// (no zero entries), kept by `insert` and `remove`, the only ways in and out.
+struct Clients<S> {
+    by_token: HashMap<Token, Client<S>>,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+impl<S> Clients<S> {
+    fn new() -> Self {
+        Clients {
+            by_token: HashMap::new(),
+            per_ip: HashMap::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.by_token.len()
+    }
+
+    fn count_from(&self, ip: IpAddr) -> usize {
+        self.per_ip.get(&ip).copied().unwrap_or(0)
+    }
+
+    fn insert(&mut self, token: Token, client: Client<S>) {
+        if let Some(ip) = client.ip {
+            *self.per_ip.entry(ip).or_insert(0) += 1;
+        }
+        self.by_token.insert(token, client);
+    }
+
+    fn remove(&mut self, token: Token) -> Option<Client<S>> {
+        let client = self.by_token.remove(&token)?;
+        if let Some(ip) = client.ip {
+            if let Some(n) = self.per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&ip);
+                }
+            }
+        }
+        Some(client)
+    }
 }
 
 /// What to do with a connection after serving it.
@@ -85,7 +137,7 @@ where
     let mut events = Events::with_capacity(EVENTS_CAPACITY);
     register(&poll, &listener, LISTENER, Interest::READABLE)
         .map_err(|e| Error::io("registering the listener", e))?;
-    let mut conns: HashMap<Token, Client<L::Stream>> = HashMap::new();
+    let mut conns: Clients<L::Stream> = Clients::new();
     let mut next_token = 1usize;
     // One read buffer for every connection: the loop serves one at a time.
     let mut buf = vec![0u8; MAX_PENDING];
@@ -119,7 +171,7 @@ where
             );
         }
         if let Some(deadline) = stop_deadline {
-            if conns.is_empty() || Instant::now() >= deadline {
+            if conns.by_token.is_empty() || Instant::now() >= deadline {
                 break;
             }
         }
@@ -144,13 +196,13 @@ where
             if !spin.is_zero() {
                 spin_until = Instant::now().checked_add(spin);
             }
-            let Some(conn) = conns.get_mut(&token) else {
+            let Some(conn) = conns.by_token.get_mut(&token) else {
                 continue;
             };
             if let Next::Close(err) = echo_until_blocked(conn, &mut buf, config.upper) {
-                close(&poll, conns.remove(&token), err);
+                close(&poll, conns.remove(token), err);
             } else if let Err(e) = update_interest(&poll, token, conn) {
-                close(&poll, conns.remove(&token), Some(e));
+                close(&poll, conns.remove(token), Some(e));
             }
         }
         // At most once per ACCEPT_POLL: while busy polling, the loop wakes far more
@@ -164,18 +216,19 @@ where
             if last_idle_scan.elapsed() >= Duration::from_secs(1) {
                 last_idle_scan = Instant::now();
                 let expired: Vec<Token> = conns
+                    .by_token
                     .iter()
                     .filter(|(_, c)| c.last_active.elapsed() >= idle)
                     .map(|(t, _)| *t)
                     .collect();
                 for token in expired {
                     let err = io::Error::new(io::ErrorKind::TimedOut, "idle timeout");
-                    close(&poll, conns.remove(&token), Some(err));
+                    close(&poll, conns.remove(token), Some(err));
                 }
             }
         }
     }
-    for (_, conn) in conns.drain() {
+    for (_, conn) in conns.by_token.drain() {
         log::info!(
             "{}: cut at shutdown after {} bytes in",
             conn.peer,
@@ -191,7 +244,7 @@ where
 fn accept_all<L: Listener>(
     listener: &L,
     poll: &Poll,
-    conns: &mut HashMap<Token, Client<L::Stream>>,
+    conns: &mut Clients<L::Stream>,
     next_token: &mut usize,
     config: &ServerConfig,
 ) -> bool {
@@ -215,6 +268,17 @@ fn accept_all<L: Listener>(
             );
             continue; // Dropping the stream closes it.
         }
+        let ip = peer_ip(&peer);
+        if let Some(ip) = ip {
+            let cap = per_ip_cap(config.serve.max_conns_per_ip, ip).unwrap_or(usize::MAX);
+            let from_ip = conns.count_from(ip);
+            if from_ip >= cap {
+                log::warn!(
+                    "{peer}: refused, {from_ip} connections from its address already (--max-conns-per-ip {cap})"
+                );
+                continue; // Echo has no way to say "busy": the client sees the close.
+            }
+        }
         // No set_nodelay here: a TCP socket accepted from a listener made by
         // `socklab_net::socket::tcp_listener` inherits TCP_NODELAY from it. It does not
         // inherit O_NONBLOCK, so that is set on each.
@@ -233,6 +297,7 @@ fn accept_all<L: Listener>(
             Client {
                 stream,
                 peer,
+                ip,
                 pending: Vec::new(),
                 pending_from: 0,
                 read_closed: false,

@@ -17,7 +17,11 @@ use std::time::Duration;
 
 /// File server: list, stat, get and put the files of one directory, after login.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "ftp-server", version = socklab_net::cli::VERSION, after_help = "\
+Examples:
+  terminal 1$ socklab-passwd --users users.txt alice          # once: choose a password
+  terminal 1$ ftp-server --root ./files --users users.txt     # listening on 127.0.0.1:7021
+  terminal 2$ ftp-client --user alice ls")]
 pub struct ServerArgs {
     /// Address to bind: 127.0.0.1 (this machine only), 0.0.0.0 (IPv4 LAN) or :: (dual stack).
     #[arg(long, default_value = "127.0.0.1")]
@@ -118,7 +122,11 @@ impl ServerArgs {
 
 /// File client: ls, stat, get and put against an ftp-server.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "ftp-client", version = socklab_net::cli::VERSION, after_help = "\
+Examples:
+  terminal 1$ ftp-server --root ./files --users users.txt     # listening on 127.0.0.1:7021
+  terminal 2$ ftp-client --user alice put notes.txt           # one command, then exit
+  terminal 2$ ftp-client --user alice                         # an ftp> prompt")]
 pub struct ClientArgs {
     /// Server host name or address.
     #[arg(long, default_value = "127.0.0.1")]

@@ -143,6 +143,26 @@ impl Default for ServeOptions {
     }
 }
 
+/// The cap on connections from `ip` under `--max-conns-per-ip` (`max_conns_per_ip`,
+/// see [`ServeOptions::max_conns_per_ip`]): `Some(n)` caps every address at `n`; `None`
+/// caps every address but loopback at [`MAX_CONNS_PER_IP`]. One rule for every server,
+/// threaded or event loop.
+pub fn per_ip_cap(max_conns_per_ip: Option<usize>, ip: IpAddr) -> Option<usize> {
+    match max_conns_per_ip {
+        Some(n) => Some(n),
+        None if ip.is_loopback() => None,
+        None => Some(MAX_CONNS_PER_IP),
+    }
+}
+
+/// The address a peer string (`ip:port`, `[v6]:port`) names, IPv4-mapped IPv6 as IPv4;
+/// `None` for an AF_UNIX peer, which has no address.
+pub fn peer_ip(peer: &str) -> Option<IpAddr> {
+    peer.parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| a.ip().to_canonical())
+}
+
 /// The threads serving connections: at most `max_conns` at once, and a way to cut
 /// the ones still running when the server stops.
 ///
@@ -195,11 +215,7 @@ impl Threads {
 
     /// The cap on connections from `ip`, if one applies.
     fn cap_for(&self, ip: IpAddr) -> Option<usize> {
-        match self.max_conns_per_ip {
-            Some(n) => Some(n),
-            None if ip.is_loopback() => None,
-            None => Some(MAX_CONNS_PER_IP),
-        }
+        per_ip_cap(self.max_conns_per_ip, ip)
     }
 
     /// Connections being served now.
@@ -214,11 +230,7 @@ impl Threads {
         S: AsFd + Send + 'static,
         H: FnOnce(S, &str) + Send + 'static,
     {
-        // `peer` is `ip:port` for TCP (`[v6]:port`); an AF_UNIX peer has no address.
-        let ip = peer
-            .parse::<std::net::SocketAddr>()
-            .ok()
-            .map(|a| a.ip().to_canonical());
+        let ip = peer_ip(peer);
         let active = self.active();
         let from_ip = ip.map_or(0, |ip| {
             lock(&self.live)

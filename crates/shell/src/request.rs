@@ -93,13 +93,13 @@ enum Control {
 }
 
 /// Whether a message (already read as a JSON object) is a stdin frame.
-pub(crate) fn is_stdin_frame(map: &Map<String, Value>) -> bool {
+pub fn is_stdin_frame(map: &Map<String, Value>) -> bool {
     map.get("stream").and_then(Value::as_str) == Some("stdin")
 }
 
 /// Parses a message read during a command, reading a stdin frame's bytes from `body`.
 /// A size above [`MAX_CHUNK`] is refused before anything is allocated.
-pub(crate) fn parse_inbound<R: Read>(map: Map<String, Value>, body: &mut R) -> Result<Inbound> {
+pub fn parse_inbound<R: Read>(map: Map<String, Value>, body: &mut R) -> Result<Inbound> {
     if map.contains_key("stream") {
         let header: StdinHeader = parse_header(map)?;
         let size = usize::try_from(header.size)

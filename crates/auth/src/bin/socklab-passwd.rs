@@ -15,15 +15,22 @@ use clap::Parser;
 use socklab_auth::args::PasswdArgs;
 use std::process::ExitCode;
 
+/// The two-terminal commands `--help` ends with.
+const EXAMPLES: &str = "\
+Examples:
+  socklab-passwd --users users.txt alice               # asks twice, without echo
+  terminal 1$ shell-server --users users.txt           # then log in as alice
+  terminal 2$ shell-client --user alice";
+
 /// Add a user to a socklab users file, or change their password.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "socklab-passwd", version = socklab_net::cli::VERSION, after_help = EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     passwd: PasswdArgs,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = socklab_net::cli::parse::<Cli>();
     socklab_net::cli::run_main(|| cli.passwd.run())
 }

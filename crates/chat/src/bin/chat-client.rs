@@ -18,15 +18,22 @@ use clap::Parser;
 use socklab_chat::args::ClientArgs;
 use std::process::ExitCode;
 
+/// The two-terminal commands `--help` ends with.
+const EXAMPLES: &str = "\
+Examples:
+  terminal 1$ chat-server                        # listening on 127.0.0.1:7009
+  terminal 2$ chat-client --nick alice           # type a line to send it; /quit leaves
+  terminal 3$ chat-client --nick bob";
+
 /// UDP group chat client: sends what you type, prints what the others say.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "chat-client", version = socklab_net::cli::VERSION, after_help = EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     client: ClientArgs,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = socklab_net::cli::parse::<Cli>();
     socklab_net::cli::run_main(|| cli.client.run())
 }

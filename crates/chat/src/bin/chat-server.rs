@@ -13,15 +13,22 @@ use clap::Parser;
 use socklab_chat::args::ServerArgs;
 use std::process::ExitCode;
 
+/// The two-terminal commands `--help` ends with.
+const EXAMPLES: &str = "\
+Examples:
+  terminal 1$ chat-server                        # listening on 127.0.0.1:7009
+  terminal 2$ chat-client --nick alice
+  terminal 3$ nc -u 127.0.0.1 7009               # type: /nick bob, then hello";
+
 /// UDP group chat server: relays each member's datagrams to the other members.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "chat-server", version = socklab_net::cli::VERSION, after_help = EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     server: ServerArgs,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = socklab_net::cli::parse::<Cli>();
     socklab_net::cli::run_main(|| cli.server.run())
 }

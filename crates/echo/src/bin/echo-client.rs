@@ -22,9 +22,16 @@ use socklab_echo::launch::{client_main, ClientFlags};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The two-terminal commands `--help` ends with.
+const EXAMPLES: &str = "\
+Examples:
+  terminal 1$ echo-server                        # listening on 127.0.0.1:7007
+  terminal 2$ echo-client                        # a >> prompt: each line comes back
+  terminal 2$ echo-client < big.bin > out.bin    # pipe mode: byte-exact at any size";
+
 /// TCP echo client: a `>> ` prompt on a terminal, pipe mode otherwise.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "echo-client", version = socklab_net::cli::VERSION, after_help = EXAMPLES)]
 struct Args {
     /// Server name or address.
     #[arg(long, default_value = "127.0.0.1")]
@@ -59,7 +66,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = socklab_net::cli::parse::<Args>();
     socklab_net::cli::run_main(|| {
         client_main(ClientFlags {
             host: args.host,

@@ -19,9 +19,16 @@ use socklab_echo::launch::{server_main, ServerFlags};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The two-terminal commands `--help` ends with.
+const EXAMPLES: &str = "\
+Examples:
+  terminal 1$ echo-server                        # listening on 127.0.0.1:7007
+  terminal 2$ echo-client                        # >> hello  ->  hello
+  terminal 2$ printf 'hello\\n' | nc -N 127.0.0.1 7007";
+
 /// TCP echo server: sends back every byte it receives.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "echo-server", version = socklab_net::cli::VERSION, after_help = EXAMPLES)]
 struct Args {
     /// Address to bind: 127.0.0.1 (this machine only), 0.0.0.0 (IPv4 LAN) or :: (dual stack).
     #[arg(long, default_value = "127.0.0.1")]
@@ -93,7 +100,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = socklab_net::cli::parse::<Args>();
     socklab_net::cli::run_main(|| {
         server_main(ServerFlags {
             host: args.host,

@@ -16,10 +16,9 @@
 //!
 //! Its flags, and what it does with them, are in `socklab_ftp::cli`.
 
-use clap::Parser;
 use socklab_ftp::cli::ClientArgs;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    ClientArgs::parse().run()
+    socklab_net::cli::parse::<ClientArgs>().run()
 }

@@ -14,10 +14,9 @@
 //!
 //! Its flags, and what it does with them, are in `socklab_ftp::cli`.
 
-use clap::Parser;
 use socklab_ftp::cli::ServerArgs;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    ServerArgs::parse().run()
+    socklab_net::cli::parse::<ServerArgs>().run()
 }

@@ -30,14 +30,21 @@ use clap::Parser;
 use socklab_shell::args::ClientArgs;
 use std::process::ExitCode;
 
+/// The two-terminal commands `--help` ends with.
+const EXAMPLES: &str = "\
+Examples:
+  terminal 1$ shell-server --users users.txt           # listening on 127.0.0.1:7022
+  terminal 2$ shell-client --user alice                # a login shell on a remote terminal
+  terminal 2$ shell-client --user alice -- ls -l       # one command, then exit";
+
 /// Remote shell client: log in, then run commands interactively or one-shot.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "shell-client", version = socklab_net::cli::VERSION, after_help = EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     client: ClientArgs,
 }
 
 fn main() -> ExitCode {
-    ExitCode::from(Cli::parse().client.run())
+    ExitCode::from(socklab_net::cli::parse::<Cli>().client.run())
 }

@@ -24,9 +24,16 @@ use clap::Parser;
 use socklab_shell::args::ServerArgs;
 use std::process::ExitCode;
 
+/// The two-terminal commands `--help` ends with.
+const EXAMPLES: &str = "\
+Examples:
+  terminal 1$ socklab-passwd --users users.txt alice   # once: choose a password
+  terminal 1$ shell-server --users users.txt           # listening on 127.0.0.1:7022
+  terminal 2$ shell-client --user alice -- uname -a";
+
 /// Remote shell server: runs commands for logged-in users, ssh style, over TLS with --tls.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "shell-server", version = socklab_net::cli::VERSION, after_help = EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     server: ServerArgs,
@@ -37,6 +44,6 @@ fn main() -> ExitCode {
     if let Some(code) = socklab_shell::keeper::main_if_keeper() {
         return code;
     }
-    let cli = Cli::parse();
+    let cli = socklab_net::cli::parse::<Cli>();
     socklab_net::cli::run_main(|| cli.server.run())
 }
