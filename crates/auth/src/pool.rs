@@ -1,10 +1,10 @@
 //! Verifying passwords on a small pool of threads, at a bounded memory cost.
 
 use crate::limits::MAX_CONCURRENT_HASHES;
-use crate::users::hash_password;
 use argon2::password_hash::Output;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher, Version};
+use std::collections::HashMap;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -121,12 +121,37 @@ fn hash_worker(jobs: &Mutex<Receiver<HashJob>>) {
     }
 }
 
-/// A hash of a random password nobody knows, made once per process: an unknown user
-/// is verified against it, so it costs the same time as a wrong password.
-pub(crate) fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let random = SaltString::generate(&mut OsRng);
-        hash_password(random.as_str()).unwrap_or_default()
-    })
+/// A hash of a random password nobody knows, with the argon2 parameters of `like` (a
+/// hash from the users file) or argon2's defaults without one: an unknown user is
+/// verified against it, so it costs what a wrong password for a known user costs,
+/// whatever parameters the users file was written with. Made once per parameter set
+/// per process.
+pub(crate) fn dummy_hash(like: Option<&str>) -> String {
+    type Costs = (u32, u32, u32, Option<usize>);
+    static DUMMIES: OnceLock<Mutex<HashMap<Costs, String>>> = OnceLock::new();
+    let params = like
+        .and_then(|h| PasswordHash::new(h).ok())
+        .and_then(|h| Params::try_from(&h).ok())
+        .unwrap_or_default();
+    let key = (
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        params.output_len(),
+    );
+    let mut dummies = DUMMIES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    dummies
+        .entry(key)
+        .or_insert_with(|| {
+            let salt = SaltString::generate(&mut OsRng);
+            let secret = SaltString::generate(&mut OsRng);
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password(secret.as_str().as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        })
+        .clone()
 }

@@ -118,10 +118,13 @@ impl Users {
     /// failures take the same time.
     pub fn verify(&self, user: &str, password: &str) -> bool {
         let (hash, known) = match self.hashes.get(user) {
-            Some(h) => (h.as_str(), true),
-            None => (dummy_hash(), false),
+            Some(h) => (h.clone(), true),
+            None => (
+                dummy_hash(self.hashes.values().next().map(String::as_str)),
+                false,
+            ),
         };
-        self.pool.verify(hash, password) && known
+        self.pool.verify(&hash, password) && known
     }
 
     /// Adds or replaces `name` in the users file at `path`, atomically (a temp file
@@ -244,11 +247,32 @@ mod tests {
                 parsed.params.to_string(),
             )
         };
-        assert_eq!(params(dummy_hash()), params(&real));
+        assert_eq!(params(&dummy_hash(None)), params(&real));
         assert!(
             !Users::default().verify("nobody", ""),
             "empty password matched the dummy"
         );
+    }
+
+    #[test]
+    fn dummy_hash_takes_the_users_files_own_parameters() {
+        // A users file written with other costs than argon2's defaults: an unknown user
+        // must cost what a known one costs there, or the time of a refusal tells
+        // whether the name exists.
+        let salt = SaltString::generate(&mut OsRng);
+        let cheap = argon2::Params::new(8, 1, 1, None).unwrap();
+        let hash = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, cheap)
+            .hash_password(b"right", &salt)
+            .unwrap()
+            .to_string();
+        let users = Users::parse(&format!("alice:{hash}\n")).unwrap();
+        let params = |h: &str| PasswordHash::new(h).unwrap().params.to_string();
+        assert_eq!(params(&dummy_hash(Some(&hash))), params(&hash));
+        assert!(
+            !users.verify("mallory", "right"),
+            "an unknown user logged in"
+        );
+        assert!(users.verify("alice", "right"));
     }
 
     #[test]
