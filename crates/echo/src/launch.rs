@@ -244,6 +244,7 @@ pub fn client_main(flags: ClientFlags) -> Result<()> {
 /// `echo-client_history`), plain lines from stdin otherwise, the `>> ` shown anyway.
 fn open_prompt() -> Result<socklab_prompt::Prompt> {
     socklab_prompt::Prompt::stdin("echo-client", None)
+        .and_then(|p| p.restore_on_sigterm())
         .map(|p| p.show_prompt_off_terminal(std::io::stdout()))
         .map_err(|e| Error::io("opening the terminal", e))
 }

@@ -124,3 +124,27 @@ fn a_script_stops_with_an_error_when_the_server_goes_away_mid_way() {
     assert!(stderr.starts_with("error: "), "{stderr:?}");
     assert!(!out.contains("third"), "ran on after the failure: {out:?}");
 }
+
+#[test]
+fn sigterm_while_the_editor_holds_the_terminal_puts_its_modes_back() {
+    let srv = start_echo(&[]);
+    let state = TempDir::new().unwrap();
+    let mut t = client_on_terminal(&srv, &state);
+    // Half a line typed: the editor is reading, the terminal raw.
+    t.type_in("half typ");
+    t.expect_after(0, "half typ", WAIT);
+    assert_ne!(
+        t.modes(),
+        t.initial_modes(),
+        "the editor should hold the terminal raw"
+    );
+    socklab_testkit::signal(t.pid(), "TERM");
+    let status = t.wait_exit(WAIT);
+    assert!(!status.success(), "{status:?}");
+    assert_eq!(
+        t.modes(),
+        t.initial_modes(),
+        "SIGTERM left the terminal raw; screen:\n{:?}",
+        t.screen()
+    );
+}

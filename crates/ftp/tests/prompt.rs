@@ -228,3 +228,28 @@ fn a_script_of_good_commands_exits_zero_and_a_typo_fails_it() {
     );
     assert!(!stdout(&out).contains("a.txt"), "{}", describe(&out, &srv));
 }
+
+#[test]
+fn sigterm_while_the_editor_holds_the_terminal_puts_its_modes_back() {
+    let fx = Fixture::new();
+    let srv = fx.server(&[]);
+    let state = TempDir::new().unwrap();
+    let mut t = client_on_terminal(&fx, &srv, &state);
+    // Half a command typed: the editor is reading, the terminal raw.
+    t.type_in("get half");
+    t.expect_after(0, "get half", WAIT);
+    assert_ne!(
+        t.modes(),
+        t.initial_modes(),
+        "the editor should hold the terminal raw"
+    );
+    socklab_testkit::signal(t.pid(), "TERM");
+    let status = t.wait_exit(WAIT);
+    assert!(!status.success(), "{status:?}");
+    assert_eq!(
+        t.modes(),
+        t.initial_modes(),
+        "SIGTERM left the terminal raw; screen:\n{:?}",
+        t.screen()
+    );
+}

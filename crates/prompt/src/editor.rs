@@ -2,11 +2,13 @@
 
 use crate::complete::{Completion, Glue};
 use crate::limits::{MAX_HISTORY, MAX_LISTED_CANDIDATES};
+use crate::restore::RestoreOnTerm;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Behavior, CompletionType, Config, EditMode, Editor, ExternalPrinter};
 use std::fmt;
 use std::io::{self, BufRead, IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 /// What one read gave.
@@ -30,6 +32,8 @@ enum Source {
         editor: Box<Editor<Glue, FileHistory>>,
         /// `None` when the history is kept in memory only (no home, or asked so).
         history: Option<PathBuf>,
+        /// Set by [`Prompt::restore_on_sigterm`].
+        restore: Option<RestoreOnTerm>,
     },
     Lines {
         input: Box<dyn BufRead + Send>,
@@ -131,8 +135,22 @@ impl Prompt {
             source: Source::Terminal {
                 editor: Box::new(editor),
                 history,
+                restore: None,
             },
         })
+    }
+
+    /// On a terminal, makes SIGTERM put the terminal's modes back before it ends the
+    /// program, so a `kill` while the editor holds the terminal raw does not leave it
+    /// raw. For programs with no SIGTERM handling of their own; nothing off a terminal.
+    pub fn restore_on_sigterm(mut self) -> io::Result<Prompt> {
+        if let Source::Terminal { restore, .. } = &mut self.source {
+            if restore.is_none() {
+                let tty = io::stdin().as_fd().try_clone_to_owned()?;
+                *restore = Some(RestoreOnTerm::start(tty)?);
+            }
+        }
+        Ok(self)
     }
 
     /// Plain lines from `input`: a script, a pipe, a test's bytes.
@@ -172,7 +190,9 @@ impl Prompt {
 
     fn read_line(&mut self, prompt: &str, record: bool) -> io::Result<Event> {
         match &mut self.source {
-            Source::Terminal { editor, history } => match editor.readline(prompt) {
+            Source::Terminal {
+                editor, history, ..
+            } => match editor.readline(prompt) {
                 Ok(line) => {
                     if record && !line.trim().is_empty() {
                         remember(editor, history.as_deref(), &line);

@@ -11,6 +11,9 @@
 //!   ([`Event::Eof`]). A [`Printer`] prints lines above the one being typed.
 //! - Off a terminal, plain buffered lines from stdin, so scripts and tests drive the
 //!   prompts as before.
+//! - [`Prompt::restore_on_sigterm`]: a `kill` while the editor holds the terminal raw
+//!   puts the terminal's modes back first (echo-client and ftp-client; chat-client and
+//!   shell-client handle SIGTERM themselves).
 //!
 //! [`script::run`] holds the rule every prompt keeps when it is fed a script: stop at
 //! the first failing command (`error: …`, non-zero exit), or go on with
@@ -27,6 +30,7 @@
 mod complete;
 mod editor;
 pub mod limits;
+mod restore;
 pub mod script;
 
 pub use complete::{Completion, Items};

@@ -101,23 +101,31 @@ pub(crate) enum Ended {
     Signal(Signal),
 }
 
+/// Steps 1 to 3 of both keepers, done by the keeper on itself: become the subreaper of
+/// everything below it, learn of the server's death, and lead a new session with no
+/// controlling terminal. `who` names the keeper in the message of a failure.
+pub(crate) fn become_keeper(ppid: i32, who: &str) -> Result<(), ExitCode> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        eprintln!("shell-server {who}: {what}: {e}");
+        ExitCode::from(EXIT_CANNOT_START)
+    };
+    prctl::set_child_subreaper(true).map_err(|e| fail("PR_SET_CHILD_SUBREAPER", &e))?;
+    prctl::set_pdeathsig(Signal::SIGTERM).map_err(|e| fail("PR_SET_PDEATHSIG", &e))?;
+    // The server may have died before the line above: then no signal will come.
+    if getppid().as_raw() != ppid {
+        return Err(ExitCode::from(EXIT_CANNOT_START));
+    }
+    setsid().map_err(|e| fail("setsid", &e))?;
+    Ok(())
+}
+
 fn keep(ppid: i32, pty: bool, argv0: &OsStr, program: &OsStr, args: &[OsString]) -> ExitCode {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         eprintln!("shell-server keeper: {what}: {e}");
         ExitCode::from(EXIT_CANNOT_START)
     };
-    if let Err(e) = prctl::set_child_subreaper(true) {
-        return fail("PR_SET_CHILD_SUBREAPER", &e);
-    }
-    if let Err(e) = prctl::set_pdeathsig(Signal::SIGTERM) {
-        return fail("PR_SET_PDEATHSIG", &e);
-    }
-    // The server may have died before the line above: then no signal will come.
-    if getppid().as_raw() != ppid {
-        return ExitCode::from(EXIT_CANNOT_START);
-    }
-    if let Err(e) = setsid() {
-        return fail("setsid", &e);
+    if let Err(code) = become_keeper(ppid, "keeper") {
+        return code;
     }
     // A session leader that opens a terminal without O_NOCTTY acquires it as its
     // controlling terminal. Held open until the keeper exits.

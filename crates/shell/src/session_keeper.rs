@@ -20,12 +20,11 @@
 //! socket (the session ended, however) or SIGTERM arrives, the keeper kills its tree
 //! and exits.
 
-use crate::keeper::{close_on_exec_from, kill_all, reap, Ended, EXIT_CANNOT_START};
+use crate::keeper::{become_keeper, close_on_exec_from, kill_all, reap, Ended, EXIT_CANNOT_START};
 use crate::limits::MAX_JOB_MESSAGE;
 use crate::link::{decode_job, recv_with_fds, send_reply, JobSpec, Reply};
-use nix::sys::prctl;
 use nix::sys::signal::Signal;
-use nix::unistd::{getppid, setsid, Pid};
+use nix::unistd::Pid;
 use rustix::event::{poll, PollFd, PollFlags};
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGTERM};
 use std::io::Read;
@@ -45,18 +44,8 @@ pub(crate) fn keep_session(ppid: i32) -> ExitCode {
         eprintln!("shell-server session keeper: {what}: {e}");
         ExitCode::from(EXIT_CANNOT_START)
     };
-    if let Err(e) = prctl::set_child_subreaper(true) {
-        return fail("PR_SET_CHILD_SUBREAPER", &e);
-    }
-    if let Err(e) = prctl::set_pdeathsig(Signal::SIGTERM) {
-        return fail("PR_SET_PDEATHSIG", &e);
-    }
-    // The server may have died before the line above: then no signal will come.
-    if getppid().as_raw() != ppid {
-        return ExitCode::from(EXIT_CANNOT_START);
-    }
-    if let Err(e) = setsid() {
-        return fail("setsid", &e);
+    if let Err(code) = become_keeper(ppid, "session keeper") {
+        return code;
     }
     close_on_exec_from(3);
     // Signals arrive as bytes on a socket, so one `poll` waits for them and for the

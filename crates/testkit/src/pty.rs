@@ -9,6 +9,7 @@ use rustix::termios::{tcsetwinsize, Winsize};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +21,10 @@ pub struct Terminal {
     master: File,
     screen: Arc<Mutex<Vec<u8>>>,
     child: Child,
+    /// The slave side's name, to read its modes later.
+    name: PathBuf,
+    /// `stty -g` of the terminal before the program started.
+    initial: String,
 }
 
 impl Terminal {
@@ -31,13 +36,14 @@ impl Terminal {
             openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
         grantpt(&master).expect("grantpt");
         unlockpt(&master).expect("unlockpt");
-        let name = ptsname(&master, Vec::new()).expect("ptsname");
-        let slave: OwnedFd = File::options()
-            .read(true)
-            .write(true)
-            .open(name.to_str().expect("a UTF-8 terminal name"))
-            .expect("opening the terminal's slave side")
-            .into();
+        let name = PathBuf::from(
+            ptsname(&master, Vec::new())
+                .expect("ptsname")
+                .to_str()
+                .expect("a UTF-8 terminal name"),
+        );
+        let slave: OwnedFd = open_slave(&name).into();
+        let initial = stty_modes(&slave);
         tcsetwinsize(
             &master,
             Winsize {
@@ -83,7 +89,20 @@ impl Terminal {
             master,
             screen,
             child,
+            name,
+            initial,
         }
+    }
+
+    /// `stty -g` of the terminal before the program started.
+    pub fn initial_modes(&self) -> &str {
+        &self.initial
+    }
+
+    /// `stty -g` of the terminal now: equal to [`Terminal::initial_modes`] once a
+    /// program that put it in raw mode has put it back.
+    pub fn modes(&self) -> String {
+        stty_modes(&open_slave(&self.name))
     }
 
     /// The program's PID.
@@ -191,4 +210,25 @@ impl Drop for Terminal {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Opens a terminal's slave side without making it the test's controlling terminal.
+fn open_slave(name: &std::path::Path) -> File {
+    use std::os::unix::fs::OpenOptionsExt;
+    File::options()
+        .read(true)
+        .write(true)
+        .custom_flags(rustix::fs::OFlags::NOCTTY.bits() as i32)
+        .open(name)
+        .unwrap_or_else(|e| panic!("opening the terminal {}: {e}", name.display()))
+}
+
+/// `stty -g` of the terminal `tty`.
+fn stty_modes(tty: &impl std::os::fd::AsFd) -> String {
+    let out = Command::new("stty")
+        .arg("-g")
+        .stdin(tty.as_fd().try_clone_to_owned().expect("dup"))
+        .output()
+        .expect("running stty -g");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

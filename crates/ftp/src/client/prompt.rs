@@ -43,6 +43,7 @@ pub(crate) fn repl(config: &ClientConfig, tls: Option<&Trust>, keep_going: bool)
     let cwd = Arc::new(Mutex::new(RemoteDir::default()));
     let names = RemoteNames::default();
     let mut input = Prompt::stdin("ftp-client", Some(completion(&session, &cwd, &names)))
+        .and_then(Prompt::restore_on_sigterm)
         .map_err(|e| Error::io("opening the terminal", e))?;
     socklab_prompt::script::run(&mut input, "ftp> ", keep_going, |line| {
         // What Tab saw while this line was typed may change with this command.
