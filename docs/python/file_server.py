@@ -99,6 +99,13 @@ def put(conn, root, req):
 def session(conn, root, secret):
     conn.settimeout(30)
     req = recv_header(conn, allow_eof=True)
+    # A request before the login (ftp-client's credential-free probe, which learns
+    # whether TLS is needed before any password is sent) is told to log in first.
+    for _ in range(3):
+        if req is None or req.get("op") == "login":
+            break
+        send_header(conn, {"ok": False, "code": "auth_required", "error": "log in first"})
+        req = recv_header(conn, allow_eof=True)
     if req is None:
         return
     if req.get("op") != "login" or req.get("user") != user() or not hmac.compare_digest(
