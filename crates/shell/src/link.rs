@@ -19,7 +19,7 @@
 //!
 //! The keeper answers each job exactly once, after it has killed and reaped whatever
 //! the command left behind. The pipe ends travel as descriptors (`SCM_RIGHTS`), so
-//! output goes straight from the command to the server, as with a keeper per command.
+//! output goes straight from the command to the server, never through the keeper.
 //! The end of the socket is the end of the session: the keeper kills its tree and
 //! exits.
 

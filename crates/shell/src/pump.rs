@@ -18,7 +18,7 @@ use socklab_proto::{Error, Result};
 use std::fs::File;
 use std::io::Read;
 use std::net::TcpStream;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -210,48 +210,63 @@ fn pump(
     let mut input = Some(File::from(input));
     let mut buf = vec![0u8; MAX_CHUNK];
     loop {
-        let mut fds = vec![PollFd::new(stopped, PollFlags::IN)];
-        if let Some(s) = signals {
-            fds.push(PollFd::new(&s.term, PollFlags::IN));
-            fds.push(PollFd::new(&s.winch, PollFlags::IN));
-        }
-        if let Some(i) = &input {
-            fds.push(PollFd::from_borrowed_fd(i.as_fd(), PollFlags::IN));
-        }
-        match poll(&mut fds, None) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(Error::io("poll", e.into())),
-        }
-        let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
-        drop(fds);
+        let ready = poll_ready(stopped.as_fd(), signals, input.as_ref())?;
         if ready[0] {
             return Ok(());
         }
-        let mut next = 1;
-        if let Some(s) = signals {
-            if let Some((rows, cols)) = s.take(&ready, input.as_ref()) {
-                write_resize(sock, rows, cols)?;
-            }
-            next = 3;
+        if let Some((rows, cols)) = signals.and_then(|s| s.take(&ready, input.as_ref())) {
+            write_resize(sock, rows, cols)?;
         }
-        if ready.get(next) == Some(&true) {
-            let Some(i) = input.as_mut() else { continue };
-            match i.read(&mut buf) {
-                Ok(0) => {
-                    write_stdin(sock, &[])?;
-                    input = None;
-                }
-                Ok(n) => write_stdin(sock, &buf[..n])?,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => {
-                    log::warn!("reading stdin: {e}; sending end of input");
-                    write_stdin(sock, &[])?;
-                    input = None;
-                }
-            }
+        if let Some(data) = read_input(&ready, signals.is_some(), &mut input, &mut buf) {
+            write_stdin(sock, data)?;
         }
     }
+}
+
+/// Waits for `first`, the signal pipes (if any) and `input` (if any); returns which
+/// are ready, in that order: `[0]` is `first`, then the pipes as
+/// [`SignalPipes::take`] expects them, then `input`.
+fn poll_ready(
+    first: BorrowedFd<'_>,
+    signals: Option<&SignalPipes>,
+    input: Option<&File>,
+) -> Result<Vec<bool>> {
+    let mut fds = vec![PollFd::from_borrowed_fd(first, PollFlags::IN)];
+    if let Some(s) = signals {
+        fds.push(PollFd::new(&s.term, PollFlags::IN));
+        fds.push(PollFd::new(&s.winch, PollFlags::IN));
+    }
+    if let Some(i) = input {
+        fds.push(PollFd::from_borrowed_fd(i.as_fd(), PollFlags::IN));
+    }
+    match poll(&mut fds, None) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => {}
+        Err(e) => return Err(Error::io("poll", e.into())),
+    }
+    Ok(fds.iter().map(|f| !f.revents().is_empty()).collect())
+}
+
+/// Reads `input` if [`poll_ready`] found it ready: the bytes to send as stdin, empty
+/// at its end (or on a read error), after which `input` is `None`.
+fn read_input<'b>(
+    ready: &[bool],
+    signals: bool,
+    input: &mut Option<File>,
+    buf: &'b mut [u8],
+) -> Option<&'b [u8]> {
+    let at = if signals { 3 } else { 1 };
+    if ready.get(at) != Some(&true) {
+        return None;
+    }
+    match input.as_mut()?.read(buf) {
+        Ok(0) => {}
+        Ok(n) => return Some(&buf[..n]),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return None,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return None,
+        Err(e) => log::warn!("reading stdin: {e}; sending end of input"),
+    }
+    *input = None;
+    Some(&[])
 }
 
 /// The pump and the output copy on one thread, for a TLS session (whose one state
@@ -280,72 +295,30 @@ where
     };
     let mut input = Some(File::from(input));
     let mut buf = vec![0u8; MAX_CHUNK];
-    let result = loop {
-        // Decrypted and waiting already, where `poll` cannot see it.
-        match tls_buffered(conn.body()?) {
-            Ok(true) => match on_message(conn) {
-                Ok(Some(status)) => break Ok(status),
-                Ok(None) => continue,
-                Err(e) => break Err(e),
-            },
-            Ok(false) => {}
-            Err(e) => break Err(e),
-        }
-        let ready: Vec<bool> = {
-            let mut fds = vec![PollFd::new(conn.get_ref(), PollFlags::IN)];
-            if let Some(s) = signals {
-                fds.push(PollFd::new(&s.term, PollFlags::IN));
-                fds.push(PollFd::new(&s.winch, PollFlags::IN));
-            }
-            if let Some(i) = &input {
-                fds.push(PollFd::from_borrowed_fd(i.as_fd(), PollFlags::IN));
-            }
-            match poll(&mut fds, None) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => break Err(Error::io("poll", e.into())),
-            }
-            fds.iter().map(|f| !f.revents().is_empty()).collect()
-        };
-        if ready[0] {
-            match readable_after_poll(conn.body()?).and_then(|r| match r {
-                true => on_message(conn),
-                false => Ok(None),
-            }) {
-                Ok(Some(status)) => break Ok(status),
-                Ok(None) => {}
-                Err(e) => break Err(e),
-            }
-        }
-        let mut next = 1;
-        if let Some(s) = signals {
-            if let Some((rows, cols)) = s.take(&ready, input.as_ref()) {
-                if let Err(e) = write_resize(conn.body()?, rows, cols) {
-                    break Err(e);
+    let mut run = || -> Result<ExitStatus> {
+        loop {
+            // Decrypted and waiting already, where `poll` cannot see it.
+            if tls_buffered(conn.body()?)? {
+                match on_message(conn)? {
+                    Some(status) => return Ok(status),
+                    None => continue,
                 }
             }
-            next = 3;
-        }
-        if ready.get(next) == Some(&true) {
-            let Some(i) = input.as_mut() else { continue };
-            let sent = match i.read(&mut buf) {
-                Ok(0) => {
-                    input = None;
-                    write_stdin(conn.body()?, &[])
+            let ready = poll_ready(conn.get_ref().as_fd(), signals, input.as_ref())?;
+            if ready[0] && readable_after_poll(conn.body()?)? {
+                if let Some(status) = on_message(conn)? {
+                    return Ok(status);
                 }
-                Ok(n) => write_stdin(conn.body()?, &buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
-                Err(e) => {
-                    log::warn!("reading stdin: {e}; sending end of input");
-                    input = None;
-                    write_stdin(conn.body()?, &[])
-                }
-            };
-            if let Err(e) = sent {
-                break Err(e);
+            }
+            if let Some((rows, cols)) = signals.and_then(|s| s.take(&ready, input.as_ref())) {
+                write_resize(conn.body()?, rows, cols)?;
+            }
+            if let Some(data) = read_input(&ready, signals.is_some(), &mut input, &mut buf) {
+                write_stdin(conn.body()?, data)?;
             }
         }
     };
+    let result = run();
     if let Some(pipes) = signals {
         pipes.idle.store(true, Ordering::SeqCst);
     }

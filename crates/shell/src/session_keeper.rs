@@ -121,18 +121,12 @@ pub(crate) fn keep_session(ppid: i32) -> ExitCode {
                     }
                 }
                 Some(b'J') if running.is_none() => {
-                    let reply = match decode_job(&buf[..n]) {
-                        Some(spec) => match start(spec, passed) {
-                            Ok(pid) => {
-                                running = Some(pid);
-                                None
-                            }
-                            Err(why) => Some(Reply::Failed(why)),
-                        },
-                        None => Some(Reply::Failed("malformed job message".into())),
-                    };
-                    if let Some(r) = reply {
-                        send_reply(server, &r);
+                    let started = decode_job(&buf[..n])
+                        .ok_or_else(|| "malformed job message".to_string())
+                        .and_then(|spec| start(spec, passed));
+                    match started {
+                        Ok(pid) => running = Some(pid),
+                        Err(why) => send_reply(server, &Reply::Failed(why)),
                     }
                 }
                 _ => send_reply(server, &Reply::Failed("unexpected message".into())),

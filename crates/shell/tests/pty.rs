@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::terminal::{running, size, Terminal};
+use common::terminal::{running, Terminal};
 use common::Fixture;
-use rustix::termios::tcsetwinsize;
 use socklab_testkit::wait_until;
 use std::time::{Duration, Instant};
 
@@ -14,13 +13,13 @@ use std::time::{Duration, Instant};
 fn login_shell_on_a_pty_has_a_terminal_resizes_takes_ctrl_c_and_exits_with_its_code() {
     let fx = Fixture::start(&["--timeout", "120"]);
     let mut t = Terminal::start(&fx, &[], (33, 101));
-    let before = t.initial.clone();
+    let before = t.initial_modes().to_owned();
     t.wait_for_shell(&fx);
     let out = t.run("tty");
     assert!(out.contains("/dev/pts/"), "{out}");
     let out = t.run("stty size");
     assert!(out.contains("33 101\r\n"), "{out}");
-    tcsetwinsize(&t.master, size(40, 120)).unwrap();
+    t.resize(40, 120);
     let changed = wait_until(Duration::from_secs(5), || {
         t.run("stty size").contains("40 120\r\n")
     });
@@ -54,17 +53,17 @@ fn login_shell_on_a_pty_has_a_terminal_resizes_takes_ctrl_c_and_exits_with_its_c
 fn dash_t_runs_a_command_on_a_pty_and_sigterm_restores_the_terminal() {
     let fx = Fixture::start(&["--timeout", "60"]);
     let mut t = Terminal::start(&fx, &["-t", "--", "tty; exit 4"], (24, 80));
-    let before = t.initial.clone();
+    let before = t.initial_modes().to_owned();
     let status = t.wait_exit(Duration::from_secs(15));
     assert_eq!(status.code(), Some(4), "{}", t.screen());
     assert!(t.screen().contains("/dev/pts/"), "{}", t.screen());
     assert_eq!(t.modes(), before);
 
     let mut t = Terminal::start(&fx, &["-t", "--", "echo up; sleep 60"], (24, 80));
-    let before = t.initial.clone();
+    let before = t.initial_modes().to_owned();
     t.expect_after(0, "up", Duration::from_secs(15));
     assert_ne!(t.modes(), before, "the client did not switch to raw mode");
-    socklab_testkit::signal(t.client.id(), "TERM");
+    socklab_testkit::signal(t.pid(), "TERM");
     t.wait_exit(Duration::from_secs(10));
     assert_eq!(t.modes(), before, "SIGTERM left the terminal raw");
 }
@@ -158,10 +157,10 @@ fn sigterm_at_the_prompt_between_commands_still_ends_the_client() {
     let from = t.screen().rfind("one").unwrap();
     t.expect_after(from, ">> ", Duration::from_secs(5));
     // ...which must not outlive it: at the prompt, SIGTERM ends the client as usual.
-    socklab_testkit::signal(t.client.id(), "TERM");
+    socklab_testkit::signal(t.pid(), "TERM");
     let status = t.wait_exit(Duration::from_secs(5));
     assert!(!status.success(), "{status:?}");
-    assert_eq!(t.modes(), t.initial);
+    assert_eq!(t.modes(), t.initial_modes());
 }
 
 #[test]
@@ -181,7 +180,7 @@ fn a_pty_session_works_over_tls_keystrokes_in_and_the_screen_out() {
         ],
         (24, 80),
     );
-    let before = t.initial.clone();
+    let before = t.initial_modes().to_owned();
     t.expect_after(0, "/dev/pts/", Duration::from_secs(15));
     t.type_in("typed over tls\r");
     let status = t.wait_exit(Duration::from_secs(15));

@@ -35,7 +35,7 @@ fn leave(mut t: Terminal) {
     t.type_in("exit 0\r");
     let status = t.wait_exit(SCREEN);
     assert_eq!(status.code(), Some(0), "{}", t.screen());
-    assert_eq!(t.modes(), t.initial, "terminal modes not restored");
+    assert_eq!(t.modes(), t.initial_modes(), "terminal modes not restored");
 }
 
 #[test]

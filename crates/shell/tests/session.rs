@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{exec, password, read_line_of_output, Fixture, USER};
+use common::{exec, password, read_line_of_output, send_exec, Fixture, USER};
 use socklab_proto::msg::write_header;
 use socklab_shell::request::{write_stdin, ShellRequest};
 use socklab_shell::wire::{read_incoming, Incoming};
@@ -42,6 +42,16 @@ fn escapees(tag: &str) -> String {
         "setsid -f sleep 301.{tag}; (sleep 302.{tag} &); nohup sleep 303.{tag} >/dev/null 2>&1 & \
          sleep 0.2; echo ready"
     )
+}
+
+/// Logs in on a raw connection and runs [`escapees`] followed by a long `sleep`;
+/// returns once all three escapees run, with the command still going.
+fn start_escapees(fx: &Fixture, tag: &str) -> std::net::TcpStream {
+    let mut s = fx.logged_in();
+    send_exec(&mut s, &format!("{}; sleep 60", escapees(tag)), false);
+    assert_eq!(read_line_of_output(&mut s), "ready\n");
+    assert_running(tag);
+    s
 }
 
 /// A tag no other test uses.
@@ -125,20 +135,7 @@ fn nothing_a_session_started_survives_its_end_however_it_ends() {
 
     // 3. The client sends a byte (the start of its next request), then closes.
     let t = tag();
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
-    let cmd = format!("{}; sleep 60", escapees(&t));
-    write_header(
-        &mut s,
-        &ShellRequest::Exec {
-            cmd,
-            stdin: false,
-            env: Default::default(),
-        },
-    )
-    .unwrap();
-    assert_eq!(read_line_of_output(&mut s), "ready\n");
-    assert_running(&t);
+    let mut s = start_escapees(&fx, &t);
     s.write_all(&[0]).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     drop(s);
@@ -161,20 +158,7 @@ fn nothing_a_session_started_survives_its_end_however_it_ends() {
     // 5. The server is stopped with SIGTERM.
     let mut fx = Fixture::start(&["--timeout", "60"]);
     let t = tag();
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
-    let cmd = format!("{}; sleep 60", escapees(&t));
-    write_header(
-        &mut s,
-        &ShellRequest::Exec {
-            cmd,
-            stdin: false,
-            env: Default::default(),
-        },
-    )
-    .unwrap();
-    assert_eq!(read_line_of_output(&mut s), "ready\n");
-    assert_running(&t);
+    let _conn = start_escapees(&fx, &t);
     fx.server.signal("TERM");
     fx.server
         .wait_exit(Duration::from_secs(20))
@@ -443,18 +427,8 @@ fn two_hundred_fifty_six_mib_through_cat_come_back_byte_exact() {
 #[test]
 fn a_command_that_does_not_read_holds_back_the_client_not_the_servers_memory() {
     let fx = Fixture::start(&["--timeout", "30"]);
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
-    let cmd = "echo started; sleep 20".to_string();
-    write_header(
-        &mut s,
-        &ShellRequest::Exec {
-            cmd,
-            stdin: true,
-            env: Default::default(),
-        },
-    )
-    .unwrap();
+    let mut s = fx.logged_in();
+    send_exec(&mut s, "echo started; sleep 20", true);
     assert_eq!(read_line_of_output(&mut s), "started\n");
     // Push input until the connection stops taking it.
     s.set_write_timeout(Some(Duration::from_millis(500)))
@@ -545,17 +519,8 @@ fn exit_n_at_the_prompt_ends_the_session_with_n() {
 #[test]
 fn stdin_frames_sent_after_the_command_ended_are_skipped() {
     let fx = Fixture::start(&["--timeout", "20"]);
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
-    write_header(
-        &mut s,
-        &ShellRequest::Exec {
-            cmd: "true".into(),
-            stdin: true,
-            env: Default::default(),
-        },
-    )
-    .unwrap();
+    let mut s = fx.logged_in();
+    send_exec(&mut s, "true", true);
     loop {
         if let Incoming::Done(st) = read_incoming(&mut s).unwrap() {
             assert_eq!(st.exit, Some(0));
@@ -564,15 +529,7 @@ fn stdin_frames_sent_after_the_command_ended_are_skipped() {
     }
     write_stdin(&mut s, b"late").unwrap();
     write_stdin(&mut s, b"").unwrap();
-    write_header(
-        &mut s,
-        &ShellRequest::Exec {
-            cmd: "echo next".into(),
-            stdin: false,
-            env: Default::default(),
-        },
-    )
-    .unwrap();
+    send_exec(&mut s, "echo next", false);
     assert_eq!(read_line_of_output(&mut s), "next\n");
 }
 
@@ -607,20 +564,7 @@ fn a_server_killed_with_sigkill_leaves_nothing_behind() {
     require_tool("setsid");
     let mut fx = Fixture::start(&["--timeout", "60"]);
     let t = tag();
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
-    let cmd = format!("{}; sleep 60", escapees(&t));
-    write_header(
-        &mut s,
-        &ShellRequest::Exec {
-            cmd,
-            stdin: false,
-            env: Default::default(),
-        },
-    )
-    .unwrap();
-    assert_eq!(read_line_of_output(&mut s), "ready\n");
-    assert_running(&t);
+    let _conn = start_escapees(&fx, &t);
     fx.server.signal("KILL");
     fx.server
         .wait_exit(Duration::from_secs(10))
@@ -640,8 +584,7 @@ fn a_pty_session_whose_client_vanishes_leaves_nothing_behind() {
     require_tool("setsid");
     let fx = Fixture::start(&["--timeout", "60"]);
     let t = tag();
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let mut s = fx.logged_in();
     let cmd = format!("{}; sleep 60", escapees(&t));
     write_header(
         &mut s,
@@ -702,8 +645,7 @@ fn a_command_inherits_no_descriptor_of_the_server_or_other_sessions() {
 fn a_session_started_meanwhile_does_not_delay_the_reply_of_another() {
     let fx = Fixture::start(&["--timeout", "30"]);
     let mut a = fx.client();
-    let mut b = fx.connect();
-    socklab_testkit::login(&mut b, USER, password()).unwrap();
+    let mut b = fx.logged_in();
     let started = Instant::now();
     let a_thread = std::thread::spawn(move || {
         let (st, out, _) = exec(&mut a, "sleep 1; echo a-done");
@@ -711,16 +653,7 @@ fn a_session_started_meanwhile_does_not_delay_the_reply_of_another() {
     });
     // B's keeper starts while A's command runs, and lives 15 s.
     std::thread::sleep(Duration::from_millis(300));
-    let cmd = "echo b-up; sleep 15".to_string();
-    write_header(
-        &mut b,
-        &ShellRequest::Exec {
-            cmd,
-            stdin: false,
-            env: Default::default(),
-        },
-    )
-    .unwrap();
+    send_exec(&mut b, "echo b-up; sleep 15", false);
     assert_eq!(read_line_of_output(&mut b), "b-up\n");
     let (st, out, took) = a_thread.join().unwrap();
     assert_eq!((st.exit, out.as_slice()), (Some(0), &b"a-done\n"[..]));
@@ -786,8 +719,7 @@ fn a_sessions_commands_share_one_keeper_and_each_leaves_nothing_behind() {
 fn a_clients_socket_is_watched_by_tcp_keepalive_so_a_silent_death_is_seen() {
     require_tool("ss");
     let fx = Fixture::start(&[]);
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let s = fx.logged_in();
     let (server, client) = (fx.server.port(), s.local_addr().unwrap().port());
     // The server's end of this connection: its keepalive timer is armed.
     let filter = format!("( sport = :{server} and dport = :{client} )");

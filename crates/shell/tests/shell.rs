@@ -87,8 +87,7 @@ fn cat_with_no_input_returns_at_once() {
 #[test]
 fn timeout_kills_the_whole_process_group() {
     let fx = Fixture::start(&["--timeout", "1"]);
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let mut s = fx.logged_in();
     write_header(
         &mut s,
         &Request::Exec {
@@ -118,8 +117,7 @@ fn timeout_kills_the_whole_process_group() {
 #[test]
 fn client_disconnecting_mid_command_kills_its_group_within_a_second() {
     let fx = Fixture::start(&["--timeout", "60"]);
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let mut s = fx.logged_in();
     write_header(
         &mut s,
         &Request::Exec {
@@ -154,8 +152,7 @@ fn client_disconnecting_mid_command_kills_its_group_within_a_second() {
 #[test]
 fn output_streams_live_while_the_command_runs() {
     let fx = Fixture::start(&["--timeout", "30"]);
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let mut s = fx.logged_in();
     // The command waits for a file the test creates only after it has seen "first":
     // if output were sent at the end, the test would never see it (and fail on its
     // read timeout).
@@ -198,8 +195,7 @@ fn malformed_or_oversized_headers_get_bad_request_and_the_server_keeps_serving()
         }),
     ];
     for (what, bytes) in cases {
-        let mut s = fx.connect();
-        socklab_testkit::login(&mut s, USER, password()).unwrap();
+        let mut s = fx.logged_in();
         s.write_all(&bytes).unwrap();
         let reply = read_reply(&mut s).unwrap_or_else(|| fx.fail(format!("{what}: no reply")));
         assert_eq!(reply["code"], "bad_request", "{what}: {reply:?}");
@@ -218,8 +214,7 @@ fn malformed_or_oversized_headers_get_bad_request_and_the_server_keeps_serving()
         "{reply:?}"
     );
     // Ops the shell does not serve, and a second login, are refused but keep the session.
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let mut s = fx.logged_in();
     send_frame(&mut s, br#"{"op":"list"}"#);
     assert_eq!(read_reply(&mut s).unwrap()["code"], "bad_request");
     let err = socklab_shell::Client::login(s, USER, password()).unwrap_err();
@@ -452,8 +447,7 @@ fn python_client_in_protocol_md_runs_against_the_server() {
 #[test]
 fn idle_session_is_closed_after_idle_timeout() {
     let fx = Fixture::start(&["--idle-timeout", "1"]);
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let mut s = fx.logged_in();
     let reply = read_reply(&mut s).unwrap_or_else(|| fx.fail("closed without a timeout reply"));
     assert_eq!(reply["code"], "timeout", "{reply:?}");
     assert_eq!(read_reply(&mut s), None, "idle session left open");
@@ -462,8 +456,7 @@ fn idle_session_is_closed_after_idle_timeout() {
 #[test]
 fn sigterm_stops_the_server_and_kills_commands_still_running() {
     let mut fx = Fixture::start(&["--timeout", "120"]);
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let mut s = fx.logged_in();
     write_header(
         &mut s,
         &Request::Exec {
@@ -492,8 +485,7 @@ fn a_request_sent_while_a_command_runs_is_answered_after_it() {
     // The disconnect watcher peeks at the socket; it must not swallow the bytes of a
     // request the client pipelined behind the running command.
     let fx = Fixture::start(&["--timeout", "30"]);
-    let mut s = fx.connect();
-    socklab_testkit::login(&mut s, USER, password()).unwrap();
+    let mut s = fx.logged_in();
     write_header(
         &mut s,
         &Request::Exec {

@@ -4,7 +4,8 @@
 
 pub mod terminal;
 
-use socklab_proto::msg::read_object;
+use socklab_proto::msg::{read_object, write_header};
+use socklab_shell::request::ShellRequest;
 use socklab_shell::wire::{read_incoming, ExitStatus, Incoming, StreamName};
 use socklab_shell::Client;
 pub use socklab_testkit::{password, USER};
@@ -63,6 +64,14 @@ impl Fixture {
         s
     }
 
+    /// A raw connection, logged in.
+    pub fn logged_in(&self) -> TcpStream {
+        let mut s = self.connect();
+        socklab_testkit::login(&mut s, USER, password())
+            .unwrap_or_else(|e| self.fail(format!("login failed: {e}")));
+        s
+    }
+
     /// A logged-in library client.
     pub fn client(&self) -> Client {
         Client::login(self.connect(), USER, password()).unwrap_or_else(|e| {
@@ -96,6 +105,16 @@ pub fn exec(client: &mut Client, cmd: &str) -> (ExitStatus, Vec<u8>, Vec<u8>) {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let status = client.exec(cmd, &mut out, &mut err).unwrap();
     (status, out, err)
+}
+
+/// Sends an `Exec` request for `cmd` (no extra environment) on a raw connection.
+pub fn send_exec(s: &mut TcpStream, cmd: &str, stdin: bool) {
+    let req = ShellRequest::Exec {
+        cmd: cmd.to_string(),
+        stdin,
+        env: Default::default(),
+    };
+    write_header(s, &req).unwrap();
 }
 
 /// Sends a raw frame: the big-endian length, then `payload`.
