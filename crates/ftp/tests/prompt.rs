@@ -22,6 +22,13 @@ fn client_on_terminal(fx: &Fixture, srv: &Server, state: &TempDir) -> Terminal {
     t
 }
 
+/// Ends the session as a person does, Ctrl-D at the prompt, and checks it exits 0.
+fn exit_with_ctrl_d(t: &mut Terminal) {
+    t.type_in("\x04");
+    let status = t.wait_exit(WAIT);
+    assert!(status.success(), "{status:?}; screen:\n{:?}", t.screen());
+}
+
 #[test]
 fn tab_completes_a_remote_file_name_and_the_get_fetches_it() {
     let fx = Fixture::new();
@@ -41,9 +48,7 @@ fn tab_completes_a_remote_file_name_and_the_get_fetches_it() {
         "screen:\n{:?}",
         t.screen()
     );
-    t.type_in("\x04");
-    let status = t.wait_exit(WAIT);
-    assert!(status.success(), "{status:?}; screen:\n{:?}", t.screen());
+    exit_with_ctrl_d(&mut t);
 }
 
 #[test]
@@ -65,9 +70,7 @@ fn tab_completes_a_path_in_a_subdirectory_relative_to_the_remote_cwd() {
     let mark = t.mark();
     t.type_in("\r");
     t.expect_in_order(mark, &["file, 4 bytes", "ftp> "], WAIT);
-    t.type_in("\x04");
-    let status = t.wait_exit(WAIT);
-    assert!(status.success(), "{status:?}; screen:\n{:?}", t.screen());
+    exit_with_ctrl_d(&mut t);
 }
 
 #[test]
@@ -94,9 +97,7 @@ fn tab_completes_local_paths_after_put_and_asks_the_server_again_on_the_next_lin
     let mark = t.mark();
     t.type_in("\r");
     t.expect_in_order(mark, &["upload-me.txt: file, 2 bytes", "ftp> "], WAIT);
-    t.type_in("\x04");
-    let status = t.wait_exit(WAIT);
-    assert!(status.success(), "{status:?}; screen:\n{:?}", t.screen());
+    exit_with_ctrl_d(&mut t);
 }
 
 #[test]
@@ -118,9 +119,7 @@ fn up_arrow_recalls_the_previous_command_and_the_history_file_keeps_it() {
     let mark = t.mark();
     t.type_in("\r");
     t.expect_in_order(mark, &["/", "ftp> "], WAIT);
-    t.type_in("\x04");
-    let status = t.wait_exit(WAIT);
-    assert!(status.success(), "{status:?}; screen:\n{:?}", t.screen());
+    exit_with_ctrl_d(&mut t);
     let history = state.path().join("socklab/ftp-client_history");
     let kept =
         std::fs::read_to_string(&history).unwrap_or_else(|e| panic!("{}: {e}", history.display()));
@@ -238,18 +237,5 @@ fn sigterm_while_the_editor_holds_the_terminal_puts_its_modes_back() {
     // Half a command typed: the editor is reading, the terminal raw.
     t.type_in("get half");
     t.expect_after(0, "get half", WAIT);
-    assert_ne!(
-        t.modes(),
-        t.initial_modes(),
-        "the editor should hold the terminal raw"
-    );
-    socklab_testkit::signal(t.pid(), "TERM");
-    let status = t.wait_exit(WAIT);
-    assert!(!status.success(), "{status:?}");
-    assert_eq!(
-        t.modes(),
-        t.initial_modes(),
-        "SIGTERM left the terminal raw; screen:\n{:?}",
-        t.screen()
-    );
+    t.assert_sigterm_puts_modes_back(WAIT);
 }

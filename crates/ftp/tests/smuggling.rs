@@ -45,6 +45,14 @@ fn assert_closed_without_another_reply(s: &mut TcpStream, server: &socklab_testk
     );
 }
 
+/// The reply is a refusal with `code`; `context` says which case failed.
+fn assert_refused<T: std::fmt::Debug>(reply: &Result<T, Error>, code: ErrorCode, context: &str) {
+    assert!(
+        matches!(reply, Err(Error::Remote { code: c, .. }) if *c == code),
+        "{context}: expected a {code:?} refusal, got {reply:?}"
+    );
+}
+
 #[test]
 fn a_delete_hidden_in_a_refused_puts_body_is_never_run() {
     let fx = Fixture::new();
@@ -56,16 +64,7 @@ fn a_delete_hidden_in_a_refused_puts_body_is_never_run() {
     // A put that waits for `ready`, refused (`exists`): the server hangs up.
     let mut s = raw(&server);
     let reply = pipelined_put(&mut s, "exists.txt", &smuggled, false);
-    assert!(
-        matches!(
-            reply,
-            Err(Error::Remote {
-                code: ErrorCode::Exists,
-                ..
-            })
-        ),
-        "{reply:?}"
-    );
+    assert_refused(&reply, ErrorCode::Exists, "a put waiting for ready");
     assert_closed_without_another_reply(&mut s, &server);
     assert!(
         fx.root().join("keep.txt").exists(),
@@ -76,16 +75,7 @@ fn a_delete_hidden_in_a_refused_puts_body_is_never_run() {
     // goes on in step.
     let mut s = raw(&server);
     let reply = pipelined_put(&mut s, "exists.txt", &smuggled, true);
-    assert!(
-        matches!(
-            reply,
-            Err(Error::Remote {
-                code: ErrorCode::Exists,
-                ..
-            })
-        ),
-        "{reply:?}"
-    );
+    assert_refused(&reply, ErrorCode::Exists, "an eager put");
     write_header(&mut s, &json!({"op": "list"})).unwrap();
     let listing: Listing = read_reply(&mut s)
         .unwrap_or_else(|e| panic!("the next request after an eager refusal: {e}"));
@@ -104,41 +94,16 @@ fn a_list_hidden_in_a_put_refused_by_anonymous_and_read_only_servers_is_never_ru
     let smuggled = framed(&json!({"op": "list"}));
     for (flags, login) in [(&["--anonymous"][..], false), (&["--read-only"][..], true)] {
         let server = fx.server(flags);
-        let mut s = if login {
-            raw(&server)
-        } else {
-            raw_anonymous(&server)
-        };
+        let connect = if login { raw } else { raw_anonymous };
+        let mut s = connect(&server);
         let reply = pipelined_put(&mut s, "x.txt", &smuggled, false);
-        assert!(
-            matches!(
-                reply,
-                Err(Error::Remote {
-                    code: ErrorCode::Forbidden,
-                    ..
-                })
-            ),
-            "{flags:?}: {reply:?}"
-        );
+        assert_refused(&reply, ErrorCode::Forbidden, &format!("{flags:?}"));
         assert_closed_without_another_reply(&mut s, &server);
 
         // Eager: one refusal, then exactly one reply to the next real request.
-        let mut s = if login {
-            raw(&server)
-        } else {
-            raw_anonymous(&server)
-        };
+        let mut s = connect(&server);
         let reply = pipelined_put(&mut s, "x.txt", &smuggled, true);
-        assert!(
-            matches!(
-                reply,
-                Err(Error::Remote {
-                    code: ErrorCode::Forbidden,
-                    ..
-                })
-            ),
-            "{flags:?}: {reply:?}"
-        );
+        assert_refused(&reply, ErrorCode::Forbidden, &format!("{flags:?} eager"));
         write_header(&mut s, &json!({"op": "stat", "path": "a.txt"})).unwrap();
         let stat: serde_json::Value = read_header(&mut s).unwrap().unwrap();
         assert_eq!(stat["name"], "a.txt", "{flags:?}: the reply was {stat}");
@@ -172,16 +137,7 @@ fn an_eager_put_is_stored_with_one_reply_and_a_bad_one_is_refused() {
     msg.extend(framed(&json!({"md5": md5_of(b"abc")})));
     s.write_all(&msg).unwrap();
     let refused = read_reply::<_, Empty>(&mut s);
-    assert!(
-        matches!(
-            refused,
-            Err(Error::Remote {
-                code: ErrorCode::BadRequest,
-                ..
-            })
-        ),
-        "{refused:?}"
-    );
+    assert_refused(&refused, ErrorCode::BadRequest, "an eager resume");
     write_header(&mut s, &json!({"op": "list"})).unwrap();
     let listing: Listing = read_reply(&mut s).unwrap();
     assert_eq!(listing.files.len(), 1, "{:?}", listing.files);
@@ -202,16 +158,7 @@ fn an_idle_anonymous_session_is_closed_before_a_logged_in_one() {
     let start = Instant::now();
     let told: Result<Empty, Error> = read_reply(&mut anon);
     let took = start.elapsed();
-    assert!(
-        matches!(
-            told,
-            Err(Error::Remote {
-                code: ErrorCode::Timeout,
-                ..
-            })
-        ),
-        "{told:?}"
-    );
+    assert_refused(&told, ErrorCode::Timeout, "an idle anonymous session");
     assert!(
         took < Duration::from_secs(10),
         "an idle anonymous session lasted {took:?}"

@@ -182,12 +182,8 @@ fn a_tree_of_2000_files_goes_up_and_down_intact_and_a_rerun_copies_nothing() {
     let server = fx.server(&[]);
 
     let out = fx.client(&server, &["put", "-r", "tree", "--as", "up"]);
-    assert_ok(&out, &server);
-    assert!(
-        stdout(&out).contains(&format!("{FILES} files")) && stdout(&out).contains("0 skipped"),
-        "{}",
-        describe(&out, &server)
-    );
+    assert_ok_saying(&out, &server, &format!("{FILES} files"));
+    assert_ok_saying(&out, &server, "0 skipped");
     assert!(
         stderr(&out).contains("skipping symlink"),
         "{}",
@@ -199,19 +195,13 @@ fn a_tree_of_2000_files_goes_up_and_down_intact_and_a_rerun_copies_nothing() {
     assert_eq!(count_dirs(&fx.root().join("up")), DIRS);
 
     let out = fx.client(&server, &["put", "-r", "tree", "--as", "up"]);
-    assert_ok(&out, &server);
-    assert!(
-        stdout(&out).contains(&format!("0 files (0 bytes) copied, {FILES} skipped")),
-        "{}",
-        describe(&out, &server)
+    assert_ok_saying(
+        &out,
+        &server,
+        &format!("0 files (0 bytes) copied, {FILES} skipped"),
     );
     let out = fx.client(&server, &["put", "-r", "tree", "--as", "up", "--checksum"]);
-    assert_ok(&out, &server);
-    assert!(
-        stdout(&out).contains(&format!("{FILES} skipped")),
-        "{}",
-        describe(&out, &server)
-    );
+    assert_ok_saying(&out, &server, &format!("{FILES} skipped"));
 
     // A file changed here is replaced there only with --overwrite.
     fs::write(tree.join("数据").join("报告 1.txt"), "报告 v2\n").unwrap();
@@ -222,11 +212,10 @@ fn a_tree_of_2000_files_goes_up_and_down_intact_and_a_rerun_copies_nothing() {
         "报告\n"
     );
     let out = fx.client(&server, &["put", "-r", "tree", "--as", "up", "--overwrite"]);
-    assert_ok(&out, &server);
-    assert!(
-        stdout(&out).contains(&format!("1 files (10 bytes) copied, {} skipped", FILES - 1)),
-        "{}",
-        describe(&out, &server)
+    assert_ok_saying(
+        &out,
+        &server,
+        &format!("1 files (10 bytes) copied, {} skipped", FILES - 1),
     );
 
     // Directory mtimes are kept on the server too, set once their files are written.
@@ -240,11 +229,28 @@ fn a_tree_of_2000_files_goes_up_and_down_intact_and_a_rerun_copies_nothing() {
     assert_same_dir_mtimes(&tree, &fx.local().join("down/up"));
     assert_eq!(count_dirs(&fx.local().join("down/up")), DIRS);
     let out = fx.client(&server, &["get", "-r", "up", "-o", "down"]);
-    assert_ok(&out, &server);
+    assert_ok_saying(&out, &server, &format!("{FILES} skipped"));
+}
+
+/// Runs the client with `args` and kills it once `dest` holds half the tree's files
+/// (partials included): an interrupted transfer for a `--resume` re-run to complete.
+fn run_until_halfway(fx: &Fixture, server: &socklab_testkit::Server, args: &[&str], dest: &Path) {
+    let mut child = fx
+        .client_command(server.port(), &[&["--no-progress"][..], args].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let halfway = wait_until(Duration::from_secs(60), || {
+        dest.is_dir() && files(dest).len() >= FILES / 2
+    });
+    let _ = child.kill();
+    let _ = child.wait();
     assert!(
-        stdout(&out).contains(&format!("{FILES} skipped")),
-        "{}",
-        describe(&out, &server)
+        halfway,
+        "{args:?} never got halfway into {}:\n{}",
+        dest.display(),
+        server.stderr()
     );
 }
 
@@ -255,26 +261,8 @@ fn a_tree_upload_killed_halfway_is_completed_by_a_rerun_with_resume() {
     let tree = fx.local().join("tree");
     make_tree(&tree);
     let server = fx.server(&[]);
-    let mut child = fx
-        .client_command(
-            server.port(),
-            &["--no-progress", "put", "-r", "tree", "--as", "up"],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     let up = fx.root().join("up");
-    let halfway = wait_until(Duration::from_secs(60), || {
-        up.is_dir() && files(&up).len() >= FILES / 2
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(
-        halfway,
-        "the upload never got halfway:\n{}",
-        server.stderr()
-    );
+    run_until_halfway(&fx, &server, &["put", "-r", "tree", "--as", "up"], &up);
     let done = files(&up).len();
     assert!(
         done < FILES,
@@ -282,12 +270,7 @@ fn a_tree_upload_killed_halfway_is_completed_by_a_rerun_with_resume() {
     );
 
     let out = fx.client(&server, &["put", "-r", "tree", "--as", "up", "--resume"]);
-    assert_ok(&out, &server);
-    assert!(
-        stdout(&out).contains("skipped (already complete)"),
-        "{}",
-        describe(&out, &server)
-    );
+    assert_ok_saying(&out, &server, "skipped (already complete)");
     assert_same_tree(&tree, &up);
 }
 
@@ -299,26 +282,8 @@ fn a_tree_download_killed_halfway_is_completed_by_a_rerun_with_resume() {
     let server = fx.server(&[]);
     // `down` exists, so both runs write into down/up, as cp -r and scp -r would.
     fs::create_dir(fx.local().join("down")).unwrap();
-    let mut child = fx
-        .client_command(
-            server.port(),
-            &["--no-progress", "get", "-r", "up", "-o", "down"],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     let down = fx.local().join("down/up");
-    let halfway = wait_until(Duration::from_secs(60), || {
-        down.is_dir() && files(&down).len() >= FILES / 2
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(
-        halfway,
-        "the download never got halfway:\n{}",
-        server.stderr()
-    );
+    run_until_halfway(&fx, &server, &["get", "-r", "up", "-o", "down"], &down);
     let complete = files(&down)
         .iter()
         .filter(|p| !p.to_string_lossy().ends_with(".socklab-part"))

@@ -15,14 +15,13 @@
 use super::display::progress_bar;
 use super::session::{Session, BUSY_RETRY};
 use super::tree::{join, refuse_differing, walk_local, Entry, TreeOptions, TreeReport};
-use super::upload::eager_put;
+use super::upload::{eager_put, open_local};
 use crate::limits::{MAX_EAGER_PUT, RESUME_BUSY_WAIT};
 use crate::paths::validate_path;
 use crate::request::FtpRequest;
 use socklab_proto::msg::Empty;
 use socklab_proto::{Error, ErrorCode, Result};
 use std::collections::{BTreeSet, VecDeque};
-use std::fs::File;
 use std::path::Path;
 use std::time::Instant;
 
@@ -142,8 +141,7 @@ impl Session {
         bar: &indicatif::ProgressBar,
     ) -> Result<String> {
         let path = local.join(&entry.rel);
-        let file =
-            File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let file = open_local(&path)?;
         let request = eager_put(
             &join(remote, &entry.rel),
             entry.size,
@@ -194,8 +192,7 @@ impl Session {
     ) -> Result<()> {
         let path = local.join(&entry.rel);
         let name = join(remote, &entry.rel);
-        let file =
-            File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let file = open_local(&path)?;
         let request = FtpRequest::Put {
             path: name.clone(),
             size: entry.size,

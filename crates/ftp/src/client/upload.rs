@@ -33,8 +33,7 @@ impl Session {
         overwrite: bool,
     ) -> Result<(PutDone, u64)> {
         validate_path(name)?;
-        let file =
-            File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let file = open_local(path)?;
         let meta = file
             .metadata()
             .map_err(|e| Error::io(format!("checking {}", path.display()), e))?;
@@ -207,6 +206,11 @@ impl Session {
         }
         Ok(md5)
     }
+}
+
+/// Opens the local file `path` for an upload, naming it in the error.
+pub(super) fn open_local(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))
 }
 
 /// An eager put of `name`: its body follows at once, from byte 0.

@@ -328,9 +328,13 @@ impl Upload {
             self.partial
                 .hard_link(&self.part, &self.parent, &self.name)
                 .map_err(|e| match e.kind() {
-                    io::ErrorKind::AlreadyExists => {
-                        Error::refused(ErrorCode::Exists, "the name was taken while the upload ran")
-                    }
+                    io::ErrorKind::AlreadyExists => Error::refused(
+                        ErrorCode::Exists,
+                        format!(
+                            "{} was created on the server while the upload ran",
+                            escape(&self.name)
+                        ),
+                    ),
                     _ => lookup_error(&self.parent, &self.name, &self.name, e),
                 })?;
             let _ = self.partial.remove_file(&self.part);

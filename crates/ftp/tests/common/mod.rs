@@ -147,6 +147,17 @@ pub fn assert_ok(out: &Output, server: &Server) {
     );
 }
 
+/// The client succeeded and its stdout contains `text`.
+#[track_caller]
+pub fn assert_ok_saying(out: &Output, server: &Server, text: &str) {
+    assert_ok(out, server);
+    assert!(
+        stdout(out).contains(text),
+        "expected {text:?} on stdout:\n{}",
+        describe(out, server)
+    );
+}
+
 #[track_caller]
 pub fn assert_fails_with(out: &Output, server: &Server, code: &str) {
     assert!(
