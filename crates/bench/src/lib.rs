@@ -111,9 +111,9 @@ pub struct Ctx {
     pub file_bytes: Option<u64>,
 }
 
-/// Sizes of the cases that came after [`Ctx`]'s fields, from socklab-bench's flags
-/// (set once with [`set_sizes`]; `None` keeps the mode's default). They live apart
-/// so that every other user of `Ctx` (socklab-stress) builds it as before.
+/// Sizes of the tree and stdin-stream cases, from socklab-bench's flags (set once with
+/// [`set_sizes`]; `None` keeps the mode's default). They live outside [`Ctx`] so its
+/// other users (socklab-stress) need not set them.
 #[derive(Debug, Default, Clone)]
 pub struct Sizes {
     /// `--tree-files`: files in the tree-copy rows.

@@ -196,6 +196,20 @@ fn framed_pref(server: &Server) -> String {
     format!("socklab.framed_ports:{}", server.port())
 }
 
+/// `BIN --port PORT --user USER --password-file FILE`: a client logged in to `server`.
+fn client(bin: &str, fx: &Fixture, server: &Server) -> Command {
+    let mut cmd = Command::new(testkit::bin(bin));
+    cmd.args([
+        "--port",
+        &server.port().to_string(),
+        "--user",
+        testkit::USER,
+    ])
+    .arg("--password-file")
+    .arg(fx.password_file());
+    cmd
+}
+
 fn md5sum(path: &Path) -> String {
     let out = Command::new("md5sum")
         .arg(path)
@@ -213,16 +227,8 @@ fn ftp_put_shows_a_hidden_login_then_the_files_size_body_and_md5sum() {
     let file = local.join("notes.bin");
     std::fs::write(&file, testkit::random_bytes(200_000)).unwrap();
     let cap = Capture::start(server.port());
-    let out = Command::new(testkit::bin("ftp-client"))
+    let out = client("ftp-client", &fx, &server)
         .current_dir(&local)
-        .args([
-            "--port",
-            &server.port().to_string(),
-            "--user",
-            testkit::USER,
-        ])
-        .arg("--password-file")
-        .arg(fx.password_file())
         .args(["--no-progress", "put", "notes.bin"])
         .output()
         .unwrap();
@@ -290,15 +296,7 @@ fn shell_exec_shows_the_command_its_stdout_stream_and_exit_code() {
     let fx = Fixture::new();
     let server = testkit::start_shell(&fx, &[]);
     let cap = Capture::start(server.port());
-    let out = Command::new(testkit::bin("shell-client"))
-        .args([
-            "--port",
-            &server.port().to_string(),
-            "--user",
-            testkit::USER,
-        ])
-        .arg("--password-file")
-        .arg(fx.password_file())
+    let out = client("shell-client", &fx, &server)
         // -n: no stdin frames, so the capture holds exactly the exchange asserted below
         // (the EOF frame of forwarded stdin could come before or after the output).
         .args(["-n", "--", "echo on the wire; exit 3"])
@@ -464,15 +462,7 @@ fn a_tls_session_is_dissected_with_the_clients_key_log() {
     let file = fx.path("tls.bin");
     std::fs::write(&file, testkit::random_bytes(30_000)).unwrap();
     let keys = fx.path("keys.log");
-    let out = Command::new(testkit::bin("ftp-client"))
-        .args([
-            "--port",
-            &server.port().to_string(),
-            "--user",
-            testkit::USER,
-        ])
-        .arg("--password-file")
-        .arg(fx.password_file())
+    let out = client("ftp-client", &fx, &server)
         .args(["--tls", "--accept-new", "put"])
         .arg(&file)
         .env("SSLKEYLOGFILE", &keys)

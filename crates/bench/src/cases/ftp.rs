@@ -98,9 +98,7 @@ fn transfer(ctx: &Ctx, r: &mut Results, dir: &Path, on_disk: bool) -> Result<(),
         ));
     }
     let per_gib = (1u64 << 30) as f64 / size as f64;
-    let measured = interleaved(r, &case, ctx.runs, per_gib, &mut subjects)?;
-    let names: Vec<String> = subjects.iter().map(|s| s.name.clone()).collect();
-    drop(subjects);
+    let (measured, names) = interleaved(r, &case, ctx.runs, per_gib, subjects)?;
     let mut medians = Vec::new();
     let mut cheapest = Vec::new();
     for (name, m) in names.iter().zip(measured.iter().cloned()) {

@@ -67,14 +67,16 @@ impl<'a> Subject<'a> {
 
 /// Runs `rounds` rounds, each subject once per round in turn. Returns each subject's
 /// values and CPU seconds (of this process, its reaped children and the subject's
-/// server) times `cpu_scale` (per GiB for a transfer: GiB over bytes moved).
+/// server) times `cpu_scale` (per GiB for a transfer: GiB over bytes moved), and the
+/// subjects' names, both in `subjects` order. The subjects are dropped on return, so
+/// what their closures borrowed is free again for the case.
 pub(super) fn interleaved(
     r: &mut Results,
     case: &str,
     rounds: usize,
     cpu_scale: f64,
-    subjects: &mut [Subject<'_>],
-) -> Result<Vec<Runs>, String> {
+    mut subjects: Vec<Subject<'_>>,
+) -> Result<(Vec<Runs>, Vec<String>), String> {
     let mut out = vec![(Vec::new(), Vec::new()); subjects.len()];
     let mut failed = vec![false; subjects.len()];
     for _round in 0..rounds {
@@ -107,7 +109,7 @@ pub(super) fn interleaved(
             }
         }
     }
-    Ok(out)
+    Ok((out, subjects.into_iter().map(|s| s.name).collect()))
 }
 
 /// The index, among `candidates`, of the subject whose median value is the best
@@ -158,7 +160,7 @@ mod tests {
         let order = std::cell::RefCell::new(Vec::new());
         let mut r = Results::default();
         let mut peer_calls = 0;
-        let mut subjects = vec![
+        let subjects = vec![
             Subject::new("ours", true, || {
                 order.borrow_mut().push('A');
                 Ok(1.0)
@@ -173,8 +175,8 @@ mod tests {
                 }
             }),
         ];
-        let runs = interleaved(&mut r, "case", 3, 1.0, &mut subjects).unwrap();
-        drop(subjects);
+        let (runs, names) = interleaved(&mut r, "case", 3, 1.0, subjects).unwrap();
+        assert_eq!(names, ["ours", "peer"]);
         assert_eq!(order.into_inner(), vec!['A', 'B', 'A', 'B', 'A']);
         assert_eq!(runs[0].0, vec![1.0, 1.0, 1.0]);
         assert_eq!(runs[1].0[0], 2.0);

@@ -10,8 +10,8 @@ use socklab_testkit::{peak_rss_kib, shell_server, Cost, Fixture};
 
 pub(super) fn shell_exec(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let count = ctx.pick(50, 1000);
-    // An ssh command is a process of its own (about 10 ms): fewer of them give as
-    // good a median.
+    // Each ssh command starts a process of its own, far slower than a request on the
+    // kept connection: fewer of them give as good a median.
     let ssh_count = ctx.pick(10, 100);
     let case = format!("remote shell, {count} × `true` on a kept connection");
     // The real argon2 cost, as a user's users file has; the session logs in once.
@@ -100,9 +100,7 @@ pub(super) fn shell_exec(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             },
         ));
     }
-    let measured = interleaved(r, &case, ctx.runs, 1.0, &mut subjects)?;
-    let names: Vec<String> = subjects.iter().map(|s| s.name.clone()).collect();
-    drop(subjects);
+    let (measured, names) = interleaved(r, &case, ctx.runs, 1.0, subjects)?;
     for (name, (ms, _)) in names.iter().zip(measured.iter().cloned()) {
         r.figure(&case, name, "median per command", "ms", ms);
     }

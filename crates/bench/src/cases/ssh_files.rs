@@ -169,9 +169,7 @@ pub(super) fn files_vs_ssh(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         }
     }
     let per_gib = (1u64 << 30) as f64 / size as f64;
-    let measured = interleaved(r, &case, ctx.runs, per_gib, &mut subjects)?;
-    let names: Vec<String> = subjects.iter().map(|s| s.name.clone()).collect();
-    drop(subjects);
+    let (measured, names) = interleaved(r, &case, ctx.runs, per_gib, subjects)?;
     for (name, m) in names.iter().zip(measured.iter().cloned()) {
         rate_and_cpu(r, &case, name, m);
     }
@@ -332,9 +330,7 @@ pub(super) fn trees(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             }
         }
     }
-    let measured = interleaved(r, &case, ctx.runs, 1.0, &mut subjects)?;
-    let names: Vec<String> = subjects.iter().map(|s| s.name.clone()).collect();
-    drop(subjects);
+    let (measured, names) = interleaved(r, &case, ctx.runs, 1.0, subjects)?;
     for (name, (secs, cpu)) in names.iter().zip(measured.iter().cloned()) {
         r.figure(&case, name, "time", "s", secs);
         r.figure(&case, name, "CPU", "s", cpu);

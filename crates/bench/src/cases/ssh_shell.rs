@@ -92,9 +92,7 @@ pub(super) fn fresh_connection(ctx: &Ctx, r: &mut Results) -> Result<(), String>
             );
         }
     }
-    let measured = interleaved(r, &case, ctx.runs, 1.0, &mut subjects)?;
-    let names: Vec<String> = subjects.iter().map(|s| s.name.clone()).collect();
-    drop(subjects);
+    let (measured, names) = interleaved(r, &case, ctx.runs, 1.0, subjects)?;
     for (name, (ms, cpu)) in names.iter().zip(measured.iter().cloned()) {
         r.figure(&case, name, "median", "ms", ms);
         r.figure(
@@ -171,9 +169,7 @@ pub(super) fn keystrokes(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             || keys(2, cmd),
         ));
     }
-    let measured = interleaved(r, &case, ctx.runs, 1.0, &mut subjects)?;
-    let names: Vec<String> = subjects.iter().map(|s| s.name.clone()).collect();
-    drop(subjects);
+    let (measured, names) = interleaved(r, &case, ctx.runs, 1.0, subjects)?;
     for (i, (name, (us, _))) in names.iter().zip(measured.iter().cloned()).enumerate() {
         r.figure(&case, name, "p50", "µs", us);
         r.figure(&case, name, "p99", "µs", p99.borrow()[i].clone());
@@ -237,9 +233,7 @@ pub(super) fn stdin_cat(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         }
     }
     let per_gib = (1u64 << 30) as f64 / size as f64;
-    let measured = interleaved(r, &case, ctx.runs, per_gib, &mut subjects)?;
-    let names: Vec<String> = subjects.iter().map(|s| s.name.clone()).collect();
-    drop(subjects);
+    let (measured, names) = interleaved(r, &case, ctx.runs, per_gib, subjects)?;
     for (name, m) in names.iter().zip(measured.iter().cloned()) {
         rate_and_cpu(r, &case, name, m);
     }
