@@ -56,7 +56,8 @@ fn bytes_arriving(victim: &UdpSocket, quiet: Duration) -> (usize, usize) {
 
 /// The attack of issue 18 as the issue measured it: 63 members with 32-byte nicks, then
 /// datagrams that claim to come from a victim: a 1-byte join, then `/who` requests,
-/// each answered (before the fix) with the whole member list, plus every broadcast.
+/// each of which would draw the whole member list, plus every broadcast, onto the
+/// victim if a join needed no proof of its address.
 #[test]
 fn spoofed_datagrams_put_at_most_three_times_their_bytes_on_a_victim() {
     let Some(raw) = raw_socket() else {
@@ -187,7 +188,8 @@ fn loopback_server_without_the_flag_joins_on_the_first_datagram() {
 }
 
 /// Issue 18's rejoin attack: `/nick flooder`, 8 messages, `/quit`, again and again,
-/// from one address. Each rejoin used to bring a fresh, full token bucket.
+/// from one address. The bucket belongs to the address, not the membership, so a
+/// rejoin must not bring a fresh, full one.
 #[test]
 fn quitting_and_rejoining_does_not_refill_the_rate_bucket() {
     let (rate, burst) = (5.0, 10.0);

@@ -270,7 +270,8 @@ fn accept_all<L: Listener>(
         }
         let ip = peer_ip(&peer);
         if let Some(ip) = ip {
-            let cap = per_ip_cap(config.serve.max_conns_per_ip, ip).unwrap_or(usize::MAX);
+            let cap = per_ip_cap(config.serve.max_conns_per_ip, config.serve.max_conns, ip)
+                .unwrap_or(usize::MAX);
             let from_ip = conns.count_from(ip);
             if from_ip >= cap {
                 log::warn!(

@@ -133,18 +133,5 @@ fn sigterm_while_the_editor_holds_the_terminal_puts_its_modes_back() {
     // Half a line typed: the editor is reading, the terminal raw.
     t.type_in("half typ");
     t.expect_after(0, "half typ", WAIT);
-    assert_ne!(
-        t.modes(),
-        t.initial_modes(),
-        "the editor should hold the terminal raw"
-    );
-    socklab_testkit::signal(t.pid(), "TERM");
-    let status = t.wait_exit(WAIT);
-    assert!(!status.success(), "{status:?}");
-    assert_eq!(
-        t.modes(),
-        t.initial_modes(),
-        "SIGTERM left the terminal raw; screen:\n{:?}",
-        t.screen()
-    );
+    t.assert_sigterm_puts_modes_back(WAIT);
 }

@@ -12,7 +12,7 @@
 //! (echo's `--event-loop`).
 
 use crate::conn::{Connection, Deadlines};
-use crate::limits::{MAX_CONNS, MAX_CONNS_PER_IP, SHUTDOWN_GRACE};
+use crate::limits::{MAX_CONNS, PER_IP_SHARE, SHUTDOWN_GRACE};
 use socket2::{SockRef, Socket};
 use socklab_proto::{Error, ErrorCode, Result};
 use std::collections::HashMap;
@@ -119,7 +119,7 @@ pub struct ServeOptions {
     /// Connections served at once; one more is refused.
     pub max_conns: usize,
     /// Connections served at once from one IP address (`--max-conns-per-ip`), so one
-    /// address cannot take every slot. `None` applies [`MAX_CONNS_PER_IP`] to every
+    /// address cannot take every slot. `None` applies `max_conns` / [`PER_IP_SHARE`] to every
     /// address but loopback (local users share 127.0.0.1, and the tests and benchmarks
     /// open hundreds of connections from it); `Some(n)` applies `n` to every address.
     pub max_conns_per_ip: Option<usize>,
@@ -145,13 +145,13 @@ impl Default for ServeOptions {
 
 /// The cap on connections from `ip` under `--max-conns-per-ip` (`max_conns_per_ip`,
 /// see [`ServeOptions::max_conns_per_ip`]): `Some(n)` caps every address at `n`; `None`
-/// caps every address but loopback at [`MAX_CONNS_PER_IP`]. One rule for every server,
-/// threaded or event loop.
-pub fn per_ip_cap(max_conns_per_ip: Option<usize>, ip: IpAddr) -> Option<usize> {
+/// caps every address but loopback at `max_conns` / [`PER_IP_SHARE`] (at least one).
+/// One rule for every server, threaded or event loop.
+pub fn per_ip_cap(max_conns_per_ip: Option<usize>, max_conns: usize, ip: IpAddr) -> Option<usize> {
     match max_conns_per_ip {
         Some(n) => Some(n),
         None if ip.is_loopback() => None,
-        None => Some(MAX_CONNS_PER_IP),
+        None => Some((max_conns / PER_IP_SHARE).max(1)),
     }
 }
 
@@ -213,18 +213,14 @@ impl Threads {
         }
     }
 
-    /// The cap on connections from `ip`, if one applies.
-    fn cap_for(&self, ip: IpAddr) -> Option<usize> {
-        per_ip_cap(self.max_conns_per_ip, ip)
-    }
-
     /// Connections being served now.
     fn active(&self) -> usize {
         lock(&self.live).len()
     }
 
     /// Runs `handle(stream, peer)` on a new thread, or gives the stream back when
-    /// `max_conns` connections are already being served (the caller refuses it).
+    /// `max_conns` connections, or its address's cap ([`per_ip_cap`]), are already
+    /// being served (the caller refuses it).
     pub fn spawn<S, H>(&mut self, stream: S, peer: &str, handle: H) -> std::result::Result<(), S>
     where
         S: AsFd + Send + 'static,
@@ -232,24 +228,25 @@ impl Threads {
     {
         let ip = peer_ip(peer);
         let active = self.active();
-        let from_ip = ip.map_or(0, |ip| {
-            lock(&self.live)
-                .values()
-                .filter(|l| l.ip == Some(ip))
-                .count()
-        });
         let refusal = if active >= self.max_conns {
             Some(format!(
                 "{active} connections already (max {})",
                 self.max_conns
             ))
         } else {
-            match ip.and_then(|ip| self.cap_for(ip)) {
-                Some(cap) if from_ip >= cap => Some(format!(
-                    "{from_ip} connections from its address already (--max-conns-per-ip {cap})"
-                )),
-                _ => None,
-            }
+            // Counted only when a cap applies: uncapped loopback peers skip the scan.
+            ip.and_then(|ip| Some((ip, per_ip_cap(self.max_conns_per_ip, self.max_conns, ip)?)))
+                .and_then(|(ip, cap)| {
+                    let from_ip = lock(&self.live)
+                        .values()
+                        .filter(|l| l.ip == Some(ip))
+                        .count();
+                    (from_ip >= cap).then(|| {
+                        format!(
+                            "{from_ip} connections from its address already (--max-conns-per-ip {cap})"
+                        )
+                    })
+                })
         };
         if let Some(why) = refusal {
             log::warn!("{peer}: refused, {why}");
@@ -441,6 +438,17 @@ where
 mod tests {
     use super::*;
     use crate::socket::{tcp_listener, ListenOptions};
+
+    #[test]
+    fn the_default_per_address_cap_is_a_share_of_max_conns_beyond_loopback() {
+        let far: IpAddr = "192.0.2.7".parse().unwrap();
+        let near: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(per_ip_cap(None, 256, far), Some(32));
+        assert_eq!(per_ip_cap(None, 16, far), Some(2));
+        assert_eq!(per_ip_cap(None, 3, far), Some(1), "never zero");
+        assert_eq!(per_ip_cap(None, 256, near), None);
+        assert_eq!(per_ip_cap(Some(5), 256, near), Some(5));
+    }
     use std::io::{BufRead, BufReader, Read, Write};
 
     #[test]

@@ -25,7 +25,7 @@ const VERSION_WITH_COMMIT: &str = concat!(
 );
 
 /// What `--generate` can print, each made from the binary's own clap definition.
-pub const GENERATE: [&str; 4] = ["man", "bash", "zsh", "fish"];
+const GENERATE: [&str; 4] = ["man", "bash", "zsh", "fish"];
 
 /// Parses the command line into `T`, as `T::parse()` does, with one hidden flag more:
 /// `--generate man|bash|zsh|fish` prints the binary's man page (roff) or its shell
@@ -60,11 +60,7 @@ pub fn parse<T: Parser>() -> T {
 }
 
 /// Writes `cmd`'s man page (`man`) or completion script (`bash`, `zsh`, `fish`).
-pub fn generate_to(
-    out: &mut impl Write,
-    mut cmd: clap::Command,
-    what: &str,
-) -> std::io::Result<()> {
+fn generate_to(out: &mut impl Write, mut cmd: clap::Command, what: &str) -> std::io::Result<()> {
     use clap_complete::Shell;
     let shell = match what {
         "man" => return clap_mangen::Man::new(cmd).render(out),

@@ -92,12 +92,12 @@ impl<S: Read + Write + AsFd> Connection<S> {
     }
 
     /// Waits up to the idle deadline for the first byte of the client's next request
-    /// (a [`Request`], or a lesson's own request type), then gives the rest of it the
-    /// stall deadline in total: a peer that dribbles a header a byte at a time cannot
-    /// hold the connection past that. `Ok(None)` is a clean close. A session idle too
-    /// long is told `timeout`, a malformed or oversized header `bad_request` (after a
-    /// bad length the stream is out of step); either way an error follows, and the
-    /// caller closes.
+    /// (a [`Request`](socklab_proto::Request), or a lesson's own request type), then
+    /// gives the rest of it the stall deadline in total: a peer that dribbles a header
+    /// a byte at a time cannot hold the connection past that. `Ok(None)` is a clean
+    /// close. A session idle too long is told `timeout`, a malformed or oversized
+    /// header `bad_request` (after a bad length the stream is out of step); either way
+    /// an error follows, and the caller closes.
     pub fn read_request<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         self.wait_at_most(self.deadlines.idle)?;
         let mut first = [0u8; 1];

@@ -10,10 +10,14 @@ use std::time::Duration;
 /// Concurrent connections a TCP server serves (`--max-conns`). One more is refused.
 pub const MAX_CONNS: usize = 256;
 
-/// Connections a TCP server serves at once from one IP address beyond loopback
-/// (`--max-conns-per-ip`): an eighth of [`MAX_CONNS`], so a few idle or slow
+/// Without `--max-conns-per-ip`, one IP address beyond loopback may hold at most
+/// `--max-conns` / `PER_IP_SHARE` connections (at least one), so a few idle or slow
 /// strangers cannot hold every slot.
-pub const MAX_CONNS_PER_IP: usize = MAX_CONNS / 8;
+pub const PER_IP_SHARE: usize = 8;
+
+/// Connections a TCP server serves at once from one IP address beyond loopback at the
+/// default `--max-conns` ([`MAX_CONNS`] / [`PER_IP_SHARE`]).
+pub const MAX_CONNS_PER_IP: usize = MAX_CONNS / PER_IP_SHARE;
 
 /// The `listen(2)` backlog: connections the kernel completes and queues before the
 /// server calls `accept` (`--backlog`). Linux caps it at `net.core.somaxconn`.

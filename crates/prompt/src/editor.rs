@@ -179,22 +179,12 @@ impl Prompt {
 
     /// Shows `prompt` and reads a line, and keeps it in the history.
     pub fn read(&mut self, prompt: &str) -> io::Result<Event> {
-        self.read_line(prompt, true)
-    }
-
-    /// Shows `prompt` and reads a line that stays out of the history (an answer to a
-    /// question, a name that is nobody's business).
-    pub fn read_unrecorded(&mut self, prompt: &str) -> io::Result<Event> {
-        self.read_line(prompt, false)
-    }
-
-    fn read_line(&mut self, prompt: &str, record: bool) -> io::Result<Event> {
         match &mut self.source {
             Source::Terminal {
                 editor, history, ..
             } => match editor.readline(prompt) {
                 Ok(line) => {
-                    if record && !line.trim().is_empty() {
+                    if !line.trim().is_empty() {
                         remember(editor, history.as_deref(), &line);
                     }
                     Ok(Event::Line(line))

@@ -203,6 +203,33 @@ impl Terminal {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+
+    /// Sends SIGTERM while the program holds the terminal raw (the caller has it
+    /// reading a line), and asserts that the program then ended by that signal with
+    /// the terminal's modes put back as they were before it started.
+    pub fn assert_sigterm_puts_modes_back(&mut self, limit: Duration) {
+        use std::os::unix::process::ExitStatusExt;
+        assert_ne!(
+            self.modes(),
+            self.initial_modes(),
+            "the program should hold the terminal raw; the screen:\n{:?}",
+            self.screen()
+        );
+        crate::signal(self.pid(), "TERM");
+        let status = self.wait_exit(limit);
+        assert_eq!(
+            status.signal(),
+            Some(15),
+            "{status:?}; the screen:\n{:?}",
+            self.screen()
+        );
+        assert_eq!(
+            self.modes(),
+            self.initial_modes(),
+            "SIGTERM left the terminal raw; the screen:\n{:?}",
+            self.screen()
+        );
+    }
 }
 
 impl Drop for Terminal {
