@@ -323,7 +323,7 @@ fn random_bytes_and_invalid_utf8_do_not_crash_the_server() {
     reader.send("/ping");
     reader.expect(&srv, |l| l == "/pong");
     assert!(
-        srv.stderr().contains("joined as reader"),
+        srv.wait_for_log("joined as reader", Duration::from_secs(5)),
         "{}",
         srv.stderr()
     );

@@ -111,7 +111,7 @@ fn openssl_s_client_completes_tls13_and_gets_its_line_back_from_the_printed_fing
     std::fs::write(&cert, format!("{}\n", &stdout[pem_start..pem_end])).unwrap();
     assert_eq!(openssl_fingerprint(&cert), printed);
     assert!(
-        srv.stderr().contains(&printed),
+        srv.wait_for_log(&printed, Duration::from_secs(5)),
         "the fingerprint is logged too"
     );
 }

@@ -180,7 +180,7 @@ fn one_address_cannot_take_every_slot_past_max_conns_per_ip() {
     let listing = read_object(&mut other).unwrap().expect("a listing");
     assert_eq!(listing["ok"], serde_json::json!(true), "{listing:?}");
     assert!(
-        server.stderr().contains("--max-conns-per-ip 2"),
+        server.wait_for_log("--max-conns-per-ip 2", Duration::from_secs(5)),
         "{}",
         server.stderr()
     );

@@ -7,6 +7,7 @@ use common::*;
 use socklab_testkit::random_bytes;
 use std::io::Write;
 use std::net::Shutdown;
+use std::time::Duration;
 
 #[test]
 fn mkdir_put_ls_get_mv_rm_rmdir_work_on_paths() {
@@ -172,7 +173,11 @@ fn user_defaults_to_the_environment() {
         .output()
         .unwrap();
     assert_ok(&out, &server);
-    assert!(server.stderr().contains("logged in as alice"));
+    assert!(
+        server.wait_for_log("logged in as alice", Duration::from_secs(5)),
+        "{}",
+        server.stderr()
+    );
 }
 
 #[test]

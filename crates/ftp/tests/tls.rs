@@ -50,7 +50,11 @@ fn put_and_get_of_a_few_mib_over_tls_are_byte_exact_with_the_md5_checked() {
     let out = fx.client(&server, &["--fingerprint", &fp, "put", "big.bin"]);
     assert_ok(&out, &server);
     assert!(std::fs::read(fx.root().join("big.bin")).unwrap() == data);
-    assert!(server.stderr().contains(&md5), "{}", server.stderr());
+    assert!(
+        server.wait_for_log(&md5, Duration::from_secs(5)),
+        "{}",
+        server.stderr()
+    );
 
     let out = fx.client(
         &server,

@@ -130,7 +130,8 @@ fn python_ssl_pins_the_printed_fingerprint_and_runs_a_command_whose_stdin_came_i
     assert_eq!(got["reply"]["ok"], true, "{got}");
     assert_eq!(got["reply"]["exit"], 7, "{got}");
     assert!(
-        fx.server.stderr().contains("logged in as alice"),
+        fx.server
+            .wait_for_log("logged in as alice", Duration::from_secs(5)),
         "{}",
         fx.server.stderr()
     );
