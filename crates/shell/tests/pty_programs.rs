@@ -1,9 +1,11 @@
 //! Full-screen and terminal-bound programs in a PTY session, driven through a real
-//! pseudo-terminal as a person would: `vi`, `top`, `less`, a password prompt read
-//! from `/dev/tty`, and a shell's job control.
+//! pseudo-terminal as a person would: `vi`, `top`, `less`, password prompts read
+//! from `/dev/tty` (Python's `getpass`, and sudo's from a server run as an account
+//! that is not root), and a shell's job control.
 
 mod common;
 
+use common::account::{Account, SUDO_ACCOUNT};
 use common::terminal::{running, Terminal};
 use common::Fixture;
 use socklab_testkit::{require_tool, wait_until};
@@ -114,8 +116,8 @@ fn less_pages_jumps_to_the_end_and_q_quits() {
     leave(t);
 }
 
-/// sudo (not installed here, and as root it would not ask) prompts on `/dev/tty`
-/// with echo off: the same as Python's `getpass`, which this runs.
+/// A prompt on `/dev/tty` with echo off, as `getpass` and sudo write it; this one
+/// works whoever the server runs as.
 #[test]
 fn a_password_prompt_on_dev_tty_shows_reads_and_does_not_echo() {
     require_tool("python3");
@@ -135,6 +137,33 @@ fn a_password_prompt_on_dev_tty_shows_reads_and_does_not_echo() {
     let after = t.screen()[prompt..].to_string();
     assert!(
         !after.contains("hunter2"),
+        "the password was echoed: {after:?}"
+    );
+    leave(t);
+}
+
+/// `sudo -k; sudo true` in a PTY session: sudo forgets its ticket, asks for the
+/// password on the session's terminal (shown, not echoed), takes it and succeeds.
+/// sudo asks root nothing, so the server runs as setup.sh's account, which may
+/// run sudo with its password.
+#[test]
+fn sudo_asks_for_the_password_on_the_session_terminal_and_takes_it() {
+    require_tool("sudo");
+    let Some(account) = Account::unlock(SUDO_ACCOUNT) else {
+        return;
+    };
+    let fx = Fixture::start_as(&account, &["--timeout", "60"]);
+    let mut t = login_shell(&fx);
+    let from = t.mark();
+    t.type_in("sudo -k; sudo true; echo sudo-rc=$?\r");
+    let prompt = format!("[sudo] password for {}:", account.name);
+    t.expect_after(from, &prompt, SCREEN);
+    let typed = t.mark();
+    t.type_in(&format!("{}\r", account.password));
+    t.expect_after(typed, "sudo-rc=0", SCREEN);
+    let after = t.screen()[typed..].to_string();
+    assert!(
+        !after.contains(&account.password),
         "the password was echoed: {after:?}"
     );
     leave(t);

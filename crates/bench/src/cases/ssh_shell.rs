@@ -10,6 +10,9 @@ use crate::stats::{percentile, Target};
 use crate::{ftp, pty, shell, start_quiet, Ctx, Results};
 use socklab_testkit::{shell_server, Cost, Fixture, Server};
 
+/// The keystroke case's rounds, as a multiple of `--runs`.
+const KEYSTROKE_ROUNDS_FACTOR: usize = 3;
+
 /// shell-server in clear and with `--tls` on one fixture, and sshd (if it starts).
 struct Peers {
     fx: Fixture,
@@ -121,6 +124,10 @@ pub(super) fn fresh_connection(ctx: &Ctx, r: &mut Results) -> Result<(), String>
 
 pub(super) fn keystrokes(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let count = ctx.pick(50, 500);
+    // A run takes well under a second, and a run's p50 moves by tens of microseconds
+    // with the machine's state, which is the size of the difference measured: three
+    // times the usual rounds cost little and steady the median of the ratios.
+    let rounds = ctx.runs * KEYSTROKE_ROUNDS_FACTOR;
     let case = "remote shell, keystroke echo on a PTY".to_string();
     let p = start(r, &case);
     let cipher = match &p.sshd {
@@ -131,9 +138,8 @@ pub(super) fn keystrokes(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
         "{case}: the client runs on a PTY the bench holds the other end of (as a terminal emulator would); the remote \
          side runs `{}`; the bench types one byte, waits until it comes back, {count} times per run; each figure is \
          a run's p50 (and p99); `shell-client -t` in clear and over TLS, `ssh -tt` with the fastest cipher; \
-         the runs go round the subjects in turn ({} rounds)",
+         the runs go round the subjects in turn ({rounds} rounds)",
         pty::REMOTE,
-        ctx.runs
     ));
     let pw = p.fx.password_file();
     let tls_fp = p.fingerprint.clone();
@@ -169,7 +175,7 @@ pub(super) fn keystrokes(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
             || keys(2, cmd),
         ));
     }
-    let (measured, names) = interleaved(r, &case, ctx.runs, 1.0, subjects)?;
+    let (measured, names) = interleaved(r, &case, rounds, 1.0, subjects)?;
     for (i, (name, (us, _))) in names.iter().zip(measured.iter().cloned()).enumerate() {
         r.figure(&case, name, "p50", "µs", us);
         r.figure(&case, name, "p99", "µs", p99.borrow()[i].clone());

@@ -2,6 +2,7 @@
 //! testkit's users file and work directory, and raw protocol access.
 #![allow(dead_code)] // Each test file uses its own subset.
 
+pub mod account;
 pub mod terminal;
 
 use socklab_proto::msg::{read_object, write_header};
