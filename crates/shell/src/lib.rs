@@ -47,6 +47,7 @@
 pub mod args;
 mod cd;
 pub mod client;
+mod ender;
 pub mod env;
 mod exec;
 pub mod keeper;
@@ -59,6 +60,7 @@ pub mod request;
 pub mod server;
 mod session_keeper;
 mod spawn;
+mod streams;
 pub mod tls;
 mod tty;
 pub mod wire;

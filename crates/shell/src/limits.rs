@@ -35,7 +35,7 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// ...and this many unanswered probes end the connection: the session, and any
 /// command it runs, end at most `KEEPALIVE_IDLE + KEEPALIVE_PROBES * KEEPALIVE_INTERVAL`
-/// (30 s) after the client's last sign of life.
+/// after the client's last sign of life.
 pub const KEEPALIVE_PROBES: u32 = 3;
 
 /// Output the client has not acknowledged for this long ends the connection

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{exec, password, read_line_of_output, send_exec, Fixture, USER};
+use common::{cmdline, exec, password, pids, read_line_of_output, send_exec, Fixture, USER};
 use socklab_proto::msg::write_header;
 use socklab_shell::request::{write_stdin, ShellRequest};
 use socklab_shell::wire::{read_incoming, Incoming};
@@ -15,24 +15,10 @@ use std::time::{Duration, Instant};
 
 /// PIDs of every process whose command line contains `marker`.
 fn processes_with(marker: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(marker) {
-            found.push(pid);
-        }
-    }
-    found
+    pids()
+        .into_iter()
+        .filter(|&pid| cmdline(pid).is_some_and(|c| c.contains(marker)))
+        .collect()
 }
 
 /// A command that leaves three escapees behind: `setsid -f`, a double fork and

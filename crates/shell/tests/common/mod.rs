@@ -146,28 +146,39 @@ pub fn read_line_of_output(s: &mut TcpStream) -> String {
     String::from_utf8(line).unwrap()
 }
 
+/// The PID of every process there is, from /proc.
+pub fn pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect()
+}
+
+/// A process's command line, its words joined by spaces (`None` once it is gone).
+pub fn cmdline(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        String::from_utf8_lossy(&raw)
+            .trim_end_matches('\0')
+            .replace('\0', " "),
+    )
+}
+
 /// PIDs of every process whose process group is `pgid`, from /proc.
 pub fn group_members(pgid: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // "PID (COMM) STATE PPID PGRP …"
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r.split_whitespace().collect())
-            .unwrap_or_default();
-        if fields.get(2).and_then(|p| p.parse::<u32>().ok()) == Some(pgid) {
-            found.push(pid);
-        }
-    }
-    found
+    pids()
+        .into_iter()
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // "PID (COMM) STATE PPID PGRP …"
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map(|(_, r)| r.split_whitespace().collect())
+                .unwrap_or_default();
+            fields.get(2).and_then(|p| p.parse::<u32>().ok()) == Some(pgid)
+        })
+        .collect()
 }

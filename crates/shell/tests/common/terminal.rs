@@ -86,14 +86,7 @@ impl Terminal {
 /// Whether a process runs whose command line is exactly `cmdline` (words joined by
 /// spaces).
 pub fn running(cmdline: &str) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        std::fs::read(e.path().join("cmdline"))
-            .map(|c| {
-                String::from_utf8_lossy(&c)
-                    .trim_end_matches('\0')
-                    .replace('\0', " ")
-                    == cmdline
-            })
-            .unwrap_or(false)
-    })
+    super::pids()
+        .into_iter()
+        .any(|pid| super::cmdline(pid).as_deref() == Some(cmdline))
 }
