@@ -1,8 +1,10 @@
 //! Leaving with `/quit` when a signal would end the client without a word.
 
+use socklab_prompt::OnSignals;
 use socklab_proto::{Error, Result};
 use std::io::IsTerminal;
 use std::net::UdpSocket;
+use std::os::fd::AsFd;
 
 /// Ctrl-C (SIGINT) on a pipe, SIGTERM or a closed terminal (SIGHUP) would kill the
 /// client without a word, and the others would see it leave only when the server
@@ -19,7 +21,8 @@ use std::net::UdpSocket;
 /// for this.
 #[derive(Debug)]
 pub(crate) struct LeaveOnSignal {
-    handle: signal_hook::iterator::Handle,
+    /// Held for its drop, which stops the thread.
+    _guard: OnSignals,
 }
 
 impl LeaveOnSignal {
@@ -27,47 +30,29 @@ impl LeaveOnSignal {
     pub(crate) fn install(socket: &UdpSocket) -> Result<LeaveOnSignal> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let ignored = ignored_signals();
-        let wanted = [SIGINT, SIGTERM, SIGHUP]
+        let wanted: Vec<i32> = [SIGINT, SIGTERM, SIGHUP]
             .into_iter()
-            .filter(|s| !ignored.contains(s));
-        let mut signals = signal_hook::iterator::Signals::new(wanted)
-            .map_err(|e| Error::io("installing the SIGINT/SIGTERM/SIGHUP handler", e))?;
-        let handle = signals.handle();
+            .filter(|s| !ignored.contains(s))
+            .collect();
         let socket = socket
             .try_clone()
             .map_err(|e| Error::io("cloning the UDP socket", e))?;
         // The terminal's modes now, before any editor makes it raw.
         let stdin = std::io::stdin();
-        let modes = stdin
-            .is_terminal()
-            .then(|| rustix::termios::tcgetattr(&stdin).ok())
-            .flatten();
-        std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                // `forever` ends when the guard is dropped: the chat ended first.
-                if let Some(signal) = signals.forever().next() {
-                    let _ = socket.send(b"/quit");
-                    if let Some(modes) = &modes {
-                        let _ = rustix::termios::tcsetattr(
-                            std::io::stdin(),
-                            rustix::termios::OptionalActions::Now,
-                            modes,
-                        );
-                    }
-                    // Die by the signal; should that fail, exit as a shell would report it.
-                    let _ = signal_hook::low_level::emulate_default_handler(signal);
-                    std::process::exit(128 + signal);
-                }
-            })
-            .map_err(|e| Error::io("starting the signal thread", e))?;
-        Ok(LeaveOnSignal { handle })
-    }
-}
-
-impl Drop for LeaveOnSignal {
-    fn drop(&mut self) {
-        self.handle.close();
+        let tty = match stdin.is_terminal() {
+            true => Some(
+                stdin
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|e| Error::io("duplicating the terminal", e))?,
+            ),
+            false => None,
+        };
+        let guard = OnSignals::start(&wanted, tty, move || {
+            let _ = socket.send(b"/quit");
+        })
+        .map_err(|e| Error::io("installing the SIGINT/SIGTERM/SIGHUP handler", e))?;
+        Ok(LeaveOnSignal { _guard: guard })
     }
 }
 

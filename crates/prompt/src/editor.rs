@@ -2,7 +2,7 @@
 
 use crate::complete::{Completion, Glue};
 use crate::limits::{MAX_HISTORY, MAX_LISTED_CANDIDATES};
-use crate::restore::RestoreOnTerm;
+use crate::restore::OnSignals;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Behavior, CompletionType, Config, EditMode, Editor, ExternalPrinter};
@@ -33,7 +33,7 @@ enum Source {
         /// `None` when the history is kept in memory only (no home, or asked so).
         history: Option<PathBuf>,
         /// Set by [`Prompt::restore_on_sigterm`].
-        restore: Option<RestoreOnTerm>,
+        restore: Option<OnSignals>,
     },
     Lines {
         input: Box<dyn BufRead + Send>,
@@ -147,7 +147,11 @@ impl Prompt {
         if let Source::Terminal { restore, .. } = &mut self.source {
             if restore.is_none() {
                 let tty = io::stdin().as_fd().try_clone_to_owned()?;
-                *restore = Some(RestoreOnTerm::start(tty)?);
+                *restore = Some(OnSignals::start(
+                    &[signal_hook::consts::SIGTERM],
+                    Some(tty),
+                    || {},
+                )?);
             }
         }
         Ok(self)

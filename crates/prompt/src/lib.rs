@@ -35,4 +35,5 @@ pub mod script;
 
 pub use complete::{Completion, Items};
 pub use editor::{history_path, Event, Printer, Prompt};
+pub use restore::OnSignals;
 pub use script::{Failure, Step, Stopped};
