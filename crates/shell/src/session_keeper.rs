@@ -38,6 +38,21 @@ use std::sync::Arc;
 /// The first argument that turns `shell-server` into a session keeper.
 pub(crate) const SESSION_KEEPER_FLAG: &str = "--socklab-session-keeper";
 
+/// Signals as bytes on a socket, so that one `poll` waits for them and for the
+/// server: SIGCHLD, SIGTERM and SIGHUP wake it, and the last two also raise the flag
+/// that says "end".
+fn signal_socket() -> std::io::Result<(UnixStream, Arc<AtomicBool>)> {
+    let (wake, wake_tx) = UnixStream::pair()?;
+    for sig in [SIGCHLD, SIGTERM, SIGHUP] {
+        signal_hook::low_level::pipe::register(sig, wake_tx.try_clone()?)?;
+    }
+    let end = Arc::new(AtomicBool::new(false));
+    for sig in [SIGTERM, SIGHUP] {
+        signal_hook::flag::register(sig, Arc::clone(&end))?;
+    }
+    Ok((wake, end))
+}
+
 /// Runs a session keeper whose server is `ppid`; returns when the session is over.
 pub(crate) fn keep_session(ppid: i32) -> ExitCode {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
@@ -48,29 +63,10 @@ pub(crate) fn keep_session(ppid: i32) -> ExitCode {
         return code;
     }
     close_on_exec_from(3);
-    // Signals arrive as bytes on a socket, so one `poll` waits for them and for the
-    // server; SIGTERM and SIGHUP also raise a flag that says "end".
-    let (mut wake, wake_tx) = match UnixStream::pair() {
-        Ok(p) => p,
-        Err(e) => return fail("creating the signal socket", &e),
+    let (mut wake, end) = match signal_socket() {
+        Ok(got) => got,
+        Err(e) => return fail("installing signal handlers", &e),
     };
-    let end = Arc::new(AtomicBool::new(false));
-    for sig in [SIGCHLD, SIGTERM, SIGHUP] {
-        let registered = wake_tx
-            .try_clone()
-            .map_err(|e| e.to_string())
-            .and_then(|tx| {
-                signal_hook::low_level::pipe::register(sig, tx).map_err(|e| e.to_string())
-            });
-        if let Err(e) = registered {
-            return fail("installing signal handlers", &e);
-        }
-    }
-    for sig in [SIGTERM, SIGHUP] {
-        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&end)) {
-            return fail("installing signal handlers", &e);
-        }
-    }
     let _ = wake.set_nonblocking(true);
     let server = std::io::stdin();
     let server = server.as_fd();
