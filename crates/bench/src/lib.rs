@@ -19,6 +19,7 @@ pub mod report;
 pub mod shell;
 pub mod sshd;
 pub mod stats;
+pub mod stress;
 pub mod tree;
 
 use socklab_testkit::Server;
