@@ -2,6 +2,10 @@
 //! (short hash) when built from a git checkout, empty otherwise (a source tarball, or
 //! no `git` installed). Every binary's `--version` prints it.
 //!
+//! Only optimised builds (`make install`, `make bench`, `cargo build --release`) carry
+//! the commit: every crate above this one is rebuilt when it changes, and a
+//! development build would then rebuild most of the workspace on every commit.
+//!
 //! Cargo reruns this when HEAD moves: it watches the files git changes on a commit or
 //! a checkout (HEAD, its reflog, the branch's ref, packed-refs), found through `git rev-parse` so
 //! that a worktree, whose `.git` is a file, works too.
@@ -21,6 +25,10 @@ fn git(args: &[&str]) -> Option<String> {
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=SOCKLAB_GIT_COMMIT");
+    if std::env::var("PROFILE").as_deref() == Ok("debug") {
+        println!("cargo:rustc-env=SOCKLAB_GIT_COMMIT=");
+        return;
+    }
     // A packager building from a tarball may say which commit it is.
     let commit = std::env::var("SOCKLAB_GIT_COMMIT")
         .ok()
