@@ -146,6 +146,14 @@ pub fn children_waiting_in(pid: u32) -> String {
         .join(", ")
 }
 
+/// Kills every child of the peer `pid` (socat's per-connection forks): after a
+/// deadlocked run, the one stuck serving it.
+pub fn kill_children(pid: u32) {
+    for child in children_of(pid) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(child), Signal::SIGKILL);
+    }
+}
+
 /// iperf3's loopback rate for `bytes`, in MB/s: the ceiling for a TCP byte stream.
 /// iperf3 at its defaults; a run its server resets (it takes `start`'s connect probe
 /// for a client now and then) is tried again, up to three times in all.

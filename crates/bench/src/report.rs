@@ -93,9 +93,10 @@ pub fn write(path: &Path, r: &Results, ctx: &Ctx) -> std::io::Result<()> {
     );
     let _ = writeln!(
         md,
-        "Every peer runs at its defaults or at the setting that made it fastest without failing, and the notes say which; \
-         socat's echo is run at each transfer size tried, each its own row (with `-b` above 4 KiB, its 8 KiB default included, it \
-         can deadlock on its own `PIPE`, a blocking write into a pipe only it drains; the note then shows where it waited). Beside the peers, each design has a reference in the \
+        "Every peer runs at its defaults or at the setting that made it fastest, and the notes say which; \
+         socat's echo is run at each transfer size tried, each its own row, and compared at the fastest (with `-b` above 4 KiB, its \
+         8 KiB default included, it deadlocks on its own `PIPE` in a few runs in a hundred, a blocking write into a pipe only it \
+         drains: such a run is tried again, and the notes count them and show where it waited). Beside the peers, each design has a reference in the \
          same run: every echo row is read against `std-echo` (crates/bench/src/bin/std-echo.rs, the simplest correct server: \
          a thread per connection, `read` and `write_all`), and every file transfer against `md5sum` (the hashing bound) and \
          `cp` + `sync` on the same filesystem (the bound for a durable copy). CPU is given per GiB for every transfer row, \
