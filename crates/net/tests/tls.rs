@@ -6,7 +6,7 @@ use socklab_net::tls::{client, ClientOptions, Identity, OnPlain, Service, TlsAcc
 use socklab_net::{Connection, Deadlines};
 use socklab_proto::msg::{self, Empty};
 use socklab_proto::{Error, Request};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -165,4 +165,66 @@ fn serve_framed_tls_serves_one_session_type_with_or_without_tls() {
         stop.trigger();
         server.join().unwrap().unwrap();
     }
+}
+
+#[test]
+fn a_tls_read_returns_every_record_that_has_arrived_not_one() {
+    // Four full records of data: 16 KiB each, plus a 5-byte header, a content-type
+    // byte and a 16-byte tag on the wire.
+    const DATA: usize = 4 * 16 * 1024;
+    const WIRE: usize = 4 * (16 * 1024 + 22);
+    let dir = tempfile::tempdir().unwrap();
+    let tls = acceptor(&dir);
+    let fingerprint = tls.fingerprint().to_owned();
+    let (l, port) = listener();
+    let server = thread::spawn(move || {
+        let (stream, _) = l.accept().unwrap();
+        let mut session = tls
+            .accept(stream, Instant::now() + Duration::from_secs(10))
+            .unwrap();
+        // One byte first, so the client has taken the session tickets off the socket
+        // before the data comes; the data once the client says go.
+        session.write_all(b"R").unwrap();
+        session.flush().unwrap();
+        let mut go = [0u8; 1];
+        session.read_exact(&mut go).unwrap();
+        session.write_all(&vec![7u8; DATA]).unwrap();
+        session.flush().unwrap();
+        // Stay until the client has read.
+        session.read_exact(&mut go).unwrap();
+    });
+    let opts = ClientOptions {
+        service: Service::Shell,
+        trust: Trust::Fingerprint(fingerprint),
+        handshake_timeout: Duration::from_secs(10),
+    };
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut session = client::connect(stream, "127.0.0.1", port, &opts).unwrap();
+    session
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut ready = [0u8; 1];
+    session.read_exact(&mut ready).unwrap();
+    session.write_all(b"g").unwrap();
+    session.flush().unwrap();
+    // Wait (bounded) until all four records sit in the socket, then read once.
+    let mut peeked = vec![0u8; WIRE];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut queued = 0;
+    while queued < WIRE && Instant::now() < deadline {
+        queued = session.get_ref().peek(&mut peeked).unwrap();
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(queued, WIRE, "the four records never all arrived");
+    let mut buf = vec![0u8; DATA];
+    let n = session.read(&mut buf).unwrap();
+    assert_eq!(
+        n, DATA,
+        "one read returned {n} of the {DATA} bytes that had arrived"
+    );
+    assert!(buf.iter().all(|&b| b == 7), "the data differs");
+    session.write_all(b"d").unwrap();
+    session.flush().unwrap();
+    server.join().unwrap();
 }

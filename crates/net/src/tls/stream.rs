@@ -1,5 +1,6 @@
 //! [`TlsStream`]: a TLS session over a socket, usable wherever a socket is.
 
+use nix::sys::socket::MsgFlags;
 use rustls::{ConnectionCommon, SideData, StreamOwned};
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -87,11 +88,54 @@ where
 impl<C, S, D> Read for TlsStream<C, S>
 where
     C: DerefMut + Deref<Target = ConnectionCommon<D>>,
-    S: Read + Write,
+    S: Read + Write + AsFd,
     D: SideData + 'static,
 {
+    /// Waits for a record of data (or the end), then adds every further record the
+    /// socket already holds, as far as `buf` goes: a socket's `read` returns all that
+    /// has arrived, and so does this one. Returning one record per call instead
+    /// would make a bulk reader pay a `write` and a hand-over per 16 KiB.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+        let mut n = self.0.read(buf)?;
+        while n > 0 && n < buf.len() {
+            match self.0.conn.reader().read(&mut buf[n..]) {
+                Ok(got) if got > 0 => n += got,
+                // Nothing decrypted is left: fetch more only if it is already here.
+                _ if self.pull_arrived() => {}
+                _ => break,
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl<C, S, D> TlsStream<C, S>
+where
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write + AsFd,
+    D: SideData + 'static,
+{
+    /// Takes into the TLS layer what the socket holds now, without waiting (one
+    /// `recv` with `MSG_DONTWAIT`), and decrypts it. False when nothing came, or
+    /// something went wrong: the next read meets the same state and reports it. Also
+    /// false when rustls has something to send (a key update's answer), which the
+    /// next read sends first.
+    fn pull_arrived(&mut self) -> bool {
+        if self.0.conn.wants_write() {
+            return false;
+        }
+        let got = self.0.conn.read_tls(&mut DontWait(self.0.sock.as_fd()));
+        matches!(got, Ok(n) if n > 0) && self.0.conn.process_new_packets().is_ok()
+    }
+}
+
+/// Reads a socket without waiting: `WouldBlock` when it holds nothing yet.
+struct DontWait<'a>(BorrowedFd<'a>);
+
+impl Read for DontWait<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        nix::sys::socket::recv(self.0.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)
+            .map_err(io::Error::from)
     }
 }
 
@@ -232,7 +276,7 @@ pub enum MaybeTls<C, S: Read + Write = TcpStream> {
 impl<C, S, D> Read for MaybeTls<C, S>
 where
     C: DerefMut + Deref<Target = ConnectionCommon<D>>,
-    S: Read + Write,
+    S: Read + Write + AsFd,
     D: SideData + 'static,
 {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
