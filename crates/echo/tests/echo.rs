@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -144,15 +145,26 @@ fn socat_works_as_a_client(mode: Mode) {
     );
 }
 
+/// How long 3 MiB through socat may take; far more than it needs, so only a stuck
+/// run reaches it.
+const SOCAT_LIMIT: Duration = Duration::from_secs(60);
+
 #[test]
 fn echo_client_works_against_socat_echo_server() {
     require_tool("socat");
     // socat cannot print the port it picked, so try a few recently free ports.
+    // `-b 4096`: socat's `PIPE` is a pipe that socat alone writes and drains, with a
+    // blocking write once poll says "writable", which promises room for one page.
+    // A write of at most one page always fits then; its default 8 KiB write can need
+    // two, and then it waits forever for itself (seen as `anon_pipe_write` in its
+    // /proc/PID/wchan, here and in the benchmarks).
     let mut socat = None;
     for _ in 0..5 {
         let port = free_port();
         let mut child = Command::new("socat")
             .args([
+                "-b",
+                "4096",
                 &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
                 "PIPE",
             ])
@@ -170,10 +182,28 @@ fn echo_client_works_against_socat_echo_server() {
     }
     let (mut socat, port) = socat.expect("socat started on a free port");
     let data = random_bytes(3 << 20);
-    let result = pipe_through_client(&["--port", &port.to_string()], &data);
+    let sent = data.clone();
+    let (done_tx, done_rx) = mpsc::channel();
+    let client = thread::spawn(move || {
+        let result = pipe_through_client(&["--port", &port.to_string()], &sent);
+        let _ = done_tx.send(());
+        result
+    });
+    let finished = done_rx.recv_timeout(SOCAT_LIMIT).is_ok();
+    // socat forks a child per connection: end those (ours) before the listener, so a
+    // stuck one cannot keep echo-client waiting.
+    let _ = Command::new("pkill")
+        .args(["-KILL", "-P", &socat.id().to_string()])
+        .status();
     let _ = socat.kill();
     let _ = socat.wait();
-    let (status, out, err) = result;
+    let (status, out, err) = client.join().unwrap();
+    assert!(
+        finished,
+        "3 MiB through socat did not come back within {SOCAT_LIMIT:?} \
+         ({} bytes came; echo-client said: {err})",
+        out.len()
+    );
     assert!(status.success(), "echo-client failed: {err}");
     assert!(
         out == data,
