@@ -2,12 +2,14 @@
 //! frames while the main thread copies the command's output, and on a terminal also
 //! sends `resize` when the window changes (SIGWINCH).
 //!
-//! Input and output need two threads: with one, a client blocked sending input that
-//! the server cannot take yet (its command is busy writing output) would never read
-//! the output that would unblock it.
+//! Input must never wait for output, nor output for input: a client blocked sending
+//! input that the server cannot take yet (its command is busy writing output) would
+//! never read the output that would unblock it. On a plain connection the pump is a
+//! thread of its own; a TLS session has one state, so [`forward_inline`] does both on
+//! one thread and sends input only as far as the socket takes it without waiting.
 
 use crate::request::{write_resize, write_stdin};
-use crate::tls::{readable_after_poll, tls_buffered, ClientStream};
+use crate::tls::{readable_after_poll, send_now, tls_buffered, ClientStream};
 use crate::tty;
 use crate::wire::ExitStatus;
 use rustix::event::{poll, PollFd, PollFlags};
@@ -231,7 +233,22 @@ fn poll_ready(
     signals: Option<&SignalPipes>,
     input: Option<&File>,
 ) -> Result<Vec<bool>> {
-    let mut fds = vec![PollFd::from_borrowed_fd(first, PollFlags::IN)];
+    poll_ready_sending(first, false, signals, input)
+}
+
+/// [`poll_ready`], also waking when `first` becomes writable if `sending`; `[0]` is
+/// still true only when `first` can be read (or has hung up or failed).
+fn poll_ready_sending(
+    first: BorrowedFd<'_>,
+    sending: bool,
+    signals: Option<&SignalPipes>,
+    input: Option<&File>,
+) -> Result<Vec<bool>> {
+    let events = match sending {
+        true => PollFlags::IN | PollFlags::OUT,
+        false => PollFlags::IN,
+    };
+    let mut fds = vec![PollFd::from_borrowed_fd(first, events)];
     if let Some(s) = signals {
         fds.push(PollFd::new(&s.term, PollFlags::IN));
         fds.push(PollFd::new(&s.winch, PollFlags::IN));
@@ -243,7 +260,10 @@ fn poll_ready(
         Ok(_) | Err(rustix::io::Errno::INTR) => {}
         Err(e) => return Err(Error::io("poll", e.into())),
     }
-    Ok(fds.iter().map(|f| !f.revents().is_empty()).collect())
+    Ok(fds
+        .iter()
+        .map(|f| !f.revents().difference(PollFlags::OUT).is_empty())
+        .collect())
 }
 
 /// Reads `input` if [`poll_ready`] found it ready: the bytes to send as stdin, empty
@@ -274,9 +294,10 @@ fn read_input<'b>(
 /// one `poll` waits for the server's next message, local input, and the signals;
 /// `on_message` reads one message and returns the command's end when it comes.
 ///
-/// A stdin frame is written whole, blocking: a command that takes no input while
-/// its output backs up can stall this write until the server's stall deadline; the
-/// two-thread pump of plain connections has no such case.
+/// Input is sent without ever waiting for the socket: its frames wait in `unsent`
+/// while the server cannot take them (its command busy writing output), and the loop
+/// goes on reading the output that will free it. No more input is read until they
+/// are all sent, so `unsent` holds at most one stdin frame and a `resize`.
 pub(crate) fn forward_inline<F>(
     input: OwnedFd,
     conn: &mut Connection<ClientStream>,
@@ -295,6 +316,7 @@ where
     };
     let mut input = Some(File::from(input));
     let mut buf = vec![0u8; MAX_CHUNK];
+    let mut unsent: Vec<u8> = Vec::new();
     let mut run = || -> Result<ExitStatus> {
         loop {
             // Decrypted and waiting already, where `poll` cannot see it.
@@ -304,17 +326,20 @@ where
                     None => continue,
                 }
             }
-            let ready = poll_ready(conn.get_ref().as_fd(), signals, input.as_ref())?;
+            let sending = send_now(conn.body()?, &mut unsent)?;
+            let waiting_input = if sending { None } else { input.as_ref() };
+            let ready =
+                poll_ready_sending(conn.get_ref().as_fd(), sending, signals, waiting_input)?;
             if ready[0] && readable_after_poll(conn.body()?)? {
                 if let Some(status) = on_message(conn)? {
                     return Ok(status);
                 }
             }
             if let Some((rows, cols)) = signals.and_then(|s| s.take(&ready, input.as_ref())) {
-                write_resize(conn.body()?, rows, cols)?;
+                write_resize(&mut unsent, rows, cols)?;
             }
             if let Some(data) = read_input(&ready, signals.is_some(), &mut input, &mut buf) {
-                write_stdin(conn.body()?, data)?;
+                write_stdin(&mut unsent, data)?;
             }
         }
     };

@@ -280,6 +280,30 @@ fn a_command_echoing_megabytes_of_stdin_over_tls_does_not_deadlock() {
 }
 
 #[test]
+fn a_command_that_writes_megabytes_before_it_reads_stdin_does_not_deadlock_over_tls() {
+    // Both directions back up at once: the command writes before it reads, so the
+    // server stops taking stdin while the client still has stdin to send. A client
+    // that waits to send its stdin stops reading the output, the server waits to send
+    // the output, and neither moves until the connection is cut.
+    const SIZE: usize = 16_000_000;
+    let state = TempDir::new().unwrap();
+    let home = TempDir::new().unwrap();
+    let fx = tls_server(state.path(), &["--timeout", "60"]);
+    let fp = fx.server.fingerprint();
+    let input = vec![7u8; SIZE];
+    let cmd = format!("head -c {SIZE} /dev/zero; wc -c >&2");
+    let out = client(
+        &fx,
+        &home.path().join("kh"),
+        &["--fingerprint", &fp, "--", &cmd],
+        &input,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out, &fx));
+    assert_eq!(out.stdout.len(), SIZE, "{}", show(&out, &fx));
+    assert_eq!(text(&out.stderr).trim(), SIZE.to_string());
+}
+
+#[test]
 fn loopback_is_plain_unless_asked_and_any_other_address_is_tls_by_default() {
     let fx = Fixture::start(&[]);
     assert!(!fx.server.stdout().contains("fingerprint"));

@@ -96,7 +96,7 @@ where
     /// has arrived, and so does this one. Returning one record per call instead
     /// would make a bulk reader pay a `write` and a hand-over per 16 KiB.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut n = self.0.read(buf)?;
+        let mut n = self.read_one(buf)?;
         while n > 0 && n < buf.len() {
             match self.0.conn.reader().read(&mut buf[n..]) {
                 Ok(got) if got > 0 => n += got,
@@ -115,6 +115,32 @@ where
     S: Read + Write + AsFd,
     D: SideData + 'static,
 {
+    /// Waits for a record of data (or the end) and returns what `buf` takes of it.
+    /// rustls's own `Stream::read` would first send, waiting, whatever records wait to
+    /// go out ([`TlsStream::send_now`]); a peer that does not read until this end
+    /// reads would then never move. Here they go out as far as the socket takes them
+    /// now, and the rest waits for the next `send_now`, `write` or `flush`.
+    fn read_one(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            self.send_now(&[])?;
+            match self.0.conn.reader().read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // Data, the peer's `close_notify` (0), or a cut without it (an error).
+                done => return done,
+            }
+            let got = self.0.conn.read_tls(&mut self.0.sock)?;
+            if let Err(e) = self.0.conn.process_new_packets() {
+                // The alert that says why, as rustls's own reader sends it.
+                let _ = self.send_now(&[]);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+            if got == 0 {
+                // The socket's end: the reader now says whether it was a clean one.
+                return self.0.conn.reader().read(buf);
+            }
+        }
+    }
+
     /// Takes into the TLS layer what the socket holds now, without waiting (one
     /// `recv` with `MSG_DONTWAIT`), and decrypts it. False when nothing came, or
     /// something went wrong: the next read meets the same state and reports it. Also
@@ -127,15 +153,54 @@ where
         let got = self.0.conn.read_tls(&mut DontWait(self.0.sock.as_fd()));
         matches!(got, Ok(n) if n > 0) && self.0.conn.process_new_packets().is_ok()
     }
+
+    /// For an event loop that must go on reading while it sends: takes what the
+    /// session's send buffer has room for of `data` (returns how much), and sends
+    /// what the socket accepts now, without waiting. The rest of `data` is the
+    /// caller's to offer again once `poll(2)` says the socket is writable (see
+    /// [`TlsStream::sending`]). A blocking `write` instead could wait on a peer that
+    /// is itself waiting for this end to read.
+    pub fn send_now(&mut self, data: &[u8]) -> io::Result<usize> {
+        let took = if data.is_empty() {
+            0
+        } else {
+            self.0.conn.writer().write(data)?
+        };
+        while self.0.conn.wants_write() {
+            match self.0.conn.write_tls(&mut DontWait(self.0.sock.as_fd())) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(took)
+    }
+
+    /// Whether records taken by [`TlsStream::send_now`] still wait for the socket.
+    pub fn sending(&self) -> bool {
+        self.0.conn.wants_write()
+    }
 }
 
-/// Reads a socket without waiting: `WouldBlock` when it holds nothing yet.
+/// A socket read or written without waiting: `WouldBlock` when it holds nothing yet,
+/// or has no room.
 struct DontWait<'a>(BorrowedFd<'a>);
 
 impl Read for DontWait<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         nix::sys::socket::recv(self.0.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)
             .map_err(io::Error::from)
+    }
+}
+
+impl Write for DontWait<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+        nix::sys::socket::send(self.0.as_raw_fd(), buf, flags).map_err(io::Error::from)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
