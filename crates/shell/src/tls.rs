@@ -171,22 +171,13 @@ where
         .map_err(|e| Error::io("reading the TLS session", e))
 }
 
-/// Offers `unsent` to `stream` without waiting for the socket (see
-/// [`socklab_net::tls::TlsStream::send_now`]) and drops what it took; true while some
-/// of it, or records already taken, still wait for the socket. A plain stream has its
-/// own pump thread and never comes here; it would write `unsent` whole.
+/// Offers `unsent` to `stream` without waiting for the socket
+/// ([`MaybeTls::send_now`]) and drops what it took; true while some of it, or records
+/// already taken, still wait for the socket.
 pub(crate) fn send_now(stream: &mut ClientStream, unsent: &mut Vec<u8>) -> Result<bool> {
-    let io = |e| Error::io("sending stdin", e);
-    match stream {
-        MaybeTls::Tls(tls) => {
-            let took = tls.send_now(unsent).map_err(io)?;
-            unsent.drain(..took);
-            Ok(!unsent.is_empty() || tls.sending())
-        }
-        MaybeTls::Plain(sock) => {
-            sock.write_all(unsent).map_err(io)?;
-            unsent.clear();
-            Ok(false)
-        }
-    }
+    let took = stream
+        .send_now(unsent)
+        .map_err(|e| Error::io("sending stdin", e))?;
+    unsent.drain(..took);
+    Ok(!unsent.is_empty() || stream.sending())
 }

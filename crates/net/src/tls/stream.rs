@@ -145,7 +145,7 @@ where
     /// `recv` with `MSG_DONTWAIT`), and decrypts it. False when nothing came, or
     /// something went wrong: the next read meets the same state and reports it. Also
     /// false when rustls has something to send (a key update's answer), which the
-    /// next read sends first.
+    /// next read offers to the socket first.
     fn pull_arrived(&mut self) -> bool {
         if self.0.conn.wants_write() {
             return false;
@@ -421,6 +421,32 @@ where
             MaybeTls::Plain(_) => Ok(true),
             MaybeTls::Tls(s) => s.pull_readable(),
         }
+    }
+}
+
+impl<C, S, D> MaybeTls<C, S>
+where
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write + AsFd,
+    D: SideData + 'static,
+{
+    /// [`TlsStream::send_now`] for either kind: takes what fits of `data` without
+    /// waiting for the socket, and returns how much.
+    pub fn send_now(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            MaybeTls::Plain(_) if data.is_empty() => Ok(0),
+            MaybeTls::Plain(s) => match DontWait(s.as_fd()).write(data) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+                sent => sent,
+            },
+            MaybeTls::Tls(s) => s.send_now(data),
+        }
+    }
+
+    /// Whether a TLS session holds records [`MaybeTls::send_now`] took that still
+    /// wait for the socket; a plain socket never holds any.
+    pub fn sending(&self) -> bool {
+        matches!(self, MaybeTls::Tls(s) if s.sending())
     }
 }
 
