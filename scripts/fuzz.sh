@@ -7,7 +7,7 @@
 #   FUZZ_RUNS=10000000 FUZZ_SECS=1800 make fuzz      # the depth docs/fuzzing.md reports
 #   FUZZ_TARGETS='login chat_join' make fuzz         # some targets only
 #   FUZZ_NICE=19 FUZZ_LOG_DIR=/tmp/fuzzlogs make fuzz  # on a shared machine; keep the logs
-#   FUZZ_SANITIZER=none make fuzz                   # without AddressSanitizer: 3-6x the executions
+#   FUZZ_SANITIZER=none make fuzz                   # without AddressSanitizer: more executions a second
 #
 # cargo-fuzz needs nightly-only compiler flags (-Zsanitizer=address). This machine
 # has only the stable toolchain and cannot download another, so we set

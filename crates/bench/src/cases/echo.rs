@@ -126,6 +126,38 @@ fn note_peer_stall(r: &mut Results, s: &Subject, e: &str, count: usize) {
     peers::kill_children(s.pid);
 }
 
+/// One measured bulk run of `s` with the machine's load during it and its CPU meter,
+/// tried up to `tries` times while it deadlocks; `None` when every try did. Our own
+/// subject's failure is an error: only a peer's deadlock is retried.
+fn bulk_tries(
+    r: &mut Results,
+    s: &Subject,
+    bytes: u64,
+    cores: usize,
+    tries: usize,
+    stalls: &mut usize,
+) -> Result<Option<(echo::Bulk, f64, cpu::Meter)>, String> {
+    for _ in 0..tries {
+        let meter = cpu::Meter::start(Some(s.pid));
+        let machine = cpu::MachineMeter::start();
+        match echo::bulk_measured(&s.addr, bytes, BULK_STALL) {
+            Ok(run) => {
+                let busy = machine.cores_busy(cores);
+                // socat reaps the child that served the run on SIGCHLD: give it the
+                // moment that takes, so the child's CPU is counted.
+                std::thread::sleep(Duration::from_millis(100));
+                return Ok(Some((run, busy, meter)));
+            }
+            Err(e) if s.ours => return Err(format!("{}: {e}", s.name)),
+            Err(e) => {
+                *stalls += 1;
+                note_peer_stall(r, s, &e, *stalls);
+            }
+        }
+    }
+    Ok(None)
+}
+
 pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     let bytes: u64 = ctx.bulk_bytes.unwrap_or(ctx.pick(16 << 20, 1 << 30));
     let per_gib = (1u64 << 30) as f64 / bytes as f64;
@@ -146,29 +178,10 @@ pub(super) fn echo_bulk(ctx: &Ctx, r: &mut Results) -> Result<(), String> {
     for _round in 0..ctx.runs {
         for (i, s) in subjects.iter().enumerate() {
             let tries = if s.ours { 1 } else { PEER_TRIES };
-            let mut measured = None;
-            for _ in 0..tries {
-                if failed[i] {
-                    break;
-                }
-                let meter = cpu::Meter::start(Some(s.pid));
-                let machine = cpu::MachineMeter::start();
-                match echo::bulk_measured(&s.addr, bytes, BULK_STALL) {
-                    Ok(run) => {
-                        let busy = machine.cores_busy(cores);
-                        // socat reaps the child that served the run on SIGCHLD: give
-                        // it the moment that takes, so the child's CPU is counted.
-                        std::thread::sleep(Duration::from_millis(100));
-                        measured = Some((run, busy, meter));
-                        break;
-                    }
-                    Err(e) if s.ours => return Err(format!("{}: {e}", s.name)),
-                    Err(e) => {
-                        stalls[i] += 1;
-                        note_peer_stall(r, s, &e, stalls[i]);
-                    }
-                }
-            }
+            let measured = match failed[i] {
+                true => None,
+                false => bulk_tries(r, s, bytes, cores, tries, &mut stalls[i])?,
+            };
             let Some((run, busy, meter)) = measured else {
                 if !failed[i] {
                     failed[i] = true;
