@@ -9,11 +9,13 @@
 //! the connection's thread waits with one `poll(2)` on everything that can happen:
 //!
 //! - output on the stdout and stderr pipes (or the PTY's master side), read in chunks
-//!   of at most [`MAX_CHUNK`] bytes and sent on at once. Blocking on one pipe while the
-//!   command blocks writing the other would deadlock; `poll` reads whichever is ready;
+//!   of at most [`MAX_CHUNK`] bytes and sent on at once, framed where they were read
+//!   ([`crate::wire::ChunkBuf`]). Blocking on one pipe while the command blocks
+//!   writing the other would deadlock; `poll` reads whichever is ready;
 //! - the client's next stdin frame, but only when the previous one has been written to
-//!   the command: a command that does not read leaves one chunk waiting here, and TCP's
-//!   flow control holds the rest in the client (bounded buffering);
+//!   the command: a command that does not read leaves one chunk waiting here (in a
+//!   buffer reused for every frame), and TCP's flow control holds the rest in the
+//!   client (bounded buffering);
 //! - the stdin pipe (or master) becoming writable, written without blocking;
 //! - the client leaving: `POLLRDHUP` is asked for always, so a client that sent bytes
 //!   and then closed is seen as well as one that just closed;
@@ -26,19 +28,20 @@
 //! command's tree (a terminal's keeper gets SIGTERM, and does the same, and exits);
 //! when the job is abandoned (client gone, an error, a panic) dropping the keeper ends
 //! it and everything below it, and the session's next command starts a new one.
+//!
+//! [`MAX_CHUNK`]: socklab_proto::limits::MAX_CHUNK
 
 use crate::ender::Ender;
 use crate::limits::KILL_DRAIN;
 use crate::link::SessionKeeper;
-use crate::request::{is_stdin_frame, parse_inbound, Inbound};
+use crate::request::{is_stdin_frame, parse_inbound_header, read_stdin, InboundHeader};
 use crate::server::ServerConn;
 use crate::spawn::{set_nonblocking, spawn, spawn_waiter};
-use crate::streams::{Sink, Streams, Watch};
+use crate::streams::{Pending, Sink, Streams, Watch};
 use crate::tls::{readable_after_poll, tls_buffered};
-use crate::wire::ExitStatus;
+use crate::wire::{ChunkBuf, ExitStatus};
 use rustix::event::PollFlags;
 use serde_json::{Map, Value};
-use socklab_proto::limits::MAX_CHUNK;
 use socklab_proto::{Error, Result};
 use std::ffi::OsString;
 use std::fs::File;
@@ -90,7 +93,7 @@ pub(crate) fn run_job(
     keeper: &mut Option<SessionKeeper>,
 ) -> Result<ExitStatus> {
     let (mut io, mut ender) = start(job, keeper)?;
-    let mut buf = vec![0u8; MAX_CHUNK];
+    let mut buf = ChunkBuf::new();
     let deadline = Instant::now() + job.timeout;
     let mut killed_at: Option<Instant> = None;
     loop {
@@ -121,11 +124,7 @@ pub(crate) fn run_job(
                 Watch::Master => io.on_master(revents, &mut buf, conn)?,
                 Watch::Sink => io.on_sink_writable(),
                 Watch::Exited => ender.exit_ready(job)?,
-                Watch::Peer => {
-                    if let Some(inbound) = read_inbound(conn, revents)? {
-                        io.take(inbound)?;
-                    }
-                }
+                Watch::Peer => read_inbound(conn, revents, &mut io)?,
             }
         }
     }
@@ -146,7 +145,7 @@ fn start<'s>(job: &Job<'_>, keeper: &'s mut Option<SessionKeeper>) -> Result<(St
                 stderr: None,
                 master: Some(m),
                 sink: Sink::Pty,
-                pending: Vec::new(),
+                pending: Pending::default(),
                 client_eof: false,
             };
             Ok((io, Ender::Pty { keeper, exited }))
@@ -185,7 +184,7 @@ fn start<'s>(job: &Job<'_>, keeper: &'s mut Option<SessionKeeper>) -> Result<(St
                 stderr: Some(File::from(err_r)),
                 master: None,
                 sink,
-                pending: Vec::new(),
+                pending: Pending::default(),
                 // The client sends frames only when the command has an input.
                 client_eof: !stdin,
             };
@@ -198,16 +197,16 @@ fn start<'s>(job: &Job<'_>, keeper: &'s mut Option<SessionKeeper>) -> Result<(St
     }
 }
 
-/// The client's next frame, once `poll` said its socket is ready (`None`: a TLS
-/// record is only partly there yet). Its hang-up is the end of the command.
-fn read_inbound(conn: &mut ServerConn, revents: PollFlags) -> Result<Option<Inbound>> {
+/// Takes the client's next frame, once `poll` said its socket is ready (nothing, if
+/// a TLS record is only partly there yet). Its hang-up is the end of the command.
+fn read_inbound(conn: &mut ServerConn, revents: PollFlags, io: &mut Streams) -> Result<()> {
     if revents.intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR) {
         // A client never half-closes while a command runs: it is gone.
         log::info!("client went away while a command ran; ending it");
         return Err(Error::UnexpectedEof("a command: the client disconnected"));
     }
     if !readable_after_poll(conn.body()?)? {
-        return Ok(None);
+        return Ok(());
     }
     let map: Map<String, Value> = conn
         .read_header()?
@@ -215,7 +214,12 @@ fn read_inbound(conn: &mut ServerConn, revents: PollFlags) -> Result<Option<Inbo
     if !is_stdin_frame(&map) && !map.contains_key("op") {
         return Err(Error::bad_request("expected a stdin frame or a resize"));
     }
-    parse_inbound(map, conn.body()?)
-        .map(Some)
-        .map_err(Error::under_deadline)
+    match parse_inbound_header(map)? {
+        InboundHeader::Stdin(size) => {
+            let body = conn.body()?;
+            io.take_stdin(size, |buf| read_stdin(body, buf))
+        }
+        InboundHeader::Resize { rows, cols } => io.resize(rows, cols),
+    }
+    .map_err(Error::under_deadline)
 }

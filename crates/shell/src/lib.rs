@@ -54,6 +54,7 @@ pub mod keeper;
 pub mod limits;
 mod link;
 mod orphans;
+mod outbox;
 mod prompt;
 mod pump;
 pub mod request;

@@ -8,17 +8,17 @@
 //! thread of its own; a TLS session has one state, so [`forward_inline`] does both on
 //! one thread and sends input only as far as the socket takes it without waiting.
 
-use crate::request::{write_resize, write_stdin};
-use crate::tls::{readable_after_poll, send_now, tls_buffered, ClientStream};
+use crate::outbox::Outbox;
+use crate::request::write_resize;
+use crate::tls::{readable_after_poll, tls_buffered, ClientStream};
 use crate::tty;
-use crate::wire::ExitStatus;
+use crate::wire::{ChunkBuf, ExitStatus, FrameStream};
 use rustix::event::{poll, PollFd, PollFlags};
 use signal_hook::consts::{SIGHUP, SIGTERM, SIGWINCH};
 use socklab_net::Connection;
-use socklab_proto::limits::MAX_CHUNK;
 use socklab_proto::{Error, Result};
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -210,7 +210,7 @@ fn pump(
     signals: Option<&SignalPipes>,
 ) -> Result<()> {
     let mut input = Some(File::from(input));
-    let mut buf = vec![0u8; MAX_CHUNK];
+    let mut buf = ChunkBuf::new();
     loop {
         let ready = poll_ready(stopped.as_fd(), signals, input.as_ref())?;
         if ready[0] {
@@ -219,8 +219,10 @@ fn pump(
         if let Some((rows, cols)) = signals.and_then(|s| s.take(&ready, input.as_ref())) {
             write_resize(sock, rows, cols)?;
         }
-        if let Some(data) = read_input(&ready, signals.is_some(), &mut input, &mut buf) {
-            write_stdin(sock, data)?;
+        if let Some(data) = read_input(&ready, signals.is_some(), &mut input, buf.space()) {
+            let n = data.len();
+            sock.write_all(buf.frame(FrameStream::Stdin, n)?)
+                .map_err(|e| Error::io("sending stdin", e))?;
         }
     }
 }
@@ -297,7 +299,7 @@ fn read_input<'b>(
 /// Input is sent without ever waiting for the socket: its frames wait in `unsent`
 /// while the server cannot take them (its command busy writing output), and the loop
 /// goes on reading the output that will free it. No more input is read until they
-/// are all sent, so `unsent` holds at most one stdin frame and a `resize`.
+/// are all sent, so `unsent` holds at most one stdin frame and a few `resize`s.
 pub(crate) fn forward_inline<F>(
     input: OwnedFd,
     conn: &mut Connection<ClientStream>,
@@ -315,8 +317,7 @@ where
         None
     };
     let mut input = Some(File::from(input));
-    let mut buf = vec![0u8; MAX_CHUNK];
-    let mut unsent: Vec<u8> = Vec::new();
+    let mut unsent = Outbox::new();
     let mut run = || -> Result<ExitStatus> {
         loop {
             // Decrypted and waiting already, where `poll` cannot see it.
@@ -326,7 +327,7 @@ where
                     None => continue,
                 }
             }
-            let sending = send_now(conn.body()?, &mut unsent)?;
+            let sending = unsent.send_now(conn.body()?)?;
             let waiting_input = if sending { None } else { input.as_ref() };
             let ready =
                 poll_ready_sending(conn.get_ref().as_fd(), sending, signals, waiting_input)?;
@@ -336,10 +337,12 @@ where
                 }
             }
             if let Some((rows, cols)) = signals.and_then(|s| s.take(&ready, input.as_ref())) {
-                write_resize(&mut unsent, rows, cols)?;
+                unsent.push_resize(rows, cols)?;
             }
-            if let Some(data) = read_input(&ready, signals.is_some(), &mut input, &mut buf) {
-                write_stdin(&mut unsent, data)?;
+            let space = unsent.space();
+            if let Some(data) = read_input(&ready, signals.is_some(), &mut input, space) {
+                let n = data.len();
+                unsent.push_stdin(n)?;
             }
         }
     };

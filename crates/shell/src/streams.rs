@@ -2,11 +2,11 @@
 //! output (two pipes, or a PTY's master side), where the client's input goes, and the
 //! one chunk of input not yet written to it.
 
-use crate::request::Inbound;
 use crate::server::ServerConn;
 use crate::spawn::resize;
-use crate::wire::{write_chunk, StreamName};
+use crate::wire::{ChunkBuf, StreamName};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use socklab_proto::limits::MAX_CHUNK;
 use socklab_proto::{Error, Result};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -41,7 +41,7 @@ pub(crate) struct Streams {
     pub stderr: Option<File>,
     pub master: Option<File>,
     pub sink: Sink,
-    pub pending: Vec<u8>,
+    pub pending: Pending,
     /// The client has sent the end of its input (or the command takes none).
     pub client_eof: bool,
 }
@@ -125,7 +125,7 @@ impl Streams {
     pub fn forward_output(
         &mut self,
         which: StreamName,
-        buf: &mut [u8],
+        buf: &mut ChunkBuf,
         conn: &mut ServerConn,
     ) -> Result<()> {
         let slot = match which {
@@ -133,9 +133,9 @@ impl Streams {
             StreamName::Stderr => &mut self.stderr,
         };
         let pipe = slot.as_mut().expect("polled pipes are open");
-        match read_some(pipe, buf) {
+        match read_some(pipe, buf.space()) {
             Some(0) => *slot = None,
-            Some(n) => emit(conn, which, &buf[..n])?,
+            Some(n) => emit(conn, buf.frame(which, n)?)?,
             None => {}
         }
         Ok(())
@@ -146,7 +146,7 @@ impl Streams {
     pub fn on_master(
         &mut self,
         revents: PollFlags,
-        buf: &mut [u8],
+        buf: &mut ChunkBuf,
         conn: &mut ServerConn,
     ) -> Result<()> {
         let mut m = self.master.as_ref().expect("polled master is open");
@@ -155,9 +155,9 @@ impl Streams {
         }
         if revents.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
             // EIO once every slave descriptor is closed: the end of output.
-            match read_some(&mut m, buf) {
+            match read_some(&mut m, buf.space()) {
                 Some(0) => self.master = None,
-                Some(n) => emit(conn, StreamName::Stdout, &buf[..n])?,
+                Some(n) => emit(conn, buf.frame(StreamName::Stdout, n)?)?,
                 None => {}
             }
         }
@@ -176,27 +176,32 @@ impl Streams {
         self.close_sink_when_done();
     }
 
-    /// Takes one frame from the client: input for the command (empty: its end), or a
-    /// new terminal size.
-    pub fn take(&mut self, inbound: Inbound) -> Result<()> {
-        match inbound {
-            Inbound::Stdin(data) if data.is_empty() => {
-                self.client_eof = true;
-                self.close_sink_when_done();
-            }
-            Inbound::Stdin(data) => {
-                if !matches!(self.sink, Sink::Closed) {
-                    self.pending = data;
-                }
-            }
-            Inbound::Resize { rows, cols } => match &self.master {
-                Some(m) => resize(m, rows, cols)?,
-                None => {
-                    return Err(Error::bad_request("resize: this command has no terminal"));
-                }
-            },
+    /// Takes a stdin frame of `size` bytes from the client, which `read` puts in the
+    /// buffer it is given (0 bytes: the end of its input).
+    pub fn take_stdin(
+        &mut self,
+        size: usize,
+        read: impl FnOnce(&mut [u8]) -> Result<()>,
+    ) -> Result<()> {
+        if size == 0 {
+            self.client_eof = true;
+            self.close_sink_when_done();
+            return Ok(());
+        }
+        let buf = self.pending.refill(size);
+        read(buf)?;
+        if matches!(self.sink, Sink::Closed) {
+            self.pending.clear();
         }
         Ok(())
+    }
+
+    /// The client's terminal has a new size.
+    pub fn resize(&mut self, rows: u16, cols: u16) -> Result<()> {
+        match &self.master {
+            Some(m) => resize(m, rows, cols),
+            None => Err(Error::bad_request("resize: this command has no terminal")),
+        }
     }
 
     /// Closes the stdin pipe once the client's input has ended and is all written,
@@ -208,9 +213,51 @@ impl Streams {
     }
 }
 
-/// Sends one chunk of the command's output to the client.
-fn emit(conn: &mut ServerConn, which: StreamName, data: &[u8]) -> Result<()> {
-    write_chunk(conn.body()?, which, data).map_err(Error::under_deadline)
+/// The client's last stdin frame, in one buffer reused for every frame of a command
+/// (allocated at the first), and how much of it the command has taken: the rest is
+/// written from where it is, never moved to the front (a pipe often takes only part
+/// of a 64 KiB frame).
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    buf: Vec<u8>,
+    len: usize,
+    written: usize,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.written == self.len
+    }
+
+    /// The buffer for a new frame of `size` bytes (at most [`MAX_CHUNK`]), which is
+    /// then all pending.
+    fn refill(&mut self, size: usize) -> &mut [u8] {
+        debug_assert!(self.is_empty() && size <= MAX_CHUNK);
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; MAX_CHUNK];
+        }
+        (self.len, self.written) = (size, 0);
+        &mut self.buf[..size]
+    }
+
+    fn rest(&self) -> &[u8] {
+        &self.buf[self.written..self.len]
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.written = (self.written + n).min(self.len);
+    }
+
+    fn clear(&mut self) {
+        self.written = self.len;
+    }
+}
+
+/// Sends one framed chunk of the command's output to the client.
+fn emit(conn: &mut ServerConn, frame: &[u8]) -> Result<()> {
+    conn.body()?
+        .write_all(frame)
+        .map_err(|e| Error::under_deadline(Error::io("sending command output", e)))
 }
 
 /// One read that `poll` said will not block: `Some(0)` at end of file (or EIO, a
@@ -233,10 +280,10 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> Option<usize> {
 /// Writes what it can of `pending` without blocking. False when the command closed
 /// its input (EPIPE): it gets no more, and the rest of its input is dropped, as ssh
 /// does.
-fn write_pending(w: &mut dyn Write, pending: &mut Vec<u8>) -> bool {
-    match w.write(pending) {
+fn write_pending(w: &mut dyn Write, pending: &mut Pending) -> bool {
+    match w.write(pending.rest()) {
         Ok(n) => {
-            pending.drain(..n);
+            pending.advance(n);
             true
         }
         Err(e) => {

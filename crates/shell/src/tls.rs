@@ -170,14 +170,3 @@ where
         .pull_readable()
         .map_err(|e| Error::io("reading the TLS session", e))
 }
-
-/// Offers `unsent` to `stream` without waiting for the socket
-/// ([`MaybeTls::send_now`]) and drops what it took; true while some of it, or records
-/// already taken, still wait for the socket.
-pub(crate) fn send_now(stream: &mut ClientStream, unsent: &mut Vec<u8>) -> Result<bool> {
-    let took = stream
-        .send_now(unsent)
-        .map_err(|e| Error::io("sending stdin", e))?;
-    unsent.drain(..took);
-    Ok(!unsent.is_empty() || stream.sending())
-}

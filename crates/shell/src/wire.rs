@@ -16,7 +16,10 @@ use socklab_proto::limits::MAX_CHUNK;
 use socklab_proto::limits::MAX_HEADER_LEN;
 use socklab_proto::msg::{parse_header, parse_reply, read_object};
 use socklab_proto::{Error, Result};
-use std::io::{Read, Write};
+use std::io::Read;
+#[cfg(test)]
+use std::io::Write;
+use std::ops::Range;
 
 /// Which of the command's output streams a chunk came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,20 +88,86 @@ impl ExitStatus {
 
 /// Sends one chunk of output: its header and its bytes in a single write, so a small
 /// chunk leaves in one TCP segment.
+#[cfg(test)]
 pub(crate) fn write_chunk<W: Write>(w: &mut W, stream: StreamName, data: &[u8]) -> Result<()> {
-    let header = serde_json::to_vec(&ChunkHeader {
-        stream,
-        size: data.len() as u64,
-    })
-    .map_err(|e| Error::Other(format!("encoding a chunk header: {e}")))?;
-    let mut buf = Vec::with_capacity(LEN_PREFIX + header.len() + data.len());
-    // A chunk header is about 30 bytes: far below any limit, so the cast cannot truncate.
-    buf.extend_from_slice(&(header.len() as u32).to_be_bytes());
-    buf.extend_from_slice(&header);
-    buf.extend_from_slice(data);
-    debug_assert!(header.len() <= MAX_HEADER_LEN);
-    w.write_all(&buf)
+    let mut buf = ChunkBuf::new();
+    buf.space()[..data.len()].copy_from_slice(data);
+    w.write_all(buf.frame(stream, data.len())?)
         .map_err(|e| Error::io("sending command output", e))
+}
+
+/// Bytes a [`ChunkBuf`] keeps free in front of its data for the length prefix and a
+/// chunk header (`{"stream":"stdout","size":65536}` is 33 bytes).
+const HEADER_ROOM: usize = LEN_PREFIX + 64;
+
+/// A buffer that reads a chunk's bytes where the frame carrying them is sent from:
+/// the header is written into the room in front of them, so a chunk is never copied
+/// to put a header before it. Allocated (and zeroed) once per command.
+pub(crate) struct ChunkBuf {
+    buf: Box<[u8]>,
+}
+
+impl ChunkBuf {
+    pub(crate) fn new() -> ChunkBuf {
+        ChunkBuf {
+            buf: vec![0u8; HEADER_ROOM + MAX_CHUNK].into_boxed_slice(),
+        }
+    }
+
+    /// Where the next chunk's bytes are read to: [`MAX_CHUNK`] bytes.
+    pub(crate) fn space(&mut self) -> &mut [u8] {
+        &mut self.buf[HEADER_ROOM..]
+    }
+
+    /// The whole frame for the `n` bytes just read into [`ChunkBuf::space`], as the
+    /// command's output ([`StreamName`]) or as its input ([`FrameStream::Stdin`]):
+    /// prefix, header and bytes, contiguous.
+    pub(crate) fn frame(&mut self, stream: impl Into<FrameStream>, n: usize) -> Result<&[u8]> {
+        let at = self.frame_range(stream, n)?;
+        Ok(&self.buf[at])
+    }
+
+    /// [`ChunkBuf::frame`], as where the frame lies in the buffer ([`ChunkBuf::bytes`]).
+    pub(crate) fn frame_range(
+        &mut self,
+        stream: impl Into<FrameStream>,
+        n: usize,
+    ) -> Result<Range<usize>> {
+        let size = n as u64;
+        let header = match stream.into() {
+            FrameStream::Out(stream) => serde_json::to_vec(&ChunkHeader { stream, size }),
+            FrameStream::Stdin => serde_json::to_vec(&crate::request::stdin_header(size)),
+        }
+        .map_err(|e| Error::Other(format!("encoding a chunk header: {e}")))?;
+        // Bounded by HEADER_ROOM (far below MAX_HEADER_LEN), so the cast is exact;
+        // the largest header fits (a test checks it).
+        let start = HEADER_ROOM
+            .checked_sub(LEN_PREFIX + header.len())
+            .ok_or_else(|| Error::Other(format!("a {}-byte chunk header", header.len())))?;
+        debug_assert!(header.len() <= MAX_HEADER_LEN);
+        self.buf[start..start + LEN_PREFIX].copy_from_slice(&(header.len() as u32).to_be_bytes());
+        self.buf[start + LEN_PREFIX..HEADER_ROOM].copy_from_slice(&header);
+        Ok(start..HEADER_ROOM + n)
+    }
+
+    /// The bytes at `at`, a range [`ChunkBuf::frame_range`] gave (or part of one).
+    pub(crate) fn bytes(&self, at: Range<usize>) -> &[u8] {
+        &self.buf[at]
+    }
+}
+
+/// Which stream a [`ChunkBuf`] frame carries.
+pub(crate) enum FrameStream {
+    /// The command's output, server to client.
+    Out(StreamName),
+    /// The client's input, client to server.
+    Stdin,
+}
+
+impl From<StreamName> for FrameStream {
+    fn from(s: StreamName) -> FrameStream {
+        FrameStream::Out(s)
+    }
 }
 
 /// What the server sent next while a command runs.
@@ -162,6 +231,32 @@ mod tests {
             Incoming::Chunk(StreamName::Stderr, Vec::new())
         );
         assert_eq!(read_incoming(&mut r).unwrap(), Incoming::Done(done));
+    }
+
+    #[test]
+    fn a_full_chunk_is_framed_in_place_whatever_its_stream() {
+        let mut buf = ChunkBuf::new();
+        buf.space().fill(b'x');
+        for which in [StreamName::Stdout, StreamName::Stderr] {
+            let frame = buf.frame(which, MAX_CHUNK).unwrap().to_vec();
+            match read_incoming(&mut Cursor::new(&frame)).unwrap() {
+                Incoming::Chunk(got, data) => {
+                    assert_eq!(got, which);
+                    assert!(data.len() == MAX_CHUNK && data.iter().all(|&b| b == b'x'));
+                }
+                other => panic!("{which:?}: read back as {other:?}"),
+            }
+        }
+        let frame = buf.frame(FrameStream::Stdin, MAX_CHUNK).unwrap().to_vec();
+        let (map, mut rest) = {
+            let mut r = Cursor::new(&frame);
+            let map = read_object(&mut r).unwrap().unwrap();
+            (map, r)
+        };
+        match crate::request::parse_inbound(map, &mut rest).unwrap() {
+            crate::request::Inbound::Stdin(data) => assert_eq!(data.len(), MAX_CHUNK),
+            other => panic!("a stdin frame read back as {other:?}"),
+        }
     }
 
     #[test]
