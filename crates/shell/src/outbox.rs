@@ -5,6 +5,7 @@ use crate::request::write_resize;
 use crate::tls::ClientStream;
 use crate::wire::{ChunkBuf, FrameStream};
 use socklab_proto::{Error, Result};
+use std::io::Write;
 use std::ops::Range;
 
 /// Messages waiting for the socket: first `queue` (a `resize`, say), then the stdin
@@ -12,16 +13,24 @@ use std::ops::Range;
 /// order, so a message queued while a frame is part sent goes behind the frame's rest.
 pub(crate) struct Outbox {
     queue: Vec<u8>,
+    /// The socket has taken part of `queue`'s first message (or may have: its
+    /// boundaries are not kept, so this errs towards true).
+    queue_begun: bool,
     frame: ChunkBuf,
     framed: Range<usize>,
+    /// Where the frame in `framed` started: before `framed.start`, the socket has
+    /// taken part of it.
+    frame_start: usize,
 }
 
 impl Outbox {
     pub(crate) fn new() -> Outbox {
         Outbox {
             queue: Vec::new(),
+            queue_begun: false,
             frame: ChunkBuf::new(),
             framed: 0..0,
+            frame_start: 0,
         }
     }
 
@@ -39,12 +48,14 @@ impl Outbox {
             "input is read only when all is sent"
         );
         self.framed = self.frame.frame_range(FrameStream::Stdin, n)?;
+        self.frame_start = self.framed.start;
         Ok(())
     }
 
     /// Queues a `resize` message.
     pub(crate) fn push_resize(&mut self, rows: u16, cols: u16) -> Result<()> {
         if !self.framed.is_empty() {
+            self.queue_begun |= self.frame_begun();
             let rest = self.frame.bytes(self.framed.clone());
             self.queue.extend_from_slice(rest);
             self.framed = 0..0;
@@ -60,6 +71,7 @@ impl Outbox {
         if !self.queue.is_empty() {
             let took = stream.send_now(&self.queue).map_err(io)?;
             self.queue.drain(..took);
+            self.queue_begun = !self.queue.is_empty() && (took > 0 || self.queue_begun);
         }
         if self.queue.is_empty() && !self.framed.is_empty() {
             let took = stream
@@ -68,5 +80,25 @@ impl Outbox {
             self.framed.start += took;
         }
         Ok(!self.queue.is_empty() || !self.framed.is_empty() || stream.sending())
+    }
+
+    /// Once the command has ended: sends, waiting as long as it takes, the rest of any
+    /// message the socket has taken part of, then every record rustls holds. The
+    /// connection may carry another request, and the server skips a stray stdin frame
+    /// by its size: a frame cut short would swallow the request behind it. Messages
+    /// not begun are dropped, as nobody wants them now.
+    pub(crate) fn finish(&mut self, stream: &mut ClientStream) -> std::io::Result<()> {
+        if self.queue_begun {
+            stream.write_all(&self.queue)?;
+        } else if self.queue.is_empty() && self.frame_begun() {
+            stream.write_all(self.frame.bytes(self.framed.clone()))?;
+        }
+        (self.queue, self.queue_begun, self.framed) = (Vec::new(), false, 0..0);
+        stream.flush()
+    }
+
+    /// The socket has taken part of the frame, and not all of it.
+    fn frame_begun(&self) -> bool {
+        !self.framed.is_empty() && self.framed.start > self.frame_start
     }
 }

@@ -350,5 +350,17 @@ where
     if let Some(pipes) = signals {
         pipes.idle.store(true, Ordering::SeqCst);
     }
+    if result.is_ok() {
+        // The command's status is what the caller wants; a connection that fails
+        // here fails its next request too, and says so there.
+        let finished = conn.body().and_then(|b| {
+            unsent
+                .finish(b)
+                .map_err(|e| Error::io("sending the rest of the last stdin frame", e))
+        });
+        if let Err(e) = finished {
+            log::debug!("{e}");
+        }
+    }
     result
 }

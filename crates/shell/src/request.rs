@@ -13,9 +13,9 @@
 //! -> {"op":"resize","rows":R,"cols":C}            on a PTY, at any time
 //! ```
 
-use crate::wire::{ChunkBuf, FrameStream};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use socklab_proto::frame::LEN_PREFIX;
 use socklab_proto::limits::MAX_CHUNK;
 use socklab_proto::msg::parse_header;
 use socklab_proto::{Error, Result};
@@ -151,11 +151,17 @@ pub(crate) fn read_stdin<R: Read>(body: &mut R, buf: &mut [u8]) -> Result<()> {
 }
 
 /// Sends one stdin frame (header and bytes in one write); empty `data` is end of input.
+/// Any size is sent: a frame over [`MAX_CHUNK`] is the server's to refuse. (The
+/// client's own pumps frame their input in place, in a `ChunkBuf`.)
 pub fn write_stdin<W: Write>(w: &mut W, data: &[u8]) -> Result<()> {
-    let mut buf = ChunkBuf::new();
-    buf.space()[..data.len()].copy_from_slice(data);
-    w.write_all(buf.frame(FrameStream::Stdin, data.len())?)
-        .map_err(|e| Error::io("sending stdin", e))
+    let header = serde_json::to_vec(&stdin_header(data.len() as u64))
+        .map_err(|e| Error::Other(format!("encoding a stdin header: {e}")))?;
+    let mut buf = Vec::with_capacity(LEN_PREFIX + header.len() + data.len());
+    // A stdin header is about 30 bytes, so the cast cannot truncate.
+    buf.extend_from_slice(&(header.len() as u32).to_be_bytes());
+    buf.extend_from_slice(&header);
+    buf.extend_from_slice(data);
+    w.write_all(&buf).map_err(|e| Error::io("sending stdin", e))
 }
 
 /// The header of a stdin frame of `size` bytes.
@@ -231,6 +237,16 @@ mod tests {
         let map =
             serde_json::from_str(&format!(r#"{{"stream":"stdin","size":{}}}"#, u64::MAX)).unwrap();
         let err = parse_inbound(map, &mut Cursor::new(Vec::new())).unwrap_err();
+        assert!(err.to_string().contains("larger than the limit"), "{err}");
+    }
+
+    #[test]
+    fn an_oversized_stdin_frame_is_sent_for_the_server_to_refuse() {
+        let mut wire = Vec::new();
+        write_stdin(&mut wire, &vec![b'x'; MAX_CHUNK + 1]).unwrap();
+        let mut r = Cursor::new(wire);
+        let map = read_object(&mut r).unwrap().unwrap();
+        let err = parse_inbound(map, &mut r).unwrap_err();
         assert!(err.to_string().contains("larger than the limit"), "{err}");
     }
 }

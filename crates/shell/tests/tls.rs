@@ -473,3 +473,55 @@ fn a_tls_client_reaching_a_plain_server_says_so_and_exits_255() {
     );
     assert!(!fx.work.join("pwned").exists());
 }
+
+/// Over TLS the client's input leaves a frame at a time as the socket takes it, so
+/// when a command ends the socket may have taken part of a frame: the rest must
+/// follow, or the server, which skips stray input between commands by its sizes,
+/// would read the next request as the end of that frame and never answer it.
+#[test]
+fn the_next_command_on_a_tls_session_runs_after_one_that_left_its_input_unread() {
+    use socklab_net::tls::{client, ClientOptions, MaybeTls, Service, Trust};
+    use socklab_shell::client::Client;
+    let state = TempDir::new().unwrap();
+    let fx = tls_server(state.path(), &["--timeout", "20"]);
+    let opts = ClientOptions {
+        service: Service::Shell,
+        trust: Trust::Fingerprint(fx.server.fingerprint()),
+        handshake_timeout: Duration::from_secs(10),
+    };
+    let port = fx.server.port();
+    let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let tls = client::connect(sock, "127.0.0.1", port, &opts).unwrap();
+    let mut session = Client::login_on(MaybeTls::Tls(tls), USER, password()).unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    // Bounded: a desynchronised session would wait for a reply forever.
+    std::thread::spawn(move || {
+        let mut results = Vec::new();
+        for round in 0..5 {
+            // Endless input that the command stops reading after 1 MB.
+            let zero = std::fs::File::open("/dev/zero").unwrap();
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let first = session.exec_with_input(
+                "head -c 1000000 >/dev/null",
+                Some(zero.into()),
+                &mut out,
+                &mut err,
+            );
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let next = session.exec(&format!("echo next {round}"), &mut out, &mut err);
+            results.push((first.map(|s| s.exit), next.map(|s| s.exit), text(&out)));
+        }
+        let _ = done_tx.send(results);
+    });
+    let results = done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("no reply within 60 s\n{}", fx.server.stderr()));
+    for (round, (first, next, out)) in results.into_iter().enumerate() {
+        assert!(
+            matches!(first, Ok(Some(0))) && matches!(next, Ok(Some(0))),
+            "round {round}: first {first:?}, next {next:?}\n{}",
+            fx.server.stderr()
+        );
+        assert_eq!(out, format!("next {round}\n"), "round {round}");
+    }
+}
