@@ -13,9 +13,8 @@
 //!   ([`crate::wire::ChunkBuf`]). Blocking on one pipe while the command blocks
 //!   writing the other would deadlock; `poll` reads whichever is ready;
 //! - the client's next stdin frame, but only when the previous one has been written to
-//!   the command: a command that does not read leaves one chunk waiting here (in a
-//!   buffer reused for every frame), and TCP's flow control holds the rest in the
-//!   client (bounded buffering);
+//!   the command: a command that does not read leaves one chunk waiting here, and TCP's
+//!   flow control holds the rest in the client (bounded buffering);
 //! - the stdin pipe (or master) becoming writable, written without blocking;
 //! - the client leaving: `POLLRDHUP` is asked for always, so a client that sent bytes
 //!   and then closed is seen as well as one that just closed;
@@ -34,7 +33,7 @@
 use crate::ender::Ender;
 use crate::limits::KILL_DRAIN;
 use crate::link::SessionKeeper;
-use crate::request::{is_stdin_frame, parse_inbound_header, read_stdin, InboundHeader};
+use crate::request::{is_stdin_frame, parse_inbound, Inbound};
 use crate::server::ServerConn;
 use crate::spawn::{set_nonblocking, spawn, spawn_waiter};
 use crate::streams::{Pending, Sink, Streams, Watch};
@@ -124,7 +123,11 @@ pub(crate) fn run_job(
                 Watch::Master => io.on_master(revents, &mut buf, conn)?,
                 Watch::Sink => io.on_sink_writable(),
                 Watch::Exited => ender.exit_ready(job)?,
-                Watch::Peer => read_inbound(conn, revents, &mut io)?,
+                Watch::Peer => {
+                    if let Some(inbound) = read_inbound(conn, revents)? {
+                        io.take(inbound)?;
+                    }
+                }
             }
         }
     }
@@ -197,16 +200,16 @@ fn start<'s>(job: &Job<'_>, keeper: &'s mut Option<SessionKeeper>) -> Result<(St
     }
 }
 
-/// Takes the client's next frame, once `poll` said its socket is ready (nothing, if
-/// a TLS record is only partly there yet). Its hang-up is the end of the command.
-fn read_inbound(conn: &mut ServerConn, revents: PollFlags, io: &mut Streams) -> Result<()> {
+/// The client's next frame, once `poll` said its socket is ready (`None`: a TLS
+/// record is only partly there yet). Its hang-up is the end of the command.
+fn read_inbound(conn: &mut ServerConn, revents: PollFlags) -> Result<Option<Inbound>> {
     if revents.intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR) {
         // A client never half-closes while a command runs: it is gone.
         log::info!("client went away while a command ran; ending it");
         return Err(Error::UnexpectedEof("a command: the client disconnected"));
     }
     if !readable_after_poll(conn.body()?)? {
-        return Ok(());
+        return Ok(None);
     }
     let map: Map<String, Value> = conn
         .read_header()?
@@ -214,12 +217,7 @@ fn read_inbound(conn: &mut ServerConn, revents: PollFlags, io: &mut Streams) -> 
     if !is_stdin_frame(&map) && !map.contains_key("op") {
         return Err(Error::bad_request("expected a stdin frame or a resize"));
     }
-    match parse_inbound_header(map)? {
-        InboundHeader::Stdin(size) => {
-            let body = conn.body()?;
-            io.take_stdin(size, |buf| read_stdin(body, buf))
-        }
-        InboundHeader::Resize { rows, cols } => io.resize(rows, cols),
-    }
-    .map_err(Error::under_deadline)
+    parse_inbound(map, conn.body()?)
+        .map(Some)
+        .map_err(Error::under_deadline)
 }

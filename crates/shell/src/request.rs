@@ -100,54 +100,27 @@ pub fn is_stdin_frame(map: &Map<String, Value>) -> bool {
 /// Parses a message read during a command, reading a stdin frame's bytes from `body`.
 /// A size above [`MAX_CHUNK`] is refused before anything is allocated.
 pub fn parse_inbound<R: Read>(map: Map<String, Value>, body: &mut R) -> Result<Inbound> {
-    match parse_inbound_header(map)? {
-        InboundHeader::Stdin(size) => {
-            let mut data = vec![0u8; size];
-            read_stdin(body, &mut data)?;
-            Ok(Inbound::Stdin(data))
-        }
-        InboundHeader::Resize { rows, cols } => Ok(Inbound::Resize { rows, cols }),
+    if map.contains_key("stream") {
+        let header: StdinHeader = parse_header(map)?;
+        let size = usize::try_from(header.size)
+            .ok()
+            .filter(|&n| n <= MAX_CHUNK)
+            .ok_or_else(|| {
+                Error::bad_request(format!(
+                    "stdin frame of {} bytes is larger than the limit of {MAX_CHUNK}",
+                    header.size
+                ))
+            })?;
+        let mut data = vec![0u8; size];
+        body.read_exact(&mut data).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => Error::UnexpectedEof("a stdin frame"),
+            _ => Error::io("reading a stdin frame", e),
+        })?;
+        return Ok(Inbound::Stdin(data));
     }
-}
-
-/// A message read during a command, before a stdin frame's bytes are read: so that
-/// the server reads them straight into the buffer they are written to the command
-/// from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum InboundHeader {
-    /// This many bytes of input follow (at most [`MAX_CHUNK`]; 0: the end of input).
-    Stdin(usize),
-    /// The terminal's new size.
-    Resize { rows: u16, cols: u16 },
-}
-
-/// Parses a message read during a command; a stdin frame's size above [`MAX_CHUNK`]
-/// is refused here, before any buffer is chosen for its bytes.
-pub(crate) fn parse_inbound_header(map: Map<String, Value>) -> Result<InboundHeader> {
-    if !map.contains_key("stream") {
-        return match parse_header(map)? {
-            Control::Resize { rows, cols } => Ok(InboundHeader::Resize { rows, cols }),
-        };
+    match parse_header(map)? {
+        Control::Resize { rows, cols } => Ok(Inbound::Resize { rows, cols }),
     }
-    let header: StdinHeader = parse_header(map)?;
-    usize::try_from(header.size)
-        .ok()
-        .filter(|&n| n <= MAX_CHUNK)
-        .map(InboundHeader::Stdin)
-        .ok_or_else(|| {
-            Error::bad_request(format!(
-                "stdin frame of {} bytes is larger than the limit of {MAX_CHUNK}",
-                header.size
-            ))
-        })
-}
-
-/// Reads a stdin frame's bytes, exactly `buf.len()` of them.
-pub(crate) fn read_stdin<R: Read>(body: &mut R, buf: &mut [u8]) -> Result<()> {
-    body.read_exact(buf).map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => Error::UnexpectedEof("a stdin frame"),
-        _ => Error::io("reading a stdin frame", e),
-    })
 }
 
 /// Sends one stdin frame (header and bytes in one write); empty `data` is end of input.

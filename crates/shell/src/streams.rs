@@ -2,11 +2,11 @@
 //! output (two pipes, or a PTY's master side), where the client's input goes, and the
 //! one chunk of input not yet written to it.
 
+use crate::request::Inbound;
 use crate::server::ServerConn;
 use crate::spawn::resize;
 use crate::wire::{ChunkBuf, StreamName};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use socklab_proto::limits::MAX_CHUNK;
 use socklab_proto::{Error, Result};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -176,32 +176,27 @@ impl Streams {
         self.close_sink_when_done();
     }
 
-    /// Takes a stdin frame of `size` bytes from the client, which `read` puts in the
-    /// buffer it is given (0 bytes: the end of its input).
-    pub fn take_stdin(
-        &mut self,
-        size: usize,
-        read: impl FnOnce(&mut [u8]) -> Result<()>,
-    ) -> Result<()> {
-        if size == 0 {
-            self.client_eof = true;
-            self.close_sink_when_done();
-            return Ok(());
-        }
-        let buf = self.pending.refill(size);
-        read(buf)?;
-        if matches!(self.sink, Sink::Closed) {
-            self.pending.clear();
+    /// Takes one frame from the client: input for the command (empty: its end), or a
+    /// new terminal size.
+    pub fn take(&mut self, inbound: Inbound) -> Result<()> {
+        match inbound {
+            Inbound::Stdin(data) if data.is_empty() => {
+                self.client_eof = true;
+                self.close_sink_when_done();
+            }
+            Inbound::Stdin(data) => {
+                if !matches!(self.sink, Sink::Closed) {
+                    self.pending = Pending::from(data);
+                }
+            }
+            Inbound::Resize { rows, cols } => match &self.master {
+                Some(m) => resize(m, rows, cols)?,
+                None => {
+                    return Err(Error::bad_request("resize: this command has no terminal"));
+                }
+            },
         }
         Ok(())
-    }
-
-    /// The client's terminal has a new size.
-    pub fn resize(&mut self, rows: u16, cols: u16) -> Result<()> {
-        match &self.master {
-            Some(m) => resize(m, rows, cols),
-            None => Err(Error::bad_request("resize: this command has no terminal")),
-        }
     }
 
     /// Closes the stdin pipe once the client's input has ended and is all written,
@@ -213,43 +208,36 @@ impl Streams {
     }
 }
 
-/// The client's last stdin frame, in one buffer reused for every frame of a command
-/// (allocated at the first), and how much of it the command has taken: the rest is
-/// written from where it is, never moved to the front (a pipe often takes only part
-/// of a 64 KiB frame).
+/// The client's last stdin frame and how much of it the command has taken: the rest
+/// is written from where it is, never moved to the front (a pipe may take any part
+/// of a frame).
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
-    buf: Vec<u8>,
-    len: usize,
+    data: Vec<u8>,
     written: usize,
 }
 
 impl Pending {
     pub fn is_empty(&self) -> bool {
-        self.written == self.len
-    }
-
-    /// The buffer for a new frame of `size` bytes (at most [`MAX_CHUNK`]), which is
-    /// then all pending.
-    fn refill(&mut self, size: usize) -> &mut [u8] {
-        debug_assert!(self.is_empty() && size <= MAX_CHUNK);
-        if self.buf.is_empty() {
-            self.buf = vec![0u8; MAX_CHUNK];
-        }
-        (self.len, self.written) = (size, 0);
-        &mut self.buf[..size]
+        self.written == self.data.len()
     }
 
     fn rest(&self) -> &[u8] {
-        &self.buf[self.written..self.len]
+        &self.data[self.written..]
     }
 
     fn advance(&mut self, n: usize) {
-        self.written = (self.written + n).min(self.len);
+        self.written = (self.written + n).min(self.data.len());
     }
 
     fn clear(&mut self) {
-        self.written = self.len;
+        self.written = self.data.len();
+    }
+}
+
+impl From<Vec<u8>> for Pending {
+    fn from(data: Vec<u8>) -> Pending {
+        Pending { data, written: 0 }
     }
 }
 

@@ -143,7 +143,12 @@ impl ChunkBuf {
         // the largest header fits (a test checks it).
         let start = HEADER_ROOM
             .checked_sub(LEN_PREFIX + header.len())
-            .ok_or_else(|| Error::Other(format!("a {}-byte chunk header", header.len())))?;
+            .ok_or_else(|| {
+                Error::Other(format!(
+                    "a chunk header of {} bytes does not fit the room kept for it",
+                    header.len()
+                ))
+            })?;
         debug_assert!(header.len() <= MAX_HEADER_LEN);
         self.buf[start..start + LEN_PREFIX].copy_from_slice(&(header.len() as u32).to_be_bytes());
         self.buf[start + LEN_PREFIX..HEADER_ROOM].copy_from_slice(&header);
